@@ -1,0 +1,27 @@
+//! Says hello and what it runs on, then exits 0.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use apps as _;
+use kernel::{println, system};
+
+kernel::main!(main);
+
+fn main() {
+    let heap = system::heap();
+    println!("Hello from Novillo!");
+    println!("board:  {}", system::board());
+    println!("cores:  {}", system::core_count());
+    println!(
+        "memory: {} MiB, heap {} KiB free of {} KiB",
+        system::memory_bytes() >> 20,
+        heap.free >> 10,
+        heap.total >> 10
+    );
+    println!(
+        "boot:   {:.3} ms from the first instruction to main",
+        system::boot_time().as_secs_f64() * 1e3
+    );
+}

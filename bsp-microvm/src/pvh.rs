@@ -1,0 +1,112 @@
+//! The PVH boot protocol: what the loader tells the kernel in `hvm_start_info`.
+
+use hal::memory::Region;
+
+/// The magic number at the start of `hvm_start_info`.
+pub(crate) const MAGIC: u32 = 0x336e_c578;
+
+/// The fixed part of `hvm_start_info` (version 1), in bytes.
+pub(crate) const START_INFO_LEN: usize = 56;
+
+/// The size of one memory map entry, in bytes.
+pub(crate) const MEMMAP_ENTRY_LEN: usize = 24;
+
+/// Where the loader put the command line and the memory map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StartInfo {
+    pub(crate) cmdline: u64,
+    pub(crate) memmap: u64,
+    pub(crate) memmap_entries: u32,
+}
+
+/// Why the start info was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Error {
+    /// Not PVH start info: the magic number is wrong.
+    BadMagic(u32),
+    /// Version 0 start info has no memory map.
+    NoMemoryMap,
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from(u32_at(bytes, at)) | u64::from(u32_at(bytes, at + 4)) << 32
+}
+
+/// Reads the fixed part of `hvm_start_info`.
+pub(crate) fn parse(info: &[u8; START_INFO_LEN]) -> Result<StartInfo, Error> {
+    let magic = u32_at(info, 0);
+    if magic != MAGIC {
+        return Err(Error::BadMagic(magic));
+    }
+    let (version, memmap, memmap_entries) = (u32_at(info, 4), u64_at(info, 40), u32_at(info, 48));
+    if version < 1 || memmap == 0 || memmap_entries == 0 {
+        return Err(Error::NoMemoryMap);
+    }
+    Ok(StartInfo {
+        cmdline: u64_at(info, 24),
+        memmap,
+        memmap_entries,
+    })
+}
+
+/// Reads one memory map entry; type 1 is usable RAM.
+pub(crate) fn region(entry: &[u8; MEMMAP_ENTRY_LEN]) -> Region {
+    Region {
+        start: u64_at(entry, 0),
+        len: u64_at(entry, 8),
+        usable: u32_at(entry, 16) == 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, MAGIC, START_INFO_LEN, StartInfo, parse, region};
+
+    fn info(magic: u32, version: u32, memmap: u64, entries: u32) -> [u8; START_INFO_LEN] {
+        let mut b = [0u8; START_INFO_LEN];
+        b[0..4].copy_from_slice(&magic.to_le_bytes());
+        b[4..8].copy_from_slice(&version.to_le_bytes());
+        b[24..32].copy_from_slice(&0x2_0000u64.to_le_bytes());
+        b[40..48].copy_from_slice(&memmap.to_le_bytes());
+        b[48..52].copy_from_slice(&entries.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn reads_command_line_and_memory_map_addresses() {
+        assert_eq!(
+            parse(&info(MAGIC, 1, 0x7000, 3)),
+            Ok(StartInfo {
+                cmdline: 0x2_0000,
+                memmap: 0x7000,
+                memmap_entries: 3
+            })
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_usable_start_info() {
+        assert_eq!(
+            parse(&info(0x2bad_b002, 1, 0x7000, 3)),
+            Err(Error::BadMagic(0x2bad_b002))
+        );
+        assert_eq!(parse(&info(MAGIC, 0, 0x7000, 3)), Err(Error::NoMemoryMap));
+        assert_eq!(parse(&info(MAGIC, 1, 0x7000, 0)), Err(Error::NoMemoryMap));
+    }
+
+    #[test]
+    fn memory_map_entries_say_what_is_ram() {
+        let mut e = [0u8; 24];
+        e[0..8].copy_from_slice(&0x10_0000u64.to_le_bytes());
+        e[8..16].copy_from_slice(&0x7f0_0000u64.to_le_bytes());
+        e[16] = 1;
+        let r = region(&e);
+        assert_eq!((r.start, r.len, r.usable), (0x10_0000, 0x7f0_0000, true));
+        e[16] = 2;
+        assert!(!region(&e).usable);
+    }
+}

@@ -1,0 +1,308 @@
+//! From the loader's 32-bit protected mode to 64-bit long mode.
+//!
+//! PVH and Multiboot both enter a kernel in 32-bit protected mode with paging off. A board's
+//! 32-bit entry only loads the address of its 64-bit continuation into `ecx` and jumps to
+//! `novillo_enter_long_mode`, which:
+//!
+//! 1. records the time-stamp counter in [`boot_tsc`] (the "first instruction" that boot
+//!    times count from);
+//! 2. builds identity-mapped page tables for the first 4 GiB: 2 MiB pages, except the first
+//!    2 MiB, mapped in 4 KiB pages with page 0 left out so that a null pointer faults;
+//! 3. turns on PAE, long mode and paging, loads a three-entry GDT and jumps to 64-bit code;
+//! 4. zeroes `.bss`, switches to a 64 KiB boot stack, and calls the continuation, an
+//!    `extern "C" fn(boot_info: u64, magic: u64) -> !`, with the loader's `ebx` (its boot
+//!    information) and `eax` (its magic number).
+//!
+//! The board's linker script must define `__bss_start` and `__bss_end` (16-byte aligned)
+//! and place the section `.boot_page_tables` outside `.bss`, since the tables are live while
+//! `.bss` is zeroed.
+
+/// The time-stamp counter at the board's first instruction, or 0 on the host.
+pub fn boot_tsc() -> u64 {
+    #[cfg(target_os = "none")]
+    {
+        // SAFETY: written once by the 32-bit entry before any Rust code runs, read-only after.
+        unsafe { core::ptr::read_volatile(&raw const novillo_boot_tsc) }
+    }
+    #[cfg(not(target_os = "none"))]
+    0
+}
+
+#[cfg(target_os = "none")]
+unsafe extern "C" {
+    static novillo_boot_tsc: u64;
+}
+
+// The page-table layout: PML4, PDPT, four page directories (4 GiB of 2 MiB pages), and one
+// page table for the first 2 MiB.
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    r#"
+    .section .boot_page_tables, "aw", @nobits
+    .balign 4096
+boot_pml4: .skip 4096
+boot_pdpt: .skip 4096
+boot_pd:   .skip 4 * 4096
+boot_pt:   .skip 4096
+
+    .section .bss.novillo_boot_stack, "aw", @nobits
+    .balign 16
+boot_stack: .skip 64 * 1024
+boot_stack_top:
+
+    .section .data.novillo_boot_tsc, "aw"
+    .balign 8
+    .global novillo_boot_tsc
+novillo_boot_tsc: .quad 0
+
+    .section .rodata.boot_gdt, "a"
+    .balign 16
+boot_gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff        /* 0x08: 64-bit code, ring 0 */
+    .quad 0x00cf92000000ffff        /* 0x10: data, ring 0 */
+boot_gdt_end:
+boot_gdt_pointer:
+    .word boot_gdt_end - boot_gdt - 1
+    .long boot_gdt
+
+    .section .text.novillo_enter_long_mode, "ax"
+    .code32
+    .global novillo_enter_long_mode
+novillo_enter_long_mode:
+    movl %eax, %ebp                 /* loader magic */
+    rdtsc
+    movl %eax, novillo_boot_tsc
+    movl %edx, novillo_boot_tsc + 4
+    movl %ecx, %esp                 /* the continuation; there is no stack yet */
+
+    movl $boot_pml4, %edi           /* zero all seven tables */
+    xorl %eax, %eax
+    movl $(7 * 1024), %ecx
+    rep stosl
+
+    movl $(boot_pdpt + 3), boot_pml4
+    movl $boot_pdpt, %edi           /* four present, writable PDPT entries */
+    movl $(boot_pd + 3), %eax
+    movl $4, %ecx
+1:  movl %eax, (%edi)
+    addl $4096, %eax
+    addl $8, %edi
+    loop 1b
+
+    movl $boot_pd, %edi             /* 2048 present, writable 2 MiB pages */
+    movl $0x83, %eax
+    movl $2048, %ecx
+2:  movl %eax, (%edi)
+    addl $0x200000, %eax
+    addl $8, %edi
+    loop 2b
+
+    movl $(boot_pt + 3), boot_pd    /* the first 2 MiB in 4 KiB pages, page 0 absent */
+    movl $(boot_pt + 8), %edi
+    movl $(4096 + 3), %eax
+    movl $511, %ecx
+3:  movl %eax, (%edi)
+    addl $4096, %eax
+    addl $8, %edi
+    loop 3b
+
+    movl %cr4, %eax                 /* PAE */
+    orl $(1 << 5), %eax
+    movl %eax, %cr4
+    movl $boot_pml4, %eax
+    movl %eax, %cr3
+    movl $0xc0000080, %ecx          /* EFER.LME */
+    rdmsr
+    orl $(1 << 8), %eax
+    wrmsr
+    movl %cr0, %eax                 /* paging, protection, write-protect in ring 0 */
+    orl $0x80010001, %eax
+    movl %eax, %cr0
+    lgdt boot_gdt_pointer
+    ljmp $0x08, $4f
+
+    .code64
+4:  movl $0x10, %eax
+    movl %eax, %ds
+    movl %eax, %es
+    movl %eax, %ss
+    xorl %eax, %eax
+    movl %eax, %fs
+    movl %eax, %gs
+    movl %ebx, %r12d                /* zero-extended: boot info, magic, continuation */
+    movl %ebp, %r13d
+    movl %esp, %r14d
+    leaq __bss_start(%rip), %rdi
+    leaq __bss_end(%rip), %rcx
+    subq %rdi, %rcx
+    shrq $3, %rcx
+    xorl %eax, %eax
+    rep stosq
+    leaq boot_stack_top(%rip), %rsp
+    movq %r12, %rdi
+    movq %r13, %rsi
+    call *%r14
+    ud2
+    "#,
+    options(att_syntax)
+);
+
+use core::mem::MaybeUninit;
+
+use hal::memory::{self, Region};
+
+/// The longest command line a board keeps, in bytes.
+pub const MAX_COMMAND_LINE: usize = 4096;
+/// The most memory-map entries a board keeps.
+pub const MAX_REGIONS: usize = 64;
+
+/// What the loader said, copied out of the loader's memory (which may become heap).
+#[derive(Debug)]
+pub struct BootData {
+    command_line: [u8; MAX_COMMAND_LINE],
+    command_line_len: usize,
+    regions: [Region; MAX_REGIONS],
+    region_count: usize,
+}
+
+impl BootData {
+    /// Nothing yet.
+    pub const fn new() -> Self {
+        const NONE: Region = Region {
+            start: 0,
+            len: 0,
+            usable: false,
+        };
+        Self {
+            command_line: [0; MAX_COMMAND_LINE],
+            command_line_len: 0,
+            regions: [NONE; MAX_REGIONS],
+            region_count: 0,
+        }
+    }
+
+    /// Keeps `bytes` as the command line: up to the first NUL, at most
+    /// [`MAX_COMMAND_LINE`] bytes, and only the part that is valid UTF-8.
+    pub fn set_command_line(&mut self, bytes: &[u8]) {
+        let bytes = bytes.split(|&b| b == 0).next().unwrap_or_default();
+        let bytes = &bytes[..bytes.len().min(MAX_COMMAND_LINE)];
+        let valid = match core::str::from_utf8(bytes) {
+            Ok(s) => s.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        self.command_line[..valid].copy_from_slice(&bytes[..valid]);
+        self.command_line_len = valid;
+    }
+
+    /// Adds a memory-map entry; entries past [`MAX_REGIONS`] are dropped.
+    pub fn push_region(&mut self, region: Region) {
+        if let Some(slot) = self.regions.get_mut(self.region_count) {
+            *slot = region;
+            self.region_count += 1;
+        }
+    }
+
+    /// The command line.
+    pub fn command_line(&self) -> &str {
+        // Only valid UTF-8 is ever stored.
+        core::str::from_utf8(&self.command_line[..self.command_line_len]).unwrap_or_default()
+    }
+
+    /// The value of `key=` on the command line, for the board's own parameters.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.command_line()
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    /// The memory map.
+    pub fn regions(&self) -> &[Region] {
+        &self.regions[..self.region_count]
+    }
+}
+
+impl Default for BootData {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The bytes of the NUL-terminated string at physical address `address`, at most
+/// [`MAX_COMMAND_LINE`] of them, or nothing for address 0.
+///
+/// # Safety
+/// The string, or the first `MAX_COMMAND_LINE` bytes at `address`, must be mapped memory.
+pub unsafe fn c_string_at(address: u64) -> &'static [u8] {
+    if address == 0 {
+        return &[];
+    }
+    let start = address as *const u8;
+    let mut len = 0;
+    // SAFETY: the caller vouches for the memory up to the NUL or the cap.
+    while len < MAX_COMMAND_LINE && unsafe { start.add(len).read() } != 0 {
+        len += 1;
+    }
+    // SAFETY: the `len` bytes just read are mapped and stay in place.
+    unsafe { core::slice::from_raw_parts(start, len) }
+}
+
+/// The end of the kernel image in memory, from the board's linker script.
+pub fn image_end() -> u64 {
+    #[cfg(target_os = "none")]
+    {
+        unsafe extern "C" {
+            static __kernel_end: u8;
+        }
+        &raw const __kernel_end as u64
+    }
+    #[cfg(not(target_os = "none"))]
+    0
+}
+
+/// The memory mapped at boot: the first 4 GiB.
+pub const MAPPED_LIMIT: u64 = 1 << 32;
+
+/// The largest usable range of `map` above the kernel image and within the boot mapping,
+/// as heap memory.
+///
+/// # Safety
+/// Call once: the memory returned must be used by nothing else. The memory map must be
+/// true, and the loader's data already copied out (see [`BootData`]).
+pub unsafe fn heap_region(map: &[Region]) -> Option<&'static mut [MaybeUninit<u8>]> {
+    let (start, end) = memory::largest_usable(map, image_end(), MAPPED_LIMIT)?;
+    let len = usize::try_from(end - start).ok()?;
+    // SAFETY: the range is usable RAM past the image, mapped, and (the caller vouches) ours.
+    Some(unsafe { core::slice::from_raw_parts_mut(start as *mut MaybeUninit<u8>, len) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BootData, MAX_COMMAND_LINE};
+
+    #[test]
+    fn command_line_is_cut_at_nul_and_at_bad_utf8() {
+        let mut data = BootData::new();
+        data.set_command_line(b"tsc_khz=2600000 log=debug\0garbage");
+        assert_eq!(data.command_line(), "tsc_khz=2600000 log=debug");
+        assert_eq!(data.param("tsc_khz"), Some("2600000"));
+        assert_eq!(data.param("tsc"), None);
+        data.set_command_line(b"ok \xff\xfe rest");
+        assert_eq!(data.command_line(), "ok ");
+        data.set_command_line(&[b'a'; MAX_COMMAND_LINE + 10]);
+        assert_eq!(data.command_line().len(), MAX_COMMAND_LINE);
+    }
+
+    #[test]
+    fn memory_map_keeps_what_fits() {
+        let mut data = BootData::new();
+        for i in 0..100 {
+            data.push_region(hal::memory::Region {
+                start: i,
+                len: 1,
+                usable: true,
+            });
+        }
+        assert_eq!(data.regions().len(), super::MAX_REGIONS);
+    }
+}

@@ -1,0 +1,81 @@
+//! The interrupt descriptor table.
+
+use core::arch::asm;
+use core::mem::size_of;
+
+use crate::x86_64::gdt::{DescriptorPointer, KERNEL_CODE};
+
+/// One IDT gate.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+struct Gate {
+    offset_low: u16,
+    selector: u16,
+    ist: u8,
+    attributes: u8,
+    offset_middle: u16,
+    offset_high: u32,
+    reserved: u32,
+}
+
+/// An interrupt descriptor table of 256 gates.
+#[derive(Debug)]
+#[repr(C, align(16))]
+pub struct Idt {
+    gates: [Gate; 256],
+}
+
+impl Idt {
+    /// A table whose gates are all absent (an interrupt on one is a #GP, then a #DF).
+    pub const fn new() -> Self {
+        const ABSENT: Gate = Gate {
+            offset_low: 0,
+            selector: 0,
+            ist: 0,
+            attributes: 0,
+            offset_middle: 0,
+            offset_high: 0,
+            reserved: 0,
+        };
+        Self {
+            gates: [ABSENT; 256],
+        }
+    }
+
+    /// Points `vector` at `handler` as a ring-0 interrupt gate (interrupts masked on entry),
+    /// on interrupt stack `ist` (0: the current stack).
+    pub fn set(&mut self, vector: u8, handler: unsafe extern "C" fn(), ist: u8) {
+        let address = handler as usize as u64;
+        self.gates[usize::from(vector)] = Gate {
+            offset_low: address as u16,
+            selector: KERNEL_CODE,
+            ist: ist & 0x7,
+            attributes: 0x8e, // present, DPL 0, 64-bit interrupt gate
+            offset_middle: (address >> 16) as u16,
+            offset_high: (address >> 32) as u32,
+            reserved: 0,
+        };
+    }
+
+    /// Makes this table the current core's.
+    ///
+    /// # Safety
+    /// Every present gate must point at a valid trap entry, and the table must stay where
+    /// it is for ever (hence `'static`).
+    pub unsafe fn load(&'static self) {
+        let pointer = DescriptorPointer {
+            limit: (size_of::<Self>() - 1) as u16,
+            base: self.gates.as_ptr() as u64,
+        };
+        // SAFETY: the table is 'static and the caller vouches for its gates.
+        unsafe {
+            asm!("lidt [{}]", in(reg) &raw const pointer, options(readonly, nostack, preserves_flags))
+        };
+    }
+}
+
+impl Default for Idt {
+    fn default() -> Self {
+        Self::new()
+    }
+}

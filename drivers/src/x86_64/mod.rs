@@ -1,0 +1,13 @@
+//! The x86_64 processor: what every x86_64 board shares.
+
+pub mod boot;
+pub mod context;
+pub mod cpu;
+pub mod gdt;
+pub mod idt;
+pub mod instructions;
+pub mod mptable;
+pub mod pit;
+pub mod port;
+pub mod trap;
+pub mod tsc;

@@ -1,0 +1,199 @@
+//! The Intel MultiProcessor table: which processors the firmware says the machine has.
+//!
+//! Both QEMU firmwares write one (SeaBIOS on `-M pc`, qboot on microvm, where it is the
+//! only table when ACPI is off). The parser reads byte slices, so that the board decides
+//! which physical memory to look at and the parsing is tested on the host.
+
+/// The most processors Novillo keeps track of.
+pub const MAX_CORES: usize = 64;
+
+/// What the MP table says about the processors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Processors {
+    apic_ids: [u8; MAX_CORES],
+    count: usize,
+    /// The physical address of the local APICs.
+    pub local_apic: u32,
+}
+
+impl Processors {
+    /// The local APIC IDs of the enabled processors, the boot processor first.
+    pub fn apic_ids(&self) -> &[u8] {
+        &self.apic_ids[..self.count]
+    }
+}
+
+/// Why an MP table was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The table is cut short.
+    Truncated,
+    /// The signature is not `PCMP`.
+    BadSignature,
+    /// The bytes do not add up to zero.
+    BadChecksum,
+    /// An entry has a type the specification does not define.
+    BadEntry(u8),
+}
+
+/// Finds the MP floating pointer in `area` (a region of physical memory the specification
+/// says to search) and returns the physical address of the configuration table it names.
+pub fn find_table(area: &[u8]) -> Option<u32> {
+    area.chunks_exact(16)
+        .find(|p| p.starts_with(b"_MP_") && checksum_ok(p))
+        .map(|p| u32::from_le_bytes([p[4], p[5], p[6], p[7]]))
+        .filter(|&address| address != 0)
+}
+
+/// The length of the configuration table whose first bytes (at least 6) are `header`, so
+/// that the board knows how much memory to hand [`parse`].
+pub fn table_len(header: &[u8]) -> Option<usize> {
+    let bytes = header.get(4..6)?;
+    Some(usize::from(u16::from_le_bytes([bytes[0], bytes[1]])))
+}
+
+/// Reads the processor entries of the configuration table `table` (exactly
+/// [`table_len`] bytes).
+pub fn parse(table: &[u8]) -> Result<Processors, Error> {
+    const HEADER: usize = 44;
+    if table.len() < HEADER {
+        return Err(Error::Truncated);
+    }
+    if !table.starts_with(b"PCMP") {
+        return Err(Error::BadSignature);
+    }
+    let len = table_len(table).ok_or(Error::Truncated)?;
+    let table = table.get(..len).ok_or(Error::Truncated)?;
+    if !checksum_ok(table) {
+        return Err(Error::BadChecksum);
+    }
+    let entry_count = u16::from_le_bytes([table[34], table[35]]);
+    let local_apic = u32::from_le_bytes([table[36], table[37], table[38], table[39]]);
+    let mut found = Processors {
+        apic_ids: [0; MAX_CORES],
+        count: 0,
+        local_apic,
+    };
+    let mut rest = &table[HEADER..];
+    for _ in 0..entry_count {
+        let kind = *rest.first().ok_or(Error::Truncated)?;
+        let size = match kind {
+            0 => 20,
+            1..=4 => 8,
+            other => return Err(Error::BadEntry(other)),
+        };
+        let entry = rest.get(..size).ok_or(Error::Truncated)?;
+        let (apic_id, flags) = (entry.get(1).copied(), entry.get(3).copied());
+        if let (0, Some(apic_id), Some(flags)) = (kind, apic_id, flags) {
+            let enabled = flags & 1 != 0;
+            let boot = flags & 2 != 0;
+            if enabled && found.count < MAX_CORES {
+                found.apic_ids[found.count] = apic_id;
+                if boot {
+                    found.apic_ids[..=found.count].rotate_right(1);
+                }
+                found.count += 1;
+            }
+        }
+        rest = &rest[size..];
+    }
+    Ok(found)
+}
+
+/// Searches the places the specification names (the last KiB of base memory and the BIOS
+/// ROM) for the MP table and parses it. `None` when there is no valid table.
+///
+/// # Safety
+/// Physical memory from 4 KiB to 4 GiB must be identity-mapped and readable.
+pub unsafe fn scan() -> Option<Processors> {
+    const AREAS: [(usize, usize); 2] = [(0x9_fc00, 0x400), (0xf_0000, 0x1_0000)];
+    for (start, len) in AREAS {
+        // SAFETY: the caller vouches that this low memory is mapped; reading it has no effect.
+        let area = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
+        let Some(address) = find_table(area)
+            .map(|a| a as usize)
+            .filter(|&a| a >= 0x1000)
+        else {
+            continue;
+        };
+        // SAFETY: the floating pointer names a table below 4 GiB, which is mapped; a damaged
+        // length only makes the parser refuse the table.
+        let header = unsafe { core::slice::from_raw_parts(address as *const u8, 6) };
+        let len = table_len(header)?;
+        // SAFETY: as above.
+        let table = unsafe { core::slice::from_raw_parts(address as *const u8, len) };
+        return parse(table).ok();
+    }
+    None
+}
+
+fn checksum_ok(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, find_table, parse, table_len};
+
+    fn seal(bytes: &mut [u8], at: usize) {
+        bytes[at] = 0;
+        let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+        bytes[at] = sum.wrapping_neg();
+    }
+
+    /// A table with processors given as (APIC ID, flags) and one bus entry.
+    fn table(processors: &[(u8, u8)]) -> Vec<u8> {
+        let mut t = vec![0u8; 44];
+        t[..4].copy_from_slice(b"PCMP");
+        t[34..36].copy_from_slice(&(processors.len() as u16 + 1).to_le_bytes());
+        t[36..40].copy_from_slice(&0xfee0_0000u32.to_le_bytes());
+        for &(id, flags) in processors {
+            let mut entry = [0u8; 20];
+            entry[1] = id;
+            entry[3] = flags;
+            t.extend_from_slice(&entry);
+        }
+        t.extend_from_slice(&[1, 0, b'I', b'S', b'A', 0, 0, 0]);
+        let len = t.len() as u16;
+        t[4..6].copy_from_slice(&len.to_le_bytes());
+        seal(&mut t, 7);
+        t
+    }
+
+    #[test]
+    fn finds_the_floating_pointer() {
+        let mut area = vec![0u8; 64];
+        area[32..36].copy_from_slice(b"_MP_");
+        area[36..40].copy_from_slice(&0x000f_1234u32.to_le_bytes());
+        seal(&mut area[32..48], 10);
+        assert_eq!(find_table(&area), Some(0x000f_1234));
+        area[40] ^= 1;
+        assert_eq!(find_table(&area), None, "a bad checksum is not a pointer");
+    }
+
+    #[test]
+    fn lists_enabled_processors_boot_processor_first() {
+        let t = table(&[(0, 1), (1, 3), (2, 0), (3, 1)]);
+        assert_eq!(table_len(&t), Some(t.len()));
+        let found = parse(&t).unwrap();
+        assert_eq!(found.apic_ids(), &[1, 0, 3]);
+        assert_eq!(found.local_apic, 0xfee0_0000);
+    }
+
+    #[test]
+    fn refuses_damaged_tables() {
+        let t = table(&[(0, 3)]);
+        assert_eq!(parse(&t[..30]), Err(Error::Truncated));
+        assert_eq!(parse(&t[..50]), Err(Error::Truncated));
+        let mut bad = t.clone();
+        bad[0] = b'X';
+        assert_eq!(parse(&bad), Err(Error::BadSignature));
+        let mut bad = t.clone();
+        bad[50] ^= 0x10;
+        assert_eq!(parse(&bad), Err(Error::BadChecksum));
+        let mut bad = t.clone();
+        bad[44] = 9;
+        seal(&mut bad, 7);
+        assert_eq!(parse(&bad), Err(Error::BadEntry(9)));
+    }
+}

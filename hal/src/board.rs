@@ -1,0 +1,62 @@
+//! What one board hands the kernel at boot.
+//!
+//! A board crate implements [`Platform`] (which device types it has) and builds one
+//! [`Board`] value from its single `init()`; the kernel takes it over and never learns which
+//! hardware is behind it.
+
+use core::fmt;
+use core::mem::MaybeUninit;
+
+use crate::console::Console;
+use crate::cpu::Cores;
+use crate::memory::Region;
+use crate::power::PowerOff;
+use crate::time::Clock;
+use crate::trap::Traps;
+
+/// The device types of one board.
+pub trait Platform: 'static {
+    /// The console the kernel prints to.
+    type Console: Console + Send;
+    /// The monotonic clock.
+    type Clock: Clock + Send + Sync;
+    /// The machine's cores.
+    type Cores: Cores + Send + Sync;
+    /// The way out.
+    type Power: PowerOff + Send;
+    /// Where CPU exceptions go.
+    type Traps: Traps + Send;
+}
+
+/// Everything a board found at boot, handed to the kernel once.
+pub struct Board<P: Platform> {
+    /// The board's name, such as `"microvm"`.
+    pub name: &'static str,
+    /// The kernel command line the hypervisor passed, less what the board used itself.
+    pub command_line: &'static str,
+    /// The firmware's memory map.
+    pub memory_map: &'static [Region],
+    /// Memory for the kernel's heap, already mapped, used by nothing else.
+    pub heap: &'static mut [MaybeUninit<u8>],
+    /// The console.
+    pub console: P::Console,
+    /// The monotonic clock.
+    pub clock: P::Clock,
+    /// The cores.
+    pub cores: P::Cores,
+    /// The way out.
+    pub power: P::Power,
+    /// Where CPU exceptions go.
+    pub traps: P::Traps,
+}
+
+impl<P: Platform> fmt::Debug for Board<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Board")
+            .field("name", &self.name)
+            .field("command_line", &self.command_line)
+            .field("memory_map", &self.memory_map)
+            .field("heap_bytes", &self.heap.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,18 @@
+//! Fakes of every `hal` trait, for host tests (feature `mock`).
+//!
+//! Each fake records what it was asked to do, so a test can check it afterwards, and takes
+//! its inputs (time, received frames, console input) from the test.
+
+mod block;
+mod console;
+mod cpu;
+mod net;
+mod platform;
+mod time;
+
+pub use block::RamDisk;
+pub use console::RecordingConsole;
+pub use cpu::{FakeCores, RecordingIdle};
+pub use net::{FakeNic, FakeRxToken, FakeTxToken};
+pub use platform::{FakePower, FakeTraps, MockPlatform, board};
+pub use time::ManualClock;

@@ -1,0 +1,126 @@
+//! The kernel command line: parameters for the kernel and arguments for the application.
+//!
+//! The line is split into words at white space; a word may be quoted with `"`, inside which
+//! `\"` and `\\` stand for `"` and `\`. Before a lone `--`, a word `key=value` is a
+//! parameter (`log=debug`) and any other word an argument; after it, every word is an
+//! argument. Boards read their own parameters (`tsc_khz=`) from the same line.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use spin::Once;
+
+/// A parsed command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Env {
+    params: Vec<(String, String)>,
+    args: Vec<String>,
+    unterminated_quote: bool,
+}
+
+impl Env {
+    /// Parses a command line. Never fails: an unterminated quote runs to the end of the
+    /// line, and [`Env::unterminated_quote`] says so.
+    pub fn parse(line: &str) -> Self {
+        let mut env = Self::default();
+        let mut chars = line.chars().peekable();
+        let mut only_args = false;
+        loop {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if chars.peek().is_none() {
+                return env;
+            }
+            let mut word = String::new();
+            let mut quoted = false;
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => quoted = !quoted,
+                    '\\' if quoted => word.extend(chars.next()),
+                    c if c.is_whitespace() && !quoted => break,
+                    c => word.push(c),
+                }
+            }
+            env.unterminated_quote |= quoted;
+            if only_args {
+                env.args.push(word);
+            } else if word == "--" {
+                only_args = true;
+            } else if let Some((key, value)) = word.split_once('=') {
+                env.params.push((key.into(), value.into()));
+            } else {
+                env.args.push(word);
+            }
+        }
+    }
+
+    /// The value of parameter `key`; the last one wins when it is given twice.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The application's arguments.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Whether a quote was left open.
+    pub fn unterminated_quote(&self) -> bool {
+        self.unterminated_quote
+    }
+}
+
+static ENV: Once<Env> = Once::new();
+
+pub(crate) fn install(line: &str) -> &'static Env {
+    ENV.call_once(|| Env::parse(line))
+}
+
+fn env() -> &'static Env {
+    ENV.call_once(Env::default)
+}
+
+/// The application's arguments, as `std::env::args` gives them but without a program name.
+pub fn args() -> impl Iterator<Item = &'static str> {
+    env().args().iter().map(String::as_str)
+}
+
+/// The value of kernel parameter `key` (`key=value` on the command line).
+pub fn param(key: &str) -> Option<&'static str> {
+    env().param(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Env;
+
+    #[test]
+    fn splits_parameters_from_arguments() {
+        let env = Env::parse("tsc_khz=2600000  log=debug serve  -- log=trace -- x");
+        assert_eq!(env.param("log"), Some("debug"));
+        assert_eq!(env.param("tsc_khz"), Some("2600000"));
+        assert_eq!(env.param("nope"), None);
+        assert_eq!(env.args(), ["serve", "log=trace", "--", "x"]);
+        assert!(!env.unterminated_quote());
+    }
+
+    #[test]
+    fn honours_quotes_and_escapes() {
+        let env = Env::parse(r#"greet "hello world" "say \"hi\" \\o/" a=" b ""#);
+        assert_eq!(env.args(), ["greet", "hello world", r#"say "hi" \o/"#]);
+        assert_eq!(env.param("a"), Some(" b "));
+    }
+
+    #[test]
+    fn survives_bad_input() {
+        assert_eq!(Env::parse(""), Env::default());
+        assert_eq!(Env::parse("   \t "), Env::default());
+        let env = Env::parse(r#"x "unterminated \"#);
+        assert!(env.unterminated_quote());
+        assert_eq!(env.args(), ["x", "unterminated "]);
+        assert_eq!(Env::parse("=v").param(""), Some("v"));
+    }
+}

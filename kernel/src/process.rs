@@ -1,0 +1,101 @@
+//! Leaving: exit statuses, `main`'s return value, and powering off.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use hal::power::PowerOff;
+use spin::Mutex;
+
+/// The status of a normal, successful run.
+pub const SUCCESS: u8 = 0;
+/// The status of a run that failed (an error from `main`, a failed test).
+pub const FAILURE: u8 = 1;
+/// The status after a panic.
+pub const PANIC: u8 = 101;
+/// The status after a CPU exception in the kernel.
+pub const FAULT: u8 = 102;
+
+static POWER: Mutex<Option<&'static mut (dyn PowerOff + Send)>> = Mutex::new(None);
+
+pub(crate) fn install(power: &'static mut (dyn PowerOff + Send)) {
+    *POWER.lock() = Some(power);
+}
+
+/// Powers the machine off with `status` (0 is success). Before the kernel has the board's
+/// power switch, there is nothing to do but panic.
+pub fn exit(status: u8) -> ! {
+    let power = POWER.lock().take();
+    match power {
+        Some(power) => power.power_off(status),
+        None => panic!("exit({status}) before the kernel took over the board"),
+    }
+}
+
+/// What `main` returns, turned into an exit status.
+pub trait Termination {
+    /// The exit status.
+    fn report(self) -> u8;
+}
+
+impl Termination for () {
+    fn report(self) -> u8 {
+        SUCCESS
+    }
+}
+
+/// An exit status for `main` to return, as `std::process::ExitCode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitCode(u8);
+
+impl ExitCode {
+    /// Success.
+    pub const SUCCESS: Self = Self(SUCCESS);
+    /// Failure.
+    pub const FAILURE: Self = Self(FAILURE);
+}
+
+impl From<u8> for ExitCode {
+    fn from(status: u8) -> Self {
+        Self(status)
+    }
+}
+
+impl Termination for ExitCode {
+    fn report(self) -> u8 {
+        self.0
+    }
+}
+
+impl<T: Termination, E: fmt::Debug> Termination for Result<T, E> {
+    /// `Ok` reports what it holds; `Err` prints `Error: {err:?}` and fails.
+    fn report(self) -> u8 {
+        match self {
+            Ok(value) => value.report(),
+            Err(err) => {
+                crate::println!("Error: {err:?}");
+                FAILURE
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug> Termination for Box<E> {
+    fn report(self) -> u8 {
+        crate::println!("Error: {self:?}");
+        FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ExitCode, FAILURE, SUCCESS, Termination};
+
+    #[test]
+    fn main_results_map_to_statuses() {
+        assert_eq!(().report(), SUCCESS);
+        assert_eq!(ExitCode::from(7).report(), 7);
+        assert_eq!(Ok::<(), &str>(()).report(), SUCCESS);
+        assert_eq!(Err::<(), &str>("no disk").report(), FAILURE);
+        assert_eq!(Ok::<ExitCode, &str>(ExitCode::FAILURE).report(), FAILURE);
+    }
+}

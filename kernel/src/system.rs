@@ -1,0 +1,62 @@
+//! Facts about the machine the application runs on.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use hal::cpu::Cores;
+use spin::Once;
+
+use crate::heap;
+use crate::time::{Duration, Instant};
+
+struct System {
+    board: &'static str,
+    memory_bytes: u64,
+    cores: &'static (dyn Cores + Sync),
+}
+
+static SYSTEM: Once<System> = Once::new();
+static MAIN_STARTED_NANOS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn install(board: &'static str, memory_bytes: u64, cores: &'static (dyn Cores + Sync)) {
+    SYSTEM.call_once(|| System {
+        board,
+        memory_bytes,
+        cores,
+    });
+}
+
+pub(crate) fn main_started() {
+    let nanos = u64::try_from(Instant::now().since_boot().as_nanos()).unwrap_or(u64::MAX);
+    MAIN_STARTED_NANOS.store(nanos, Ordering::Relaxed);
+}
+
+/// The board's name, such as `"microvm"`.
+pub fn board() -> &'static str {
+    SYSTEM.get().map_or("none", |s| s.board)
+}
+
+/// How many cores the machine has.
+pub fn core_count() -> usize {
+    SYSTEM.get().map_or(1, |s| s.cores.count())
+}
+
+/// The core this call runs on.
+pub fn current_core() -> usize {
+    SYSTEM.get().map_or(0, |s| s.cores.current())
+}
+
+/// The usable RAM of the machine, in bytes.
+pub fn memory_bytes() -> u64 {
+    SYSTEM.get().map_or(0, |s| s.memory_bytes)
+}
+
+/// How the kernel heap is used.
+pub fn heap() -> heap::Stats {
+    heap::stats()
+}
+
+/// How long the machine took from the board's first instruction to the application's
+/// `main`.
+pub fn boot_time() -> Duration {
+    Duration::from_nanos(MAIN_STARTED_NANOS.load(Ordering::Relaxed))
+}

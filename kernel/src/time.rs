@@ -1,0 +1,49 @@
+//! Time, as `std::time` has it.
+
+use core::fmt;
+pub use core::time::Duration;
+
+use hal::time::Clock;
+use spin::Once;
+
+static CLOCK: Once<&'static (dyn Clock + Sync)> = Once::new();
+
+pub(crate) fn install(clock: &'static (dyn Clock + Sync)) {
+    CLOCK.call_once(|| clock);
+}
+
+/// A reading of the monotonic clock.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(hal::time::Instant);
+
+impl Instant {
+    /// Now. Before the kernel has a clock, the beginning of time.
+    pub fn now() -> Self {
+        Self(
+            CLOCK
+                .get()
+                .map_or(hal::time::Instant::ZERO, |clock| clock.now()),
+        )
+    }
+
+    /// The time since this instant.
+    pub fn elapsed(&self) -> Duration {
+        Self::now().duration_since(*self)
+    }
+
+    /// The time from `earlier` to this instant, or zero when `earlier` is later.
+    pub fn duration_since(&self, earlier: Self) -> Duration {
+        self.0 - earlier.0
+    }
+
+    /// The time from the board's first instruction to this instant.
+    pub fn since_boot(&self) -> Duration {
+        self.0 - hal::time::Instant::ZERO
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} after boot", self.since_boot())
+    }
+}

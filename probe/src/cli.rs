@@ -1,0 +1,416 @@
+//! Parses probe's command line (and `NOVILLO_PROBE`) into a `Command`.
+//!
+//! Hand-written rather than generated: the grammar is small, `run` must stop at the ELF path
+//! so that everything after it reaches the guest untouched, and every mistake gets one line
+//! that names the option and the subcommand.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::accel::AccelChoice;
+use crate::board::Board;
+
+/// The environment variable whose words are parsed as `run` options before the real ones.
+pub(crate) const ENV_OPTIONS: &str = "NOVILLO_PROBE";
+
+/// What the user asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Help, on one subcommand or (`None`) on probe as a whole.
+    Help(Option<Subcommand>),
+    Run(RunOptions),
+    Test(TestOptions),
+    Size,
+    Lint,
+}
+
+/// The subcommands, for help topics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Subcommand {
+    Run,
+    Test,
+    Size,
+    Lint,
+}
+
+impl Subcommand {
+    fn from_name(name: &str) -> Option<Subcommand> {
+        match name {
+            "run" => Some(Subcommand::Run),
+            "test" => Some(Subcommand::Test),
+            "size" => Some(Subcommand::Size),
+            "lint" => Some(Subcommand::Lint),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Subcommand::Run => "run",
+            Subcommand::Test => "test",
+            Subcommand::Size => "size",
+            Subcommand::Lint => "lint",
+        }
+    }
+}
+
+/// Options shared by `run` and `test` that shape how a guest is booted.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct GuestOptions {
+    pub(crate) accel: AccelChoice,
+    pub(crate) smp: u32,
+    /// `None`: no timeout.
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Default for GuestOptions {
+    fn default() -> Self {
+        GuestOptions {
+            accel: AccelChoice::Auto,
+            smp: 1,
+            timeout: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// `probe run`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct RunOptions {
+    pub(crate) guest: GuestOptions,
+    pub(crate) mem: String,
+    pub(crate) timing: bool,
+    pub(crate) tsc_hint: bool,
+    pub(crate) qemu: String,
+    pub(crate) elf: PathBuf,
+    pub(crate) guest_args: Vec<String>,
+}
+
+/// `probe test`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TestOptions {
+    pub(crate) guest: GuestOptions,
+    pub(crate) boards: Vec<Board>,
+    pub(crate) host: bool,
+    pub(crate) guests: bool,
+    pub(crate) only: Option<String>,
+}
+
+/// A command-line mistake; the message is one line, without the `probe: ` prefix.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses the arguments after the program name; `env` is the value of `NOVILLO_PROBE`.
+pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, UsageError> {
+    let Some((first, rest)) = args.split_first() else {
+        return Err(UsageError(
+            "no subcommand given (see probe --help)".to_owned(),
+        ));
+    };
+    match first.as_str() {
+        "--help" | "-h" | "help" => match rest.first() {
+            None => Ok(Command::Help(None)),
+            Some(topic) => Subcommand::from_name(topic)
+                .map(|sub| Command::Help(Some(sub)))
+                .ok_or_else(|| UsageError(format!("no help on '{topic}' (see probe --help)"))),
+        },
+        "run" => parse_run(rest, env),
+        "test" => parse_test(rest),
+        "size" => parse_bare(Subcommand::Size, rest, Command::Size),
+        "lint" => parse_bare(Subcommand::Lint, rest, Command::Lint),
+        other if other.starts_with('-') => Err(UsageError(format!(
+            "unknown option {other} (a subcommand comes first; see probe --help)"
+        ))),
+        other => Err(UsageError(format!(
+            "unknown subcommand '{other}' (see probe --help)"
+        ))),
+    }
+}
+
+fn is_help(word: &str) -> bool {
+    word == "--help" || word == "-h"
+}
+
+/// Where option words come from, for error messages.
+#[derive(Clone, Copy)]
+enum Origin {
+    CommandLine,
+    Environment,
+}
+
+/// Walks the option words of one subcommand.
+struct Options<'a> {
+    sub: Subcommand,
+    origin: Origin,
+    words: std::slice::Iter<'a, String>,
+}
+
+impl<'a> Options<'a> {
+    fn new(sub: Subcommand, origin: Origin, words: &'a [String]) -> Self {
+        Options {
+            sub,
+            origin,
+            words: words.iter(),
+        }
+    }
+
+    fn see_help(&self) -> String {
+        format!("(see probe {} --help)", self.sub.name())
+    }
+
+    fn unknown(&self, flag: &str) -> UsageError {
+        let place = match self.origin {
+            Origin::CommandLine => "",
+            Origin::Environment => " in NOVILLO_PROBE",
+        };
+        UsageError(format!(
+            "unknown option {flag}{place} for '{}' {}",
+            self.sub.name(),
+            self.see_help()
+        ))
+    }
+
+    /// The value of `flag`: the part after `=`, or else the next word.
+    fn value(&mut self, flag: &str, inline: Option<&str>) -> Result<String, UsageError> {
+        if let Some(value) = inline {
+            return Ok(value.to_owned());
+        }
+        self.words.next().cloned().ok_or_else(|| {
+            UsageError(format!(
+                "option {flag} for '{}' needs a value {}",
+                self.sub.name(),
+                self.see_help()
+            ))
+        })
+    }
+
+    /// Checks that a switch was not given a value with `=`.
+    fn switch(&self, flag: &str, inline: Option<&str>) -> Result<bool, UsageError> {
+        match inline {
+            None => Ok(true),
+            Some(_) => Err(UsageError(format!(
+                "option {flag} for '{}' takes no value {}",
+                self.sub.name(),
+                self.see_help()
+            ))),
+        }
+    }
+
+    /// Applies one of the options shared by `run` and `test`; false if `flag` is not one.
+    fn guest_option(
+        &mut self,
+        guest: &mut GuestOptions,
+        flag: &str,
+        inline: Option<&str>,
+    ) -> Result<bool, UsageError> {
+        match flag {
+            "--accel" => {
+                let value = self.value(flag, inline)?;
+                guest.accel = AccelChoice::parse(&value).ok_or_else(|| {
+                    UsageError(format!("--accel must be tcg, kvm or auto, not '{value}'"))
+                })?;
+            }
+            "--smp" => {
+                let value = self.value(flag, inline)?;
+                guest.smp = value
+                    .parse()
+                    .ok()
+                    .filter(|smp| (1..=255).contains(smp))
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "--smp must be a whole number from 1 to 255, not '{value}'"
+                        ))
+                    })?;
+            }
+            "--timeout" => {
+                let value = self.value(flag, inline)?;
+                let secs: u64 = value.parse().map_err(|_| {
+                    UsageError(format!(
+                        "--timeout must be a whole number of seconds (0 for none), not '{value}'"
+                    ))
+                })?;
+                guest.timeout = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// Splits `--flag=value` into the flag and its inline value.
+fn split_flag(word: &str) -> (&str, Option<&str>) {
+    match word.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
+        _ => (word, None),
+    }
+}
+
+fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> {
+    let mut run = RunOptions {
+        guest: GuestOptions::default(),
+        mem: "128M".to_owned(),
+        timing: false,
+        tsc_hint: true,
+        qemu: "qemu-system-x86_64".to_owned(),
+        elf: PathBuf::new(),
+        guest_args: Vec::new(),
+    };
+    let env_words: Vec<String> = env
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let mut from_env = Options::new(Subcommand::Run, Origin::Environment, &env_words);
+    while let Some(word) = from_env.words.next() {
+        if !word.starts_with('-') || is_help(word) || word == "--" {
+            return Err(UsageError(format!(
+                "NOVILLO_PROBE may hold only options of 'run', found '{word}' (see probe run \
+                 --help)"
+            )));
+        }
+        run_option(&mut run, &mut from_env, word)?;
+    }
+
+    let mut options = Options::new(Subcommand::Run, Origin::CommandLine, args);
+    let elf = loop {
+        let Some(word) = options.words.next() else {
+            return Err(UsageError(
+                "'run' needs the path of an ELF image (see probe run --help)".to_owned(),
+            ));
+        };
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Run)));
+        }
+        if word == "--" {
+            break options.words.next().ok_or_else(|| {
+                UsageError("'run' needs the path of an ELF image after '--'".to_owned())
+            })?;
+        }
+        if !word.starts_with('-') || word == "-" {
+            break word;
+        }
+        run_option(&mut run, &mut options, word)?;
+    };
+    run.elf = PathBuf::from(elf);
+    run.guest_args = options.words.cloned().collect();
+    Ok(Command::Run(run))
+}
+
+fn run_option(
+    run: &mut RunOptions,
+    options: &mut Options<'_>,
+    word: &str,
+) -> Result<(), UsageError> {
+    let (flag, inline) = split_flag(word);
+    if options.guest_option(&mut run.guest, flag, inline)? {
+        return Ok(());
+    }
+    match flag {
+        "--mem" => {
+            let value = options.value(flag, inline)?;
+            if !is_memory_size(&value) {
+                return Err(UsageError(format!(
+                    "--mem must be a size such as 128M or 1G, not '{value}'"
+                )));
+            }
+            run.mem = value;
+        }
+        "--timing" => run.timing = options.switch(flag, inline)?,
+        "--no-tsc-hint" => run.tsc_hint = !options.switch(flag, inline)?,
+        "--qemu" => {
+            run.qemu = options.value(flag, inline)?;
+            if run.qemu.is_empty() {
+                return Err(UsageError("--qemu needs a program, not ''".to_owned()));
+            }
+        }
+        _ => return Err(options.unknown(flag)),
+    }
+    Ok(())
+}
+
+/// A size QEMU's `-m` accepts: digits with an optional K, M, G or T suffix.
+fn is_memory_size(text: &str) -> bool {
+    let digits = text.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
+    text.len() - digits.len() <= 1
+        && !digits.is_empty()
+        && digits.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+fn parse_test(args: &[String]) -> Result<Command, UsageError> {
+    let mut test = TestOptions {
+        guest: GuestOptions::default(),
+        boards: Board::ALL.to_vec(),
+        host: true,
+        guests: true,
+        only: None,
+    };
+    let (mut host_only, mut guest_only) = (false, false);
+    let mut options = Options::new(Subcommand::Test, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Test)));
+        }
+        if !word.starts_with('-') {
+            return Err(UsageError(format!(
+                "unexpected argument '{word}' for 'test' (see probe test --help)"
+            )));
+        }
+        let (flag, inline) = split_flag(word);
+        if options.guest_option(&mut test.guest, flag, inline)? {
+            continue;
+        }
+        match flag {
+            "--board" => {
+                let value = options.value(flag, inline)?;
+                test.boards = match (value.as_str(), Board::from_name(&value)) {
+                    ("all", _) => Board::ALL.to_vec(),
+                    (_, Some(board)) => vec![board],
+                    (_, None) => {
+                        return Err(UsageError(format!(
+                            "--board must be one of {} or all, not '{value}'",
+                            Board::known_names()
+                        )));
+                    }
+                };
+            }
+            "--host-only" => host_only = options.switch(flag, inline)?,
+            "--guest-only" => guest_only = options.switch(flag, inline)?,
+            "--only" => test.only = Some(options.value(flag, inline)?),
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    if host_only && guest_only {
+        return Err(UsageError(
+            "--host-only and --guest-only exclude each other (see probe test --help)".to_owned(),
+        ));
+    }
+    test.host = !guest_only;
+    test.guests = !host_only;
+    Ok(Command::Test(test))
+}
+
+/// Subcommands without options accept only `--help`.
+fn parse_bare(sub: Subcommand, args: &[String], command: Command) -> Result<Command, UsageError> {
+    match args.first() {
+        None => Ok(command),
+        Some(word) if is_help(word) => Ok(Command::Help(Some(sub))),
+        Some(word) if word.starts_with('-') => {
+            Err(Options::new(sub, Origin::CommandLine, args).unknown(word))
+        }
+        Some(word) => Err(UsageError(format!(
+            "unexpected argument '{word}' for '{}' (see probe {} --help)",
+            sub.name(),
+            sub.name()
+        ))),
+    }
+}
+
+#[cfg(test)]
+#[path = "cli_tests.rs"]
+mod tests;

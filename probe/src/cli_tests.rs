@@ -1,0 +1,185 @@
+//! Tests of the command-line parser, good and bad.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Command, GuestOptions, RunOptions, Subcommand, TestOptions, parse};
+use crate::accel::AccelChoice;
+use crate::board::Board;
+
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+fn run(line: &str, env: Option<&str>) -> RunOptions {
+    match parse(&words(line), env) {
+        Ok(Command::Run(options)) => options,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+fn test(line: &str) -> TestOptions {
+    match parse(&words(line), None) {
+        Ok(Command::Test(options)) => options,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+fn error(line: &str, env: Option<&str>) -> String {
+    match parse(&words(line), env) {
+        Err(err) => err.0,
+        Ok(command) => panic!("{line}: parsed as {command:?}"),
+    }
+}
+
+#[test]
+fn run_defaults() {
+    let options = run("run target/hello", None);
+    assert_eq!(
+        options,
+        RunOptions {
+            guest: GuestOptions {
+                accel: AccelChoice::Auto,
+                smp: 1,
+                timeout: Some(Duration::from_secs(60)),
+            },
+            mem: "128M".to_owned(),
+            timing: false,
+            tsc_hint: true,
+            qemu: "qemu-system-x86_64".to_owned(),
+            elf: PathBuf::from("target/hello"),
+            guest_args: Vec::new(),
+        }
+    );
+}
+
+#[test]
+fn run_options_then_elf_then_guest_args() {
+    let options = run(
+        "run --accel tcg --smp=4 --mem 1G --timeout 0 --timing --no-tsc-hint --qemu /q hello \
+         a --smp 9 --",
+        None,
+    );
+    assert_eq!(options.guest.accel, AccelChoice::Tcg);
+    assert_eq!(options.guest.smp, 4);
+    assert_eq!(options.guest.timeout, None);
+    assert_eq!(options.mem, "1G");
+    assert!(options.timing);
+    assert!(!options.tsc_hint);
+    assert_eq!(options.qemu, "/q");
+    assert_eq!(options.elf, PathBuf::from("hello"));
+    assert_eq!(options.guest_args, words("a --smp 9 --"));
+}
+
+#[test]
+fn double_dash_ends_run_options() {
+    let options = run("run -- --odd-name x", None);
+    assert_eq!(options.elf, PathBuf::from("--odd-name"));
+    assert_eq!(options.guest_args, words("x"));
+}
+
+#[test]
+fn environment_options_come_first() {
+    let options = run("run --smp 2 hello", Some("  --smp 4\t--timing "));
+    assert_eq!(options.guest.smp, 2);
+    assert!(options.timing);
+    assert_eq!(run("run hello", Some("")).guest.smp, 1);
+}
+
+#[test]
+fn bad_environment_options() {
+    assert_eq!(
+        error("run hello", Some("--fast")),
+        "unknown option --fast in NOVILLO_PROBE for 'run' (see probe run --help)"
+    );
+    assert!(error("run hello", Some("hello")).contains("only options"));
+    assert!(error("run hello", Some("--smp")).contains("needs a value"));
+}
+
+#[test]
+fn bad_run_options() {
+    assert_eq!(
+        error("run --foo hello", None),
+        "unknown option --foo for 'run' (see probe run --help)"
+    );
+    assert_eq!(
+        error("run --smp", None),
+        "option --smp for 'run' needs a value (see probe run --help)"
+    );
+    assert!(error("run --smp 0 hello", None).contains("from 1 to 255, not '0'"));
+    assert!(error("run --smp two hello", None).contains("not 'two'"));
+    assert!(error("run --accel hvf hello", None).contains("tcg, kvm or auto"));
+    assert!(error("run --timeout -1 hello", None).contains("seconds"));
+    assert!(error("run --mem lots hello", None).contains("128M"));
+    assert!(error("run --mem 12MM hello", None).contains("128M"));
+    assert!(error("run --timing=yes hello", None).contains("takes no value"));
+    assert!(error("run --qemu= hello", None).contains("--qemu"));
+    assert!(error("run", None).contains("needs the path of an ELF image"));
+    assert!(error("run --timing", None).contains("needs the path of an ELF image"));
+}
+
+#[test]
+fn test_defaults_and_options() {
+    let options = test("test");
+    assert_eq!(options.boards, Board::ALL.to_vec());
+    assert!(options.host && options.guests);
+    assert_eq!(options.only, None);
+
+    let options = test("test --board qemu-pc --guest-only --only fault --smp 2 --timeout 5");
+    assert_eq!(options.boards, vec![Board::QemuPc]);
+    assert!(!options.host && options.guests);
+    assert_eq!(options.only.as_deref(), Some("fault"));
+    assert_eq!(options.guest.smp, 2);
+    assert_eq!(options.guest.timeout, Some(Duration::from_secs(5)));
+
+    let options = test("test --host-only --board=all --accel kvm");
+    assert!(options.host && !options.guests);
+    assert_eq!(options.boards.len(), 2);
+    assert_eq!(options.guest.accel, AccelChoice::Kvm);
+}
+
+#[test]
+fn bad_test_options() {
+    assert_eq!(
+        error("test --timing", None),
+        "unknown option --timing for 'test' (see probe test --help)"
+    );
+    assert!(error("test --board rpi", None).contains("microvm, qemu-pc or all"));
+    assert!(error("test --host-only --guest-only", None).contains("exclude each other"));
+    assert!(error("test hello", None).contains("unexpected argument 'hello'"));
+    assert!(error("test --only", None).contains("needs a value"));
+}
+
+#[test]
+fn help_everywhere() {
+    assert_eq!(parse(&words("--help"), None), Ok(Command::Help(None)));
+    assert_eq!(parse(&words("help"), None), Ok(Command::Help(None)));
+    assert_eq!(
+        parse(&words("help lint"), None),
+        Ok(Command::Help(Some(Subcommand::Lint)))
+    );
+    for sub in ["run", "test", "size", "lint"] {
+        let command = parse(&words(&format!("{sub} --help")), None).unwrap();
+        assert!(matches!(command, Command::Help(Some(_))), "{sub}");
+    }
+    // After the ELF, --help belongs to the guest.
+    assert_eq!(run("run hello --help", None).guest_args, words("--help"));
+}
+
+#[test]
+fn bad_subcommands() {
+    assert_eq!(error("", None), "no subcommand given (see probe --help)");
+    assert_eq!(
+        error("boot", None),
+        "unknown subcommand 'boot' (see probe --help)"
+    );
+    assert!(error("--smp 2 run", None).contains("subcommand comes first"));
+    assert!(error("help boot", None).contains("no help on 'boot'"));
+    assert_eq!(
+        error("size --release", None),
+        "unknown option --release for 'size' (see probe size --help)"
+    );
+    assert!(error("lint now", None).contains("unexpected argument 'now'"));
+    assert_eq!(parse(&words("size"), None), Ok(Command::Size));
+    assert_eq!(parse(&words("lint"), None), Ok(Command::Lint));
+}

@@ -1,0 +1,176 @@
+//! Finds which board an image was built for, from the board note in its ELF program headers.
+//!
+//! The kernel embeds a note with name `"Novillo"`, type 1 and the board name as its
+//! descriptor (NUL padding allowed) in a `PT_NOTE` segment. Reading it from the program
+//! headers, not the section headers, means it survives `strip`. The image comes from
+//! outside probe, so every offset is bounds-checked and a malformed file is an `Err`.
+
+use std::path::Path;
+
+use crate::board::Board;
+
+/// The note owner name the kernel uses for its notes.
+const NOTE_NAME: &[u8] = b"Novillo";
+/// The note type of the board marker.
+const NOTE_TYPE_BOARD: u32 = 1;
+/// Program header type of a note segment.
+const PT_NOTE: u32 = 4;
+
+/// Reads the image at `path` and returns the board it was built for.
+pub(crate) fn board_of_file(path: &Path) -> Result<Board, String> {
+    let bytes =
+        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    board_of_image(&bytes).map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// Returns the board named by the board note of an ELF image.
+pub(crate) fn board_of_image(image: &[u8]) -> Result<Board, String> {
+    let name = board_note(image)?.ok_or_else(|| {
+        "no Novillo board note in the image (was it built from the apps crate with a \
+         bsp-<board> feature?)"
+            .to_owned()
+    })?;
+    Board::from_name(&name).ok_or_else(|| {
+        format!(
+            "the image is for board '{name}', which probe does not know (known boards: {})",
+            Board::known_names()
+        )
+    })
+}
+
+/// Returns the descriptor of the first board note, as text, or `None` if there is none.
+fn board_note(image: &[u8]) -> Result<Option<String>, String> {
+    let header = Header::parse(image)?;
+    for index in 0..header.phnum {
+        let entry = index
+            .checked_mul(header.phentsize)
+            .and_then(|offset| offset.checked_add(header.phoff))
+            .ok_or("program header table offset overflows")?;
+        let p_type = read_u32(image, entry)?;
+        if p_type != PT_NOTE {
+            continue;
+        }
+        let offset = to_usize(read_u64(image, entry + 8)?)?;
+        let size = to_usize(read_u64(image, entry + 32)?)?;
+        let align = read_u64(image, entry + 48)?;
+        let segment = slice(image, offset, size)
+            .ok_or_else(|| format!("note segment {index} lies outside the file"))?;
+        // Notes are 4-aligned, except in segments that declare 8 (as GNU property notes do).
+        let note_align = if align == 8 { 8 } else { 4 };
+        if let Some(name) = find_board_note(segment, note_align)? {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
+}
+
+/// The fields of the ELF header probe needs.
+struct Header {
+    phoff: usize,
+    phentsize: usize,
+    phnum: usize,
+}
+
+impl Header {
+    fn parse(image: &[u8]) -> Result<Header, String> {
+        if image.get(..4) != Some(b"\x7fELF".as_slice()) {
+            return Err("not an ELF file".to_owned());
+        }
+        if image.len() < 64 {
+            return Err("truncated ELF header".to_owned());
+        }
+        if image[4] != 2 {
+            return Err("not a 64-bit ELF file".to_owned());
+        }
+        if image[5] != 1 {
+            return Err("not a little-endian ELF file".to_owned());
+        }
+        let phoff = to_usize(read_u64(image, 0x20)?)?;
+        let phentsize = usize::from(read_u16(image, 0x36)?);
+        let phnum = usize::from(read_u16(image, 0x38)?);
+        if phnum > 0 && phentsize < 56 {
+            return Err(format!(
+                "program header entries are {phentsize} bytes, expected 56"
+            ));
+        }
+        let table_len = phnum
+            .checked_mul(phentsize)
+            .ok_or("program header table size overflows")?;
+        if slice(image, phoff, table_len).is_none() {
+            return Err("program header table lies outside the file (truncated?)".to_owned());
+        }
+        Ok(Header {
+            phoff,
+            phentsize,
+            phnum,
+        })
+    }
+}
+
+/// Walks the notes of one segment and returns the descriptor of the board note, if any.
+fn find_board_note(mut notes: &[u8], align: usize) -> Result<Option<String>, String> {
+    while !notes.is_empty() {
+        if notes.len() < 12 {
+            return Err("truncated note header".to_owned());
+        }
+        let namesz = to_usize(u64::from(read_u32(notes, 0)?))?;
+        let descsz = to_usize(u64::from(read_u32(notes, 4)?))?;
+        let note_type = read_u32(notes, 8)?;
+        let name_end = 12usize
+            .checked_add(namesz)
+            .ok_or("note name size overflows")?;
+        let desc_start = align_up(name_end, align).ok_or("note name size overflows")?;
+        let desc_end = desc_start
+            .checked_add(descsz)
+            .ok_or("note descriptor size overflows")?;
+        let name = notes
+            .get(12..name_end)
+            .ok_or("note name runs past its segment")?;
+        let desc = notes
+            .get(desc_start..desc_end)
+            .ok_or("note descriptor runs past its segment")?;
+        if name.strip_suffix(b"\0") == Some(NOTE_NAME) && note_type == NOTE_TYPE_BOARD {
+            let text = std::str::from_utf8(desc)
+                .map_err(|_| "the board note is not valid UTF-8".to_owned())?;
+            return Ok(Some(text.trim_end_matches('\0').to_owned()));
+        }
+        // The last note's padding may be missing at the very end of the segment.
+        let next = align_up(desc_end, align).ok_or("note descriptor size overflows")?;
+        notes = notes.get(next..).unwrap_or_default();
+    }
+    Ok(None)
+}
+
+fn align_up(value: usize, align: usize) -> Option<usize> {
+    Some(value.checked_add(align - 1)? / align * align)
+}
+
+fn slice(bytes: &[u8], offset: usize, len: usize) -> Option<&[u8]> {
+    bytes.get(offset..offset.checked_add(len)?)
+}
+
+fn to_usize(value: u64) -> Result<usize, String> {
+    usize::try_from(value).map_err(|_| format!("offset {value:#x} does not fit in memory"))
+}
+
+fn read_array<const N: usize>(bytes: &[u8], offset: usize) -> Result<[u8; N], String> {
+    slice(bytes, offset, N)
+        .and_then(|field| field.try_into().ok())
+        .ok_or_else(|| format!("truncated ELF file (needed {N} bytes at offset {offset:#x})"))
+}
+
+fn read_u16(bytes: &[u8], offset: usize) -> Result<u16, String> {
+    read_array(bytes, offset).map(u16::from_le_bytes)
+}
+
+fn read_u32(bytes: &[u8], offset: usize) -> Result<u32, String> {
+    read_array(bytes, offset).map(u32::from_le_bytes)
+}
+
+fn read_u64(bytes: &[u8], offset: usize) -> Result<u64, String> {
+    read_array(bytes, offset).map(u64::from_le_bytes)
+}
+
+#[cfg(test)]
+#[path = "elf_tests.rs"]
+mod tests;

@@ -1,0 +1,116 @@
+//! The text of `probe --help` and `probe <subcommand> --help`.
+
+use crate::cli::Subcommand;
+
+const OVERVIEW: &str = "\
+probe: Novillo's host tool. Boots unikernel images under QEMU and runs the project's checks.
+
+Usage: probe <SUBCOMMAND> [OPTIONS]
+       cargo probe <SUBCOMMAND> [OPTIONS]      (the workspace alias)
+
+Subcommands:
+  run [OPTIONS] ELF [GUEST_ARGS...]   boot one image and exit with the guest's status
+                                      (cargo's runner: `cargo run -p apps --bin hello
+                                      --features bsp-microvm -- a b` ends up here)
+  test [OPTIONS]                      host tests, then guest tests on each board
+  size                                stripped release size of `hello` on each board
+  lint                                rustfmt and clippy over every crate and board
+  help [SUBCOMMAND]                   this text, or a subcommand's
+
+Run `probe <SUBCOMMAND> --help` for its options.
+
+Exit codes:
+  0-111  from `run`: the guest's own status (0 success, 1 failure, 101 panic,
+         102 CPU exception); from `test`, `size` and `lint`: 0 ok, 1 failed
+  2      bad command line
+  124    the guest timed out
+  125    QEMU failed, the guest stopped without reporting a status (reset or triple
+         fault), or the image could not be booted (not a Novillo ELF, KVM unusable)
+  127    QEMU is not installed
+
+Environment:
+  NOVILLO_PROBE  extra options for `run`, whitespace-separated, read before the command
+                 line's, e.g. NOVILLO_PROBE=\"--smp 4 --timing\" cargo run -p apps --bin hello
+                 --features bsp-microvm
+  CARGO          the cargo that `test`, `size` and `lint` run (set by cargo itself)
+";
+
+const RUN: &str = "\
+Usage: probe run [OPTIONS] ELF [GUEST_ARGS...]
+
+Boots ELF under QEMU on the board named by its Novillo board note, copies the guest
+console to stdout as it arrives, and exits with the status the guest reports.
+Options come before ELF; every word after ELF goes to the guest (`--` before ELF ends the
+options early). The guest command line is `tsc_khz=N` (the host TSC rate, measured by
+probe) followed by the guest arguments; an argument with whitespace, a quote or a
+backslash is double-quoted with `\"` and `\\` escaped.
+
+Options:
+  --accel tcg|kvm|auto  accelerator; auto picks KVM only when /dev/kvm opens read-write
+                        and the CPU has vmx or svm [default: auto]
+  --smp N               number of CPUs, 1-255 [default: 1]
+  --mem SIZE            guest memory, as QEMU's -m takes it [default: 128M]
+  --timeout SECS        kill QEMU after SECS seconds and exit 124; 0 = never [default: 60]
+  --timing              print the time to the first console byte and to exit (stderr)
+  --no-tsc-hint         do not pass tsc_khz=N; the guest calibrates its TSC itself
+  --qemu PATH           the QEMU to run [default: qemu-system-x86_64]
+  -h, --help            this text
+
+Options may also come from NOVILLO_PROBE (read first, so the command line wins).
+
+Exit codes: the guest's status (0-111), 124 timeout, 125 QEMU failed or the guest stopped
+without a status or the image could not be booted, 127 QEMU missing, 2 bad command line.
+";
+
+const TEST: &str = "\
+Usage: probe test [OPTIONS]
+
+Runs the host tests (`cargo test --target host-tuple --workspace` without the bare-metal
+crates), then builds `apps` for each board and boots every guest case: `hello`, the
+examples `panic` and `fault` (ud2, pf), and each integration test in apps/tests as
+`tests::<name>`. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+that failed and the console output), then `test result: ...` and, on the last line,
+`N passed, M failed`.
+
+Options:
+  --board microvm|qemu-pc|all  boards to run guest cases on [default: all]
+  --host-only                  only the host tests
+  --guest-only                 only the guest cases
+  --only NAME                  only guest cases whose name contains NAME; this also reaches
+                               cases not run by default (failing-on-purpose)
+  --smp N                      CPUs per guest, 1-255 [default: 1]
+  --accel tcg|kvm|auto         accelerator [default: auto]
+  --timeout SECS               per guest case; 0 = never [default: 60]
+  -h, --help                   this text
+
+Exit codes: 0 when everything passed, 1 otherwise, 2 bad command line.
+";
+
+const SIZE: &str = "\
+Usage: probe size
+
+Builds `hello` in release, stripped, for each board (into target/size) and prints its size
+in bytes and KiB. Exit codes: 0 ok, 1 a build failed, 2 bad command line.
+";
+
+const LINT: &str = "\
+Usage: probe lint
+
+Runs, stopping at the first failure:
+  cargo fmt --all --check
+  cargo clippy (host target) on every host-buildable crate, all targets, -D warnings
+  cargo clippy (bare-metal target) on hal, drivers, kernel and the boards, -D warnings
+  cargo clippy on apps with each board's feature, bins, tests and examples, -D warnings
+Exit codes: 0 clean, 1 a check failed, 2 bad command line.
+";
+
+/// The help text for a subcommand, or for probe as a whole.
+pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
+    match topic {
+        None => OVERVIEW,
+        Some(Subcommand::Run) => RUN,
+        Some(Subcommand::Test) => TEST,
+        Some(Subcommand::Size) => SIZE,
+        Some(Subcommand::Lint) => LINT,
+    }
+}

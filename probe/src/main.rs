@@ -1,0 +1,67 @@
+//! probe: Novillo's host tool. It is the cargo runner that boots an image under QEMU
+//! (`run`), the test driver (`test`), and the size and lint checks (`size`, `lint`).
+//!
+//! Exit codes are documented in `help.rs`; the guest status protocol in `exit.rs`.
+
+mod accel;
+mod board;
+mod cargo;
+mod cli;
+mod cmdline;
+mod elf;
+mod exit;
+mod guest;
+mod help;
+mod lint;
+mod qemu;
+mod run;
+mod size;
+mod suite;
+mod testing;
+mod tsc;
+
+use std::process::ExitCode;
+
+use crate::cli::{Command, ENV_OPTIONS};
+
+fn main() -> ExitCode {
+    ExitCode::from(dispatch())
+}
+
+fn dispatch() -> u8 {
+    let mut args = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        match arg.into_string() {
+            Ok(arg) => args.push(arg),
+            Err(arg) => {
+                eprintln!("probe: argument {arg:?} is not valid UTF-8");
+                return exit::USAGE;
+            }
+        }
+    }
+    let env = match std::env::var(ENV_OPTIONS) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            eprintln!("probe: {ENV_OPTIONS} is not valid UTF-8");
+            return exit::USAGE;
+        }
+    };
+    let command = match cli::parse(&args, env.as_deref()) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("probe: {err}");
+            return exit::USAGE;
+        }
+    };
+    match command {
+        Command::Help(topic) => {
+            print!("{}", help::text(topic));
+            0
+        }
+        Command::Run(options) => run::run(options),
+        Command::Test(options) => testing::run(&options),
+        Command::Size => size::run(),
+        Command::Lint => lint::run(),
+    }
+}

@@ -1,0 +1,166 @@
+//! The guest test cases: which image to boot, with which arguments, and what must happen.
+//!
+//! To add a case, add a row to `fixed_cases`; every integration test of `apps`
+//! (`apps/tests/*.rs`) becomes a case on its own.
+
+use crate::cargo::{Artifact, TargetKind};
+
+/// What the guest harness prints at the end of a suite that passed.
+const ALL_PASSED: &str = " passed, 0 failed";
+
+/// One guest test case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Case {
+    /// Shown as `guest::<board>::<name>` and matched by `--only`.
+    pub(crate) name: String,
+    /// The cargo target to boot.
+    pub(crate) kind: TargetKind,
+    pub(crate) target: String,
+    pub(crate) args: Vec<String>,
+    /// The status the guest must report.
+    pub(crate) status: u8,
+    /// Strings that must appear in the console output.
+    pub(crate) expect: Vec<&'static str>,
+    /// Run without `--only`; otherwise only when `--only` matches it.
+    pub(crate) default: bool,
+}
+
+impl Case {
+    fn new(
+        name: &str,
+        kind: TargetKind,
+        target: &str,
+        status: u8,
+        expect: &[&'static str],
+    ) -> Self {
+        Case {
+            name: name.to_owned(),
+            kind,
+            target: target.to_owned(),
+            args: Vec::new(),
+            status,
+            expect: expect.to_vec(),
+            default: true,
+        }
+    }
+
+    fn args(mut self, args: &[&str]) -> Self {
+        self.args = args.iter().map(|arg| (*arg).to_owned()).collect();
+        self
+    }
+
+    fn not_by_default(mut self) -> Self {
+        self.default = false;
+        self
+    }
+
+    /// Whether this case runs under the given `--only` filter.
+    pub(crate) fn selected(&self, only: Option<&str>) -> bool {
+        match only {
+            Some(filter) => self.name.contains(filter),
+            None => self.default,
+        }
+    }
+}
+
+/// The cases that do not depend on what the build found.
+fn fixed_cases() -> Vec<Case> {
+    use TargetKind::{Bin, Example};
+    vec![
+        Case::new("hello", Bin, "hello", 0, &["Hello from Novillo"]),
+        Case::new(
+            "panic",
+            Example,
+            "panic",
+            101,
+            &["panicked at", "apps/examples/panic.rs"],
+        ),
+        Case::new(
+            "fault-ud2",
+            Example,
+            "fault",
+            102,
+            &["invalid opcode", "RIP"],
+        )
+        .args(&["ud2"]),
+        Case::new("fault-pf", Example, "fault", 102, &["page fault", "CR2"]).args(&["pf"]),
+        // Fails one check on purpose, so probe's own test can prove the suite can fail.
+        Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
+    ]
+}
+
+/// All cases for one board's build: the fixed ones, then one per integration test built.
+pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
+    let mut cases = fixed_cases();
+    let mut suites: Vec<&str> = artifacts
+        .iter()
+        .filter(|artifact| artifact.kind == TargetKind::Test)
+        .map(|artifact| artifact.name.as_str())
+        .collect();
+    suites.sort_unstable();
+    suites.dedup();
+    cases.extend(suites.into_iter().map(|suite| {
+        Case::new(
+            &format!("tests::{suite}"),
+            TargetKind::Test,
+            suite,
+            0,
+            &[ALL_PASSED],
+        )
+    }));
+    cases
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::cases;
+    use crate::cargo::{Artifact, TargetKind};
+
+    fn artifact(kind: TargetKind, name: &str) -> Artifact {
+        Artifact {
+            kind,
+            name: name.to_owned(),
+            executable: PathBuf::from(format!("/t/{name}")),
+        }
+    }
+
+    #[test]
+    fn each_integration_test_is_a_case() {
+        let built = [
+            artifact(TargetKind::Test, "timers"),
+            artifact(TargetKind::Bin, "hello"),
+            artifact(TargetKind::Test, "alloc"),
+        ];
+        let names: Vec<_> = cases(&built).into_iter().map(|case| case.name).collect();
+        assert_eq!(
+            names,
+            [
+                "hello",
+                "panic",
+                "fault-ud2",
+                "fault-pf",
+                "failing-on-purpose",
+                "tests::alloc",
+                "tests::timers"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_selects_by_substring_and_reaches_hidden_cases() {
+        let all = cases(&[]);
+        let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
+        assert_eq!(default.len(), 4);
+        let faults: Vec<_> = all
+            .iter()
+            .filter(|case| case.selected(Some("fault")))
+            .collect();
+        assert_eq!(faults.len(), 2);
+        assert!(
+            all.iter()
+                .any(|case| case.selected(Some("failing-on-purpose")))
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! `probe test`: the host tests, then every guest case on every board, one summary.
+
+use std::io::Write;
+
+use crate::board::Board;
+use crate::cargo::{self, Artifact, Counts};
+use crate::cli::TestOptions;
+use crate::exit::{GuestExit, status_name};
+use crate::guest::{Settings, boot_file};
+use crate::qemu::Outcome;
+use crate::suite::{Case, cases};
+use crate::tsc::host_tsc_khz;
+
+/// The host tests: everything but the crates that only build for bare metal. Without
+/// fail-fast, so one failing crate does not hide the results of the others.
+const HOST_TEST: &[&str] = &[
+    "test",
+    "--no-fail-fast",
+    "--target",
+    "host-tuple",
+    "--workspace",
+    "--exclude",
+    "apps",
+    "--exclude",
+    "bsp-microvm",
+    "--exclude",
+    "bsp-qemu-pc",
+];
+
+/// Tallies of one `probe test`.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: Counts,
+    /// Names of the guest cases (and steps) that failed, for the closing list.
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn fail(&mut self, what: String) {
+        self.counts.failed += 1;
+        self.failures.push(what);
+    }
+}
+
+/// Runs the suite and returns probe's exit code: 0 when everything passed, else 1.
+pub(crate) fn run(options: &TestOptions) -> u8 {
+    let mut tally = Tally::default();
+    if options.host {
+        host_tests(&mut tally);
+    }
+    if options.guests {
+        guest_tests(options, &mut tally);
+    }
+    let Counts { passed, failed } = tally.counts;
+    if !tally.failures.is_empty() {
+        println!("\nfailures:");
+        for failure in &tally.failures {
+            println!("    {failure}");
+        }
+    }
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!("\ntest result: {verdict}. {passed} passed; {failed} failed");
+    println!("{passed} passed, {failed} failed");
+    u8::from(failed != 0)
+}
+
+fn host_tests(tally: &mut Tally) {
+    println!("probe: host tests: {}", cargo::describe(HOST_TEST));
+    let mut counts = Counts::default();
+    let result = cargo::run_lines(HOST_TEST, |line| {
+        if let Some(found) = cargo::test_counts(line) {
+            counts.passed += found.passed;
+            counts.failed += found.failed;
+        }
+    });
+    tally.counts.passed += counts.passed;
+    tally.counts.failed += counts.failed;
+    let problem = match result {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!(
+            "{} failed ({})",
+            cargo::describe(HOST_TEST),
+            cargo::exit_text(status)
+        )),
+        Err(message) => Some(message),
+    };
+    if counts.failed > 0 {
+        tally.failures.push("host tests (see above)".to_owned());
+    } else if let Some(problem) = problem {
+        // Cargo failed without a failing test (a build error, a crashed harness): count it.
+        eprintln!("probe: {problem}");
+        tally.fail(format!("host tests: {problem}"));
+    }
+}
+
+fn guest_tests(options: &TestOptions, tally: &mut Tally) {
+    let accel = match options.guest.accel.resolve() {
+        Ok(accel) => accel,
+        Err(message) => {
+            eprintln!("probe: {message}");
+            tally.fail(format!("guest tests: {message}"));
+            return;
+        }
+    };
+    let settings = Settings {
+        qemu: "qemu-system-x86_64".to_owned(),
+        accel,
+        smp: options.guest.smp,
+        mem: "128M".to_owned(),
+        tsc_khz: host_tsc_khz(),
+        timeout: options.guest.timeout,
+    };
+    println!(
+        "probe: guests boot under accel {accel} with smp {}",
+        settings.smp
+    );
+    let only = options.only.as_deref();
+    let mut selected = 0;
+    let mut all_built = true;
+    for &board in &options.boards {
+        let feature = board.feature();
+        let build = [
+            "build",
+            "--package",
+            "apps",
+            "--features",
+            &feature,
+            "--bins",
+            "--tests",
+            "--examples",
+        ];
+        println!(
+            "probe: building guest images for {board}: {}",
+            cargo::describe(&build)
+        );
+        let artifacts = match cargo::build(&build) {
+            Ok(artifacts) => artifacts,
+            Err(message) => {
+                eprintln!("probe: building guest images for {board} failed: {message}");
+                tally.fail(format!("guest::{board}: build failed"));
+                all_built = false;
+                continue;
+            }
+        };
+        for case in cases(&artifacts).iter().filter(|case| case.selected(only)) {
+            selected += 1;
+            run_case(&settings, board, case, &artifacts, tally);
+        }
+    }
+    // A filter that matches nothing is a typo, unless a failed build hid the cases.
+    if let (Some(filter), 0, true) = (only, selected, all_built) {
+        let message = format!("no guest case name contains '{filter}'");
+        eprintln!("probe: {message}");
+        tally.fail(message);
+    }
+}
+
+fn run_case(
+    settings: &Settings,
+    board: Board,
+    case: &Case,
+    artifacts: &[Artifact],
+    tally: &mut Tally,
+) {
+    let full_name = format!("guest::{board}::{}", case.name);
+    print!("test {full_name} ... ");
+    // Show which case is running while it boots; a failed flush only delays the line.
+    let _ignored = std::io::stdout().flush();
+    let built = artifacts
+        .iter()
+        .find(|artifact| artifact.kind == case.kind && artifact.name == case.target);
+    let (problems, console) = match built {
+        None => (
+            vec![format!(
+                "{} '{}' was not built for {board} (does apps have it?)",
+                case.kind.name(),
+                case.target
+            )],
+            Vec::new(),
+        ),
+        Some(artifact) => match boot_file(settings, &artifact.executable, &case.args, false) {
+            Ok(outcome) => (problems(case, &outcome), outcome.console),
+            Err(err) => (vec![err.message()], Vec::new()),
+        },
+    };
+    if problems.is_empty() {
+        println!("ok");
+        tally.counts.passed += 1;
+        return;
+    }
+    println!("FAILED");
+    for problem in &problems {
+        println!("    {problem}");
+    }
+    if !console.is_empty() {
+        println!("    console output:");
+        for line in String::from_utf8_lossy(&console).lines() {
+            println!("        {line}");
+        }
+    }
+    tally.fail(full_name);
+}
+
+/// What went wrong with a finished run, if anything.
+fn problems(case: &Case, outcome: &Outcome) -> Vec<String> {
+    let mut problems = Vec::new();
+    match outcome.exit {
+        GuestExit::Status(status) if status == case.status => {}
+        GuestExit::TimedOut(_) => problems.push(outcome.exit.to_string()),
+        other => {
+            let expected = match status_name(case.status) {
+                Some(name) => format!("status {} ({name})", case.status),
+                None => format!("status {}", case.status),
+            };
+            problems.push(format!("expected {expected}, got {other}"));
+        }
+    }
+    let console = String::from_utf8_lossy(&outcome.console);
+    for expected in &case.expect {
+        if !console.contains(expected) {
+            problems.push(format!("the console output lacks {expected:?}"));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::problems;
+    use crate::cargo::TargetKind;
+    use crate::exit::GuestExit;
+    use crate::qemu::Outcome;
+    use crate::suite::Case;
+
+    fn case() -> Case {
+        Case {
+            name: "hello".to_owned(),
+            kind: TargetKind::Bin,
+            target: "hello".to_owned(),
+            args: Vec::new(),
+            status: 0,
+            expect: vec!["Hello"],
+            default: true,
+        }
+    }
+
+    fn outcome(exit: GuestExit, console: &str) -> Outcome {
+        Outcome {
+            exit,
+            console: console.as_bytes().to_vec(),
+            first_byte: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_passing_run_has_no_problems() {
+        assert!(problems(&case(), &outcome(GuestExit::Status(0), "Hello!\n")).is_empty());
+    }
+
+    #[test]
+    fn names_each_failed_expectation() {
+        let found = problems(&case(), &outcome(GuestExit::Status(101), "boom\n"));
+        assert_eq!(
+            found,
+            [
+                "expected status 0 (success), got status 101 (panic)",
+                "the console output lacks \"Hello\""
+            ]
+        );
+        let found = problems(
+            &case(),
+            &outcome(GuestExit::TimedOut(Duration::from_secs(9)), "Hello"),
+        );
+        assert_eq!(found, ["guest timed out after 9 s"]);
+    }
+}
