@@ -28,8 +28,7 @@ use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
 use drivers::x86_64::boot::{self, BootData};
 use drivers::x86_64::cpu::{self, BootCoreOnly, Exceptions};
-use drivers::x86_64::mptable;
-use drivers::x86_64::tsc::{self, TscClock};
+use drivers::x86_64::tsc::TscClock;
 use embedded_io::Write;
 use hal::board::{Board, Platform};
 use hal::power::PowerOff;
@@ -93,41 +92,23 @@ fn init(start_info: u64) -> Board<Microvm> {
             .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad PVH start info: {e:?}")));
         data.set_command_line(boot::c_string_at(info.cmdline));
         let entries = info.memmap as *const [u8; pvh::MEMMAP_ENTRY_LEN];
-        for i in 0..info.memmap_entries as usize {
+        for i in 0..(info.memmap_entries as usize).min(boot::MAX_REGIONS) {
             data.push_region(pvh::region(&*entries.add(i)));
         }
         data
     };
 
-    let console = serial();
-    let hint = data.param("tsc_khz").and_then(|khz| khz.parse().ok());
-    // SAFETY: nothing else uses the PIT, and interrupts are masked.
-    let (khz, _source) = unsafe { tsc::find_rate(hint) }.unwrap_or_else(|| {
-        fail(
-            BOOT_FAILURE,
-            format_args!("cannot find the TSC rate: pass tsc_khz=N"),
-        )
-    });
-    let clock = TscClock::new(boot::boot_tsc(), khz)
-        .unwrap_or_else(|| fail(BOOT_FAILURE, format_args!("TSC rate 0")));
-    // SAFETY: the boot page tables map low memory from 4 KiB up.
-    let cores = unsafe { mptable::scan() }.map_or(1, |found| found.apic_ids().len());
-    // SAFETY: called once; the command line and memory map were copied out above.
-    let heap = unsafe { boot::heap_region(data.regions()) }.unwrap_or_else(|| {
-        fail(
-            BOOT_FAILURE,
-            format_args!("no usable memory above the kernel"),
-        )
-    });
+    // SAFETY: once, at boot, with the page tables up and the loader's data copied.
+    let common = unsafe { boot::find_common(data) }.unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
 
     Board {
         name: "microvm",
         command_line: data.command_line(),
         memory_map: data.regions(),
-        heap,
-        console,
-        clock,
-        cores: BootCoreOnly::new(cores),
+        heap: common.heap,
+        console: serial(),
+        clock: common.clock,
+        cores: common.cores,
         power: power(),
         traps,
     }

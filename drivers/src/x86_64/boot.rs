@@ -152,6 +152,10 @@ use core::mem::MaybeUninit;
 
 use hal::memory::{self, Region};
 
+use crate::x86_64::cpu::BootCoreOnly;
+use crate::x86_64::mptable;
+use crate::x86_64::tsc::{self, RateSource, TscClock};
+
 /// The longest command line a board keeps, in bytes.
 pub const MAX_COMMAND_LINE: usize = 4096;
 /// The most memory-map entries a board keeps.
@@ -274,6 +278,54 @@ pub unsafe fn heap_region(map: &[Region]) -> Option<&'static mut [MaybeUninit<u8
     let len = usize::try_from(end - start).ok()?;
     // SAFETY: the range is usable RAM past the image, mapped, and (the caller vouches) ours.
     Some(unsafe { core::slice::from_raw_parts_mut(start as *mut MaybeUninit<u8>, len) })
+}
+
+/// What every x86_64 board finds the same way once it has the loader's data.
+#[derive(Debug)]
+pub struct Common {
+    /// The TSC clock.
+    pub clock: TscClock,
+    /// Where the TSC rate came from.
+    pub rate_source: RateSource,
+    /// The cores, counted from the MP table (1 without one).
+    pub cores: BootCoreOnly,
+    /// The heap.
+    pub heap: &'static mut [MaybeUninit<u8>],
+}
+
+/// Why a board cannot boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// No hint, no CPUID leaf and no PIT told the TSC rate.
+    NoTscRate,
+    /// The memory map has no usable RAM above the kernel.
+    NoHeap,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::NoTscRate => "cannot find the TSC rate (no PIT answered): pass tsc_khz=N",
+            Self::NoHeap => "the memory map has no usable RAM above the kernel",
+        })
+    }
+}
+
+/// Finds the clock (with the `tsc_khz=` hint from `data`), the cores and the heap.
+///
+/// # Safety
+/// Call once, on the boot core with interrupts masked, after the boot page tables are up
+/// and the loader's data is copied into `data`.
+pub unsafe fn find_common(data: &BootData) -> Result<Common, Error> {
+    let hint = data.param("tsc_khz").and_then(|khz| khz.parse().ok());
+    // SAFETY: the caller runs us at boot, when nothing else uses the PIT.
+    let (khz, rate_source) = unsafe { tsc::find_rate(hint) }.ok_or(Error::NoTscRate)?;
+    let clock = TscClock::new(boot_tsc(), khz).ok_or(Error::NoTscRate)?;
+    // SAFETY: the boot page tables map low memory from 4 KiB up.
+    let cores = unsafe { mptable::scan() }.map_or(1, |found| found.apic_ids().len());
+    // SAFETY: called once, with the loader's data already copied out.
+    let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
+    Ok(Common { clock, rate_source, cores: BootCoreOnly::new(cores), heap })
 }
 
 #[cfg(test)]
