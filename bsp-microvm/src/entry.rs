@@ -4,10 +4,9 @@
 //!   QEMU 7.2 wants its descriptor 8 bytes long.
 //! - The `Novillo` note (type 1) names the board, so that `probe` knows how to start the
 //!   image.
-//! - `pvh_start32` hands over to the shared long-mode entry with [`main`](crate::main) as
+//! - `pvh_start32` hands over to the shared long-mode entry with `boot::main` as
 //!   the continuation.
 
-#[cfg(target_os = "none")]
 core::arch::global_asm!(
     r#"
     .section .note.novillo.pvh, "a", @note
@@ -32,6 +31,6 @@ pvh_start32:
     jmp novillo_enter_long_mode
     .code64
     "#,
-    main = sym crate::main,
+    main = sym crate::boot::main,
     options(att_syntax)
 );

@@ -3,9 +3,8 @@
 //! The header sets flag 16 (the address fields are valid), which a 64-bit ELF needs: QEMU
 //! then loads the file from `load_addr` to `load_end_addr` as it lies on disk and zeroes up
 //! to `bss_end_addr`. Flag 1 asks for the memory map. `multiboot_start32` hands over to the
-//! shared long-mode entry with [`main`](crate::main) as the continuation.
+//! shared long-mode entry with `boot::main` as the continuation.
 
-#[cfg(target_os = "none")]
 core::arch::global_asm!(
     r#"
     .set MULTIBOOT_MAGIC, 0x1badb002
@@ -32,6 +31,6 @@ multiboot_start32:
     jmp novillo_enter_long_mode
     .code64
     "#,
-    main = sym crate::main,
+    main = sym crate::boot::main,
     options(att_syntax)
 );

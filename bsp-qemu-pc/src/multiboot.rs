@@ -46,15 +46,26 @@ pub(crate) fn parse(magic: u32, info: &[u8; INFO_LEN]) -> Result<Info, Error> {
     if flags & HAS_MEMORY_MAP == 0 {
         return Err(Error::NoMemoryMap);
     }
-    let cmdline = if flags & HAS_COMMAND_LINE != 0 { field(16) } else { 0 };
-    Ok(Info { cmdline: cmdline.into(), mmap: field(48).into(), mmap_len: field(44) as usize })
+    let cmdline = if flags & HAS_COMMAND_LINE != 0 {
+        field(16)
+    } else {
+        0
+    };
+    Ok(Info {
+        cmdline: cmdline.into(),
+        mmap: field(48).into(),
+        mmap_len: field(44) as usize,
+    })
 }
 
 /// The kernel command line proper: Multiboot loaders (GRUB, QEMU) put the image's path
 /// first, as a program name.
 pub(crate) fn without_image_path(cmdline: &[u8]) -> &[u8] {
     let is_space = |b: &u8| b.is_ascii_whitespace();
-    let rest = cmdline.iter().position(is_space).map_or(&[][..], |at| &cmdline[at..]);
+    let rest = cmdline
+        .iter()
+        .position(is_space)
+        .map_or(&[][..], |at| &cmdline[at..]);
     let start = rest.iter().position(|b| !is_space(b)).unwrap_or(rest.len());
     &rest[start..]
 }
@@ -67,7 +78,11 @@ pub(crate) fn regions(mmap: &[u8]) -> impl Iterator<Item = Region> + '_ {
         let size = u32_at(rest, 0)? as usize;
         let entry = rest.get(4..4 + size).filter(|_| size >= 20)?;
         rest = &rest[4 + size..];
-        Some(Region { start: u64_at(entry, 0)?, len: u64_at(entry, 8)?, usable: u32_at(entry, 16)? == 1 })
+        Some(Region {
+            start: u64_at(entry, 0)?,
+            len: u64_at(entry, 8)?,
+            usable: u32_at(entry, 16)? == 1,
+        })
     })
 }
 
@@ -77,7 +92,10 @@ mod tests {
 
     #[test]
     fn command_line_loses_the_image_path() {
-        assert_eq!(without_image_path(b"/img/fault tsc_khz=1 ud2"), b"tsc_khz=1 ud2");
+        assert_eq!(
+            without_image_path(b"/img/fault tsc_khz=1 ud2"),
+            b"tsc_khz=1 ud2"
+        );
         assert_eq!(without_image_path(b"/img/fault   "), b"");
         assert_eq!(without_image_path(b"/img/fault"), b"");
         assert_eq!(without_image_path(b""), b"");
@@ -98,9 +116,20 @@ mod tests {
         info[16..20].copy_from_slice(&0x11_0000u32.to_le_bytes());
         info[44..48].copy_from_slice(&48u32.to_le_bytes());
         info[48..52].copy_from_slice(&0x11_1000u32.to_le_bytes());
-        assert_eq!(parse(LOADER_MAGIC, &info), Ok(Info { cmdline: 0x11_0000, mmap: 0x11_1000, mmap_len: 48 }));
+        assert_eq!(
+            parse(LOADER_MAGIC, &info),
+            Ok(Info {
+                cmdline: 0x11_0000,
+                mmap: 0x11_1000,
+                mmap_len: 48
+            })
+        );
         info[0] = 1 << 6;
-        assert_eq!(parse(LOADER_MAGIC, &info).unwrap().cmdline, 0, "no command line flag, no command line");
+        assert_eq!(
+            parse(LOADER_MAGIC, &info).unwrap().cmdline,
+            0,
+            "no command line flag, no command line"
+        );
         info[0] = 0;
         assert_eq!(parse(LOADER_MAGIC, &info), Err(Error::NoMemoryMap));
         assert_eq!(parse(0x336e_c578, &info), Err(Error::BadMagic(0x336e_c578)));
@@ -115,6 +144,10 @@ mod tests {
         assert_eq!(found, [(0, true), (0x10_0000, true), (0xfffc_0000, false)]);
         mmap.truncate(30);
         assert_eq!(regions(&mmap).count(), 1);
-        assert_eq!(regions(&5u32.to_le_bytes()).count(), 0, "an entry too small to hold a region");
+        assert_eq!(
+            regions(&5u32.to_le_bytes()).count(),
+            0,
+            "an entry too small to hold a region"
+        );
     }
 }

@@ -100,7 +100,7 @@ impl<T: BlockDevice + ?Sized> BlockDevice for &mut T {
 /// Checks a request against the contract's buffer and range rules, so that every device
 /// enforces them the same way. Returns the number of sectors the request covers.
 pub fn check_request(sector_count: u64, first: u64, len: usize) -> Result<u64, ErrorKind> {
-    if len % SECTOR_SIZE != 0 {
+    if !len.is_multiple_of(SECTOR_SIZE) {
         return Err(ErrorKind::InvalidBuffer);
     }
     let sectors = (len / SECTOR_SIZE) as u64;

@@ -14,8 +14,15 @@ use crate::tsc::host_tsc_khz;
 /// The host tests: everything but the applications, which only build for bare metal (the
 /// boards' boot code is left out on the host, their parsers are tested). Without
 /// fail-fast, so one failing crate does not hide the results of the others.
-const HOST_TEST: &[&str] =
-    &["test", "--no-fail-fast", "--target", "host-tuple", "--workspace", "--exclude", "apps"];
+const HOST_TEST: &[&str] = &[
+    "test",
+    "--no-fail-fast",
+    "--target",
+    "host-tuple",
+    "--workspace",
+    "--exclude",
+    "apps",
+];
 
 /// Tallies of one `probe test`.
 #[derive(Debug, Default)]

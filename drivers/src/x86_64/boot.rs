@@ -325,7 +325,12 @@ pub unsafe fn find_common(data: &BootData) -> Result<Common, Error> {
     let cores = unsafe { mptable::scan() }.map_or(1, |found| found.apic_ids().len());
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
-    Ok(Common { clock, rate_source, cores: BootCoreOnly::new(cores), heap })
+    Ok(Common {
+        clock,
+        rate_source,
+        cores: BootCoreOnly::new(cores),
+        heap,
+    })
 }
 
 #[cfg(test)]

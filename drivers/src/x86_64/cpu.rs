@@ -51,6 +51,8 @@ pub unsafe fn init_boot_core(early: FaultHandler) -> Exceptions {
     let mut exceptions = Exceptions(());
     exceptions.set_fault_handler(early);
     trap::set_handler(on_trap);
+    #[allow(clippy::deref_addrof)]
+    // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
     // SAFETY: this runs once, on one core, so nothing else holds a reference to TABLES or
     // IDT; both are 'static, and every gate points at a trap entry.
     unsafe {
