@@ -52,8 +52,7 @@ impl CoreTables {
                 interrupt_stacks: [0; 7],
                 reserved2: 0,
                 reserved3: 0,
-                // No I/O permission bitmap: the offset points past the segment's end.
-                io_map_base: size_of::<TaskStateSegment>() as u16,
+                io_map_base: 0,
             },
             double_fault_stack: [0; DOUBLE_FAULT_STACK],
         }
@@ -66,6 +65,9 @@ impl CoreTables {
     /// Must run on the core that will own these tables, with interrupts masked, and the
     /// tables must stay where they are for ever (hence `'static`).
     pub unsafe fn load(&'static mut self) {
+        // All zeros until here, so that a `static` of these tables costs no image bytes.
+        // No I/O permission bitmap: its offset points past the segment's end.
+        self.tss.io_map_base = size_of::<TaskStateSegment>() as u16;
         let stack_top = self.double_fault_stack.as_ptr_range().end as u64;
         self.tss.interrupt_stacks[usize::from(DOUBLE_FAULT_IST - 1)] = stack_top & !0xf;
         let tss = &raw const self.tss as u64;
