@@ -65,8 +65,8 @@ without a status or the image could not be booted, 127 QEMU missing, 2 bad comma
 const TEST: &str = "\
 Usage: probe test [OPTIONS]
 
-Runs the host tests (`cargo test --target host-tuple --workspace` without the bare-metal
-crates), then builds `apps` for each board and boots every guest case: `hello`, the
+Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`: the
+applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
 examples `panic` and `fault` (ud2, pf), and each integration test in apps/tests as
 `tests::<name>`. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,

@@ -67,7 +67,6 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
     if !checksum_ok(table) {
         return Err(Error::BadChecksum);
     }
-    let entry_count = u16::from_le_bytes([table[34], table[35]]);
     let local_apic = u32::from_le_bytes([table[36], table[37], table[38], table[39]]);
     let mut found = Processors {
         apic_ids: [0; MAX_CORES],
@@ -75,8 +74,9 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
         local_apic,
     };
     let mut rest = &table[HEADER..];
-    for _ in 0..entry_count {
-        let kind = *rest.first().ok_or(Error::Truncated)?;
+    // The entries run to the table's length. The header's entry count is not trusted: qboot
+    // leaves it at zero.
+    while let Some(&kind) = rest.first() {
         let size = match kind {
             0 => 20,
             1..=4 => 8,
@@ -145,7 +145,7 @@ mod tests {
     fn table(processors: &[(u8, u8)]) -> Vec<u8> {
         let mut t = vec![0u8; 44];
         t[..4].copy_from_slice(b"PCMP");
-        t[34..36].copy_from_slice(&(processors.len() as u16 + 1).to_le_bytes());
+        // The entry count stays 0, as qboot leaves it: the length is what counts.
         t[36..40].copy_from_slice(&0xfee0_0000u32.to_le_bytes());
         for &(id, flags) in processors {
             let mut entry = [0u8; 20];
@@ -185,6 +185,11 @@ mod tests {
         let t = table(&[(0, 3)]);
         assert_eq!(parse(&t[..30]), Err(Error::Truncated));
         assert_eq!(parse(&t[..50]), Err(Error::Truncated));
+        let mut cut = t.clone();
+        cut[4] -= 4; // the length ends inside the last entry
+        let len = cut.len() - 4;
+        seal(&mut cut[..len], 7);
+        assert_eq!(parse(&cut), Err(Error::Truncated));
         let mut bad = t.clone();
         bad[0] = b'X';
         assert_eq!(parse(&bad), Err(Error::BadSignature));
