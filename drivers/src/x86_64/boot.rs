@@ -153,8 +153,8 @@ use core::mem::MaybeUninit;
 use hal::memory::{self, Region};
 
 use crate::x86_64::cpu::BootCoreOnly;
-use crate::x86_64::mptable;
 use crate::x86_64::tsc::{self, RateSource, TscClock};
+use crate::x86_64::{acpi, mptable};
 
 /// The longest command line a board keeps, in bytes.
 pub const MAX_COMMAND_LINE: usize = 4096;
@@ -287,7 +287,7 @@ pub struct Common {
     pub clock: TscClock,
     /// Where the TSC rate came from.
     pub rate_source: RateSource,
-    /// The cores, counted from the MP table (1 without one).
+    /// The cores, counted from the ACPI MADT or the MP table (1 without either).
     pub cores: BootCoreOnly,
     /// The heap.
     pub heap: &'static mut [MaybeUninit<u8>],
@@ -321,8 +321,10 @@ pub unsafe fn find_common(data: &BootData) -> Result<Common, Error> {
     // SAFETY: the caller runs us at boot, when nothing else uses the PIT.
     let (khz, rate_source) = unsafe { tsc::find_rate(hint) }.ok_or(Error::NoTscRate)?;
     let clock = TscClock::new(boot_tsc(), khz).ok_or(Error::NoTscRate)?;
-    // SAFETY: the boot page tables map low memory from 4 KiB up.
-    let cores = unsafe { mptable::scan() }.map_or(1, |found| found.apic_ids().len());
+    // SAFETY: the boot page tables map the first 4 GiB but page 0. ACPI first: QEMU fills
+    // the MADT, while SeaBIOS's MP table may list only the boot processor.
+    let cores = unsafe { acpi::scan().or_else(|| mptable::scan()) }
+        .map_or(1, |found| found.apic_ids().len());
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
     Ok(Common {

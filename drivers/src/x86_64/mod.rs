@@ -1,5 +1,6 @@
 //! The x86_64 processor: what every x86_64 board shares.
 
+pub mod acpi;
 pub mod boot;
 pub mod context;
 pub mod cpu;

@@ -17,6 +17,27 @@ pub struct Processors {
 }
 
 impl Processors {
+    /// No processors yet; the local APICs at `local_apic`.
+    pub(crate) fn new(local_apic: u32) -> Self {
+        Self {
+            apic_ids: [0; MAX_CORES],
+            count: 0,
+            local_apic,
+        }
+    }
+
+    /// Adds an enabled processor; the boot processor goes first. Past [`MAX_CORES`] they
+    /// are not kept.
+    pub(crate) fn push(&mut self, apic_id: u8, boot: bool) {
+        if self.count < MAX_CORES {
+            self.apic_ids[self.count] = apic_id;
+            if boot {
+                self.apic_ids[..=self.count].rotate_right(1);
+            }
+            self.count += 1;
+        }
+    }
+
     /// The local APIC IDs of the enabled processors, the boot processor first.
     pub fn apic_ids(&self) -> &[u8] {
         &self.apic_ids[..self.count]
@@ -84,16 +105,10 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
         };
         let entry = rest.get(..size).ok_or(Error::Truncated)?;
         let (apic_id, flags) = (entry.get(1).copied(), entry.get(3).copied());
-        if let (0, Some(apic_id), Some(flags)) = (kind, apic_id, flags) {
-            let enabled = flags & 1 != 0;
-            let boot = flags & 2 != 0;
-            if enabled && found.count < MAX_CORES {
-                found.apic_ids[found.count] = apic_id;
-                if boot {
-                    found.apic_ids[..=found.count].rotate_right(1);
-                }
-                found.count += 1;
-            }
+        if let (0, Some(apic_id), Some(flags)) = (kind, apic_id, flags)
+            && flags & 1 != 0
+        {
+            found.push(apic_id, flags & 2 != 0);
         }
         rest = &rest[size..];
     }
@@ -127,7 +142,7 @@ pub unsafe fn scan() -> Option<Processors> {
     None
 }
 
-fn checksum_ok(bytes: &[u8]) -> bool {
+pub(crate) fn checksum_ok(bytes: &[u8]) -> bool {
     bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b)) == 0
 }
 

@@ -1,0 +1,193 @@
+//! Just enough ACPI to count the processors: the RSDP, the RSDT or XSDT, and the MADT.
+//!
+//! SeaBIOS builds the ACPI tables from what QEMU reports, so on `-M pc` the MADT lists
+//! every CPU, where SeaBIOS's MP table may list only the boot processor. As with the MP
+//! table, the parsers read byte slices and the board decides which memory to show them.
+
+use crate::x86_64::mptable::{Processors, checksum_ok};
+
+/// The size of a system description table's header.
+const HEADER: usize = 36;
+/// The largest table the scanner reads.
+const MAX_TABLE: usize = 64 * 1024;
+
+/// Finds the RSDP in `area` (the BIOS area 0xe0000..0x100000) and returns the physical
+/// address of the root table and whether it is an XSDT (64-bit entries).
+pub fn find_root(area: &[u8]) -> Option<(u64, bool)> {
+    let rsdp = area.chunks_exact(16).enumerate().find_map(|(i, chunk)| {
+        let rsdp = area.get(i * 16..i * 16 + 20)?;
+        (chunk.starts_with(b"RSD PTR ") && checksum_ok(rsdp)).then_some(&area[i * 16..])
+    })?;
+    let xsdt = rsdp
+        .get(15)
+        .is_some_and(|&revision| revision >= 2)
+        .then(|| le64(rsdp, 24))
+        .flatten();
+    match xsdt {
+        Some(address) if address != 0 => Some((address, true)),
+        _ => Some((u64::from(le32(rsdp, 16)?), false)).filter(|&(address, _)| address != 0),
+    }
+}
+
+/// The length of the table whose header starts with `header` (at least 8 bytes).
+pub fn table_len(header: &[u8]) -> Option<usize> {
+    usize::try_from(le32(header, 4)?).ok()
+}
+
+/// The addresses of the tables a root table (RSDT or XSDT, exactly [`table_len`] bytes)
+/// lists, or nothing when it is damaged.
+pub fn root_entries(root: &[u8], xsdt: bool) -> impl Iterator<Item = u64> + '_ {
+    let valid = root.len() >= HEADER && checksum_ok(root);
+    let body = if valid { &root[HEADER..] } else { &[] };
+    let width = if xsdt { 8 } else { 4 };
+    body.chunks_exact(width).map(move |e| {
+        if xsdt {
+            le64(e, 0).unwrap_or(0)
+        } else {
+            le32(e, 0).map_or(0, u64::from)
+        }
+    })
+}
+
+/// Whether the table starting with `header` is the MADT.
+pub fn is_madt(header: &[u8]) -> bool {
+    header.starts_with(b"APIC")
+}
+
+/// Reads the enabled processors from the MADT `madt` (exactly [`table_len`] bytes).
+pub fn parse_madt(madt: &[u8]) -> Option<Processors> {
+    if madt.len() < HEADER + 8 || !is_madt(madt) || !checksum_ok(madt) {
+        return None;
+    }
+    let mut found = Processors::new(le32(madt, HEADER)?);
+    let mut rest = &madt[HEADER + 8..];
+    let mut first = true;
+    while let [kind, len, ..] = *rest {
+        let entry = rest.get(..usize::from(len)).filter(|_| len >= 2)?;
+        // Type 0, a processor's local APIC: enabled (bit 0) or not. The first is the boot
+        // processor, as ACPI requires.
+        if kind == 0 && entry.len() >= 8 && entry[4] & 1 != 0 {
+            found.push(entry[3], first);
+            first = false;
+        }
+        rest = &rest[usize::from(len)..];
+    }
+    Some(found)
+}
+
+/// Finds the MADT through the RSDP and reads it. `None` without ACPI or with damaged
+/// tables.
+///
+/// # Safety
+/// Physical memory from 4 KiB to 4 GiB must be identity-mapped and readable.
+pub unsafe fn scan() -> Option<Processors> {
+    // SAFETY: the caller vouches that low memory is mapped; reading it has no effect.
+    let area = unsafe { core::slice::from_raw_parts(0xe_0000 as *const u8, 0x2_0000) };
+    let (root, xsdt) = find_root(area)?;
+    // SAFETY: as above, for a table below 4 GiB (`table` refuses the rest).
+    let root = unsafe { table(root)? };
+    root_entries(root, xsdt).find_map(|address| {
+        // SAFETY: as above.
+        let entry = unsafe { table(address)? };
+        if is_madt(entry) {
+            parse_madt(entry)
+        } else {
+            None
+        }
+    })
+}
+
+/// The table at `address`, if it lies in mapped memory and is not absurdly long.
+///
+/// # Safety
+/// As for [`scan`].
+unsafe fn table(address: u64) -> Option<&'static [u8]> {
+    let start = usize::try_from(address)
+        .ok()
+        .filter(|a| (0x1000..(1 << 32) - MAX_TABLE).contains(a))?;
+    // SAFETY: the caller vouches for mapped memory below 4 GiB.
+    let len = table_len(unsafe { core::slice::from_raw_parts(start as *const u8, 8) })?;
+    if !(HEADER..=MAX_TABLE).contains(&len) {
+        return None;
+    }
+    // SAFETY: as above.
+    Some(unsafe { core::slice::from_raw_parts(start as *const u8, len) })
+}
+
+fn le32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn le64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{find_root, parse_madt, root_entries, table_len};
+
+    fn seal(bytes: &mut [u8], at: usize) {
+        bytes[at] = 0;
+        let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+        bytes[at] = sum.wrapping_neg();
+    }
+
+    fn table(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut t = vec![0u8; 36];
+        t[..4].copy_from_slice(signature);
+        t.extend_from_slice(body);
+        let len = t.len() as u32;
+        t[4..8].copy_from_slice(&len.to_le_bytes());
+        seal(&mut t, 9);
+        t
+    }
+
+    fn madt(cpus: &[(u8, u32)]) -> Vec<u8> {
+        let mut body = 0xfee0_0000u32.to_le_bytes().to_vec();
+        body.extend(1u32.to_le_bytes());
+        for &(id, flags) in cpus {
+            body.extend([0, 8, id, id]);
+            body.extend(flags.to_le_bytes());
+        }
+        body.extend([1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0]); // an I/O APIC
+        table(b"APIC", &body)
+    }
+
+    #[test]
+    fn finds_the_root_table() {
+        let mut area = vec![0u8; 64];
+        area[16..24].copy_from_slice(b"RSD PTR ");
+        area[32..36].copy_from_slice(&0x07fe_0000u32.to_le_bytes());
+        seal(&mut area[16..36], 8);
+        assert_eq!(find_root(&area), Some((0x07fe_0000, false)));
+        area[30] ^= 1;
+        assert_eq!(find_root(&area), None);
+    }
+
+    #[test]
+    fn lists_root_entries_of_a_sound_table_only() {
+        let mut body = 0x1000u32.to_le_bytes().to_vec();
+        body.extend(0x2000u32.to_le_bytes());
+        let rsdt = table(b"RSDT", &body);
+        assert_eq!(table_len(&rsdt), Some(rsdt.len()));
+        assert_eq!(
+            root_entries(&rsdt, false).collect::<Vec<_>>(),
+            [0x1000, 0x2000]
+        );
+        let mut damaged = rsdt.clone();
+        damaged[40] ^= 1;
+        assert_eq!(root_entries(&damaged, false).count(), 0);
+    }
+
+    #[test]
+    fn counts_enabled_processors() {
+        let found = parse_madt(&madt(&[(0, 1), (1, 1), (2, 0), (3, 1)])).unwrap();
+        assert_eq!(found.apic_ids(), &[0, 1, 3]);
+        assert_eq!(found.local_apic, 0xfee0_0000);
+        let mut bad = madt(&[(0, 1)]);
+        bad[45] = 1; // an entry length that cannot hold an entry
+        seal(&mut bad, 9);
+        assert!(parse_madt(&bad).is_none());
+        assert!(parse_madt(&table(b"FACP", &[0; 8])).is_none());
+    }
+}
