@@ -2,7 +2,7 @@
 
 use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::boot::{self, BootData};
+use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::cpu;
 use embedded_io::Write;
 use hal::board::Board;
@@ -52,21 +52,28 @@ fn init(start_info: u64) -> Board<Microvm> {
     // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
     // SAFETY: `init` runs once, so this is the only reference to BOOT_DATA; PVH puts the
     // start info, command line and memory map in mapped memory below 4 GiB.
-    let data: &'static BootData = unsafe {
+    let (data, acpi): (&'static BootData, Acpi) = unsafe {
         let data = &mut *(&raw mut BOOT_DATA);
         let fixed = &*(start_info as *const [u8; pvh::START_INFO_LEN]);
         let info = pvh::parse(fixed)
-            .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad PVH start info: {e:?}")));
+            .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad PVH start info: {e}")));
         data.set_command_line(boot::c_string_at(info.cmdline));
         let entries = info.memmap as *const [u8; pvh::MEMMAP_ENTRY_LEN];
         for i in 0..(info.memmap_entries as usize).min(boot::MAX_REGIONS) {
             data.push_region(pvh::region(&*entries.add(i)));
         }
-        data
+        (
+            data,
+            if info.rsdp == 0 {
+                Acpi::Absent
+            } else {
+                Acpi::At(info.rsdp)
+            },
+        )
     };
 
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
-    let common = unsafe { boot::find_common(data) }
+    let common = unsafe { boot::find_common(data, acpi) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
 
     Board {

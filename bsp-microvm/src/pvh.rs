@@ -15,6 +15,8 @@ pub(crate) const MEMMAP_ENTRY_LEN: usize = 24;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StartInfo {
     pub(crate) cmdline: u64,
+    /// The ACPI RSDP, or 0 when the machine has no ACPI.
+    pub(crate) rsdp: u64,
     pub(crate) memmap: u64,
     pub(crate) memmap_entries: u32,
 }
@@ -26,6 +28,18 @@ pub(crate) enum Error {
     BadMagic(u32),
     /// Version 0 start info has no memory map.
     NoMemoryMap,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadMagic(magic) => write!(
+                f,
+                "magic {magic:#010x}, not {MAGIC:#010x}: not started by a PVH loader"
+            ),
+            Self::NoMemoryMap => f.write_str("no memory map (start info version 0)"),
+        }
+    }
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -48,6 +62,7 @@ pub(crate) fn parse(info: &[u8; START_INFO_LEN]) -> Result<StartInfo, Error> {
     }
     Ok(StartInfo {
         cmdline: u64_at(info, 24),
+        rsdp: u64_at(info, 32),
         memmap,
         memmap_entries,
     })
@@ -71,6 +86,7 @@ mod tests {
         b[0..4].copy_from_slice(&magic.to_le_bytes());
         b[4..8].copy_from_slice(&version.to_le_bytes());
         b[24..32].copy_from_slice(&0x2_0000u64.to_le_bytes());
+        b[32..40].copy_from_slice(&0xe_0000u64.to_le_bytes());
         b[40..48].copy_from_slice(&memmap.to_le_bytes());
         b[48..52].copy_from_slice(&entries.to_le_bytes());
         b

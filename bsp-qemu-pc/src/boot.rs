@@ -2,7 +2,7 @@
 
 use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::boot::{self, BootData};
+use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::cpu;
 use embedded_io::Write;
 use hal::board::Board;
@@ -61,12 +61,8 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     let data: &'static BootData = unsafe {
         let data = &mut *(&raw mut BOOT_DATA);
         let fixed = &*(info as *const [u8; multiboot::INFO_LEN]);
-        let info = multiboot::parse(magic, fixed).unwrap_or_else(|e| {
-            fail(
-                BOOT_FAILURE,
-                format_args!("bad Multiboot information: {e:?}"),
-            )
-        });
+        let info = multiboot::parse(magic, fixed)
+            .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad Multiboot information: {e}")));
         data.set_command_line(multiboot::without_image_path(boot::c_string_at(
             info.cmdline,
         )));
@@ -79,7 +75,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     };
 
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
-    let common = unsafe { boot::find_common(data) }
+    let common = unsafe { boot::find_common(data, Acpi::Search) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
 
     Board {

@@ -28,6 +28,20 @@ pub(crate) enum Error {
     NoMemoryMap,
 }
 
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadMagic(magic) => {
+                write!(
+                    f,
+                    "eax holds {magic:#010x}, not {LOADER_MAGIC:#010x}: not started by a Multiboot loader"
+                )
+            }
+            Self::NoMemoryMap => f.write_str("the loader gave no memory map"),
+        }
+    }
+}
+
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }

@@ -14,7 +14,7 @@ const MAX_TABLE: usize = 64 * 1024;
 /// Finds the RSDP in `area` (the BIOS area 0xe0000..0x100000) and returns the physical
 /// address of the root table and whether it is an XSDT (64-bit entries).
 pub fn find_root(area: &[u8]) -> Option<(u64, bool)> {
-    let rsdp = area.chunks_exact(16).enumerate().find_map(|(i, chunk)| {
+    let rsdp = area.chunks(16).enumerate().find_map(|(i, chunk)| {
         let rsdp = area.get(i * 16..i * 16 + 20)?;
         (chunk.starts_with(b"RSD PTR ") && checksum_ok(rsdp)).then_some(&area[i * 16..])
     })?;
@@ -75,15 +75,35 @@ pub fn parse_madt(madt: &[u8]) -> Option<Processors> {
     Some(found)
 }
 
-/// Finds the MADT through the RSDP and reads it. `None` without ACPI or with damaged
-/// tables.
+/// Searches the BIOS area for the RSDP, then reads the MADT as [`scan_from`] does.
 ///
 /// # Safety
 /// Physical memory from 4 KiB to 4 GiB must be identity-mapped and readable.
 pub unsafe fn scan() -> Option<Processors> {
     // SAFETY: the caller vouches that low memory is mapped; reading it has no effect.
     let area = unsafe { core::slice::from_raw_parts(0xe_0000 as *const u8, 0x2_0000) };
-    let (root, xsdt) = find_root(area)?;
+    // SAFETY: as above.
+    unsafe { madt_processors(find_root(area)?) }
+}
+
+/// Finds the MADT through the RSDP at `rsdp` and reads it. `None` without ACPI or with
+/// damaged tables.
+///
+/// # Safety
+/// As for [`scan`].
+pub unsafe fn scan_from(rsdp: u64) -> Option<Processors> {
+    let start = usize::try_from(rsdp)
+        .ok()
+        .filter(|a| (0x1000..(1 << 32) - 64).contains(a))?;
+    // SAFETY: the caller vouches for mapped memory; the RSDP is at most 36 bytes.
+    let area = unsafe { core::slice::from_raw_parts(start as *const u8, 36) };
+    // SAFETY: as above.
+    unsafe { madt_processors(find_root(area)?) }
+}
+
+/// # Safety
+/// As for [`scan`].
+unsafe fn madt_processors((root, xsdt): (u64, bool)) -> Option<Processors> {
     // SAFETY: as above, for a table below 4 GiB (`table` refuses the rest).
     let root = unsafe { table(root)? };
     root_entries(root, xsdt).find_map(|address| {

@@ -14,8 +14,9 @@
 //!    information) and `eax` (its magic number).
 //!
 //! The board's linker script must define `__bss_start` and `__bss_end` (16-byte aligned)
-//! and place the section `.boot_page_tables` outside `.bss`, since the tables are live while
-//! `.bss` is zeroed.
+//! and place the sections `.boot_page_tables` and `.boot_stack` outside `.bss`: the tables
+//! are live while `.bss` is zeroed, and the stack needs no zeroing (64 KiB of stores is a
+//! measurable part of a boot under TCG).
 
 /// The time-stamp counter at the board's first instruction, or 0 on the host.
 pub fn boot_tsc() -> u64 {
@@ -45,7 +46,7 @@ boot_pdpt: .skip 4096
 boot_pd:   .skip 4 * 4096
 boot_pt:   .skip 4096
 
-    .section .bss.novillo_boot_stack, "aw", @nobits
+    .section .boot_stack, "aw", @nobits
     .balign 16
 boot_stack: .skip 64 * 1024
 boot_stack_top:
@@ -311,19 +312,38 @@ impl core::fmt::Display for Error {
     }
 }
 
-/// Finds the clock (with the `tsc_khz=` hint from `data`), the cores and the heap.
+/// Where the ACPI tables are, as far as the loader said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acpi {
+    /// The loader says there are none (PVH with a zero RSDP address).
+    Absent,
+    /// The loader gave the RSDP's address.
+    At(u64),
+    /// The loader does not say: search the BIOS area.
+    Search,
+}
+
+/// Finds the clock (with the `tsc_khz=` hint from `data`), the cores (from the ACPI MADT,
+/// else the MP table) and the heap.
 ///
 /// # Safety
 /// Call once, on the boot core with interrupts masked, after the boot page tables are up
 /// and the loader's data is copied into `data`.
-pub unsafe fn find_common(data: &BootData) -> Result<Common, Error> {
+pub unsafe fn find_common(data: &BootData, tables: Acpi) -> Result<Common, Error> {
     let hint = data.param("tsc_khz").and_then(|khz| khz.parse().ok());
     // SAFETY: the caller runs us at boot, when nothing else uses the PIT.
     let (khz, rate_source) = unsafe { tsc::find_rate(hint) }.ok_or(Error::NoTscRate)?;
     let clock = TscClock::new(boot_tsc(), khz).ok_or(Error::NoTscRate)?;
     // SAFETY: the boot page tables map the first 4 GiB but page 0. ACPI first: QEMU fills
     // the MADT, while SeaBIOS's MP table may list only the boot processor.
-    let cores = unsafe { acpi::scan().or_else(|| mptable::scan()) }
+    let madt = match tables {
+        Acpi::Absent => None,
+        Acpi::At(rsdp) => unsafe { acpi::scan_from(rsdp) },
+        Acpi::Search => unsafe { acpi::scan() },
+    };
+    // SAFETY: as above.
+    let cores = madt
+        .or_else(|| unsafe { mptable::scan() })
         .map_or(1, |found| found.apic_ids().len());
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
