@@ -73,14 +73,27 @@ impl Env {
     }
 }
 
+static LINE: Once<&'static str> = Once::new();
 static ENV: Once<Env> = Once::new();
 
-pub(crate) fn install(line: &str) -> &'static Env {
-    ENV.call_once(|| Env::parse(line))
+/// Keeps the command line; it is parsed on first use, not at boot, where every new line
+/// of code costs (under TCG, running code for the first time is most of a boot).
+pub(crate) fn install(line: &'static str) {
+    LINE.call_once(|| line);
 }
 
 fn env() -> &'static Env {
-    ENV.call_once(Env::default)
+    ENV.call_once(|| Env::parse(LINE.get().copied().unwrap_or_default()))
+}
+
+/// The value of `key=` among the plain words before `--`, without the full parse: for the
+/// few parameters the kernel needs at boot, whose values are never quoted.
+pub(crate) fn boot_param(key: &str) -> Option<&'static str> {
+    let line: &'static str = LINE.get().copied().unwrap_or_default();
+    line.split_ascii_whitespace()
+        .take_while(|word| *word != "--")
+        .filter_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+        .last()
 }
 
 /// The application's arguments, as `std::env::args` gives them but without a program name.
@@ -112,6 +125,15 @@ mod tests {
         let env = Env::parse(r#"greet "hello world" "say \"hi\" \\o/" a=" b ""#);
         assert_eq!(env.args(), ["greet", "hello world", r#"say "hi" \o/"#]);
         assert_eq!(env.param("a"), Some(" b "));
+    }
+
+    #[test]
+    fn boot_parameters_are_found_before_the_separator() {
+        super::install("log=warn x log=debug -- log=trace");
+        assert_eq!(super::boot_param("log"), Some("debug"));
+        assert_eq!(super::boot_param("lo"), None);
+        assert_eq!(super::param("log"), Some("debug"));
+        assert_eq!(super::args().collect::<Vec<_>>(), ["x", "log=trace"]);
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub fn init<P: Platform>(board: Board<P>) {
         hal::memory::usable_bytes(memory_map),
         Box::leak(Box::new(cores)),
     );
-    let env = env::install(command_line);
-    logger::init(env.param("log"));
+    env::install(command_line);
+    logger::init(env::boot_param("log"));
     Box::leak(Box::new(traps)).set_fault_handler(fault::on_fault);
 }
 

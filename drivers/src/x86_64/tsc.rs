@@ -73,11 +73,17 @@ impl TickScale {
     /// The scale for a counter running at `khz` kHz, or `None` for 0 kHz.
     pub fn new(khz: u64) -> Option<Self> {
         let whole = 1_000_000u64.checked_div(khz)?;
-        let remainder = u128::from(1_000_000 % khz);
-        let fraction = ((remainder << 64) + u128::from(khz) / 2) / u128::from(khz);
+        let remainder = 1_000_000 % khz;
+        // remainder * 2^64 / khz by long division in two 32-bit steps: it runs at every
+        // boot, and u128 division is a large routine to bring in (khz < 2^32 keeps each
+        // step within u64).
+        let khz = u32::try_from(khz).ok().map(u64::from)?;
+        let high = (remainder << 32) / khz;
+        let rest = (remainder << 32) % khz;
+        let low = ((rest << 32) + khz / 2) / khz;
         Some(Self {
             whole,
-            fraction: u64::try_from(fraction).unwrap_or(u64::MAX),
+            fraction: (high << 32).wrapping_add(low),
         })
     }
 
@@ -138,5 +144,12 @@ mod tests {
         let nanos = scale.nanos(ten_years_s * 2_600_000_000);
         assert!(nanos.abs_diff(ten_years_s * 1_000_000_000) < 1_000_000);
         assert_eq!(TickScale::new(0), None);
+        // Slow and odd rates too.
+        assert_eq!(TickScale::new(1_000).unwrap().nanos(3), 3_000);
+        assert_eq!(TickScale::new(3).unwrap().nanos(3), 1_000_000);
+        assert_eq!(
+            TickScale::new(1_193_182).unwrap().nanos(1_193_182_000),
+            1_000_000_000
+        );
     }
 }
