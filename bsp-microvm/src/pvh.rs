@@ -98,6 +98,7 @@ mod tests {
             parse(&info(MAGIC, 1, 0x7000, 3)),
             Ok(StartInfo {
                 cmdline: 0x2_0000,
+                rsdp: 0xe_0000,
                 memmap: 0x7000,
                 memmap_entries: 3
             })

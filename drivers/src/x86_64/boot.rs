@@ -338,7 +338,9 @@ pub unsafe fn find_common(data: &BootData, tables: Acpi) -> Result<Common, Error
     // the MADT, while SeaBIOS's MP table may list only the boot processor.
     let madt = match tables {
         Acpi::Absent => None,
+        // SAFETY: as above.
         Acpi::At(rsdp) => unsafe { acpi::scan_from(rsdp) },
+        // SAFETY: as above.
         Acpi::Search => unsafe { acpi::scan() },
     };
     // SAFETY: as above.
