@@ -10,7 +10,7 @@ use crate::elf::board_of_file;
 use crate::qemu::{self, Launch, LaunchError, Outcome};
 
 /// How guests are booted, settled once per probe invocation.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Settings {
     pub(crate) qemu: String,
     pub(crate) accel: Accel,

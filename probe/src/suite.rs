@@ -23,6 +23,8 @@ pub(crate) struct Case {
     pub(crate) expect: Vec<&'static str>,
     /// Run without `--only`; otherwise only when `--only` matches it.
     pub(crate) default: bool,
+    /// The number of CPUs, when the case needs its own rather than `--smp`.
+    pub(crate) smp: Option<u32>,
 }
 
 impl Case {
@@ -41,11 +43,17 @@ impl Case {
             status,
             expect: expect.to_vec(),
             default: true,
+            smp: None,
         }
     }
 
     fn args(mut self, args: &[&str]) -> Self {
         self.args = args.iter().map(|arg| (*arg).to_owned()).collect();
+        self
+    }
+
+    fn smp(mut self, cpus: u32) -> Self {
+        self.smp = Some(cpus);
         self
     }
 
@@ -68,6 +76,8 @@ fn fixed_cases() -> Vec<Case> {
     use TargetKind::{Bin, Example};
     vec![
         Case::new("hello", Bin, "hello", 0, &["Hello from Novillo"]),
+        // The board counts the cores the firmware lists (MP table or ACPI MADT).
+        Case::new("hello-smp4", Bin, "hello", 0, &["cores:  4\n"]).smp(4),
         Case::new(
             "panic",
             Example,
@@ -138,6 +148,7 @@ mod tests {
             names,
             [
                 "hello",
+                "hello-smp4",
                 "panic",
                 "fault-ud2",
                 "fault-pf",
@@ -152,7 +163,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 4);
+        assert_eq!(default.len(), 5);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

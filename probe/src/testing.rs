@@ -175,7 +175,15 @@ fn run_case(
             )],
             Vec::new(),
         ),
-        Some(artifact) => match boot_file(settings, &artifact.executable, &case.args, false) {
+        Some(artifact) => match boot_file(
+            &Settings {
+                smp: case.smp.unwrap_or(settings.smp),
+                ..settings.clone()
+            },
+            &artifact.executable,
+            &case.args,
+            false,
+        ) {
             Ok(outcome) => (problems(case, &outcome), outcome.console),
             Err(err) => (vec![err.message()], Vec::new()),
         },
@@ -240,6 +248,7 @@ mod tests {
             status: 0,
             expect: vec!["Hello"],
             default: true,
+            smp: None,
         }
     }
 

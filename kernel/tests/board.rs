@@ -1,0 +1,63 @@
+//! The kernel taking over a fake board: console, clock, machine facts, logging, and a CPU
+//! exception reported and turned into a power-off. One test, because the kernel's state is
+//! global and taken over once.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
+
+use hal::trap::Fault;
+
+#[test]
+fn kernel_takes_over_the_board_and_reports_a_fault() {
+    let mut board = hal::mock::board(2, 1 << 20);
+    board.command_line = "log=debug serve -- --port 80";
+    let console = board.console.clone();
+    let clock = board.clock.clone();
+    let power = board.power.clone();
+    let traps = board.traps.clone();
+    kernel::init(board);
+
+    kernel::println!("hello {}", 42);
+    assert!(console.text().contains("hello 42\n"));
+    assert_eq!(kernel::system::board(), "mock");
+    assert_eq!(kernel::system::core_count(), 2);
+    assert_eq!(kernel::system::memory_bytes(), 1 << 20);
+    assert!(kernel::system::heap().total > (1 << 20) - 32);
+    assert_eq!(
+        kernel::env::args().collect::<Vec<_>>(),
+        ["serve", "--port", "80"]
+    );
+
+    let start = kernel::time::Instant::now();
+    clock.advance(Duration::from_millis(5));
+    assert_eq!(start.elapsed(), Duration::from_millis(5));
+
+    log::debug!("disk ready");
+    assert!(
+        console
+            .text()
+            .contains("[    0.005000] DEBUG board: disk ready\n"),
+        "{}",
+        console.text()
+    );
+
+    let fault = Fault {
+        vector: 6,
+        name: "invalid opcode",
+        instruction_pointer: 0x10_2030,
+        stack_pointer: 0x20_0000,
+        error_code: None,
+        address: None,
+    };
+    // The fake power switch panics, since powering off never returns.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| traps.raise(&fault)));
+    assert!(outcome.is_err(), "a fault must not return");
+    assert_eq!(power.status(), Some(kernel::process::FAULT));
+    let report = console.text();
+    assert!(
+        report.contains(
+            "thread 'main' on core 0 stopped by a CPU exception 6 (invalid opcode) at RIP=0x102030"
+        ),
+        "{report}"
+    );
+}
