@@ -3,6 +3,7 @@
 use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
 use drivers::x86_64::boot::{self, Acpi, BootData};
+use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu;
 use embedded_io::Write;
 use hal::board::Board;
@@ -84,6 +85,9 @@ fn init(start_info: u64) -> Board<Microvm> {
         console: serial(),
         clock: common.clock,
         cores: common.cores,
+        idle: common.idle,
+        switch: X86ContextSwitch,
+        guard: common.guard,
         power: power(),
         traps,
     }

@@ -5,11 +5,15 @@
 //! Multiboot magic in `eax` and the information structure at `ebx`. From there:
 //!
 //! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::boot`),
-//!    then the GDT, TSS and IDT, with CPU exceptions reported on COM1;
+//!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
+//!    base) and the IDT, with CPU exceptions reported on COM1;
 //! 2. memory: the command line and memory map are copied out of the loader's structures,
 //!    which QEMU puts just above the kernel, where the heap will be;
-//! 3. devices: COM1 as console, the TSC as clock, the cores from the MP table;
-//! 4. interrupts stay masked: no device interrupts yet;
+//! 3. devices: COM1 as console, the TSC as clock, the cores and local APIC address from
+//!    the ACPI MADT (SeaBIOS's MP table lists only the boot core), the other cores'
+//!    descriptor tables off the heap's top;
+//! 4. interrupts: the 8259s masked, the boot core's local APIC enabled (timer, wake-up IPI
+//!    and spurious vectors); interrupts stay masked until the kernel first idles;
 //! 5. hand-off: the kernel gets a [`Board`] with the heap and every device.
 //!
 //! | device | driver | status |
@@ -17,7 +21,10 @@
 //! | console | 16550 UART at COM1 (`0x3f8`) | works |
 //! | clock | TSC, rate from `tsc_khz=`, CPUID or the PIT | works |
 //! | exit | `isa-debug-exit` at `0xf4`, else ACPI S5 at `0x604` | works |
-//! | cores | counted from the MP table | only the boot core runs |
+//! | cores | local APIC (xAPIC), IDs from the ACPI MADT; INIT–SIPI through a trampoline at 0x8000 | works |
+//! | idle | `sti; hlt`, woken by the wake-up IPI or the one-shot APIC timer | works |
+//! | guard pages | the boot page tables, 2 MiB pages split on demand | works |
+//! | legacy IRQs | 8259 PICs | masked |
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
@@ -32,7 +39,11 @@ mod multiboot;
 
 use drivers::qemu::QemuPower;
 use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::cpu::{BootCoreOnly, Exceptions};
+use drivers::x86_64::context::X86ContextSwitch;
+use drivers::x86_64::cpu::Exceptions;
+use drivers::x86_64::idle::HaltIdle;
+use drivers::x86_64::paging::PageGuard;
+use drivers::x86_64::smp::ApicCores;
 use drivers::x86_64::tsc::TscClock;
 use hal::board::Platform;
 
@@ -43,7 +54,10 @@ pub struct QemuPc;
 impl Platform for QemuPc {
     type Console = Uart16550<PortRegisters>;
     type Clock = TscClock;
-    type Cores = BootCoreOnly;
+    type Cores = ApicCores;
+    type Idle = HaltIdle;
+    type Switch = X86ContextSwitch;
+    type Guard = PageGuard;
     type Power = QemuPower;
     type Traps = Exceptions;
 }

@@ -5,9 +5,10 @@
 //! |---|---|
 //! | [`uart16550`] | the 16550 serial port, behind [`hal::console::Console`] |
 //! | [`qemu`] | QEMU's `isa-debug-exit` device and ACPI power-off, behind [`hal::power::PowerOff`] |
-//! | [`x86_64`] | the CPU: boot into long mode, GDT/TSS, IDT and trap entry, context switch, TSC, PIT, MP table |
+//! | [`x86_64`] | the CPU: boot into long mode, GDT/TSS, IDT and trap entry, context switch, TSC, PIT, 8259 masking, local APIC (timer, IPIs), SMP start-up, idle halting, guard pages, ACPI MADT, MP table |
 //!
-//! Register access sits behind small traits ([`uart16550::Registers`]) so that the
+//! Register access sits behind small traits ([`uart16550::Registers`],
+//! [`x86_64::lapic::Registers`]) so that the
 //! drivers are tested on the host against fake register banks.
 
 #![cfg_attr(not(test), no_std)]

@@ -8,8 +8,9 @@ use core::fmt;
 use core::mem::MaybeUninit;
 
 use crate::console::Console;
-use crate::cpu::Cores;
-use crate::memory::Region;
+use crate::context::ContextSwitch;
+use crate::cpu::{Cores, CpuIdle};
+use crate::memory::{GuardPages, Region};
 use crate::power::PowerOff;
 use crate::time::Clock;
 use crate::trap::Traps;
@@ -22,6 +23,12 @@ pub trait Platform: 'static {
     type Clock: Clock + Send + Sync;
     /// The machine's cores.
     type Cores: Cores + Send + Sync;
+    /// Halting an idle core.
+    type Idle: CpuIdle + Send + Sync;
+    /// Switching between threads' stacks.
+    type Switch: ContextSwitch + Send + Sync;
+    /// Guard pages below thread stacks.
+    type Guard: GuardPages + Send + Sync;
     /// The way out.
     type Power: PowerOff + Send;
     /// Where CPU exceptions go.
@@ -44,6 +51,12 @@ pub struct Board<P: Platform> {
     pub clock: P::Clock,
     /// The cores.
     pub cores: P::Cores,
+    /// Halting an idle core.
+    pub idle: P::Idle,
+    /// Switching between threads' stacks.
+    pub switch: P::Switch,
+    /// Guard pages.
+    pub guard: P::Guard,
     /// The way out.
     pub power: P::Power,
     /// Where CPU exceptions go.

@@ -23,11 +23,9 @@ pub struct Context {
 /// [`switch`](Self::switch) to the returned context calls `entry(arg)` on that stack with the
 /// stack aligned as the platform's C calling convention wants.
 pub trait ContextSwitch {
-    /// The smallest stack [`prepare`](Self::prepare) accepts, in bytes.
-    const MIN_STACK: usize;
-
     /// Lays out `stack` so that the first switch to the returned context calls
-    /// `entry(arg)`, or `None` when `stack` is smaller than [`Self::MIN_STACK`].
+    /// `entry(arg)`, or `None` when `stack` is too small to hold the initial frame
+    /// (256 bytes always suffice).
     fn prepare(&self, stack: &mut [u8], entry: Entry, arg: usize) -> Option<Context>;
 
     /// Saves the current thread's registers into `from` and resumes `to`. Returns when some

@@ -1,11 +1,47 @@
-//! Cores: how many there are, which one runs, waking one, and halting one while idle.
+//! Cores: how many there are, which one runs, starting and waking them, and halting one
+//! while it has nothing to do.
+
+use core::fmt;
 
 use crate::time::Instant;
 
-/// The cores of the machine, numbered `0..count()`; core 0 boots first.
+/// The first function a started core runs, with its core number; it never returns.
+pub type CoreEntry = extern "C" fn(core: usize) -> !;
+
+/// Why a core could not be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartError {
+    /// There is no such core, or it is the boot core.
+    NoSuchCore,
+    /// The core was started before.
+    AlreadyStarted,
+    /// The core did not answer the start-up signal in time.
+    NoAnswer,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NoSuchCore => "no such core",
+            Self::AlreadyStarted => "the core was started before",
+            Self::NoAnswer => "the core did not answer the start-up signal",
+        })
+    }
+}
+
+impl StartError {
+    /// The kind of this error (it is its own kind).
+    pub fn kind(&self) -> Self {
+        *self
+    }
+}
+
+/// The cores of the machine, numbered `0..count()`; core 0 boots first and starts the
+/// others with [`Cores::start`].
 ///
 /// # Contract
-/// Every method returns at once and may be called on any core.
+/// Every method but `start` returns at once and may be called on any core.
 pub trait Cores {
     /// How many cores the machine has (at least 1).
     fn count(&self) -> usize;
@@ -13,26 +49,42 @@ pub trait Cores {
     /// The core this call runs on.
     fn current(&self) -> usize;
 
-    /// Interrupts `core` so that it leaves [`CpuIdle::idle`] and looks for work. Waking the
-    /// current core, a core that is not idle, or a core that does not exist does nothing.
+    /// Interrupts `core` so that it leaves [`CpuIdle::idle`] and looks for work. Waking a
+    /// core that is not idle costs it an interrupt and nothing else; waking the current
+    /// core or one that does not run does nothing.
     fn wake(&self, core: usize);
+
+    /// Starts `core` (1..count): it sets up its own CPU state, then calls `entry(core)` on
+    /// the stack that ends at `stack_top`. Returns once the core runs `entry`, or the error.
+    ///
+    /// # Safety
+    /// `stack_top` must be the 16-byte-aligned end of a stack of at least 16 KiB that
+    /// nothing else uses and that lives for ever.
+    unsafe fn start(
+        &self,
+        core: usize,
+        stack_top: usize,
+        entry: CoreEntry,
+    ) -> Result<(), StartError>;
 }
 
 /// Halting the current core until something happens.
 ///
 /// # Contract
-/// `idle` is called with interrupts masked, after the caller saw there was nothing to run;
-/// it unmasks interrupts and halts in one step, so a wake-up that arrives between the check
-/// and the halt is not lost. It returns, with interrupts masked again, after at least one
-/// interrupt was taken or once `deadline` has passed (`None`: no deadline). It may return
-/// early for no reason; the caller checks again.
+/// `idle` masks interrupts, asks `still_idle`, and if it says `true`, unmasks interrupts
+/// and halts in one step, so a wake-up sent after `still_idle` looked is not lost. It
+/// returns with interrupts unmasked, after an interrupt was taken or once `deadline` has
+/// passed (`None`: no deadline), or at once when `still_idle` said `false`. It may return
+/// early for no reason; the caller checks again. `still_idle` runs with interrupts masked
+/// and must not block.
 pub trait CpuIdle {
-    /// Halts until an interrupt or `deadline`.
-    fn idle(&mut self, deadline: Option<Instant>);
+    /// Halts the current core until an interrupt or `deadline`, unless `still_idle` says
+    /// there is work after all.
+    fn idle(&self, deadline: Option<Instant>, still_idle: &mut dyn FnMut() -> bool);
 }
 
-impl<T: CpuIdle + ?Sized> CpuIdle for &mut T {
-    fn idle(&mut self, deadline: Option<Instant>) {
-        T::idle(self, deadline);
+impl<T: CpuIdle + ?Sized> CpuIdle for &T {
+    fn idle(&self, deadline: Option<Instant>, still_idle: &mut dyn FnMut() -> bool) {
+        T::idle(self, deadline, still_idle);
     }
 }

@@ -11,6 +11,52 @@ pub struct Region {
     pub usable: bool,
 }
 
+/// The size of the pages [`GuardPages`] works in.
+pub const PAGE_SIZE: usize = 4096;
+
+/// A 4 KiB page, as [`GuardPages`] asks for one to hold a page table.
+#[derive(Debug)]
+#[repr(C, align(4096))]
+pub struct Page(pub [u8; PAGE_SIZE]);
+
+/// Why a page could not be made a guard page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GuardError {
+    /// The address is not page-aligned or not in mapped RAM.
+    BadAddress,
+    /// A page table was needed and `table` gave none.
+    OutOfMemory,
+}
+
+impl GuardError {
+    /// The kind of this error (it is its own kind).
+    pub fn kind(&self) -> Self {
+        *self
+    }
+}
+
+/// Guard pages: pages that fault when touched, below each thread's stack, so that a stack
+/// overflow is a CPU exception instead of a silent overwrite.
+///
+/// # Contract
+/// Both calls act on the current core's view of memory and return at once. The kernel
+/// protects and unprotects a stack's guard page on the core that runs the thread, so no
+/// other core's TLB needs to hear of it.
+pub trait GuardPages {
+    /// Makes the 4 KiB page at `page` fault when touched. When the mapping must be split
+    /// into smaller pages first, `table` supplies a zeroed page for the new page table; it
+    /// then belongs to the mapping for ever.
+    fn protect(
+        &self,
+        page: usize,
+        table: &mut dyn FnMut() -> Option<&'static mut Page>,
+    ) -> Result<(), GuardError>;
+
+    /// Makes the page at `page` ordinary memory again.
+    fn unprotect(&self, page: usize);
+}
+
 /// Adds up the usable bytes of a memory map.
 pub fn usable_bytes(map: &[Region]) -> u64 {
     map.iter().filter(|r| r.usable).map(|r| r.len).sum()

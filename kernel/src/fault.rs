@@ -1,24 +1,55 @@
-//! Panics and CPU exceptions: a readable report on the console, then power off with
-//! [`PANIC`](crate::process::PANIC) or [`FAULT`](crate::process::FAULT).
+//! Panics and CPU exceptions.
 //!
-//! Until the kernel has threads, every fault is the main thread's and ends the machine.
+//! In a thread other than `main`, a panic or a CPU exception ends that thread only: a
+//! one-line report goes to the console and [`JoinHandle::join`](crate::thread::JoinHandle)
+//! returns the error. In the main thread, or in kernel code (a scheduler at work, a core's
+//! own loop), it ends the machine with a full report and [`PANIC`](crate::process::PANIC)
+//! or [`FAULT`](crate::process::FAULT), as a panic in `main` ends a `std` process.
 
+use alloc::string::ToString;
 use core::panic::PanicInfo;
 
 use hal::trap::Fault;
 
-use crate::{console, process, system};
+use crate::thread::ThreadError;
+use crate::{console, process, sched, system, thread};
 
-/// The name of the thread that is running.
-fn current_thread() -> &'static str {
-    "main"
+/// What the reports call the code that failed.
+fn who() -> alloc::string::String {
+    match sched::current() {
+        Some(thread) => match &thread.name {
+            Some(name) => alloc::format!("thread '{name}'"),
+            None => alloc::format!("thread {}", thread.id),
+        },
+        None => "the kernel".to_string(),
+    }
 }
 
 /// Where the board sends CPU exceptions.
 pub fn on_fault(fault: &Fault) -> ! {
+    if let Some((thread, overflow)) = sched::faulting_thread(fault.address)
+        && !thread::is_main(thread.id)
+    {
+        drop(thread);
+        let error = match (overflow, fault.address) {
+            (true, Some(address)) => ThreadError::StackOverflow { address },
+            _ => ThreadError::Fault {
+                vector: fault.vector,
+                name: fault.name,
+                instruction_pointer: fault.instruction_pointer,
+                address: fault.address,
+            },
+        };
+        console::emergency_print(format_args!(
+            "{} on core {} ended: {error}\n",
+            who(),
+            system::current_core()
+        ));
+        sched::fail_current(error)
+    }
     console::emergency_print(format_args!(
-        "\nthread '{}' on core {} stopped by a {}\n",
-        current_thread(),
+        "\n{} on core {} stopped by a {}\n",
+        who(),
         system::current_core(),
         fault
     ));
@@ -28,19 +59,22 @@ pub fn on_fault(fault: &Fault) -> ! {
 /// Reports a panic as `std` does: `thread 'main' panicked at file:line:column:` and the
 /// message.
 pub fn on_panic(info: &PanicInfo<'_>) -> ! {
-    let thread = current_thread();
+    let who = who();
     match info.location() {
         Some(at) => console::emergency_print(format_args!(
-            "\nthread '{thread}' panicked at {}:{}:{}:\n{}\n",
+            "\n{who} panicked at {}:{}:{}:\n{}\n",
             at.file(),
             at.line(),
             at.column(),
             info.message()
         )),
-        None => console::emergency_print(format_args!(
-            "\nthread '{thread}' panicked:\n{}\n",
-            info.message()
-        )),
+        None => console::emergency_print(format_args!("\n{who} panicked:\n{}\n", info.message())),
+    }
+    if let Some((thread, _)) = sched::faulting_thread(None)
+        && !thread::is_main(thread.id)
+    {
+        drop(thread);
+        sched::fail_current(ThreadError::Panicked(info.message().to_string()))
     }
     process::exit(process::PANIC)
 }

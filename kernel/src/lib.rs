@@ -5,7 +5,9 @@
 //!
 //! - the application entry ([`main!`], [`board!`]) and the exit ([`process`]);
 //! - [`print!`] / [`println!`] on the board's console, and the [`log`] facade;
-//! - panic and CPU-exception reports ([`fault`]);
+//! - threads pinned to cores, one cooperative scheduler per core ([`thread`]), and
+//!   [`sync`]: blocking `Mutex`, `Condvar`, channels, one-time initialisation, per-core data;
+//! - panic and CPU-exception reports, ending only the thread that failed ([`fault`]);
 //! - the heap allocator ([`heap`]);
 //! - time ([`time`]), the command line ([`env`]) and facts about the machine ([`system`]);
 //! - a small harness for in-guest test suites ([`testing`]).
@@ -26,7 +28,8 @@
 
 #![cfg_attr(not(test), no_std)]
 // Unsafe code lives in the modules that allow it: `start` (the entry symbols), `heap` (the
-// allocator) and `console` (taking the console over in a report).
+// allocator), `sched` (the context switch), `sync` (the locks' shared cells) and `console`
+// (taking the console over in a report).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
@@ -40,14 +43,33 @@ pub mod fault;
 pub mod heap;
 pub mod logger;
 pub mod process;
+#[allow(unsafe_code)] // The context-switch boundary.
+mod sched;
 #[allow(unsafe_code)] // The entry symbols that link board, kernel and application.
 mod start;
+#[allow(unsafe_code)] // Locks hand out their protected data.
+pub mod sync;
 pub mod system;
 pub mod testing;
+pub mod thread;
 pub mod time;
 
 pub use hal;
 pub use start::{init, start};
+
+/// Hooks for host tests, which drive the fake cores of `hal::mock` by hand.
+#[doc(hidden)]
+pub mod host_test {
+    /// Runs the ready threads of the current core until none is ready.
+    pub fn turn() {
+        crate::sched::turn();
+    }
+
+    /// Lets threads be created on cores `0..count`, as if they had started.
+    pub fn assume_running_cores(count: usize) {
+        crate::sched::set_running_cores(count);
+    }
+}
 
 #[doc(hidden)]
 pub use alloc::format as __format;

@@ -11,18 +11,30 @@
 use alloc::boxed::Box;
 
 use hal::board::{Board, Platform};
+use hal::cpu::Cores;
+use hal::time::Clock;
 use hal::trap::Traps;
 
-use crate::{console, env, fault, heap, logger, process, system, time};
+use crate::{console, env, fault, heap, logger, process, sched, system, thread, time};
 
 unsafe extern "Rust" {
     /// The application's `main`, wrapped by [`main!`](crate::main): returns its status.
     fn __novillo_main() -> u8;
 }
 
+/// The main thread's stack.
+const MAIN_STACK: usize = 256 * 1024;
+/// The stack of each started core's own loop.
+const CORE_STACK: usize = 64 * 1024;
+
+fn leak<T>(value: T) -> &'static mut T {
+    Box::leak(Box::new(value))
+}
+
 /// Takes the board over: its memory becomes the heap, its console the kernel console, its
-/// clock the kernel's time; the logger starts and CPU exceptions come to
-/// [`fault::on_fault`]. Runs once, before anything else in the kernel.
+/// clock the kernel's time, its cores the schedulers'; the logger starts and CPU
+/// exceptions come to [`fault::on_fault`]. Runs once, on core 0, before anything else in
+/// the kernel. The other cores start with [`start`].
 pub fn init<P: Platform>(board: Board<P>) {
     let Board {
         name,
@@ -32,32 +44,80 @@ pub fn init<P: Platform>(board: Board<P>) {
         console,
         clock,
         cores,
+        idle,
+        switch,
+        guard,
         power,
         traps,
     } = board;
     heap::init(heap);
-    console::install(Box::leak(Box::new(console)));
-    time::install(Box::leak(Box::new(clock)));
-    process::install(Box::leak(Box::new(power)));
-    system::install(
-        name,
-        hal::memory::usable_bytes(memory_map),
-        Box::leak(Box::new(cores)),
-    );
+    console::install(leak(console));
+    let clock: &'static (dyn Clock + Sync) = leak(clock);
+    time::install(clock);
+    process::install(leak(power));
+    let cores: &'static (dyn Cores + Sync) = leak(cores);
+    system::install(name, hal::memory::usable_bytes(memory_map), cores);
+    sched::init(sched::Machine {
+        cores,
+        idle: leak(idle),
+        switch: leak(switch),
+        guard: leak(guard),
+        clock,
+    });
     env::install(command_line);
     logger::init(env::boot_param("log"));
-    Box::leak(Box::new(traps)).set_fault_handler(fault::on_fault);
+    leak(traps).set_fault_handler(fault::on_fault);
 }
 
-/// Runs the application on `board`: [`init`], then `main`, then power off with `main`'s
-/// status.
+/// Runs the application on `board`: [`init`], start the other cores, then `main` in the
+/// main thread on core 0; when `main` returns, power off with its status.
 pub fn start<P: Platform>(board: Board<P>) -> ! {
     init(board);
-    system::main_started();
-    // SAFETY: `__novillo_main` is defined by `kernel::main!` with exactly this signature;
-    // an application without it does not link.
-    let status = unsafe { __novillo_main() };
-    process::exit(status)
+    start_cores();
+    let main = thread::Builder::new()
+        .name("main")
+        .core(0)
+        .stack_size(MAIN_STACK)
+        .spawn(|| {
+            system::main_started();
+            // SAFETY: `__novillo_main` is defined by `kernel::main!` with exactly this
+            // signature; an application without it does not link.
+            let status = unsafe { __novillo_main() };
+            process::exit(status)
+        });
+    match main {
+        Ok(main) => thread::set_main(main.thread()),
+        Err(error) => {
+            crate::println!("cannot start the main thread: {error}");
+            process::exit(process::FAILURE)
+        }
+    }
+    sched::run_core()
+}
+
+/// Starts cores 1.. in order, each in its scheduler loop, until one does not start.
+fn start_cores() {
+    let cores = sched::machine().cores;
+    let mut running = 1;
+    for core in 1..cores.count() {
+        let stack: &'static mut [u8] = Box::leak(alloc::vec![0u8; CORE_STACK].into_boxed_slice());
+        let top = stack.as_ptr_range().end as usize & !0xf;
+        // SAFETY: the stack is 16-byte aligned at `top`, 64 KiB, leaked (lives for ever)
+        // and used by nothing else.
+        match unsafe { cores.start(core, top, core_entry) } {
+            Ok(()) => running += 1,
+            Err(error) => {
+                log::warn!("core {core} did not start ({error}): running on {running} cores");
+                break;
+            }
+        }
+    }
+    sched::set_running_cores(running);
+}
+
+/// Where every core but 0 begins.
+extern "C" fn core_entry(_core: usize) -> ! {
+    sched::run_core()
 }
 
 /// Declares the application's `main`: `kernel::main!(main);`.

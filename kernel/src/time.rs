@@ -42,6 +42,30 @@ impl Instant {
     }
 }
 
+impl core::ops::Add<Duration> for Instant {
+    type Output = Self;
+
+    /// Saturates at the end of time.
+    fn add(self, d: Duration) -> Self {
+        Self(self.0 + d)
+    }
+}
+
+impl core::ops::Sub for Instant {
+    type Output = Duration;
+
+    /// Saturates at zero.
+    fn sub(self, earlier: Self) -> Duration {
+        self.0 - earlier.0
+    }
+}
+
+impl From<Instant> for hal::time::Instant {
+    fn from(instant: Instant) -> Self {
+        instant.0
+    }
+}
+
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?} after boot", self.since_boot())

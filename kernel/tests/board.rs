@@ -56,7 +56,7 @@ fn kernel_takes_over_the_board_and_reports_a_fault() {
     let report = console.text();
     assert!(
         report.contains(
-            "thread 'main' on core 0 stopped by a CPU exception 6 (invalid opcode) at RIP=0x102030"
+            "the kernel on core 0 stopped by a CPU exception 6 (invalid opcode) at RIP=0x102030"
         ),
         "{report}"
     );

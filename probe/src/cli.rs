@@ -23,6 +23,7 @@ pub(crate) enum Command {
     Test(TestOptions),
     Size,
     Lint,
+    Bench(Bench),
 }
 
 /// The subcommands, for help topics.
@@ -32,6 +33,7 @@ pub(crate) enum Subcommand {
     Test,
     Size,
     Lint,
+    Bench,
 }
 
 impl Subcommand {
@@ -41,6 +43,7 @@ impl Subcommand {
             "test" => Some(Subcommand::Test),
             "size" => Some(Subcommand::Size),
             "lint" => Some(Subcommand::Lint),
+            "bench" => Some(Subcommand::Bench),
             _ => None,
         }
     }
@@ -51,6 +54,7 @@ impl Subcommand {
             Subcommand::Test => "test",
             Subcommand::Size => "size",
             Subcommand::Lint => "lint",
+            Subcommand::Bench => "bench",
         }
     }
 }
@@ -96,6 +100,36 @@ pub(crate) struct TestOptions {
     pub(crate) only: Option<String>,
 }
 
+/// `probe bench`: which benchmark, with its options.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Bench {
+    Threads(ThreadsOptions),
+    Idle(IdleOptions),
+}
+
+/// `probe bench threads`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ThreadsOptions {
+    /// `smp` defaults to 2 (the cross-core cases need a second core), the timeout to 300 s.
+    pub(crate) guest: GuestOptions,
+    pub(crate) board: Board,
+    /// `--baseline linux`: also run the Linux guest's thread benchmark.
+    pub(crate) linux: bool,
+}
+
+/// `probe bench idle`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct IdleOptions {
+    pub(crate) accel: AccelChoice,
+    pub(crate) boards: Vec<Board>,
+    /// The length of the measured window.
+    pub(crate) seconds: u64,
+    /// The CPU counts to boot each board with, in order.
+    pub(crate) smp_list: Vec<u32>,
+    /// `--baseline linux`: also measure an idle Linux guest.
+    pub(crate) linux: bool,
+}
+
 /// A command-line mistake; the message is one line, without the `probe: ` prefix.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct UsageError(pub(crate) String);
@@ -124,6 +158,7 @@ pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, Usage
         "test" => parse_test(rest),
         "size" => parse_bare(Subcommand::Size, rest, Command::Size),
         "lint" => parse_bare(Subcommand::Lint, rest, Command::Lint),
+        "bench" => parse_bench(rest),
         other if other.starts_with('-') => Err(UsageError(format!(
             "unknown option {other} (a subcommand comes first; see probe --help)"
         ))),
@@ -210,23 +245,14 @@ impl<'a> Options<'a> {
         inline: Option<&str>,
     ) -> Result<bool, UsageError> {
         match flag {
-            "--accel" => {
-                let value = self.value(flag, inline)?;
-                guest.accel = AccelChoice::parse(&value).ok_or_else(|| {
-                    UsageError(format!("--accel must be tcg, kvm or auto, not '{value}'"))
-                })?;
-            }
+            "--accel" => guest.accel = parse_accel(&self.value(flag, inline)?)?,
             "--smp" => {
                 let value = self.value(flag, inline)?;
-                guest.smp = value
-                    .parse()
-                    .ok()
-                    .filter(|smp| (1..=255).contains(smp))
-                    .ok_or_else(|| {
-                        UsageError(format!(
-                            "--smp must be a whole number from 1 to 255, not '{value}'"
-                        ))
-                    })?;
+                guest.smp = parse_smp(&value).ok_or_else(|| {
+                    UsageError(format!(
+                        "--smp must be a whole number from 1 to 255, not '{value}'"
+                    ))
+                })?;
             }
             "--timeout" => {
                 let value = self.value(flag, inline)?;
@@ -241,6 +267,16 @@ impl<'a> Options<'a> {
         }
         Ok(true)
     }
+}
+
+fn parse_accel(value: &str) -> Result<AccelChoice, UsageError> {
+    AccelChoice::parse(value)
+        .ok_or_else(|| UsageError(format!("--accel must be tcg, kvm or auto, not '{value}'")))
+}
+
+/// A CPU count QEMU and the guest accept: 1 to 255.
+fn parse_smp(value: &str) -> Option<u32> {
+    value.parse().ok().filter(|smp| (1..=255).contains(smp))
 }
 
 /// Splits `--flag=value` into the flag and its inline value.
@@ -367,17 +403,7 @@ fn parse_test(args: &[String]) -> Result<Command, UsageError> {
         }
         match flag {
             "--board" => {
-                let value = options.value(flag, inline)?;
-                test.boards = match (value.as_str(), Board::from_name(&value)) {
-                    ("all", _) => Board::ALL.to_vec(),
-                    (_, Some(board)) => vec![board],
-                    (_, None) => {
-                        return Err(UsageError(format!(
-                            "--board must be one of {} or all, not '{value}'",
-                            Board::known_names()
-                        )));
-                    }
-                };
+                test.boards = parse_boards(&options.value(flag, inline)?)?;
             }
             "--host-only" => host_only = options.switch(flag, inline)?,
             "--guest-only" => guest_only = options.switch(flag, inline)?,
@@ -393,6 +419,150 @@ fn parse_test(args: &[String]) -> Result<Command, UsageError> {
     test.host = !guest_only;
     test.guests = !host_only;
     Ok(Command::Test(test))
+}
+
+/// The longest idle window `bench idle --seconds` accepts: an hour.
+const MAX_IDLE_SECONDS: u64 = 3600;
+
+/// `bench threads ...` or `bench idle ...`.
+fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
+    let Some((kind, rest)) = args.split_first() else {
+        return Err(UsageError(
+            "'bench' needs a benchmark: threads or idle (see probe bench --help)".to_owned(),
+        ));
+    };
+    match kind.as_str() {
+        word if is_help(word) => Ok(Command::Help(Some(Subcommand::Bench))),
+        "threads" => parse_bench_threads(rest),
+        "idle" => parse_bench_idle(rest),
+        other => Err(UsageError(format!(
+            "unknown benchmark '{other}': threads or idle (see probe bench --help)"
+        ))),
+    }
+}
+
+fn parse_bench_threads(args: &[String]) -> Result<Command, UsageError> {
+    let mut threads = ThreadsOptions {
+        guest: GuestOptions {
+            smp: 2,
+            timeout: Some(Duration::from_secs(300)),
+            ..GuestOptions::default()
+        },
+        board: Board::Microvm,
+        linux: false,
+    };
+    let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Bench)));
+        }
+        let (flag, inline) = bench_flag(word)?;
+        if options.guest_option(&mut threads.guest, flag, inline)? {
+            continue;
+        }
+        match flag {
+            "--board" => {
+                let value = options.value(flag, inline)?;
+                threads.board = Board::from_name(&value).ok_or_else(|| {
+                    UsageError(format!(
+                        "--board must be one of {}, not '{value}'",
+                        Board::known_names()
+                    ))
+                })?;
+            }
+            "--baseline" => threads.linux = parse_baseline(&options.value(flag, inline)?)?,
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    Ok(Command::Bench(Bench::Threads(threads)))
+}
+
+fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
+    let mut idle = IdleOptions {
+        accel: AccelChoice::Auto,
+        boards: vec![Board::Microvm],
+        seconds: 10,
+        smp_list: vec![1, 4],
+        linux: false,
+    };
+    let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Bench)));
+        }
+        let (flag, inline) = bench_flag(word)?;
+        match flag {
+            "--accel" => idle.accel = parse_accel(&options.value(flag, inline)?)?,
+            "--board" => {
+                let value = options.value(flag, inline)?;
+                idle.boards = parse_boards(&value)?;
+            }
+            "--seconds" => {
+                let value = options.value(flag, inline)?;
+                idle.seconds = value
+                    .parse()
+                    .ok()
+                    .filter(|secs| (1..=MAX_IDLE_SECONDS).contains(secs))
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "--seconds must be a whole number from 1 to {MAX_IDLE_SECONDS}, \
+                             not '{value}'"
+                        ))
+                    })?;
+            }
+            "--smp-list" => idle.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
+            "--baseline" => idle.linux = parse_baseline(&options.value(flag, inline)?)?,
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    Ok(Command::Bench(Bench::Idle(idle)))
+}
+
+/// Splits an option word of `bench`; a bare word there is a mistake.
+fn bench_flag(word: &str) -> Result<(&str, Option<&str>), UsageError> {
+    if !word.starts_with('-') {
+        return Err(UsageError(format!(
+            "unexpected argument '{word}' for 'bench' (see probe bench --help)"
+        )));
+    }
+    Ok(split_flag(word))
+}
+
+/// `--baseline`: only `linux` exists.
+fn parse_baseline(value: &str) -> Result<bool, UsageError> {
+    match value {
+        "linux" => Ok(true),
+        _ => Err(UsageError(format!(
+            "--baseline must be linux, not '{value}'"
+        ))),
+    }
+}
+
+/// `--board NAME` or `--board all`.
+fn parse_boards(value: &str) -> Result<Vec<Board>, UsageError> {
+    match (value, Board::from_name(value)) {
+        ("all", _) => Ok(Board::ALL.to_vec()),
+        (_, Some(board)) => Ok(vec![board]),
+        (_, None) => Err(UsageError(format!(
+            "--board must be one of {} or all, not '{value}'",
+            Board::known_names()
+        ))),
+    }
+}
+
+/// `--smp-list 1,4`: CPU counts separated by commas, each from 1 to 255.
+fn parse_smp_list(value: &str) -> Result<Vec<u32>, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--smp-list must be CPU counts from 1 to 255 separated by commas, such as 1,4, \
+             not '{value}'"
+        ))
+    };
+    // An empty value splits into one empty part, which is rejected like any other.
+    value
+        .split(',')
+        .map(|part| parse_smp(part.trim()).ok_or_else(bad))
+        .collect()
 }
 
 /// Subcommands without options accept only `--help`.

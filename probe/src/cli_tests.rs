@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Command, GuestOptions, RunOptions, Subcommand, TestOptions, parse};
+use super::{
+    Bench, Command, GuestOptions, IdleOptions, RunOptions, Subcommand, TestOptions, ThreadsOptions,
+    parse,
+};
 use crate::accel::AccelChoice;
 use crate::board::Board;
 
@@ -158,7 +161,15 @@ fn help_everywhere() {
         parse(&words("help lint"), None),
         Ok(Command::Help(Some(Subcommand::Lint)))
     );
-    for sub in ["run", "test", "size", "lint"] {
+    for sub in [
+        "run",
+        "test",
+        "size",
+        "lint",
+        "bench",
+        "bench threads",
+        "bench idle",
+    ] {
         let command = parse(&words(&format!("{sub} --help")), None).unwrap();
         assert!(matches!(command, Command::Help(Some(_))), "{sub}");
     }
@@ -182,4 +193,97 @@ fn bad_subcommands() {
     assert!(error("lint now", None).contains("unexpected argument 'now'"));
     assert_eq!(parse(&words("size"), None), Ok(Command::Size));
     assert_eq!(parse(&words("lint"), None), Ok(Command::Lint));
+}
+
+fn threads(line: &str) -> ThreadsOptions {
+    match parse(&words(line), None) {
+        Ok(Command::Bench(Bench::Threads(options))) => options,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+fn idle(line: &str) -> IdleOptions {
+    match parse(&words(line), None) {
+        Ok(Command::Bench(Bench::Idle(options))) => options,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn bench_threads_defaults_and_options() {
+    assert_eq!(
+        threads("bench threads"),
+        ThreadsOptions {
+            guest: GuestOptions {
+                accel: AccelChoice::Auto,
+                smp: 2,
+                timeout: Some(Duration::from_secs(300)),
+            },
+            board: Board::Microvm,
+            linux: false,
+        }
+    );
+    let options =
+        threads("bench threads --board qemu-pc --smp=4 --accel tcg --baseline linux --timeout 0");
+    assert_eq!(options.board, Board::QemuPc);
+    assert_eq!(options.guest.smp, 4);
+    assert_eq!(options.guest.accel, AccelChoice::Tcg);
+    assert_eq!(options.guest.timeout, None);
+    assert!(options.linux);
+}
+
+#[test]
+fn bench_idle_defaults_and_options() {
+    assert_eq!(
+        idle("bench idle"),
+        IdleOptions {
+            accel: AccelChoice::Auto,
+            boards: vec![Board::Microvm],
+            seconds: 10,
+            smp_list: vec![1, 4],
+            linux: false,
+        }
+    );
+    let options = idle(
+        "bench idle --board all --seconds 3 --smp-list 2,1,8 --accel=kvm \
+                        --baseline=linux",
+    );
+    assert_eq!(options.boards, Board::ALL.to_vec());
+    assert_eq!(options.seconds, 3);
+    assert_eq!(options.smp_list, [2, 1, 8]);
+    assert_eq!(options.accel, AccelChoice::Kvm);
+    assert!(options.linux);
+    assert_eq!(idle("bench idle --smp-list 4").smp_list, [4]);
+}
+
+#[test]
+fn bad_bench_options() {
+    assert_eq!(
+        error("bench", None),
+        "'bench' needs a benchmark: threads or idle (see probe bench --help)"
+    );
+    assert!(error("bench disk", None).contains("unknown benchmark 'disk'"));
+    assert_eq!(
+        error("bench threads --seconds 3", None),
+        "unknown option --seconds for 'bench' (see probe bench --help)"
+    );
+    assert!(error("bench idle --smp 2", None).contains("unknown option --smp"));
+    assert!(error("bench idle --timeout 2", None).contains("unknown option --timeout"));
+    assert!(error("bench threads --board all", None).contains("microvm, qemu-pc, not 'all'"));
+    assert!(error("bench idle --board rpi", None).contains("microvm, qemu-pc or all"));
+    assert!(error("bench threads --baseline bsd", None).contains("linux, not 'bsd'"));
+    assert!(error("bench threads --baseline", None).contains("needs a value"));
+    assert!(error("bench threads now", None).contains("unexpected argument 'now'"));
+    for list in ["", "1,", ",4", "1,,4", "0", "1,256", "one", "1;4"] {
+        let message = error(&format!("bench idle --smp-list={list}"), None);
+        assert!(
+            message.contains("separated by commas"),
+            "{list:?}: {message}"
+        );
+    }
+    for seconds in ["0", "3601", "-1", "ten"] {
+        let message = error(&format!("bench idle --seconds {seconds}"), None);
+        assert!(message.contains("from 1 to 3600"), "{seconds}: {message}");
+    }
+    assert!(error("bench idle --accel hvf", None).contains("tcg, kvm or auto"));
 }

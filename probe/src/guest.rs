@@ -1,5 +1,5 @@
-//! Boots an image file with a guest command line: the one path `probe run` and every
-//! guest test case go through.
+//! Boots an image file with a guest command line: the one path `probe run`, every guest
+//! test case and every benchmark go through.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::accel::Accel;
 use crate::cmdline::guest_cmdline;
 use crate::elf::board_of_file;
-use crate::qemu::{self, Launch, LaunchError, Outcome};
+use crate::qemu::{self, Launch, LaunchError, Outcome, Running};
 
 /// How guests are booted, settled once per probe invocation.
 #[derive(Clone, Debug)]
@@ -29,9 +29,20 @@ pub(crate) fn boot_file(
     args: &[String],
     stream: bool,
 ) -> Result<Outcome, LaunchError> {
+    start_file(settings, elf, args, stream)?.finish()
+}
+
+/// Starts `elf` as `boot_file` does but returns while it runs, for callers that watch the
+/// console or QEMU's process (benchmarks); the settings' timeout applies to `finish`.
+pub(crate) fn start_file(
+    settings: &Settings,
+    elf: &Path,
+    args: &[String],
+    stream: bool,
+) -> Result<Running, LaunchError> {
     let board = board_of_file(elf).map_err(LaunchError::Other)?;
     let cmdline = guest_cmdline(settings.tsc_khz, args);
-    qemu::boot(&Launch {
+    qemu::start(&Launch {
         qemu: &settings.qemu,
         elf,
         board,

@@ -15,13 +15,15 @@ Subcommands:
   test [OPTIONS]                      host tests, then guest tests on each board
   size                                stripped release size of `hello` on each board
   lint                                rustfmt and clippy over every crate and board
+  bench threads|idle [OPTIONS]        benchmarks: thread costs in the guest, host CPU of an
+                                      idle guest; optionally beside a Linux guest
   help [SUBCOMMAND]                   this text, or a subcommand's
 
 Run `probe <SUBCOMMAND> --help` for its options.
 
 Exit codes:
   0-111  from `run`: the guest's own status (0 success, 1 failure, 101 panic,
-         102 CPU exception); from `test`, `size` and `lint`: 0 ok, 1 failed
+         102 CPU exception); from `test`, `size`, `lint` and `bench`: 0 ok, 1 failed
   2      bad command line
   124    the guest timed out
   125    QEMU failed, the guest stopped without reporting a status (reset or triple
@@ -104,6 +106,58 @@ Runs, stopping at the first failure:
 Exit codes: 0 clean, 1 a check failed, 2 bad command line.
 ";
 
+const BENCH: &str = "\
+Usage: probe bench threads [OPTIONS]
+       probe bench idle [OPTIONS]
+
+Benchmarks are commands, never tests: they report numbers and pass or fail on nothing but
+whether they could measure. The numbers depend on the machine and its load (TCG most of
+all), so compare them only with numbers from the same command on the same machine; that
+is why `--baseline linux` boots the Linux guest in the same command, right after Novillo's.
+Images are built in release (`cargo build --package apps --features bsp-<board> --examples
+--release`).
+
+bench threads: boots the example `bench_threads`, which repeats each benchmark in the guest
+(typically 7 runs) and prints `BENCH <name> <ns_per_op>` per run, then `BENCH-DONE`.
+Prints, per benchmark in the guest's order, the median, min and max ns per operation and
+the number of runs. It fails (exit 1) if the guest does not exit 0, does not print
+BENCH-DONE, or prints a malformed BENCH line.
+  --board microvm|qemu-pc  board [default: microvm]
+  --smp N                  CPUs, 1-255 [default: 2; the cross-core cases need two]
+  --accel tcg|kvm|auto     accelerator [default: auto]
+  --timeout SECS           for the guest; 0 = never [default: 300]
+  --baseline linux         then run ../shared/tools/linux-guest-threads.sh (Debian's kernel
+                           and a static C benchmark in a busybox initramfs) with the same
+                           machine, CPUs, accelerator, CPU model and memory, and add its
+                           medians and ratio = linux / novillo (5.0x: Novillo is 5 times
+                           cheaper). Pairs: switch = ctxsw_yield_same_core,
+                           spawn_join_same/other = spawn_join_same/other_core, round_trip =
+                           roundtrip_condvar_cross, mutex_uncontended = mutex_uncontended,
+                           mutex_contended = mutex_contended_4t; the other Linux medians are
+                           listed below the table. Missing Debian packages are named, not
+                           installed, and the table comes without the Linux columns.
+
+bench idle: for each board and CPU count, boots the example `idle`, waits for `IDLE-READY`
+(30 s at most) and one more second, then reads QEMU's CPU time (the sum of its threads'
+/proc/<pid>/task/*/schedstat, else utime+stime of /proc/<pid>/stat) at the start and end
+of the window and prints host CPU % = CPU time / wall time * 100 (100 % = one host core).
+QEMU is killed after the window.
+  --board microvm|qemu-pc|all  boards [default: microvm]
+  --smp-list N,N...            CPU counts, each 1-255 [default: 1,4]
+  --seconds N                  the window, 1-3600 s [default: 10]
+  --accel tcg|kvm|auto         accelerator [default: auto]
+  --baseline linux             also measure an idle Linux guest (busybox httpd, no traffic)
+                               with ../shared/tools/linux-guest-http.sh (variant microvm or
+                               pc-virtio, same CPU counts, one window as long); that script
+                               installs what it lacks, so probe runs it only when nothing is
+                               missing and otherwise names the packages to install
+
+  -h, --help                   this text
+
+Exit codes: 0 measured, 1 a build, boot, measurement or baseline run failed, 2 bad command
+line, 127 QEMU missing.
+";
+
 /// The help text for a subcommand, or for probe as a whole.
 pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
     match topic {
@@ -112,5 +166,6 @@ pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
         Some(Subcommand::Test) => TEST,
         Some(Subcommand::Size) => SIZE,
         Some(Subcommand::Lint) => LINT,
+        Some(Subcommand::Bench) => BENCH,
     }
 }

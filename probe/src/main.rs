@@ -1,9 +1,11 @@
 //! probe: Novillo's host tool. It is the cargo runner that boots an image under QEMU
-//! (`run`), the test driver (`test`), and the size and lint checks (`size`, `lint`).
+//! (`run`), the test driver (`test`), the size and lint checks (`size`, `lint`) and the
+//! benchmark driver (`bench`).
 //!
 //! Exit codes are documented in `help.rs`; the guest status protocol in `exit.rs`.
 
 mod accel;
+mod bench;
 mod board;
 mod cargo;
 mod cli;
@@ -63,5 +65,6 @@ fn dispatch() -> u8 {
         Command::Test(options) => testing::run(&options),
         Command::Size => size::run(),
         Command::Lint => lint::run(),
+        Command::Bench(bench) => bench::run(bench),
     }
 }

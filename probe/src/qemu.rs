@@ -1,5 +1,6 @@
 //! Boots one image under QEMU: builds the command line, streams and keeps the console,
-//! enforces the timeout and decodes the verdict.
+//! enforces the timeout and decodes the verdict. A `Running` guest can also be watched
+//! while it runs (its console, QEMU's process id) and stopped, for benchmarks.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -99,87 +100,237 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     args
 }
 
-/// Boots the image and waits for QEMU to exit or the timeout to pass.
-pub(crate) fn boot(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
+/// Starts the image and returns at once, so the caller can watch the console and QEMU's
+/// process while the guest runs (or just `finish` it); the launch's timeout applies to
+/// `Running::finish` and `Running::wait_for`.
+pub(crate) fn start(launch: &Launch<'_>) -> Result<Running, LaunchError> {
     let mut command = Command::new(launch.qemu);
     command.args(qemu_args(launch));
-    supervise(command, launch.qemu, launch.timeout, launch.stream)
+    Running::spawn(command, launch.qemu, launch.timeout, launch.stream)
 }
 
-/// Runs QEMU (or, in tests, a stand-in) with the console piped to us.
+/// A chunk of console output and when it arrived (from just before spawning QEMU).
+type Chunk = (Duration, Vec<u8>);
+
+/// How `Running::wait_for` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// The console now holds the text.
+    Found,
+    /// QEMU closed its console (it is exiting) without printing the text.
+    Closed,
+    /// The time ran out first.
+    TimedOut,
+}
+
+/// A QEMU (or, in tests, a stand-in) that is running, with its console piped to us.
+///
+/// Dropping it kills and reaps the process, so an early return never leaves a QEMU behind.
+#[derive(Debug)]
+pub(crate) struct Running {
+    child: Child,
+    /// False once the child has been reaped.
+    alive: bool,
+    chunks: mpsc::Receiver<Chunk>,
+    reader: Option<thread::JoinHandle<()>>,
+    /// Everything received from the reader so far.
+    console: Vec<u8>,
+    first_byte: Option<Duration>,
+    /// False once the reader has hung up, i.e. QEMU closed its console.
+    open: bool,
+    start: Instant,
+    timeout: Option<Duration>,
+}
+
+impl Running {
+    fn spawn(
+        mut command: Command,
+        program: &str,
+        timeout: Option<Duration>,
+        stream: bool,
+    ) -> Result<Running, LaunchError> {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let start = Instant::now();
+        let mut child = command.spawn().map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => LaunchError::QemuMissing(program.to_owned()),
+            _ => LaunchError::Other(format!("cannot start {program}: {err}")),
+        })?;
+        let Some(stdout) = child.stdout.take() else {
+            kill(&mut child);
+            return Err(LaunchError::Other(
+                "QEMU's console pipe is missing".to_owned(),
+            ));
+        };
+        // The reader hangs up when QEMU closes its console, i.e. when QEMU exits.
+        let (sender, chunks) = mpsc::channel();
+        let reader = thread::spawn(move || read_console(stdout, stream, start, &sender));
+        Ok(Running {
+            child,
+            alive: true,
+            chunks,
+            reader: Some(reader),
+            console: Vec::new(),
+            first_byte: None,
+            open: true,
+            start,
+            timeout,
+        })
+    }
+
+    /// QEMU's process id, for reading its CPU time from `/proc`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the console holds `text`, QEMU closes its console, or `limit` passes
+    /// (never beyond the launch's timeout).
+    pub(crate) fn wait_for(&mut self, text: &str, limit: Duration) -> Waited {
+        let mut deadline = Instant::now() + limit;
+        if let Some(end) = self.deadline() {
+            deadline = deadline.min(end);
+        }
+        loop {
+            if contains(&self.console, text.as_bytes()) {
+                return Waited::Found;
+            }
+            if !self.open {
+                return Waited::Closed;
+            }
+            if !self.receive(Some(deadline)) && self.open {
+                return Waited::TimedOut;
+            }
+        }
+    }
+
+    /// True while QEMU has not exited (an exited QEMU is reaped here).
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.alive && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for QEMU to exit, killing it if the launch's timeout passes first.
+    pub(crate) fn finish(mut self) -> Result<Outcome, LaunchError> {
+        let deadline = self.deadline();
+        while self.open {
+            if !self.receive(deadline) && self.open {
+                break;
+            }
+        }
+        let status = if self.open {
+            None
+        } else {
+            wait_until(&mut self.child, deadline)?
+        };
+        let exit = match status {
+            Some(status) => decode_status(status),
+            None => {
+                kill(&mut self.child);
+                GuestExit::TimedOut(self.timeout.unwrap_or_default())
+            }
+        };
+        self.alive = false;
+        self.outcome(exit)
+    }
+
+    /// Kills QEMU (only our process) and returns what the guest printed until then.
+    pub(crate) fn stop(mut self) -> Result<Outcome, LaunchError> {
+        kill(&mut self.child);
+        self.alive = false;
+        let exit = match self.child.try_wait() {
+            Ok(Some(status)) => decode_status(status),
+            _ => GuestExit::QemuFailed(-1),
+        };
+        self.outcome(exit)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|timeout| self.start + timeout)
+    }
+
+    /// Takes one chunk from the reader, waiting until `deadline` at most; false when none
+    /// came (the time ran out, or the reader hung up and `open` is now false).
+    fn receive(&mut self, deadline: Option<Instant>) -> bool {
+        let received = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.chunks.recv_timeout(left) {
+                    Ok(chunk) => Some(chunk),
+                    Err(RecvTimeoutError::Timeout) => return false,
+                    Err(RecvTimeoutError::Disconnected) => None,
+                }
+            }
+            None => self.chunks.recv().ok(),
+        };
+        match received {
+            Some((at, bytes)) => {
+                self.first_byte.get_or_insert(at);
+                self.console.extend_from_slice(&bytes);
+                true
+            }
+            None => {
+                self.open = false;
+                false
+            }
+        }
+    }
+
+    /// Collects the rest of the console once QEMU is gone.
+    fn outcome(&mut self, exit: GuestExit) -> Result<Outcome, LaunchError> {
+        let elapsed = self.start.elapsed();
+        while self.open {
+            self.receive(None);
+        }
+        if let Some(reader) = self.reader.take() {
+            reader
+                .join()
+                .map_err(|_| LaunchError::Other("the console reader thread panicked".to_owned()))?;
+        }
+        Ok(Outcome {
+            exit,
+            console: std::mem::take(&mut self.console),
+            first_byte: self.first_byte,
+            elapsed,
+        })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.alive {
+            kill(&mut self.child);
+        }
+    }
+}
+
+/// True when `text` occurs in `haystack`.
+fn contains(haystack: &[u8], text: &[u8]) -> bool {
+    text.is_empty() || haystack.windows(text.len()).any(|window| window == text)
+}
+
+/// Starts a shell script standing in for QEMU, for tests of code that drives a guest.
+#[cfg(all(test, unix))]
+pub(crate) fn stand_in(script: &str, timeout: Option<Duration>) -> Running {
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(script);
+    Running::spawn(command, "sh", timeout, false).expect("sh runs")
+}
+
+/// Runs QEMU (or, in tests, a stand-in) to its end with the console piped to us.
+#[cfg(test)]
 fn supervise(
-    mut command: Command,
+    command: Command,
     program: &str,
     timeout: Option<Duration>,
     stream: bool,
 ) -> Result<Outcome, LaunchError> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let start = Instant::now();
-    let mut child = command.spawn().map_err(|err| match err.kind() {
-        std::io::ErrorKind::NotFound => LaunchError::QemuMissing(program.to_owned()),
-        _ => LaunchError::Other(format!("cannot start {program}: {err}")),
-    })?;
-    let Some(stdout) = child.stdout.take() else {
-        kill(&mut child);
-        return Err(LaunchError::Other(
-            "QEMU's console pipe is missing".to_owned(),
-        ));
-    };
-    // The reader drops `done` when QEMU closes its console, i.e. when QEMU exits.
-    let (done, finished) = mpsc::channel::<()>();
-    let reader = thread::spawn(move || {
-        let console = read_console(stdout, stream, start);
-        drop(done);
-        console
-    });
-
-    let deadline = timeout.map(|timeout| start + timeout);
-    let console_closed = match deadline {
-        Some(deadline) => {
-            let left = deadline.saturating_duration_since(Instant::now());
-            !matches!(finished.recv_timeout(left), Err(RecvTimeoutError::Timeout))
-        }
-        None => {
-            // Only fails once the reader has dropped its end, which is what we wait for.
-            let _closed = finished.recv();
-            true
-        }
-    };
-    let status = if console_closed {
-        wait_until(&mut child, deadline)?
-    } else {
-        None
-    };
-    let elapsed = start.elapsed();
-    let exit = match status {
-        Some(status) => decode_status(status),
-        None => {
-            kill(&mut child);
-            GuestExit::TimedOut(timeout.unwrap_or_default())
-        }
-    };
-    let (console, first_byte) = reader
-        .join()
-        .map_err(|_| LaunchError::Other("the console reader thread panicked".to_owned()))?;
-    Ok(Outcome {
-        exit,
-        console,
-        first_byte,
-        elapsed,
-    })
+    Running::spawn(command, program, timeout, stream)?.finish()
 }
 
-/// Reads the console to its end, copying it to our stdout when asked.
-fn read_console(
-    mut stdout: impl Read,
-    stream: bool,
-    start: Instant,
-) -> (Vec<u8>, Option<Duration>) {
-    let mut console = Vec::new();
-    let mut first_byte = None;
+/// Reads the console to its end, copying it to our stdout when asked and handing each
+/// chunk to `sender`; returning drops the sender, which tells the receiver QEMU is gone.
+fn read_console(mut stdout: impl Read, stream: bool, start: Instant, sender: &mpsc::Sender<Chunk>) {
     let mut buffer = [0u8; 4096];
     loop {
         let len = match stdout.read(&mut buffer) {
@@ -188,16 +339,17 @@ fn read_console(
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        first_byte.get_or_insert_with(|| start.elapsed());
         let bytes = &buffer[..len];
         if stream {
             // Our own stdout going away (a closed pipe) must not stop the guest or the copy.
             let mut out = std::io::stdout().lock();
             let _ignored = out.write_all(bytes).and_then(|()| out.flush());
         }
-        console.extend_from_slice(bytes);
+        // The receiver only goes away with the `Running`, which kills QEMU anyway.
+        if sender.send((start.elapsed(), bytes.to_vec())).is_err() {
+            break;
+        }
     }
-    (console, first_byte)
 }
 
 /// Waits for the child to exit; `None` if the deadline passes first.
@@ -242,7 +394,9 @@ mod tests {
     use std::process::Command;
     use std::time::Duration;
 
-    use super::{Launch, boot, qemu_args, supervise};
+    #[cfg(unix)]
+    use super::stand_in;
+    use super::{Launch, Waited, qemu_args, start, supervise};
     use crate::accel::Accel;
     use crate::board::Board;
     use crate::exit::GuestExit;
@@ -298,7 +452,7 @@ mod tests {
 
     #[test]
     fn a_missing_qemu_is_reported_as_such() {
-        let err = boot(&launch(
+        let err = start(&launch(
             "/nonexistent/qemu-system-x86_64",
             Board::Microvm,
             Accel::Tcg,
@@ -338,5 +492,70 @@ mod tests {
         );
         assert_eq!(outcome.console, b"x");
         assert!(outcome.elapsed < Duration::from_secs(10));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn waits_for_a_marker_then_stops_the_guest() {
+        let mut guest = stand_in(
+            "printf 'booting\\nREA'; sleep 0.2; printf 'DY\\n'; exec sleep 30",
+            None,
+        );
+        assert!(guest.pid() > 0);
+        assert_eq!(
+            guest.wait_for("READY", Duration::from_secs(10)),
+            Waited::Found
+        );
+        assert!(guest.is_running());
+        let started = std::time::Instant::now();
+        let outcome = guest.stop().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(outcome.console, b"booting\nREADY\n");
+        assert!(
+            matches!(outcome.exit, GuestExit::Signal(_)),
+            "{:?}",
+            outcome.exit
+        );
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_marker_that_never_comes() {
+        let mut guest = stand_in("printf 'x'; exec sleep 30", None);
+        assert_eq!(
+            guest.wait_for("READY", Duration::from_millis(200)),
+            Waited::TimedOut
+        );
+        // Dropping the handle kills and reaps the process.
+        let pid = guest.pid();
+        drop(guest);
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+
+        let mut guest = stand_in("printf 'x'; exit 235", None);
+        assert_eq!(
+            guest.wait_for("READY", Duration::from_secs(10)),
+            Waited::Closed
+        );
+        // A closed console means exiting, not yet reaped, so no `is_running` check here.
+        let outcome = guest.finish().unwrap();
+        assert_eq!(outcome.exit, GuestExit::Status(101));
+        assert_eq!(outcome.console, b"x");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn waiting_never_outlasts_the_launch_timeout() {
+        let mut guest = stand_in("exec sleep 30", Some(Duration::from_millis(200)));
+        let started = std::time::Instant::now();
+        assert_eq!(
+            guest.wait_for("READY", Duration::from_secs(30)),
+            Waited::TimedOut
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let outcome = guest.finish().unwrap();
+        assert_eq!(
+            outcome.exit,
+            GuestExit::TimedOut(Duration::from_millis(200))
+        );
     }
 }

@@ -109,15 +109,26 @@ pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
         .collect();
     suites.sort_unstable();
     suites.dedup();
-    cases.extend(suites.into_iter().map(|suite| {
-        Case::new(
+    // Every suite runs on one core and on four, where threads meet across cores.
+    for suite in suites {
+        cases.push(Case::new(
             &format!("tests::{suite}"),
             TargetKind::Test,
             suite,
             0,
             &[ALL_PASSED],
-        )
-    }));
+        ));
+        cases.push(
+            Case::new(
+                &format!("tests::{suite}::smp4"),
+                TargetKind::Test,
+                suite,
+                0,
+                &[ALL_PASSED],
+            )
+            .smp(4),
+        );
+    }
     cases
 }
 
@@ -154,7 +165,9 @@ mod tests {
                 "fault-pf",
                 "failing-on-purpose",
                 "tests::alloc",
-                "tests::timers"
+                "tests::alloc::smp4",
+                "tests::timers",
+                "tests::timers::smp4"
             ]
         );
     }

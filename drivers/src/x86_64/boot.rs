@@ -153,7 +153,12 @@ use core::mem::MaybeUninit;
 
 use hal::memory::{self, Region};
 
-use crate::x86_64::cpu::BootCoreOnly;
+use crate::x86_64::cpu;
+use crate::x86_64::gdt::CoreTables;
+use crate::x86_64::idle::HaltIdle;
+use crate::x86_64::lapic::MmioRegisters;
+use crate::x86_64::paging::PageGuard;
+use crate::x86_64::smp::ApicCores;
 use crate::x86_64::tsc::{self, RateSource, TscClock};
 use crate::x86_64::{acpi, mptable};
 
@@ -281,6 +286,36 @@ pub unsafe fn heap_region(map: &[Region]) -> Option<&'static mut [MaybeUninit<u8
     Some(unsafe { core::slice::from_raw_parts_mut(start as *mut MaybeUninit<u8>, len) })
 }
 
+/// Splits the descriptor tables of `cores - 1` cores (every core but the boot core) off the
+/// top of `heap`, as many as fit: no memory for the cores a machine does not have, and
+/// no time spent zeroing it.
+pub fn split_core_tables(
+    heap: &'static mut [MaybeUninit<u8>],
+    cores: usize,
+) -> (
+    &'static mut [MaybeUninit<u8>],
+    &'static mut [MaybeUninit<CoreTables>],
+) {
+    let (size, align) = (size_of::<CoreTables>(), align_of::<CoreTables>());
+    let fit = cores
+        .saturating_sub(1)
+        .min(heap.len().saturating_sub(align) / size);
+    if fit == 0 {
+        return (heap, &mut []);
+    }
+    let end = heap.as_ptr() as usize + heap.len();
+    // At least `align` bytes above the heap's start, so the heap's start is not passed.
+    let start = (end - fit * size) & !(align - 1);
+    let keep = start - heap.as_ptr() as usize;
+    let (heap, rest) = heap.split_at_mut(keep);
+    // SAFETY: `rest` starts at `start`, aligned for `CoreTables`, and holds at least `fit`
+    // of them; `MaybeUninit` asks for no initial value.
+    let tables = unsafe {
+        core::slice::from_raw_parts_mut(rest.as_mut_ptr().cast::<MaybeUninit<CoreTables>>(), fit)
+    };
+    (heap, tables)
+}
+
 /// What every x86_64 board finds the same way once it has the loader's data.
 #[derive(Debug)]
 pub struct Common {
@@ -288,8 +323,12 @@ pub struct Common {
     pub clock: TscClock,
     /// Where the TSC rate came from.
     pub rate_source: RateSource,
-    /// The cores, counted from the ACPI MADT or the MP table (1 without either).
-    pub cores: BootCoreOnly,
+    /// The cores, from the ACPI MADT or the MP table (only the boot core without either).
+    pub cores: ApicCores,
+    /// Halting an idle core.
+    pub idle: HaltIdle,
+    /// Guard pages in the boot page tables.
+    pub guard: PageGuard,
     /// The heap.
     pub heap: &'static mut [MaybeUninit<u8>],
 }
@@ -323,13 +362,18 @@ pub enum Acpi {
     Search,
 }
 
+/// Where the local APIC is when no table says: the address every x86 CPU resets it to.
+const DEFAULT_APIC: usize = 0xfee0_0000;
+
 /// Finds the clock (with the `tsc_khz=` hint from `data`), the cores (from the ACPI MADT,
-/// else the MP table) and the heap.
+/// else the MP table) and the heap, and sets up interrupts: the 8259s masked, the boot
+/// core's local APIC enabled. Interrupts stay masked; the first idle unmasks them.
 ///
 /// # Safety
-/// Call once, on the boot core with interrupts masked, after the boot page tables are up
-/// and the loader's data is copied into `data`.
-pub unsafe fn find_common(data: &BootData, tables: Acpi) -> Result<Common, Error> {
+/// Call once, on the boot core with interrupts masked, after
+/// [`cpu::init_boot_core`], with the boot page tables up and the loader's data copied
+/// into `data`.
+pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Common, Error> {
     let hint = data.param("tsc_khz").and_then(|khz| khz.parse().ok());
     // SAFETY: the caller runs us at boot, when nothing else uses the PIT.
     let (khz, rate_source) = unsafe { tsc::find_rate(hint) }.ok_or(Error::NoTscRate)?;
@@ -344,15 +388,44 @@ pub unsafe fn find_common(data: &BootData, tables: Acpi) -> Result<Common, Error
         Acpi::Search => unsafe { acpi::scan() },
     };
     // SAFETY: as above.
-    let cores = madt
-        .or_else(|| unsafe { mptable::scan() })
-        .map_or(1, |found| found.apic_ids().len());
+    let processors = madt.or_else(|| unsafe { mptable::scan() });
+    let apic_base = processors
+        .map(|p| p.local_apic as usize)
+        .filter(|&base| base != 0)
+        .unwrap_or(DEFAULT_APIC);
+    let apic_ids = processors.as_ref().map_or(&[][..], |p| p.apic_ids());
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
+    let (heap, core_tables) = split_core_tables(heap, apic_ids.len());
+    // SAFETY: the boot core's tables are loaded (the caller ran `init_boot_core`), the
+    // address is the APIC's, identity-mapped, and xAPIC is the mode firmware leaves.
+    unsafe { cpu::enable_interrupt_controller(apic_base) };
+    // SAFETY: as above; the memory map is true, nothing uses low memory once the loader's
+    // data is copied, and the tables were split off the heap for the cores.
+    let cores = unsafe {
+        ApicCores::new(
+            MmioRegisters::new(apic_base),
+            clock,
+            apic_ids,
+            data.regions(),
+            core_tables,
+        )
+    };
+    // SAFETY: every core enables its APIC at this address before it idles, and the IDT
+    // has the timer vector; the boot tables identity-map memory and only `PageGuard`
+    // changes them.
+    let (idle, guard) = unsafe {
+        (
+            HaltIdle::new(clock, MmioRegisters::new(apic_base)),
+            PageGuard::new(),
+        )
+    };
     Ok(Common {
         clock,
         rate_source,
-        cores: BootCoreOnly::new(cores),
+        cores,
+        idle,
+        guard,
         heap,
     })
 }
@@ -385,5 +458,28 @@ mod tests {
             });
         }
         assert_eq!(data.regions().len(), super::MAX_REGIONS);
+    }
+
+    #[test]
+    fn core_tables_come_off_the_top_of_the_heap() {
+        use core::mem::MaybeUninit;
+
+        let size = size_of::<super::CoreTables>();
+        let heap = Box::leak(vec![MaybeUninit::<u8>::uninit(); 4 * size].into_boxed_slice());
+        let (start, end) = (heap.as_ptr() as usize, heap.as_ptr() as usize + heap.len());
+        let (heap, tables) = super::split_core_tables(heap, 3);
+        assert_eq!(tables.len(), 2);
+        assert_eq!(tables.as_ptr() as usize % 16, 0);
+        assert!(tables.as_ptr_range().end as usize <= end);
+        assert_eq!(heap.as_ptr() as usize, start);
+        assert_eq!(heap.as_ptr_range().end, tables.as_ptr().cast());
+        assert!(heap.len() >= 4 * size - 2 * size - 16);
+
+        let (heap, tables) = super::split_core_tables(heap, 1);
+        assert!(tables.is_empty());
+        let len = heap.len();
+        let (heap, tables) = super::split_core_tables(heap, 100);
+        assert!(tables.len() < 100, "as many as fit");
+        assert!(heap.len() < len);
     }
 }

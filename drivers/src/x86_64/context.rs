@@ -12,15 +12,16 @@ use hal::context::{Context, ContextSwitch, Entry};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct X86ContextSwitch;
 
+/// The smallest stack `prepare` accepts.
+const MIN_STACK: usize = 256;
+
 /// Bytes [`X86ContextSwitch::prepare`] lays out: six registers, the resume address and
 /// padding that leaves the first function's stack aligned.
 const FRAME: usize = 9 * 8;
 
 impl ContextSwitch for X86ContextSwitch {
-    const MIN_STACK: usize = 256;
-
     fn prepare(&self, stack: &mut [u8], entry: Entry, arg: usize) -> Option<Context> {
-        if stack.len() < Self::MIN_STACK {
+        if stack.len() < MIN_STACK {
             return None;
         }
         let base = stack.as_ptr() as usize;

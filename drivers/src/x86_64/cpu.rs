@@ -1,20 +1,31 @@
-//! Setting up a core: descriptor tables and exception routing.
+//! Setting up a core: descriptor tables, the shared IDT, and trap routing.
+//!
+//! CPU exceptions go to the [`FaultHandler`] in charge. The three interrupts Novillo takes
+//! (the local APIC timer, the wake-up IPI and the APIC's spurious interrupt) exist only to
+//! end a `hlt`: their handler acknowledges them (all but the spurious one, which must not
+//! be) and returns.
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use hal::cpu::Cores;
 use hal::trap::{FaultHandler, Traps};
 
-use crate::x86_64::gdt::{CoreTables, DOUBLE_FAULT_IST};
+use crate::x86_64::gdt::{CoreLocal, CoreTables, DOUBLE_FAULT_IST, PAGE_FAULT_IST};
 use crate::x86_64::idt::Idt;
-use crate::x86_64::instructions;
-use crate::x86_64::trap::{self, EXCEPTION_ENTRIES, TrapFrame};
+use crate::x86_64::lapic::{LocalApic, MmioRegisters};
+use crate::x86_64::trap::{self, EXCEPTION_ENTRIES, INTERRUPT_ENTRIES, SPURIOUS_VECTOR, TrapFrame};
+use crate::x86_64::{instructions, pic};
 
 /// The fault handler in charge: the board's early one, then the kernel's.
 static FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
-/// CPU exceptions, routed to the [`FaultHandler`] in charge. Interrupts are ignored until
-/// some driver claims them.
+/// The local APIC's address, once [`enable_interrupts_controller`] set it up.
+static LOCAL_APIC: AtomicUsize = AtomicUsize::new(0);
+
+/// The IDT every core loads; written once by the boot core before any other core runs.
+static mut IDT: Idt = Idt::new();
+
+/// CPU exceptions, routed to the [`FaultHandler`] in charge.
 #[derive(Debug)]
 pub struct Exceptions(());
 
@@ -26,6 +37,12 @@ impl Traps for Exceptions {
 
 fn on_trap(frame: &mut TrapFrame) {
     if !frame.is_exception() {
+        let base = LOCAL_APIC.load(Ordering::Relaxed);
+        if frame.vector != u64::from(SPURIOUS_VECTOR) && base != 0 {
+            // SAFETY: LOCAL_APIC only holds the address `enable_interrupt_controller` was
+            // given, whose caller vouched for it.
+            LocalApic::new(unsafe { MmioRegisters::new(base) }).end_of_interrupt();
+        }
         return;
     }
     let fault = frame.fault(instructions::cr2());
@@ -38,60 +55,77 @@ fn on_trap(frame: &mut TrapFrame) {
     handler(&fault);
 }
 
-/// Sets up the boot core: its GDT and TSS (with a double-fault stack), an IDT with every
-/// CPU exception, and `early` as the fault handler until the kernel installs its own
-/// through the returned [`Exceptions`].
+/// Sets up the boot core as core 0: its GDT, TSS (with double-fault and page-fault
+/// stacks) and per-core block, an IDT with every CPU exception and the three interrupts,
+/// and `early` as the fault handler until the kernel installs its own through the returned
+/// [`Exceptions`].
 ///
 /// # Safety
 /// Runs once, on the boot core, with interrupts masked, before anything relies on the old
-/// descriptor tables.
+/// descriptor tables and before any other core starts.
 pub unsafe fn init_boot_core(early: FaultHandler) -> Exceptions {
-    static mut TABLES: CoreTables = CoreTables::new();
-    static mut IDT: Idt = Idt::new();
+    // Not zeroed at boot (see the boards' `.noinit`): `CoreTables::load` writes what it
+    // needs, and the 32 KiB of stacks need nothing.
+    #[unsafe(link_section = ".noinit.core_tables")]
+    static mut TABLES: MaybeUninit<CoreTables> = MaybeUninit::uninit();
     let mut exceptions = Exceptions(());
     exceptions.set_fault_handler(early);
     trap::set_handler(on_trap);
     #[allow(clippy::deref_addrof)]
     // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
-    // SAFETY: this runs once, on one core, so nothing else holds a reference to TABLES or
-    // IDT; both are 'static, and every gate points at a trap entry.
+    // SAFETY: this runs once, on one core, before any other core runs, so nothing else holds
+    // a reference to TABLES or IDT; both are 'static, and every gate points at a trap entry.
     unsafe {
-        let tables = &mut *(&raw mut TABLES);
-        tables.load();
+        CoreTables::load(&mut *(&raw mut TABLES), 0);
         let idt = &mut *(&raw mut IDT);
-        for (vector, entry) in EXCEPTION_ENTRIES.into_iter().enumerate() {
-            let ist = if vector == 8 { DOUBLE_FAULT_IST } else { 0 };
-            idt.set(vector as u8, entry, ist);
+        let exceptions = EXCEPTION_ENTRIES
+            .into_iter()
+            .enumerate()
+            .map(|(vector, entry)| (vector as u8, entry));
+        for (vector, entry) in exceptions.chain(INTERRUPT_ENTRIES) {
+            let ist = match vector {
+                8 => DOUBLE_FAULT_IST,
+                14 => PAGE_FAULT_IST,
+                _ => 0,
+            };
+            idt.set(vector, entry, ist);
         }
         idt.load();
     }
     exceptions
 }
 
-/// The machine's cores while only the boot core runs: the others are counted (from the MP
-/// table) but not started yet, so every call runs on core 0 and no core is idle to wake.
-#[derive(Clone, Copy, Debug)]
-pub struct BootCoreOnly {
-    count: usize,
-}
-
-impl BootCoreOnly {
-    /// A machine of `count` cores (at least one).
-    pub fn new(count: usize) -> Self {
-        Self {
-            count: count.max(1),
-        }
+/// Sets up a core started after the boot core as core number `core`: its own GDT, TSS
+/// and per-core block in `slot`, and the shared IDT.
+///
+/// # Safety
+/// Runs once per core, on that core, with interrupts masked, after [`init_boot_core`];
+/// `slot` must be used by nothing else, for ever.
+pub unsafe fn init_other_core(slot: &'static mut MaybeUninit<CoreTables>, core: usize) {
+    #[allow(clippy::deref_addrof)]
+    // `&*(&raw const S)` is how edition 2024 borrows a `static mut`.
+    // SAFETY: the caller's promises are `load`'s; the IDT was filled by the boot core
+    // before this core started and is only read from now on.
+    unsafe {
+        CoreTables::load(slot, core);
+        let idt: &'static Idt = &*(&raw const IDT);
+        idt.load();
     }
 }
 
-impl Cores for BootCoreOnly {
-    fn count(&self) -> usize {
-        self.count
-    }
-
-    fn current(&self) -> usize {
-        0
-    }
-
-    fn wake(&self, _core: usize) {}
+/// Masks the 8259s and enables the current core's local APIC at `base`, with the timer's
+/// calibration run started (see [`crate::x86_64::lapic`]). Every core calls it once.
+///
+/// # Safety
+/// `base` must be the local APIC's identity-mapped address, in xAPIC mode; runs with
+/// interrupts masked, after the core's tables are loaded.
+pub unsafe fn enable_interrupt_controller(base: usize) {
+    // SAFETY: the 8259s are at their standard ports on every PC-like machine, and only the
+    // boot path touches them.
+    unsafe { pic::mask_all() };
+    LOCAL_APIC.store(base, Ordering::Relaxed);
+    // SAFETY: the caller vouches for the address.
+    let apic = LocalApic::new(unsafe { MmioRegisters::new(base) });
+    apic.enable(SPURIOUS_VECTOR);
+    CoreLocal::set_calibration_start(apic.count_at_tsc());
 }

@@ -47,3 +47,48 @@ pub fn cpuid(leaf: u32) -> Cpuid {
         edx: r.edx,
     }
 }
+
+/// Reads a model-specific register.
+///
+/// # Safety
+/// `msr` must exist on this CPU, or RDMSR raises #GP.
+pub unsafe fn rdmsr(msr: u32) -> u64 {
+    let (low, high): (u32, u32);
+    // SAFETY: the caller vouches that the MSR exists; reading one has no side effects.
+    unsafe {
+        asm!("rdmsr", in("ecx") msr, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    };
+    u64::from(high) << 32 | u64::from(low)
+}
+
+/// Writes a model-specific register.
+///
+/// # Safety
+/// `msr` must exist, and writing `value` to it must not break memory safety.
+pub unsafe fn wrmsr(msr: u32, value: u64) {
+    // SAFETY: the caller vouches for the MSR and the value.
+    unsafe {
+        asm!(
+            "wrmsr",
+            in("ecx") msr,
+            in("eax") value as u32,
+            in("edx") (value >> 32) as u32,
+            options(nostack, preserves_flags),
+        )
+    };
+}
+
+/// Reads CR3: the physical address of the current top-level page table, and flags.
+pub fn cr3() -> u64 {
+    let value: u64;
+    // SAFETY: reading CR3 has no side effects; the kernel runs in ring 0.
+    unsafe { asm!("mov {}, cr3", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    value
+}
+
+/// Drops the TLB entries of the page that holds `address` on this core.
+pub fn invlpg(address: usize) {
+    // SAFETY: INVLPG only drops cached translations, which the CPU refetches from the page
+    // tables; it cannot make memory unsafe.
+    unsafe { asm!("invlpg [{}]", in(reg) address, options(nostack, preserves_flags)) };
+}

@@ -104,7 +104,9 @@ impl TrapFrame {
     }
 
     /// Describes this exception for the kernel. `cr2` is the page-fault address register,
-    /// read by the caller (it is only meaningful for a page fault).
+    /// read by the caller; it is passed on for a page fault, and for a double fault, which
+    /// a page fault that could not be delivered (a stack overflow into a guard page) turns
+    /// into.
     pub fn fault(&self, cr2: u64) -> Fault {
         Fault {
             vector: self.vector as u8,
@@ -112,7 +114,7 @@ impl TrapFrame {
             instruction_pointer: self.rip,
             stack_pointer: self.rsp,
             error_code: has_error_code(self.vector).then_some(self.error_code),
-            address: (self.vector == 14).then_some(cr2),
+            address: matches!(self.vector, 8 | 14).then_some(cr2),
         }
     }
 }
@@ -158,30 +160,50 @@ extern "C" fn common_entry() {
     );
 }
 
+/// The local APIC timer's vector.
+pub const TIMER_VECTOR: u8 = 0xf0;
+/// The vector of the IPI that wakes an idle core.
+pub const WAKE_VECTOR: u8 = 0xf1;
+/// The local APIC's spurious-interrupt vector (its low four bits set, as old APICs want).
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+
+macro_rules! stub {
+    ($vector:expr, $name:ident) => {
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name() {
+            naked_asm!(
+                ".if {has_code} == 0",
+                "push 0",
+                ".endif",
+                "push {vector}",
+                "jmp {common}",
+                has_code = const has_error_code($vector as u64) as u8,
+                vector = const $vector,
+                common = sym common_entry,
+            );
+        }
+    };
+}
+
 macro_rules! stubs {
-    ($($vector:literal => $name:ident),* $(,)?) => {
-        $(
-            #[unsafe(naked)]
-            unsafe extern "C" fn $name() {
-                naked_asm!(
-                    ".if {has_code} == 0",
-                    "push 0",
-                    ".endif",
-                    "push {vector}",
-                    "jmp {common}",
-                    has_code = const has_error_code($vector) as u8,
-                    vector = const $vector,
-                    common = sym common_entry,
-                );
-            }
-        )*
+    (
+        exceptions: $($vector:literal => $name:ident),* ;
+        interrupts: $($interrupt:ident => $handler:ident),* $(,)?
+    ) => {
+        $(stub!($vector, $name);)*
+        $(stub!($interrupt, $handler);)*
 
         /// The trap entries of the CPU exceptions, by vector, for the IDT.
         pub const EXCEPTION_ENTRIES: [unsafe extern "C" fn(); EXCEPTIONS] = [$($name),*];
+
+        /// The trap entries of the interrupts, with their vectors, for the IDT.
+        pub const INTERRUPT_ENTRIES: [(u8, unsafe extern "C" fn()); [$($interrupt),*].len()] =
+            [$(($interrupt, $handler)),*];
     };
 }
 
 stubs! {
+    exceptions:
     0 => exception_0, 1 => exception_1, 2 => exception_2, 3 => exception_3,
     4 => exception_4, 5 => exception_5, 6 => exception_6, 7 => exception_7,
     8 => exception_8, 9 => exception_9, 10 => exception_10, 11 => exception_11,
@@ -189,7 +211,10 @@ stubs! {
     16 => exception_16, 17 => exception_17, 18 => exception_18, 19 => exception_19,
     20 => exception_20, 21 => exception_21, 22 => exception_22, 23 => exception_23,
     24 => exception_24, 25 => exception_25, 26 => exception_26, 27 => exception_27,
-    28 => exception_28, 29 => exception_29, 30 => exception_30, 31 => exception_31,
+    28 => exception_28, 29 => exception_29, 30 => exception_30, 31 => exception_31;
+    interrupts:
+    TIMER_VECTOR => timer_interrupt, WAKE_VECTOR => wake_interrupt,
+    SPURIOUS_VECTOR => spurious_interrupt,
 }
 
 #[cfg(test)]

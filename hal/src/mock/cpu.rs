@@ -1,7 +1,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::cpu::{Cores, CpuIdle};
+use crate::cpu::{CoreEntry, Cores, CpuIdle, StartError};
 use crate::mock::time::{ManualClock, Shared};
 use crate::time::Instant;
 
@@ -12,6 +12,7 @@ pub struct FakeCores {
     count: usize,
     current: Arc<Shared<usize>>,
     woken: Arc<Shared<Vec<usize>>>,
+    started: Arc<Shared<Vec<(usize, usize, CoreEntry)>>>,
 }
 
 impl FakeCores {
@@ -21,12 +22,19 @@ impl FakeCores {
             count: count.max(1),
             current: Arc::default(),
             woken: Arc::default(),
+            started: Arc::default(),
         }
     }
 
     /// Pretends that later calls run on `core`.
     pub fn set_current(&self, core: usize) {
         self.current.with(|c| *c = core);
+    }
+
+    /// The start requests so far: core, stack top and entry. The fake does not run them;
+    /// a test that wants a core to run calls the entry itself.
+    pub fn started(&self) -> Vec<(usize, usize, CoreEntry)> {
+        self.started.with(|s| s.clone())
     }
 
     /// The cores woken so far, in order.
@@ -49,10 +57,29 @@ impl Cores for FakeCores {
             self.woken.with(|w| w.push(core));
         }
     }
+
+    unsafe fn start(
+        &self,
+        core: usize,
+        stack_top: usize,
+        entry: CoreEntry,
+    ) -> Result<(), StartError> {
+        if core == 0 || core >= self.count {
+            return Err(StartError::NoSuchCore);
+        }
+        self.started.with(|s| {
+            if s.iter().any(|&(c, _, _)| c == core) {
+                return Err(StartError::AlreadyStarted);
+            }
+            s.push((core, stack_top, entry));
+            Ok(())
+        })
+    }
 }
 
-/// An idle that records each deadline it was given and, instead of halting, moves a
-/// [`ManualClock`] to that deadline, as if the core had slept until its timer fired.
+/// An idle that records each deadline it halted for and, instead of halting, moves a
+/// [`ManualClock`] to that deadline, as if the core had slept until its timer fired. When
+/// `still_idle` says there is work, it records nothing and returns at once.
 #[derive(Clone, Debug)]
 pub struct RecordingIdle {
     clock: ManualClock,
@@ -75,7 +102,10 @@ impl RecordingIdle {
 }
 
 impl CpuIdle for RecordingIdle {
-    fn idle(&mut self, deadline: Option<Instant>) {
+    fn idle(&self, deadline: Option<Instant>, still_idle: &mut dyn FnMut() -> bool) {
+        if !still_idle() {
+            return;
+        }
         self.calls.with(|c| c.push(deadline));
         if let Some(t) = deadline {
             self.clock.advance_to(t);
@@ -86,9 +116,29 @@ impl CpuIdle for RecordingIdle {
 #[cfg(test)]
 mod tests {
     use super::{FakeCores, RecordingIdle};
-    use crate::cpu::{Cores, CpuIdle};
+    use crate::cpu::{Cores, CpuIdle, StartError};
     use crate::mock::ManualClock;
     use crate::time::{Clock, Instant};
+
+    extern "C" fn never(_: usize) -> ! {
+        unreachable!()
+    }
+
+    #[test]
+    fn cores_start_each_secondary_core_once() {
+        let cores = FakeCores::new(3);
+        // SAFETY: the fake never runs the entry or touches the stack.
+        unsafe {
+            assert_eq!(cores.start(0, 0x1000, never), Err(StartError::NoSuchCore));
+            assert_eq!(cores.start(3, 0x1000, never), Err(StartError::NoSuchCore));
+            assert_eq!(cores.start(2, 0x1000, never), Ok(()));
+            assert_eq!(
+                cores.start(2, 0x2000, never),
+                Err(StartError::AlreadyStarted)
+            );
+        }
+        assert_eq!(cores.started().len(), 1);
+    }
 
     #[test]
     fn cores_record_wakes_of_real_cores_only() {
@@ -103,9 +153,10 @@ mod tests {
     #[test]
     fn idle_sleeps_until_the_deadline() {
         let clock = ManualClock::new();
-        let mut idle = RecordingIdle::new(clock.clone());
-        idle.idle(Some(Instant::from_nanos(500)));
-        idle.idle(None);
+        let idle = RecordingIdle::new(clock.clone());
+        idle.idle(Some(Instant::from_nanos(500)), &mut || true);
+        idle.idle(Some(Instant::from_nanos(900)), &mut || false);
+        idle.idle(None, &mut || true);
         assert_eq!(clock.now().as_nanos(), 500);
         assert_eq!(idle.calls(), [Some(Instant::from_nanos(500)), None]);
     }

@@ -6,7 +6,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::board::{Board, Platform};
 use crate::memory::Region;
-use crate::mock::{FakeCores, ManualClock, RecordingConsole};
+use crate::mock::{
+    FakeCores, FakeGuard, ManualClock, RecordingConsole, RecordingIdle, StackSwitch,
+};
 use crate::power::PowerOff;
 use crate::trap::{Fault, FaultHandler, Traps};
 
@@ -18,6 +20,9 @@ impl Platform for MockPlatform {
     type Console = RecordingConsole;
     type Clock = ManualClock;
     type Cores = FakeCores;
+    type Idle = RecordingIdle;
+    type Switch = StackSwitch;
+    type Guard = FakeGuard;
     type Power = FakePower;
     type Traps = FakeTraps;
 }
@@ -74,8 +79,9 @@ impl Traps for FakeTraps {
     }
 }
 
-/// A whole fake board: a recording console, a manual clock, `cores` fake cores and
-/// `heap_bytes` of heap (leaked: a board's heap lives for ever).
+/// A whole fake board: a recording console, a manual clock moved by the idle, `cores` fake
+/// cores, a real stack switch, and `heap_bytes` of heap (leaked: a board's heap lives for
+/// ever).
 pub fn board(cores: usize, heap_bytes: usize) -> Board<MockPlatform> {
     let heap = Box::leak(vec![MaybeUninit::uninit(); heap_bytes].into_boxed_slice());
     let map = Box::leak(Box::new([Region {
@@ -83,14 +89,18 @@ pub fn board(cores: usize, heap_bytes: usize) -> Board<MockPlatform> {
         len: heap_bytes as u64,
         usable: true,
     }]));
+    let clock = ManualClock::new();
     Board {
         name: "mock",
         command_line: "",
         memory_map: map,
         heap,
         console: RecordingConsole::new(),
-        clock: ManualClock::new(),
+        idle: RecordingIdle::new(clock.clone()),
+        clock,
         cores: FakeCores::new(cores),
+        switch: StackSwitch,
+        guard: FakeGuard::new(),
         power: FakePower::new(),
         traps: FakeTraps::default(),
     }

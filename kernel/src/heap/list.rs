@@ -1,15 +1,14 @@
-//! The kernel heap: a first-fit list of free blocks kept in address order, so that a freed
-//! block merges with free neighbours at once and the heap does not crumble.
+//! The shared heap behind the per-core caches: a first-fit list of free blocks kept in
+//! address order, so that a freed block merges with free neighbours at once and the heap
+//! does not crumble.
 //!
 //! Every block is a multiple of 16 bytes at a 16-byte-aligned address, and a free block
 //! keeps its size and the next free block in its first 16 bytes. Alignments above 16 are
 //! served by splitting off the gap in front, which is itself a whole free block.
 
-use core::alloc::{GlobalAlloc, Layout};
+use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
-
-use spin::Mutex;
 
 /// The allocation granularity: every block size and address is a multiple of it.
 const UNIT: usize = 16;
@@ -165,40 +164,6 @@ impl Heap {
         }
         self.stats.free += size;
     }
-}
-
-/// The heap behind `alloc` in the kernel image.
-struct KernelHeap(Mutex<Heap>);
-
-// SAFETY: `Heap` hands out disjoint blocks of at least the requested size and alignment,
-// and the lock serialises every use of the free list.
-unsafe impl GlobalAlloc for KernelHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0
-            .lock()
-            .allocate(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
-    }
-
-    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        if let Some(block) = NonNull::new(block) {
-            // SAFETY: GlobalAlloc's contract: `block` came from `alloc` with `layout`.
-            unsafe { self.0.lock().deallocate(block, layout) };
-        }
-    }
-}
-
-#[cfg_attr(target_os = "none", global_allocator)]
-static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap::empty()));
-
-/// Gives the kernel heap its memory (once, at boot).
-pub(crate) fn init(region: &'static mut [MaybeUninit<u8>]) {
-    HEAP.0.lock().add_region(region);
-}
-
-/// How much of the kernel heap is in use.
-pub fn stats() -> Stats {
-    HEAP.0.lock().stats()
 }
 
 #[cfg(test)]

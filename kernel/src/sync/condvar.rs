@@ -1,0 +1,94 @@
+use alloc::collections::VecDeque;
+use core::fmt;
+
+use crate::sync::{Mutex, MutexGuard};
+use crate::thread::{self, Thread};
+use crate::time::{Duration, Instant};
+
+/// Whether a [`Condvar::wait_timeout`] ended because its time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// Whether the time ran out.
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+/// A condition variable: threads wait on it, with a [`Mutex`] released, until another
+/// thread notifies them. As with `std`, a waiter can wake for no reason, so it checks its
+/// condition again ([`Condvar::wait_while`] does that).
+#[derive(Default)]
+pub struct Condvar {
+    waiters: spin::Mutex<VecDeque<Thread>>,
+}
+
+impl Condvar {
+    /// A condition variable nobody waits on.
+    pub const fn new() -> Self {
+        Self {
+            waiters: spin::Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Releases `guard`'s lock, waits for a notification, and takes the lock again.
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        let mutex = guard.mutex();
+        self.waiters.lock().push_back(thread::current());
+        drop(guard);
+        thread::park();
+        mutex.lock()
+    }
+
+    /// Waits while `condition` holds.
+    pub fn wait_while<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> MutexGuard<'a, T> {
+        while condition(&mut guard) {
+            guard = self.wait(guard);
+        }
+        guard
+    }
+
+    /// As [`Condvar::wait`], for at most `timeout`.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        let deadline = Instant::now() + timeout;
+        let mutex: &Mutex<T> = guard.mutex();
+        let me = thread::current();
+        self.waiters.lock().push_back(me.clone());
+        drop(guard);
+        crate::sched::park_until(deadline.into());
+        self.waiters.lock().retain(|t| t.id() != me.id());
+        let guard = mutex.lock();
+        (guard, WaitTimeoutResult(Instant::now() >= deadline))
+    }
+
+    /// Wakes one waiting thread, if any.
+    pub fn notify_one(&self) {
+        let next = self.waiters.lock().pop_front();
+        if let Some(next) = next {
+            next.unpark();
+        }
+    }
+
+    /// Wakes every waiting thread.
+    pub fn notify_all(&self) {
+        let waiters = core::mem::take(&mut *self.waiters.lock());
+        for waiter in waiters {
+            waiter.unpark();
+        }
+    }
+}
+
+impl fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condvar").finish_non_exhaustive()
+    }
+}

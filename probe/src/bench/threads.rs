@@ -1,0 +1,197 @@
+//! `probe bench threads`: boots the `bench_threads` example, which times the thread API in
+//! the guest and prints `BENCH <name> <ns_per_op>` per run, and prints the medians; with
+//! `--baseline linux`, beside the same costs in a Linux guest.
+
+use crate::bench::linux::{self, Skipped, ThreadsBaseline};
+use crate::bench::stats::Align::{Left, Right};
+use crate::bench::stats::{Series, format_ns, format_ratio, parse_results, table};
+use crate::bench::{Failure, MEM, build_example, settings, with_console};
+use crate::cli::ThreadsOptions;
+use crate::exit::GuestExit;
+use crate::guest::boot_file;
+
+/// The `apps` example that runs the thread benchmarks.
+const EXAMPLE: &str = "bench_threads";
+
+pub(super) fn run(options: &ThreadsOptions) -> Result<(), Failure> {
+    let accel = options.guest.accel.resolve()?;
+    let board = options.board;
+    let smp = options.guest.smp;
+    let elf = build_example(board, EXAMPLE)?;
+    println!("probe: booting {EXAMPLE} on {board} with smp {smp} under {accel}");
+    let outcome = boot_file(
+        &settings(accel, smp, options.guest.timeout),
+        &elf,
+        &[],
+        false,
+    )?;
+    if outcome.exit != GuestExit::Status(0) {
+        return Err(with_console(
+            format!("{EXAMPLE} on {board} ended with {}", outcome.exit),
+            &outcome.console,
+        )
+        .into());
+    }
+    let series = parse_results(&String::from_utf8_lossy(&outcome.console))
+        .map_err(|message| with_console(format!("{EXAMPLE}: {message}"), &outcome.console))?;
+
+    // Right after our guest, so both run under the same conditions.
+    let baseline = options
+        .linux
+        .then(|| linux::threads(board, smp, accel, MEM));
+    println!();
+    print!(
+        "{}",
+        report(&series, baseline.as_ref().and_then(|b| b.as_ref().ok()))
+    );
+    println!(
+        "ns per operation; median, min and max of the runs the guest repeated itself \
+         ({EXAMPLE} on {board}, smp {smp}, accel {accel})"
+    );
+    match baseline {
+        None => Ok(()),
+        Some(Ok(baseline)) => {
+            print!("{}", baseline_notes(&series, &baseline));
+            Ok(())
+        }
+        Some(Err(Skipped::Missing(message))) => {
+            println!("no Linux baseline: {message}");
+            Ok(())
+        }
+        Some(Err(Skipped::Failed(message))) => {
+            Err(format!("the Linux baseline failed: {message}").into())
+        }
+    }
+}
+
+/// The results table, with the Linux columns when there is a baseline.
+fn report(series: &[Series], baseline: Option<&ThreadsBaseline>) -> String {
+    let mut header = vec![
+        ("benchmark", Left),
+        ("median", Right),
+        ("min", Right),
+        ("max", Right),
+        ("runs", Right),
+    ];
+    if baseline.is_some() {
+        header.extend([
+            ("linux median", Right),
+            ("ratio", Right),
+            ("linux metric", Left),
+        ]);
+    }
+    let rows: Vec<Vec<String>> = series
+        .iter()
+        .filter_map(|series| {
+            let summary = series.summary()?;
+            let mut row = vec![
+                series.name.clone(),
+                format_ns(summary.median),
+                format_ns(summary.min),
+                format_ns(summary.max),
+                summary.runs.to_string(),
+            ];
+            if let Some(baseline) = baseline {
+                let metric = linux::threads_counterpart(&series.name);
+                match metric.and_then(|metric| baseline.median(metric)) {
+                    Some(linux) => {
+                        row.push(format_ns(linux));
+                        row.push(format_ratio(linux, summary.median));
+                    }
+                    None => row.extend(["-".to_owned(), "-".to_owned()]),
+                }
+                row.push(metric.unwrap_or("-").to_owned());
+            }
+            Some(row)
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// What to say under the table about the baseline: how to read the ratio, the Linux
+/// metrics nothing of ours matched, and the script's own notes.
+fn baseline_notes(series: &[Series], baseline: &ThreadsBaseline) -> String {
+    let mut text = String::from(
+        "ratio = linux median / novillo median (5.0x: Novillo is 5 times cheaper); both \
+         guests booted back to back by this command\n",
+    );
+    let matched: Vec<&str> = series
+        .iter()
+        .filter_map(|series| linux::threads_counterpart(&series.name))
+        .collect();
+    let others: Vec<String> = baseline
+        .medians
+        .iter()
+        .filter(|(name, _)| !matched.contains(&name.as_str()))
+        .map(|(name, median)| match median {
+            Some(median) => format!("{name} {}", format_ns(*median)),
+            None => format!("{name} n/a"),
+        })
+        .collect();
+    if !others.is_empty() {
+        text += &format!("other Linux medians: {}\n", others.join(", "));
+    }
+    for note in &baseline.notes {
+        text += &format!("linux: {note}\n");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{baseline_notes, report};
+    use crate::bench::linux::parse_threads;
+    use crate::bench::stats::parse_results;
+
+    const GUEST: &str = "\
+BENCH switch 400
+BENCH switch 420
+BENCH switch 410
+BENCH round_trip 20000
+BENCH round_trip 21000
+BENCH round_trip 19000
+BENCH brand_new 7
+BENCH-DONE
+";
+
+    const LINUX: &str = "\
+# kernel 6.1.0-56-amd64
+name median_ns min_ns max_ns iterations
+ctxsw_yield_same_core 3690.0 3600.0 3700.0 40000
+ctxsw_futex_same_core 7289.8 7175.6 7500.5 40000
+roundtrip_condvar_cross 107418.2 105745.4 143624.1 500
+DONE
+";
+
+    #[test]
+    fn table_without_baseline() {
+        let series = parse_results(GUEST).unwrap();
+        assert_eq!(
+            report(&series, None),
+            "\
+benchmark     median       min       max  runs
+switch        410 ns    400 ns    420 ns     3
+round_trip  20.00 µs  19.00 µs  21.00 µs     3
+brand_new     7.0 ns    7.0 ns    7.0 ns     1
+"
+        );
+    }
+
+    #[test]
+    fn table_with_baseline_and_ratios() {
+        let series = parse_results(GUEST).unwrap();
+        let baseline = parse_threads(LINUX).unwrap();
+        assert_eq!(
+            report(&series, Some(&baseline)),
+            "\
+benchmark     median       min       max  runs  linux median  ratio  linux metric
+switch        410 ns    400 ns    420 ns     3       3690 ns   9.0x  ctxsw_yield_same_core
+round_trip  20.00 µs  19.00 µs  21.00 µs     3     107.42 µs   5.4x  roundtrip_condvar_cross
+brand_new     7.0 ns    7.0 ns    7.0 ns     1             -      -  -
+"
+        );
+        let notes = baseline_notes(&series, &baseline);
+        assert!(notes.contains("other Linux medians: ctxsw_futex_same_core 7290 ns\n"));
+        assert!(notes.contains("linux: kernel 6.1.0-56-amd64\n"));
+    }
+}
