@@ -488,18 +488,4 @@ DONE
         assert_eq!(idle_percent(csv, "pc-virtio", 1), Some(9.9));
         assert_eq!(idle_percent("garbage\n,,,\n", "microvm", 1), None);
     }
-
-    /// Boots the real Linux guest once: `cargo test --target host-tuple -p probe --
-    /// --ignored linux_threads_for_real --nocapture`.
-    #[test]
-    #[ignore = "boots a Linux guest: needs Debian packages and QEMU, ~15 s under TCG"]
-    fn linux_threads_for_real() {
-        let baseline = super::threads(Board::Microvm, 2, crate::accel::Accel::Tcg, "128M")
-            .expect("the Linux baseline runs");
-        for (name, median) in &baseline.medians {
-            println!("{name} {median:?}");
-        }
-        assert!(baseline.median("mutex_uncontended").is_some());
-        assert!(baseline.median("roundtrip_condvar_cross").is_some());
-    }
 }
