@@ -5,7 +5,8 @@ use core::fmt;
 
 use crate::time::Instant;
 
-/// The first function a started core runs, with its core number; it never returns.
+/// The first function a started core runs, with its core number and interrupts masked
+/// (they come on at the core's first [`CpuIdle::idle`]); it never returns.
 pub type CoreEntry = extern "C" fn(core: usize) -> !;
 
 /// Why a core could not be started.
