@@ -25,10 +25,18 @@ fn who() -> alloc::string::String {
     }
 }
 
+/// Whether an exception can end just the thread it hit: not a debug trap, breakpoint or
+/// NMI (they are not the thread's doing, and an NMI must end in `iretq`), nor a machine
+/// check (the machine itself is failing).
+fn thread_may_survive(vector: u8) -> bool {
+    !matches!(vector, 1..=3 | 18)
+}
+
 /// Where the board sends CPU exceptions.
 pub fn on_fault(fault: &Fault) -> ! {
     if let Some((thread, overflow)) = sched::faulting_thread(fault.address)
         && !thread::is_main(thread.id)
+        && thread_may_survive(fault.vector)
     {
         drop(thread);
         let error = match (overflow, fault.address) {
@@ -74,7 +82,10 @@ pub fn on_panic(info: &PanicInfo<'_>) -> ! {
         && !thread::is_main(thread.id)
     {
         drop(thread);
-        sched::fail_current(ThreadError::Panicked(info.message().to_string()))
+        sched::enter_kernel();
+        let message = info.message().to_string();
+        sched::leave_kernel();
+        sched::fail_current(ThreadError::Panicked(message))
     }
     process::exit(process::PANIC)
 }

@@ -163,6 +163,49 @@ fn threads_locks_channels_sleep_and_faults() {
         );
     });
 
+    scenario(&cores, &clock, "stale waiters", || {
+        // A waiter woken for no reason must not leave an entry behind that a later unlock
+        // spends on it while the real waiter sleeps on.
+        let m = StdArc::new(Mutex::new(0));
+        let held = m.lock();
+        let t = {
+            let m = m.clone();
+            thread::spawn(move || {
+                let mut n = m.lock();
+                *n += 1;
+                thread::yield_now(); // U queues up meanwhile
+            })
+        };
+        thread::yield_now(); // T blocks on the lock
+        t.thread().unpark(); // a wake-up for no reason
+        thread::yield_now(); // T finds the lock held and queues again
+        drop(held);
+        let u = {
+            let m = m.clone();
+            thread::spawn(move || *m.lock() += 1)
+        };
+        t.join().unwrap();
+        u.join().unwrap();
+        assert_eq!(*m.lock(), 2);
+    });
+
+    scenario(&cores, &clock, "detached result", || {
+        // The result of a thread nobody joins is dropped by that thread itself, so its
+        // `Drop` may block like any application code.
+        struct SlowDrop(StdArc<AtomicBool>);
+        impl Drop for SlowDrop {
+            fn drop(&mut self) {
+                thread::sleep(kernel::time::Duration::from_millis(1));
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = StdArc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        drop(thread::spawn(move || SlowDrop(flag)));
+        thread::sleep(kernel::time::Duration::from_millis(5));
+        assert!(dropped.load(Ordering::SeqCst));
+    });
+
     scenario(&cores, &clock, "faults", move || {
         let bad = thread::Builder::new()
             .name("bad")

@@ -115,7 +115,12 @@ pub(crate) struct ThreadInner {
     context: UnsafeCell<Context>,
     stack: UnsafeCell<Option<Stack>>,
     start: UnsafeCell<Option<Box<dyn FnOnce() + Send>>>,
-    outcome: Arc<dyn Outcome>,
+    /// Taken and dropped by the thread itself as it ends, at depth 0: it may hold the
+    /// thread's result, whose `Drop` is application code and must not run inside a
+    /// scheduler.
+    outcome: UnsafeCell<Option<Arc<dyn Outcome>>>,
+    /// Counts the thread's timed waits; a sleeper entry of an earlier wait is stale.
+    sleep_generation: Cell<u64>,
 }
 
 // SAFETY: the cells are used only by the core the thread belongs to (its scheduler and the
@@ -137,6 +142,14 @@ impl ThreadInner {
 struct Sleeper {
     deadline: Instant,
     thread: Arc<ThreadInner>,
+    generation: u64,
+}
+
+impl Sleeper {
+    /// Whether the wait this entry was made for is still going on.
+    fn live(&self) -> bool {
+        self.thread.sleep_generation.get() == self.generation
+    }
 }
 
 impl PartialEq for Sleeper {
@@ -234,7 +247,9 @@ impl Core {
                 .peek()
                 .is_some_and(|Reverse(s)| s.deadline <= now)
             {
-                if let Some(Reverse(sleeper)) = self.sleepers().pop() {
+                if let Some(Reverse(sleeper)) = self.sleepers().pop()
+                    && sleeper.live()
+                {
                     unpark(&sleeper.thread);
                 }
             }
@@ -265,7 +280,10 @@ impl Core {
                         // SAFETY: `arg` came from `Arc::into_raw` just above and was not used.
                         drop(unsafe { Arc::from_raw(arg as *const ThreadInner) });
                         thread.state.set(RunState::Dead);
-                        thread.outcome.fail(ThreadError::StackTooSmall);
+                        // SAFETY: the thread never ran, so nothing else uses its outcome.
+                        if let Some(outcome) = unsafe { (*thread.outcome.get()).take() } {
+                            outcome.fail(ThreadError::StackTooSmall);
+                        }
                     }
                 }
             }
@@ -340,7 +358,15 @@ extern "C" fn thread_entry(arg: usize) -> ! {
     if let Some(start) = start {
         start();
     }
+    drop(take_outcome());
     exit_current()
+}
+
+/// The current thread's outcome, taken so that it is dropped here, at depth 0.
+fn take_outcome() -> Option<Arc<dyn Outcome>> {
+    let me = this_core().current()?;
+    // SAFETY: only the thread itself takes its outcome, on its own core.
+    unsafe { (*me.outcome.get()).take() }
 }
 
 /// What the current thread does as it leaves the CPU.
@@ -427,10 +453,25 @@ pub(crate) fn exit_current() -> ! {
 
 /// Ends the current thread with `error`, reported to whoever joins it.
 pub(crate) fn fail_current(error: ThreadError) -> ! {
-    if let Some(me) = this_core().current() {
-        me.outcome.fail(error);
+    if let Some(outcome) = take_outcome() {
+        outcome.fail(error);
     }
     exit_current()
+}
+
+/// Marks kernel work on the current core, as a fault handler does while it reports, so
+/// that a fault meanwhile is the kernel's, not the thread's. Pair with [`leave_kernel`].
+pub(crate) fn enter_kernel() {
+    if let Some(core) = MACHINE.get().and_then(|m| cores().get(m.cores.current())) {
+        core.depth.set(core.depth.get() + 1);
+    }
+}
+
+/// Ends what [`enter_kernel`] began.
+pub(crate) fn leave_kernel() {
+    if let Some(core) = MACHINE.get().and_then(|m| cores().get(m.cores.current())) {
+        core.depth.set(core.depth.get().saturating_sub(1));
+    }
 }
 
 /// Blocks the current thread until [`unpark`] (which may have come first).
@@ -456,16 +497,27 @@ pub(crate) fn park() {
 /// Blocks the current thread until [`unpark`] or `deadline`.
 pub(crate) fn park_until(deadline: Instant) {
     let core = this_core();
-    if let Some(me) = core.current() {
-        if machine().clock.now() >= deadline {
-            return;
-        }
-        core.sleepers().push(Reverse(Sleeper {
-            deadline,
-            thread: me.clone(),
-        }));
+    let Some(me) = core.current().cloned() else {
+        return;
+    };
+    if machine().clock.now() >= deadline {
+        return;
+    }
+    let generation = me.sleep_generation.get();
+    let sleepers = core.sleepers();
+    sleepers.push(Reverse(Sleeper {
+        deadline,
+        thread: me.clone(),
+        generation,
+    }));
+    // Waits that ended early leave their entries behind until their deadline; clear them
+    // out as the heap doubles, so that many short waits with long timeouts cannot pile up.
+    if sleepers.len() >= 64 && sleepers.len().is_power_of_two() {
+        sleepers.retain(|Reverse(s)| s.live());
     }
     park();
+    // Whether the deadline or something else woke us, this wait is over.
+    me.sleep_generation.set(generation + 1);
 }
 
 /// Lets a parked thread go on, on whichever core it is.
@@ -523,7 +575,8 @@ pub(crate) fn spawn(
         context: UnsafeCell::new(Context::default()),
         stack: UnsafeCell::new(Some(stack)),
         start: UnsafeCell::new(Some(start)),
-        outcome,
+        outcome: UnsafeCell::new(Some(outcome)),
+        sleep_generation: Cell::new(0),
     });
     make_ready(thread.clone());
     Ok(thread)

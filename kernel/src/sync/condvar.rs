@@ -35,9 +35,13 @@ impl Condvar {
     /// Releases `guard`'s lock, waits for a notification, and takes the lock again.
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         let mutex = guard.mutex();
-        self.waiters.lock().push_back(thread::current());
+        let me = thread::current();
+        self.waiters.lock().push_back(me.clone());
         drop(guard);
         thread::park();
+        // Woken by a notification, the entry is gone; woken for another reason, it must go,
+        // or a later notification would be spent on a thread that no longer waits.
+        self.waiters.lock().retain(|t| t.id() != me.id());
         mutex.lock()
     }
 

@@ -68,10 +68,16 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     fn lock_contended(&self) {
+        let me = thread::try_current();
         loop {
-            let me = thread::try_current();
             {
                 let mut waiters = self.waiters.lock();
+                // A thread woken for another reason comes back here while still queued:
+                // its old entry goes, so that an unlock never wakes a thread that is not
+                // waiting while the real waiter sleeps on.
+                if let Some(me) = &me {
+                    waiters.retain(|t| t.id() != me.id());
+                }
                 // Marking the lock contended while the waiter list is held means the
                 // unlocker will look at the list after we are on it.
                 if self.state.swap(CONTENDED, Ordering::Acquire) == UNLOCKED {
