@@ -62,7 +62,7 @@ unsafe impl GlobalAlloc for KernelHeap {
             return;
         };
         let core = crate::sched::current_core();
-        match (class_of(layout), self.cache(core)) {
+        crate::sched::as_kernel(core, || match (class_of(layout), self.cache(core)) {
             (Some(class), Some(local)) => {
                 // SAFETY: GlobalAlloc's contract: the block came from `alloc` with this
                 // layout, so from a cache, whose span names its owner.
@@ -77,7 +77,7 @@ unsafe impl GlobalAlloc for KernelHeap {
             }
             // SAFETY: GlobalAlloc's contract: a block of the shared heap with this layout.
             _ => unsafe { self.shared.lock().deallocate(block, layout) },
-        }
+        });
     }
 }
 

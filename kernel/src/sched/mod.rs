@@ -467,6 +467,19 @@ pub(crate) fn enter_kernel() {
     }
 }
 
+/// Runs `f` as kernel work on core `core` (the current core, already known to the
+/// caller): the allocator's lock and caches are kernel state, so a fault inside them must
+/// stop the machine rather than end a thread and leave them half-changed.
+pub(crate) fn as_kernel<R>(core: usize, f: impl FnOnce() -> R) -> R {
+    let Some(depth) = cores().get(core).map(|c| &c.depth) else {
+        return f();
+    };
+    depth.set(depth.get() + 1);
+    let result = f();
+    depth.set(depth.get() - 1);
+    result
+}
+
 /// Ends what [`enter_kernel`] began.
 pub(crate) fn leave_kernel() {
     if let Some(core) = MACHINE.get().and_then(|m| cores().get(m.cores.current())) {
