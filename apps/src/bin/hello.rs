@@ -14,7 +14,10 @@ fn main() {
     println!("Hello from Novillo!");
     println!("board:  {}", system::board());
     println!("cores:  {}", system::core_count());
-    println!("running: {} with a scheduler each", kernel::thread::available_cores());
+    println!(
+        "running: {} with a scheduler each",
+        kernel::thread::available_cores()
+    );
     println!(
         "memory: {} MiB, heap {} KiB free of {} KiB",
         system::memory_bytes() >> 20,
