@@ -145,12 +145,7 @@ fn le64(bytes: &[u8], at: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::{find_root, parse_madt, root_entries, table_len};
-
-    fn seal(bytes: &mut [u8], at: usize) {
-        bytes[at] = 0;
-        let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
-        bytes[at] = sum.wrapping_neg();
-    }
+    use crate::x86_64::mptable::seal;
 
     fn table(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
         let mut t = vec![0u8; 36];

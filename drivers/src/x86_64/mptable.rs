@@ -146,15 +146,18 @@ pub(crate) fn checksum_ok(bytes: &[u8]) -> bool {
     bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b)) == 0
 }
 
+/// Sets byte `at` so that `bytes` passes [`checksum_ok`]: for building firmware tables in
+/// tests.
+#[cfg(test)]
+pub(crate) fn seal(bytes: &mut [u8], at: usize) {
+    bytes[at] = 0;
+    let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+    bytes[at] = sum.wrapping_neg();
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Error, find_table, parse, table_len};
-
-    fn seal(bytes: &mut [u8], at: usize) {
-        bytes[at] = 0;
-        let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
-        bytes[at] = sum.wrapping_neg();
-    }
+    use super::{Error, find_table, parse, seal, table_len};
 
     /// A table with processors given as (APIC ID, flags) and one bus entry.
     fn table(processors: &[(u8, u8)]) -> Vec<u8> {
