@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::accel::Accel;
 use crate::cmdline::guest_cmdline;
 use crate::elf::board_of_file;
-use crate::qemu::{self, Launch, LaunchError, Outcome, Running};
+use crate::qemu::{self, Launch, LaunchError, MachineVariant, Outcome, Running};
 
 /// How guests are booted, settled once per probe invocation.
 #[derive(Clone, Debug)]
@@ -19,6 +19,7 @@ pub(crate) struct Settings {
     /// The TSC hint for the guest, if any.
     pub(crate) tsc_khz: Option<u64>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) variant: MachineVariant,
 }
 
 /// Boots `elf` with `args`, on the board its note names; `stream` copies the console to
@@ -52,5 +53,6 @@ pub(crate) fn start_file(
         cmdline: &cmdline,
         timeout: settings.timeout,
         stream,
+        variant: &settings.variant,
     })
 }

@@ -31,6 +31,27 @@ pub(crate) struct Launch<'a> {
     pub(crate) timeout: Option<Duration>,
     /// Copy the console to our stdout as it arrives, besides keeping it.
     pub(crate) stream: bool,
+    /// Departures from the board's usual machine.
+    pub(crate) variant: &'a MachineVariant,
+}
+
+/// What a launch changes in the board's usual machine: tests of other firmware, other
+/// machine options or a missing exit device use it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MachineVariant {
+    /// Attach QEMU's `isa-debug-exit` (the usual way a guest reports its status).
+    pub(crate) exit_device: bool,
+    /// QEMU arguments after the board's own (a later `-M` merges into the board's).
+    pub(crate) extra_args: Vec<String>,
+}
+
+impl Default for MachineVariant {
+    fn default() -> Self {
+        MachineVariant {
+            exit_device: true,
+            extra_args: Vec::new(),
+        }
+    }
 }
 
 /// How a boot ended, with everything the guest printed.
@@ -90,9 +111,12 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     push(&["-no-reboot"]);
     push(&["-m", launch.mem, "-smp", &launch.smp.to_string()]);
     // The guest reports its status by writing to this port (see `exit`).
-    push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if launch.variant.exit_device {
+        push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    }
     push(launch.accel.qemu_args());
     push(launch.board.machine_args());
+    args.extend(launch.variant.extra_args.iter().map(OsString::from));
     args.push("-kernel".into());
     args.push(launch.elf.into());
     args.push("-append".into());
@@ -396,10 +420,15 @@ mod tests {
 
     #[cfg(unix)]
     use super::stand_in;
-    use super::{Launch, Waited, qemu_args, start, supervise};
+    use super::{Launch, MachineVariant, Waited, qemu_args, start, supervise};
     use crate::accel::Accel;
     use crate::board::Board;
     use crate::exit::GuestExit;
+
+    const USUAL: &MachineVariant = &MachineVariant {
+        exit_device: true,
+        extra_args: Vec::new(),
+    };
 
     fn launch<'a>(qemu: &'a str, board: Board, accel: Accel) -> Launch<'a> {
         Launch {
@@ -412,6 +441,7 @@ mod tests {
             cmdline: "tsc_khz=1000000 a",
             timeout: Some(Duration::from_secs(5)),
             stream: false,
+            variant: USUAL,
         }
     }
 
@@ -429,6 +459,23 @@ mod tests {
              -smp 2 -device isa-debug-exit,iobase=0xf4,iosize=0x04 -accel tcg \
              -cpu qemu64,+arat -M microvm,x-option-roms=off,rtc=off,acpi=off \
              -kernel /img/hello -append tsc_khz=1000000 a"
+        );
+    }
+
+    #[test]
+    fn a_variant_drops_the_exit_device_and_adds_arguments() {
+        let variant = MachineVariant {
+            exit_device: false,
+            extra_args: vec!["-M".to_owned(), "microvm,acpi=on".to_owned()],
+        };
+        let line = joined(&Launch {
+            variant: &variant,
+            ..launch("qemu", Board::Microvm, Accel::Tcg)
+        });
+        assert!(!line.contains("isa-debug-exit"), "{line}");
+        assert!(
+            line.contains("acpi=off -M microvm,acpi=on -kernel "),
+            "{line}"
         );
     }
 

@@ -3,6 +3,7 @@
 use crate::cli::RunOptions;
 use crate::exit::GuestExit;
 use crate::guest::{Settings, boot_file};
+use crate::qemu::MachineVariant;
 use crate::tsc::host_tsc_khz;
 
 /// Runs the command and returns probe's exit code.
@@ -25,6 +26,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             None
         },
         timeout: options.guest.timeout,
+        variant: MachineVariant::default(),
     };
     let outcome = match boot_file(&settings, &options.elf, &options.guest_args, true) {
         Ok(outcome) => outcome,

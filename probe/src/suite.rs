@@ -4,6 +4,7 @@
 //! (`apps/tests/*.rs`) becomes a case on its own.
 
 use crate::cargo::{Artifact, TargetKind};
+use crate::qemu::MachineVariant;
 
 /// What the guest harness prints at the end of a suite that passed.
 const ALL_PASSED: &str = " passed, 0 failed";
@@ -25,6 +26,10 @@ pub(crate) struct Case {
     pub(crate) default: bool,
     /// The number of CPUs, when the case needs its own rather than `--smp`.
     pub(crate) smp: Option<u32>,
+    /// The memory size, when the case needs its own rather than the suite's.
+    pub(crate) mem: Option<String>,
+    /// Other firmware, machine options or a missing exit device.
+    pub(crate) variant: MachineVariant,
 }
 
 impl Case {
@@ -44,6 +49,8 @@ impl Case {
             expect: expect.to_vec(),
             default: true,
             smp: None,
+            mem: None,
+            variant: MachineVariant::default(),
         }
     }
 

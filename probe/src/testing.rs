@@ -7,7 +7,7 @@ use crate::cargo::{self, Artifact, Counts};
 use crate::cli::TestOptions;
 use crate::exit::{GuestExit, status_name};
 use crate::guest::{Settings, boot_file};
-use crate::qemu::Outcome;
+use crate::qemu::{MachineVariant, Outcome};
 use crate::suite::{Case, cases};
 use crate::tsc::host_tsc_khz;
 
@@ -106,6 +106,7 @@ fn guest_tests(options: &TestOptions, tally: &mut Tally) {
         mem: "128M".to_owned(),
         tsc_khz: host_tsc_khz(),
         timeout: options.guest.timeout,
+        variant: MachineVariant::default(),
     };
     println!(
         "probe: guests boot under accel {accel} with smp {}",
@@ -178,6 +179,8 @@ fn run_case(
         Some(artifact) => match boot_file(
             &Settings {
                 smp: case.smp.unwrap_or(settings.smp),
+                mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
+                variant: case.variant.clone(),
                 ..settings.clone()
             },
             &artifact.executable,
@@ -236,7 +239,7 @@ mod tests {
     use super::problems;
     use crate::cargo::TargetKind;
     use crate::exit::GuestExit;
-    use crate::qemu::Outcome;
+    use crate::qemu::{MachineVariant, Outcome};
     use crate::suite::Case;
 
     fn case() -> Case {
@@ -249,6 +252,8 @@ mod tests {
             expect: vec!["Hello"],
             default: true,
             smp: None,
+            mem: None,
+            variant: MachineVariant::default(),
         }
     }
 

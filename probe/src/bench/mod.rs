@@ -21,7 +21,7 @@ use crate::cargo::{self, TargetKind};
 use crate::cli::Bench;
 use crate::exit;
 use crate::guest::Settings;
-use crate::qemu::LaunchError;
+use crate::qemu::{LaunchError, MachineVariant};
 use crate::tsc::host_tsc_khz;
 
 /// Guest memory for benchmark guests and their Linux baselines.
@@ -105,6 +105,7 @@ fn settings(accel: Accel, smp: u32, timeout: Option<Duration>) -> Settings {
         mem: MEM.to_owned(),
         tsc_khz: host_tsc_khz(),
         timeout,
+        variant: MachineVariant::default(),
     }
 }
 
