@@ -76,6 +76,12 @@ fn init(start_info: u64) -> Board<Microvm> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, acpi) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+    if common.cores_beyond_xapic > 0 {
+        let _ = serial().write_fmt(format_args!(
+            "microvm: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",
+            common.cores_beyond_xapic
+        ));
+    }
 
     Board {
         name: "microvm",

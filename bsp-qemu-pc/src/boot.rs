@@ -78,6 +78,12 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, Acpi::Search) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+    if common.cores_beyond_xapic > 0 {
+        let _ = serial().write_fmt(format_args!(
+            "qemu-pc: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",
+            common.cores_beyond_xapic
+        ));
+    }
 
     Board {
         name: "qemu-pc",

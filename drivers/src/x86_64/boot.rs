@@ -331,6 +331,9 @@ pub struct Common {
     pub guard: PageGuard,
     /// The heap.
     pub heap: &'static mut [MaybeUninit<u8>],
+    /// Processors the tables list with APIC IDs above 254, which xAPIC start-up IPIs cannot
+    /// reach: they stay idle, and the board says so.
+    pub cores_beyond_xapic: usize,
 }
 
 /// Why a board cannot boot.
@@ -394,6 +397,7 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         .filter(|&base| base != 0)
         .unwrap_or(DEFAULT_APIC);
     let apic_ids = processors.as_ref().map_or(&[][..], |p| p.apic_ids());
+    let cores_beyond_xapic = processors.map_or(0, |p| p.beyond_xapic());
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
     let (heap, core_tables) = split_core_tables(heap, apic_ids.len());
@@ -427,6 +431,7 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         idle,
         guard,
         heap,
+        cores_beyond_xapic,
     })
 }
 
