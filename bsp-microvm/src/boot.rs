@@ -5,6 +5,7 @@ use drivers::uart16550::{PortRegisters, Uart16550};
 use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu;
+use drivers::x86_64::fadt::SoftOff;
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -17,9 +18,10 @@ const BOOT_FAILURE: u8 = 1;
 /// The status after a CPU exception before the kernel took over (the kernel's `FAULT`).
 const EARLY_FAULT: u8 = 102;
 
-fn power() -> QemuPower {
-    // SAFETY: microvm has no ACPI PM ports; 0xf4 is `isa-debug-exit` or nothing.
-    unsafe { QemuPower::new(DEBUG_EXIT_PORT, None) }
+fn power(soft_off: Option<SoftOff>) -> QemuPower<Uart16550<PortRegisters>> {
+    // SAFETY: 0xf4 is `isa-debug-exit` or nothing, as is the i8042's 0x64; the S5 register
+    // comes from this machine's ACPI tables.
+    unsafe { QemuPower::new(DEBUG_EXIT_PORT, soft_off, serial()) }
 }
 
 fn serial() -> Uart16550<PortRegisters> {
@@ -31,7 +33,7 @@ fn serial() -> Uart16550<PortRegisters> {
 /// Says why the board cannot go on, and leaves.
 fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     let _ = serial().write_fmt(format_args!("\nmicrovm: {args}\n"));
-    power().power_off(status)
+    power(None).power_off(status)
 }
 
 /// Reports a CPU exception taken before the kernel installed its handler.
@@ -94,7 +96,7 @@ fn init(start_info: u64) -> Board<Microvm> {
         idle: common.idle,
         switch: X86ContextSwitch,
         guard: common.guard,
-        power: power(),
+        power: power(common.soft_off),
         traps,
     }
 }

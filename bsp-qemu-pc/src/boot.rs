@@ -5,6 +5,7 @@ use drivers::uart16550::{PortRegisters, Uart16550};
 use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu;
+use drivers::x86_64::fadt::SoftOff;
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -16,15 +17,13 @@ use crate::{QemuPc, multiboot};
 const BOOT_FAILURE: u8 = 1;
 /// The status after a CPU exception before the kernel took over (the kernel's `FAULT`).
 const EARLY_FAULT: u8 = 102;
-/// The PM1a control port SeaBIOS gives QEMU's PIIX4.
-const PM1A_CONTROL: u16 = 0x604;
 /// The most memory-map bytes the board reads.
 const MAX_MMAP_BYTES: usize = 4096;
 
-fn power() -> QemuPower {
-    // SAFETY: on QEMU's PC, 0xf4 is `isa-debug-exit` or nothing, and 0x604 is the PIIX4's
-    // PM1a control register.
-    unsafe { QemuPower::new(DEBUG_EXIT_PORT, Some(PM1A_CONTROL)) }
+fn power(soft_off: Option<SoftOff>) -> QemuPower<Uart16550<PortRegisters>> {
+    // SAFETY: on a PC, 0xf4 is `isa-debug-exit` or nothing and 0x64 the i8042; the S5
+    // register comes from this machine's ACPI tables.
+    unsafe { QemuPower::new(DEBUG_EXIT_PORT, soft_off, serial()) }
 }
 
 fn serial() -> Uart16550<PortRegisters> {
@@ -36,7 +35,7 @@ fn serial() -> Uart16550<PortRegisters> {
 /// Says why the board cannot go on, and leaves.
 fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     let _ = serial().write_fmt(format_args!("\nqemu-pc: {args}\n"));
-    power().power_off(status)
+    power(None).power_off(status)
 }
 
 /// Reports a CPU exception taken before the kernel installed its handler.
@@ -96,7 +95,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
         idle: common.idle,
         switch: X86ContextSwitch,
         guard: common.guard,
-        power: power(),
+        power: power(common.soft_off),
         traps,
     }
 }

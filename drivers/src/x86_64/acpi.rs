@@ -90,10 +90,8 @@ pub fn parse_madt(madt: &[u8]) -> Option<Processors> {
 /// # Safety
 /// Physical memory from 4 KiB to 4 GiB must be identity-mapped and readable.
 pub unsafe fn scan() -> Option<Processors> {
-    // SAFETY: the caller vouches that low memory is mapped; reading it has no effect.
-    let area = unsafe { core::slice::from_raw_parts(0xe_0000 as *const u8, 0x2_0000) };
-    // SAFETY: as above.
-    unsafe { madt_processors(find_root(area)?) }
+    // SAFETY: the caller vouches for the memory.
+    parse_madt(unsafe { find_table(None, b"APIC")? })
 }
 
 /// Finds the MADT through the RSDP at `rsdp` and reads it. `None` without ACPI or with
@@ -102,36 +100,44 @@ pub unsafe fn scan() -> Option<Processors> {
 /// # Safety
 /// As for [`scan`].
 pub unsafe fn scan_from(rsdp: u64) -> Option<Processors> {
-    let start = usize::try_from(rsdp)
-        .ok()
-        .filter(|a| (0x1000..(1 << 32) - 64).contains(a))?;
-    // SAFETY: the caller vouches for mapped memory; the RSDP is at most 36 bytes.
-    let area = unsafe { core::slice::from_raw_parts(start as *const u8, 36) };
-    // SAFETY: as above.
-    unsafe { madt_processors(find_root(area)?) }
+    // SAFETY: the caller vouches for the memory.
+    parse_madt(unsafe { find_table(Some(rsdp), b"APIC")? })
 }
 
-/// # Safety
-/// As for [`scan`].
-unsafe fn madt_processors((root, xsdt): (u64, bool)) -> Option<Processors> {
-    // SAFETY: as above, for a table below 4 GiB (`table` refuses the rest).
-    let root = unsafe { table(root)? };
-    root_entries(root, xsdt).find_map(|address| {
-        // SAFETY: as above.
-        let entry = unsafe { table(address)? };
-        if is_madt(entry) {
-            parse_madt(entry)
-        } else {
-            None
-        }
-    })
-}
-
-/// The table at `address`, if it lies in mapped memory and is not absurdly long.
+/// The first table with `signature` that the root table lists, found through the RSDP at
+/// `rsdp` or, for `None`, through one found in the BIOS area. `None` without ACPI or with a
+/// damaged root table.
 ///
 /// # Safety
 /// As for [`scan`].
-unsafe fn table(address: u64) -> Option<&'static [u8]> {
+pub unsafe fn find_table(rsdp: Option<u64>, signature: &[u8; 4]) -> Option<&'static [u8]> {
+    let area = match rsdp {
+        // SAFETY: the caller vouches that low memory is mapped; reading it has no effect.
+        None => unsafe { core::slice::from_raw_parts(0xe_0000 as *const u8, 0x2_0000) },
+        Some(rsdp) => {
+            let start = usize::try_from(rsdp)
+                .ok()
+                .filter(|a| (0x1000..(1 << 32) - 64).contains(a))?;
+            // SAFETY: as above; the RSDP is at most 36 bytes.
+            unsafe { core::slice::from_raw_parts(start as *const u8, 36) }
+        }
+    };
+    let (root, xsdt) = find_root(area)?;
+    // SAFETY: as above, for a table below 4 GiB (`table_at` refuses the rest).
+    let root = unsafe { table_at(root)? };
+    root_entries(root, xsdt).find_map(|address| {
+        // SAFETY: as above.
+        let entry = unsafe { table_at(address)? };
+        entry.starts_with(signature).then_some(entry)
+    })
+}
+
+/// The table at `address`, if it lies in mapped memory and is not absurdly long; its
+/// checksum is the parser's to check.
+///
+/// # Safety
+/// As for [`scan`].
+pub unsafe fn table_at(address: u64) -> Option<&'static [u8]> {
     let start = usize::try_from(address)
         .ok()
         .filter(|a| (0x1000..(1 << 32) - MAX_TABLE).contains(a))?;

@@ -4,6 +4,7 @@ pub mod acpi;
 pub mod boot;
 pub mod context;
 pub mod cpu;
+pub mod fadt;
 pub mod gdt;
 pub mod idle;
 pub mod idt;
