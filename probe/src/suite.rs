@@ -3,6 +3,7 @@
 //! To add a case, add a row to `fixed_cases`; every integration test of `apps`
 //! (`apps/tests/*.rs`) becomes a case on its own.
 
+use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
 use crate::qemu::MachineVariant;
 
@@ -30,6 +31,8 @@ pub(crate) struct Case {
     pub(crate) mem: Option<String>,
     /// Other firmware, machine options or a missing exit device.
     pub(crate) variant: MachineVariant,
+    /// The one board whose build runs the case, when it is not every board.
+    pub(crate) board: Option<Board>,
 }
 
 impl Case {
@@ -51,6 +54,7 @@ impl Case {
             smp: None,
             mem: None,
             variant: MachineVariant::default(),
+            board: None,
         }
     }
 
@@ -62,6 +66,32 @@ impl Case {
     fn smp(mut self, cpus: u32) -> Self {
         self.smp = Some(cpus);
         self
+    }
+
+    /// Boots without QEMU's `isa-debug-exit`: the guest must end the machine another way
+    /// and print its status as the console's last line.
+    fn without_exit_device(mut self) -> Self {
+        self.variant.exit_device = false;
+        self
+    }
+
+    /// Adds QEMU arguments after the board's own (a later `-M` merges into the board's).
+    fn qemu(mut self, args: &[&str]) -> Self {
+        self.variant
+            .extra_args
+            .extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
+    /// Runs the case on `board`'s build only.
+    fn only_on(mut self, board: Board) -> Self {
+        self.board = Some(board);
+        self
+    }
+
+    /// Whether the case runs on `board`'s build.
+    pub(crate) fn runs_on(&self, board: Board) -> bool {
+        self.board.is_none_or(|only| only == board)
     }
 
     fn not_by_default(mut self) -> Self {
@@ -101,6 +131,36 @@ fn fixed_cases() -> Vec<Case> {
         )
         .args(&["ud2"]),
         Case::new("fault-pf", Example, "fault", 102, &["page fault", "CR2"]).args(&["pf"]),
+        // Without QEMU's exit device the guest turns the machine off (ACPI S5 on the PC)
+        // or resets it (i8042, else a triple fault: microvm with ACPI off has neither S5
+        // nor an i8042), and its status travels on the console's last line.
+        Case::new(
+            "no-exit-device",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device(),
+        Case::new(
+            "no-exit-device-panic",
+            Example,
+            "panic",
+            101,
+            &["panicked at", "novillo: exit status 101\n"],
+        )
+        .without_exit_device(),
+        // microvm with ACPI on: S5 through the generic event device's sleep register.
+        Case::new(
+            "no-exit-device-acpi",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device()
+        .qemu(&["-M", "microvm,acpi=on"])
+        .only_on(Board::Microvm),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
@@ -144,6 +204,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::cases;
+    use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
 
     fn artifact(kind: TargetKind, name: &str) -> Artifact {
@@ -170,6 +231,9 @@ mod tests {
                 "panic",
                 "fault-ud2",
                 "fault-pf",
+                "no-exit-device",
+                "no-exit-device-panic",
+                "no-exit-device-acpi",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -183,7 +247,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 5);
+        assert_eq!(default.len(), 8);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -193,5 +257,22 @@ mod tests {
             all.iter()
                 .any(|case| case.selected(Some("failing-on-purpose")))
         );
+    }
+
+    #[test]
+    fn cases_without_the_exit_device_run_where_they_can() {
+        let all = cases(&[]);
+        let without: Vec<_> = all
+            .iter()
+            .filter(|case| !case.variant.exit_device)
+            .collect();
+        assert_eq!(without.len(), 3);
+        let acpi = without
+            .iter()
+            .find(|case| case.name == "no-exit-device-acpi")
+            .unwrap();
+        assert_eq!(acpi.variant.extra_args, ["-M", "microvm,acpi=on"]);
+        assert!(acpi.runs_on(Board::Microvm) && !acpi.runs_on(Board::QemuPc));
+        assert!(without[0].runs_on(Board::Microvm) && without[0].runs_on(Board::QemuPc));
     }
 }

@@ -140,7 +140,10 @@ fn guest_tests(options: &TestOptions, tally: &mut Tally) {
                 continue;
             }
         };
-        for case in cases(&artifacts).iter().filter(|case| case.selected(only)) {
+        for case in cases(&artifacts)
+            .iter()
+            .filter(|case| case.selected(only) && case.runs_on(board))
+        {
             selected += 1;
             run_case(&settings, board, case, &artifacts, tally);
         }
@@ -254,6 +257,7 @@ mod tests {
             smp: None,
             mem: None,
             variant: MachineVariant::default(),
+            board: None,
         }
     }
 
