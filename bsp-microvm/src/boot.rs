@@ -6,6 +6,7 @@ use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu;
 use drivers::x86_64::fadt::SoftOff;
+use drivers::x86_64::loader::Loader;
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -44,12 +45,31 @@ fn early_fault(fault: &Fault) -> ! {
     )
 }
 
-/// Builds the board from the PVH start info at `start_info`. Runs once, on the boot core.
-fn init(start_info: u64) -> Board<Microvm> {
+/// Builds the board from the PVH start info at `start_info` (with the loader's `eax`, to
+/// tell another protocol). Runs once, on the boot core.
+fn init(start_info: u64, eax: u64) -> Board<Microvm> {
     static mut BOOT_DATA: BootData = BootData::new();
 
     // SAFETY: runs once, first thing, on the boot core with interrupts masked.
     let traps = unsafe { cpu::init_boot_core(early_fault) };
+    // SAFETY: the boot page tables map the first 4 GiB but page 0.
+    match unsafe { Loader::at_entry(start_info, eax) } {
+        Loader::Pvh => {}
+        Loader::Multiboot => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for microvm (PVH) but was booted through Multiboot; \
+                 build it with --features bsp-qemu-pc"
+            ),
+        ),
+        Loader::Unknown => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for microvm (PVH) but was booted through {}",
+                Loader::Unknown
+            ),
+        ),
+    }
 
     #[allow(clippy::deref_addrof)]
     // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
@@ -102,8 +122,8 @@ fn init(start_info: u64) -> Board<Microvm> {
 }
 
 /// Where the 64-bit boot path lands (see `entry`).
-pub(crate) extern "C" fn main(start_info: u64, _eax: u64) -> ! {
-    let board = init(start_info);
+pub(crate) extern "C" fn main(start_info: u64, eax: u64) -> ! {
+    let board = init(start_info, eax);
     unsafe extern "Rust" {
         /// Defined by `kernel::board!(bsp_microvm::Microvm)`.
         fn __novillo_start(board: Board<Microvm>) -> !;

@@ -1,11 +1,13 @@
 //! The boot path: from the 64-bit entry to the hand-off to the kernel.
 
+use drivers::pci::PortConfig;
 use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
 use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu;
 use drivers::x86_64::fadt::SoftOff;
+use drivers::x86_64::loader::Loader;
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -53,6 +55,36 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
 
     // SAFETY: runs once, first thing, on the boot core with interrupts masked.
     let traps = unsafe { cpu::init_boot_core(early_fault) };
+    // SAFETY: the boot page tables map the first 4 GiB but page 0.
+    match unsafe { Loader::at_entry(info, u64::from(magic)) } {
+        Loader::Multiboot => {}
+        Loader::Pvh => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for qemu-pc (Multiboot) but was booted through PVH; \
+                 build it with --features bsp-microvm"
+            ),
+        ),
+        Loader::Unknown => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for qemu-pc (Multiboot) but was booted through {}",
+                Loader::Unknown
+            ),
+        ),
+    }
+    // A Multiboot loader that is not a PC's (QEMU's microvm loads Multiboot images too).
+    // SAFETY: on a PC the ports are PCI configuration access, elsewhere nothing, and
+    // nothing else uses them during boot.
+    if !unsafe { PortConfig::new() }.host_bridge_present() {
+        fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for a PC, but this machine has no PCI host bridge \
+                 (QEMU's microvm?); build it with --features bsp-microvm"
+            ),
+        );
+    }
 
     #[allow(clippy::deref_addrof)]
     // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.

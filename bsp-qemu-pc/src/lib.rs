@@ -6,7 +6,9 @@
 //!
 //! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::boot`),
 //!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
-//!    base) and the IDT, with CPU exceptions reported on COM1;
+//!    base) and the IDT, with CPU exceptions reported on COM1; then the check that a
+//!    Multiboot loader entered the image and that the machine is a PC (a PCI host bridge
+//!    answers), else a line saying which board to build for and status 1;
 //! 2. memory: the command line and memory map are copied out of the loader's structures,
 //!    which QEMU puts just above the kernel, where the heap will be;
 //! 3. devices: COM1 as console, the TSC as clock, the cores and local APIC address from

@@ -10,6 +10,7 @@ pub mod idle;
 pub mod idt;
 pub mod instructions;
 pub mod lapic;
+pub mod loader;
 pub mod mptable;
 pub mod paging;
 pub mod pic;
