@@ -33,6 +33,9 @@ pub(crate) struct Case {
     pub(crate) variant: MachineVariant,
     /// The one board whose build runs the case, when it is not every board.
     pub(crate) board: Option<Board>,
+    /// Boot a copy of the image whose board note names this board instead: a note that
+    /// lies, so the image lands on a machine it was not built for.
+    pub(crate) board_note: Option<Board>,
 }
 
 impl Case {
@@ -55,6 +58,7 @@ impl Case {
             mem: None,
             variant: MachineVariant::default(),
             board: None,
+            board_note: None,
         }
     }
 
@@ -86,6 +90,12 @@ impl Case {
     /// Runs the case on `board`'s build only.
     fn only_on(mut self, board: Board) -> Self {
         self.board = Some(board);
+        self
+    }
+
+    /// Boots a copy of the image whose board note names `board`.
+    fn with_board_note(mut self, board: Board) -> Self {
+        self.board_note = Some(board);
         self
     }
 
@@ -161,6 +171,20 @@ fn fixed_cases() -> Vec<Case> {
         .without_exit_device()
         .qemu(&["-M", "microvm,acpi=on"])
         .only_on(Board::Microvm),
+        // A PC image whose note says microvm: QEMU's microvm loads it through Multiboot,
+        // and the board must notice the machine is no PC rather than run on it.
+        Case::new(
+            "lying-board-note",
+            Bin,
+            "hello",
+            1,
+            &[
+                "qemu-pc: this image is built for a PC",
+                "--features bsp-microvm",
+            ],
+        )
+        .with_board_note(Board::Microvm)
+        .only_on(Board::QemuPc),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
@@ -234,6 +258,7 @@ mod tests {
                 "no-exit-device",
                 "no-exit-device-panic",
                 "no-exit-device-acpi",
+                "lying-board-note",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -247,7 +272,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 8);
+        assert_eq!(default.len(), 9);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
