@@ -72,7 +72,7 @@ Usage: probe test [OPTIONS]
 Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`: the
 applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
 examples `panic` and `fault` (ud2, pf), `hello` and `panic` without QEMU's exit device
-(no-exit-device*), a PC image relabelled microvm (lying-board-note, PC only), and each
+(no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), and each
 integration test in apps/tests as `tests::<name>`. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.

@@ -160,7 +160,9 @@ fn fixed_cases() -> Vec<Case> {
             &["panicked at", "novillo: exit status 101\n"],
         )
         .without_exit_device(),
-        // microvm with ACPI on: S5 through the generic event device's sleep register.
+        // ACPI S5 proper: a reset now reboots the guest (`-action reboot=reset` overrides
+        // `-no-reboot`), so only a power-off ends the run in time. On microvm with ACPI on,
+        // through the generic event device's sleep register; on the PC, through PM1a.
         Case::new(
             "no-exit-device-acpi",
             Bin,
@@ -169,8 +171,18 @@ fn fixed_cases() -> Vec<Case> {
             &["Hello from Novillo", "novillo: exit status 0\n"],
         )
         .without_exit_device()
-        .qemu(&["-M", "microvm,acpi=on"])
+        .qemu(&["-M", "microvm,acpi=on", "-action", "reboot=reset"])
         .only_on(Board::Microvm),
+        Case::new(
+            "no-exit-device-s5",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device()
+        .qemu(&["-action", "reboot=reset"])
+        .only_on(Board::QemuPc),
         // A PC image whose note says microvm: QEMU's microvm loads it through Multiboot,
         // and the board must notice the machine is no PC rather than run on it.
         Case::new(
@@ -258,6 +270,7 @@ mod tests {
                 "no-exit-device",
                 "no-exit-device-panic",
                 "no-exit-device-acpi",
+                "no-exit-device-s5",
                 "lying-board-note",
                 "failing-on-purpose",
                 "tests::alloc",
@@ -272,7 +285,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 9);
+        assert_eq!(default.len(), 10);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -291,12 +304,15 @@ mod tests {
             .iter()
             .filter(|case| !case.variant.exit_device)
             .collect();
-        assert_eq!(without.len(), 3);
+        assert_eq!(without.len(), 4);
         let acpi = without
             .iter()
             .find(|case| case.name == "no-exit-device-acpi")
             .unwrap();
-        assert_eq!(acpi.variant.extra_args, ["-M", "microvm,acpi=on"]);
+        assert_eq!(
+            acpi.variant.extra_args,
+            ["-M", "microvm,acpi=on", "-action", "reboot=reset"]
+        );
         assert!(acpi.runs_on(Board::Microvm) && !acpi.runs_on(Board::QemuPc));
         assert!(without[0].runs_on(Board::Microvm) && without[0].runs_on(Board::QemuPc));
     }
