@@ -183,6 +183,17 @@ fn fixed_cases() -> Vec<Case> {
         .without_exit_device()
         .qemu(&["-action", "reboot=reset"])
         .only_on(Board::QemuPc),
+        // A PC without ACPI: the i8042 resets it.
+        Case::new(
+            "no-exit-device-i8042",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device()
+        .qemu(&["-M", "pc,acpi=off"])
+        .only_on(Board::QemuPc),
         // A PC image whose note says microvm: QEMU's microvm loads it through Multiboot,
         // and the board must notice the machine is no PC rather than run on it.
         Case::new(
@@ -271,6 +282,7 @@ mod tests {
                 "no-exit-device-panic",
                 "no-exit-device-acpi",
                 "no-exit-device-s5",
+                "no-exit-device-i8042",
                 "lying-board-note",
                 "failing-on-purpose",
                 "tests::alloc",
@@ -285,7 +297,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 10);
+        assert_eq!(default.len(), 11);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -304,7 +316,7 @@ mod tests {
             .iter()
             .filter(|case| !case.variant.exit_device)
             .collect();
-        assert_eq!(without.len(), 4);
+        assert_eq!(without.len(), 5);
         let acpi = without
             .iter()
             .find(|case| case.name == "no-exit-device-acpi")
