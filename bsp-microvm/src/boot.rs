@@ -5,6 +5,8 @@ use drivers::uart16550::{PortRegisters, Uart16550};
 use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu;
+use drivers::x86_64::fadt::SoftOff;
+use drivers::x86_64::loader::Loader;
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -17,9 +19,10 @@ const BOOT_FAILURE: u8 = 1;
 /// The status after a CPU exception before the kernel took over (the kernel's `FAULT`).
 const EARLY_FAULT: u8 = 102;
 
-fn power() -> QemuPower {
-    // SAFETY: microvm has no ACPI PM ports; 0xf4 is `isa-debug-exit` or nothing.
-    unsafe { QemuPower::new(DEBUG_EXIT_PORT, None) }
+fn power(soft_off: Option<SoftOff>) -> QemuPower<Uart16550<PortRegisters>> {
+    // SAFETY: 0xf4 is `isa-debug-exit` or nothing, as is the i8042's 0x64; the S5 register
+    // comes from this machine's ACPI tables.
+    unsafe { QemuPower::new(DEBUG_EXIT_PORT, soft_off, serial()) }
 }
 
 fn serial() -> Uart16550<PortRegisters> {
@@ -31,7 +34,7 @@ fn serial() -> Uart16550<PortRegisters> {
 /// Says why the board cannot go on, and leaves.
 fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     let _ = serial().write_fmt(format_args!("\nmicrovm: {args}\n"));
-    power().power_off(status)
+    power(None).power_off(status)
 }
 
 /// Reports a CPU exception taken before the kernel installed its handler.
@@ -42,12 +45,31 @@ fn early_fault(fault: &Fault) -> ! {
     )
 }
 
-/// Builds the board from the PVH start info at `start_info`. Runs once, on the boot core.
-fn init(start_info: u64) -> Board<Microvm> {
+/// Builds the board from the PVH start info at `start_info` (with the loader's `eax`, to
+/// tell another protocol). Runs once, on the boot core.
+fn init(start_info: u64, eax: u64) -> Board<Microvm> {
     static mut BOOT_DATA: BootData = BootData::new();
 
     // SAFETY: runs once, first thing, on the boot core with interrupts masked.
     let traps = unsafe { cpu::init_boot_core(early_fault) };
+    // SAFETY: the boot page tables map the first 4 GiB but page 0.
+    match unsafe { Loader::at_entry(start_info, eax) } {
+        Loader::Pvh => {}
+        Loader::Multiboot => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for microvm (PVH) but was booted through Multiboot; \
+                 build it with --features bsp-qemu-pc"
+            ),
+        ),
+        Loader::Unknown => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for microvm (PVH) but was booted through {}",
+                Loader::Unknown
+            ),
+        ),
+    }
 
     #[allow(clippy::deref_addrof)]
     // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
@@ -76,6 +98,12 @@ fn init(start_info: u64) -> Board<Microvm> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, acpi) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+    if common.cores_beyond_xapic > 0 {
+        let _ = serial().write_fmt(format_args!(
+            "microvm: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",
+            common.cores_beyond_xapic
+        ));
+    }
 
     Board {
         name: "microvm",
@@ -88,14 +116,14 @@ fn init(start_info: u64) -> Board<Microvm> {
         idle: common.idle,
         switch: X86ContextSwitch,
         guard: common.guard,
-        power: power(),
+        power: power(common.soft_off),
         traps,
     }
 }
 
 /// Where the 64-bit boot path lands (see `entry`).
-pub(crate) extern "C" fn main(start_info: u64, _eax: u64) -> ! {
-    let board = init(start_info);
+pub(crate) extern "C" fn main(start_info: u64, eax: u64) -> ! {
+    let board = init(start_info, eax);
     unsafe extern "Rust" {
         /// Defined by `kernel::board!(bsp_microvm::Microvm)`.
         fn __novillo_start(board: Board<Microvm>) -> !;

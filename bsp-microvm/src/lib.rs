@@ -6,7 +6,8 @@
 //!
 //! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::boot`),
 //!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
-//!    base) and the IDT, with CPU exceptions reported on COM1;
+//!    base) and the IDT, with CPU exceptions reported on COM1; then the check that a PVH
+//!    loader entered the image, else a line saying which board to build for and status 1;
 //! 2. memory: the command line and memory map are copied out of the start info;
 //! 3. devices: COM1 as console, the TSC as clock, the cores and local APIC address from
 //!    the MP table (ACPI is off), the other cores' descriptor tables off the heap's top;
@@ -18,7 +19,7 @@
 //! |---|---|---|
 //! | console | 16550 UART at COM1 (`0x3f8`) | works |
 //! | clock | TSC, rate from `tsc_khz=`, CPUID or the PIT | works |
-//! | exit | `isa-debug-exit` at `0xf4` | works |
+//! | exit | `isa-debug-exit` at `0xf4`; else the status on COM1, then ACPI S5 with `acpi=on` (the FADT's sleep control register), the i8042 reset or a triple fault | works |
 //! | cores | local APIC (xAPIC), IDs from the MP table; INIT–SIPI through a trampoline at 0x8000 | works |
 //! | idle | `sti; hlt`, woken by the wake-up IPI or the one-shot APIC timer | works |
 //! | guard pages | the boot page tables, 2 MiB pages split on demand | works |
@@ -56,6 +57,6 @@ impl Platform for Microvm {
     type Idle = HaltIdle;
     type Switch = X86ContextSwitch;
     type Guard = PageGuard;
-    type Power = QemuPower;
+    type Power = QemuPower<Uart16550<PortRegisters>>;
     type Traps = Exceptions;
 }

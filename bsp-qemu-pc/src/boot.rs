@@ -1,10 +1,13 @@
 //! The boot path: from the 64-bit entry to the hand-off to the kernel.
 
+use drivers::pci::PortConfig;
 use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
 use drivers::x86_64::boot::{self, Acpi, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu;
+use drivers::x86_64::fadt::SoftOff;
+use drivers::x86_64::loader::Loader;
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -16,15 +19,13 @@ use crate::{QemuPc, multiboot};
 const BOOT_FAILURE: u8 = 1;
 /// The status after a CPU exception before the kernel took over (the kernel's `FAULT`).
 const EARLY_FAULT: u8 = 102;
-/// The PM1a control port SeaBIOS gives QEMU's PIIX4.
-const PM1A_CONTROL: u16 = 0x604;
 /// The most memory-map bytes the board reads.
 const MAX_MMAP_BYTES: usize = 4096;
 
-fn power() -> QemuPower {
-    // SAFETY: on QEMU's PC, 0xf4 is `isa-debug-exit` or nothing, and 0x604 is the PIIX4's
-    // PM1a control register.
-    unsafe { QemuPower::new(DEBUG_EXIT_PORT, Some(PM1A_CONTROL)) }
+fn power(soft_off: Option<SoftOff>) -> QemuPower<Uart16550<PortRegisters>> {
+    // SAFETY: on a PC, 0xf4 is `isa-debug-exit` or nothing and 0x64 the i8042; the S5
+    // register comes from this machine's ACPI tables.
+    unsafe { QemuPower::new(DEBUG_EXIT_PORT, soft_off, serial()) }
 }
 
 fn serial() -> Uart16550<PortRegisters> {
@@ -36,7 +37,7 @@ fn serial() -> Uart16550<PortRegisters> {
 /// Says why the board cannot go on, and leaves.
 fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     let _ = serial().write_fmt(format_args!("\nqemu-pc: {args}\n"));
-    power().power_off(status)
+    power(None).power_off(status)
 }
 
 /// Reports a CPU exception taken before the kernel installed its handler.
@@ -54,6 +55,36 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
 
     // SAFETY: runs once, first thing, on the boot core with interrupts masked.
     let traps = unsafe { cpu::init_boot_core(early_fault) };
+    // SAFETY: the boot page tables map the first 4 GiB but page 0.
+    match unsafe { Loader::at_entry(info, u64::from(magic)) } {
+        Loader::Multiboot => {}
+        Loader::Pvh => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for qemu-pc (Multiboot) but was booted through PVH; \
+                 build it with --features bsp-microvm"
+            ),
+        ),
+        Loader::Unknown => fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for qemu-pc (Multiboot) but was booted through {}",
+                Loader::Unknown
+            ),
+        ),
+    }
+    // A Multiboot loader that is not a PC's (QEMU's microvm loads Multiboot images too).
+    // SAFETY: on a PC the ports are PCI configuration access, elsewhere nothing, and
+    // nothing else uses them during boot.
+    if !unsafe { PortConfig::new() }.host_bridge_present() {
+        fail(
+            BOOT_FAILURE,
+            format_args!(
+                "this image is built for a PC, but this machine has no PCI host bridge \
+                 (QEMU's microvm?); build it with --features bsp-microvm"
+            ),
+        );
+    }
 
     #[allow(clippy::deref_addrof)]
     // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
@@ -78,6 +109,12 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, Acpi::Search) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+    if common.cores_beyond_xapic > 0 {
+        let _ = serial().write_fmt(format_args!(
+            "qemu-pc: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",
+            common.cores_beyond_xapic
+        ));
+    }
 
     Board {
         name: "qemu-pc",
@@ -90,7 +127,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
         idle: common.idle,
         switch: X86ContextSwitch,
         guard: common.guard,
-        power: power(),
+        power: power(common.soft_off),
         traps,
     }
 }

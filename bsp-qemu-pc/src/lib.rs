@@ -6,7 +6,9 @@
 //!
 //! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::boot`),
 //!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
-//!    base) and the IDT, with CPU exceptions reported on COM1;
+//!    base) and the IDT, with CPU exceptions reported on COM1; then the check that a
+//!    Multiboot loader entered the image and that the machine is a PC (a PCI host bridge
+//!    answers), else a line saying which board to build for and status 1;
 //! 2. memory: the command line and memory map are copied out of the loader's structures,
 //!    which QEMU puts just above the kernel, where the heap will be;
 //! 3. devices: COM1 as console, the TSC as clock, the cores and local APIC address from
@@ -20,7 +22,7 @@
 //! |---|---|---|
 //! | console | 16550 UART at COM1 (`0x3f8`) | works |
 //! | clock | TSC, rate from `tsc_khz=`, CPUID or the PIT | works |
-//! | exit | `isa-debug-exit` at `0xf4`, else ACPI S5 at `0x604` | works |
+//! | exit | `isa-debug-exit` at `0xf4`; else the status on COM1, then ACPI S5 (PM1a control from the FADT, `\_S5` from the DSDT), the i8042 reset or a triple fault | works |
 //! | cores | local APIC (xAPIC), IDs from the ACPI MADT; INIT–SIPI through a trampoline at 0x8000 | works |
 //! | idle | `sti; hlt`, woken by the wake-up IPI or the one-shot APIC timer | works |
 //! | guard pages | the boot page tables, 2 MiB pages split on demand | works |
@@ -58,6 +60,6 @@ impl Platform for QemuPc {
     type Idle = HaltIdle;
     type Switch = X86ContextSwitch;
     type Guard = PageGuard;
-    type Power = QemuPower;
+    type Power = QemuPower<Uart16550<PortRegisters>>;
     type Traps = Exceptions;
 }

@@ -25,7 +25,7 @@ pub(crate) fn board_of_file(path: &Path) -> Result<Board, String> {
 
 /// Returns the board named by the board note of an ELF image.
 pub(crate) fn board_of_image(image: &[u8]) -> Result<Board, String> {
-    let name = board_note(image)?.ok_or_else(|| {
+    let name = board_note(image)?.map(|note| note.name).ok_or_else(|| {
         "no Novillo board note in the image (was it built from the apps crate with a \
          bsp-<board> feature?)"
             .to_owned()
@@ -38,8 +38,35 @@ pub(crate) fn board_of_image(image: &[u8]) -> Result<Board, String> {
     })
 }
 
-/// Returns the descriptor of the first board note, as text, or `None` if there is none.
-fn board_note(image: &[u8]) -> Result<Option<String>, String> {
+/// A copy of `image` whose board note names `board` instead: how a test makes an image
+/// whose note lies about the board it was built for.
+pub(crate) fn with_board_note(image: &[u8], board: Board) -> Result<Vec<u8>, String> {
+    let note = board_note(image)?.ok_or("no Novillo board note in the image")?;
+    let name = board.name().as_bytes();
+    if name.len() > note.len {
+        return Err(format!(
+            "the board note has room for {} bytes, '{board}' needs {}",
+            note.len,
+            name.len()
+        ));
+    }
+    let mut copy = image.to_vec();
+    let descriptor = &mut copy[note.offset..note.offset + note.len];
+    descriptor.fill(0);
+    descriptor[..name.len()].copy_from_slice(name);
+    Ok(copy)
+}
+
+/// Where the board note's descriptor lies in the file, and what it says.
+#[derive(Debug)]
+struct BoardNote {
+    offset: usize,
+    len: usize,
+    name: String,
+}
+
+/// Returns the first board note, or `None` if there is none.
+fn board_note(image: &[u8]) -> Result<Option<BoardNote>, String> {
     let header = Header::parse(image)?;
     for index in 0..header.phnum {
         let entry = index
@@ -57,8 +84,12 @@ fn board_note(image: &[u8]) -> Result<Option<String>, String> {
             .ok_or_else(|| format!("note segment {index} lies outside the file"))?;
         // Notes are 4-aligned, except in segments that declare 8 (as GNU property notes do).
         let note_align = if align == 8 { 8 } else { 4 };
-        if let Some(name) = find_board_note(segment, note_align)? {
-            return Ok(Some(name));
+        if let Some((at, len, name)) = find_board_note(segment, note_align)? {
+            return Ok(Some(BoardNote {
+                offset: offset + at,
+                len,
+                name,
+            }));
         }
     }
     Ok(None)
@@ -107,8 +138,10 @@ impl Header {
     }
 }
 
-/// Walks the notes of one segment and returns the descriptor of the board note, if any.
-fn find_board_note(mut notes: &[u8], align: usize) -> Result<Option<String>, String> {
+/// Walks the notes of one segment and returns the board note's descriptor, if any: its
+/// offset in the segment, its length and its text.
+fn find_board_note(segment: &[u8], align: usize) -> Result<Option<(usize, usize, String)>, String> {
+    let mut notes = segment;
     while !notes.is_empty() {
         if notes.len() < 12 {
             return Err("truncated note header".to_owned());
@@ -132,7 +165,8 @@ fn find_board_note(mut notes: &[u8], align: usize) -> Result<Option<String>, Str
         if name.strip_suffix(b"\0") == Some(NOTE_NAME) && note_type == NOTE_TYPE_BOARD {
             let text = std::str::from_utf8(desc)
                 .map_err(|_| "the board note is not valid UTF-8".to_owned())?;
-            return Ok(Some(text.trim_end_matches('\0').to_owned()));
+            let at = segment.len() - notes.len() + desc_start;
+            return Ok(Some((at, descsz, text.trim_end_matches('\0').to_owned())));
         }
         // The last note's padding may be missing at the very end of the segment.
         let next = align_up(desc_end, align).ok_or("note descriptor size overflows")?;

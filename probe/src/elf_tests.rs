@@ -1,6 +1,6 @@
 //! Tests of the board-note reader on ELF images built byte by byte.
 
-use super::{board_note, board_of_image};
+use super::{board_note, board_of_image, with_board_note};
 use crate::board::Board;
 
 /// One note, encoded with 4-byte padding.
@@ -189,4 +189,28 @@ fn rejects_segments_and_notes_out_of_range() {
 fn rejects_a_board_name_that_is_not_utf8() {
     let err = board_of_image(&board_image(&[0xff, 0xfe, 0])).unwrap_err();
     assert!(err.contains("UTF-8"), "{err}");
+}
+
+#[test]
+fn rewrites_the_board_note_and_nothing_else() {
+    let mut notes = note(b"GNU\0", 3, &[0xab; 20]);
+    notes.extend(note(b"Novillo\0", 1, b"qemu-pc\0"));
+    let elf = image(&[(PT_LOAD, vec![0x90; 16]), (PT_NOTE, notes)]);
+    let lying = with_board_note(&elf, Board::Microvm).unwrap();
+    assert_eq!(board_of_image(&lying), Ok(Board::Microvm));
+    assert_eq!(lying.len(), elf.len());
+    let changed = elf.iter().zip(&lying).filter(|(a, b)| a != b).count();
+    assert_eq!(changed, "microvm".len(), "only the descriptor's bytes");
+    assert_eq!(
+        board_of_image(&with_board_note(&lying, Board::QemuPc).unwrap()),
+        Ok(Board::QemuPc)
+    );
+}
+
+#[test]
+fn a_board_note_too_small_for_the_name_is_an_error() {
+    let err = with_board_note(&board_image(b"pc"), Board::Microvm).unwrap_err();
+    assert!(err.contains("room for 2 bytes"), "{err}");
+    let no_note = image(&[(PT_LOAD, vec![0x90; 16])]);
+    assert!(with_board_note(&no_note, Board::Microvm).is_err());
 }

@@ -4,6 +4,12 @@
 //! then exits with `2 * value + 1`, i.e. `2 * status + 33`. The offset of 16 keeps a guest
 //! status away from QEMU's own small exit codes (1 = QEMU error) and from 0, which QEMU uses
 //! when the guest powered off or reset (with `-no-reboot`) without reporting anything.
+//!
+//! A machine without `isa-debug-exit` cannot carry a status out: the guest then prints
+//! `novillo: exit status N` as its last console line and powers off or resets, and QEMU
+//! exits 0. probe takes the status from that line only when QEMU exited 0 and the line is
+//! the very last, complete line of the console ([`with_console_status`]); anything else
+//! after it, or no such line, is still a guest that stopped without a status.
 
 use std::fmt;
 use std::time::Duration;
@@ -33,6 +39,30 @@ pub(crate) enum GuestExit {
     Signal(i32),
     /// probe killed QEMU after this many seconds.
     TimedOut(Duration),
+}
+
+/// The start of the last console line of a guest that reports its status there.
+const STATUS_LINE: &str = "novillo: exit status ";
+
+/// The status a guest reported on its console, when QEMU's exit code carried none: only
+/// for a QEMU that exited 0, and only from the very last, complete console line.
+pub(crate) fn with_console_status(exit: GuestExit, console: &[u8]) -> GuestExit {
+    match exit {
+        GuestExit::Stopped => console_status(console).map_or(exit, GuestExit::Status),
+        other => other,
+    }
+}
+
+fn console_status(console: &[u8]) -> Option<u8> {
+    let text = String::from_utf8_lossy(console);
+    let complete = text.strip_suffix('\n')?;
+    let last = complete.rsplit('\n').next()?.trim_end_matches('\r');
+    let digits = last.strip_prefix(STATUS_LINE)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let status: u8 = digits.parse().ok()?;
+    (i32::from(status) <= MAX_STATUS).then_some(status)
 }
 
 /// Decodes QEMU's exit code (or the signal that ended it) into a guest verdict.
@@ -92,7 +122,7 @@ pub(crate) fn status_name(status: u8) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{GuestExit, decode};
+    use super::{GuestExit, decode, with_console_status};
 
     #[test]
     fn odd_codes_from_33_carry_a_status() {
@@ -137,5 +167,52 @@ mod tests {
         assert_eq!(timeout.to_string(), "guest timed out after 3 s");
         assert_eq!(GuestExit::Status(101).to_string(), "status 101 (panic)");
         assert_eq!(GuestExit::Status(7).to_string(), "status 7");
+    }
+
+    #[test]
+    fn a_stopped_guest_reports_its_status_on_the_last_console_line() {
+        let stopped = |console: &str| with_console_status(GuestExit::Stopped, console.as_bytes());
+        assert_eq!(
+            stopped("Hello\n\nnovillo: exit status 0\n"),
+            GuestExit::Status(0)
+        );
+        assert_eq!(
+            stopped("boom\r\nnovillo: exit status 101\r\n"),
+            GuestExit::Status(101)
+        );
+        assert_eq!(stopped("novillo: exit status 7\n"), GuestExit::Status(7));
+    }
+
+    #[test]
+    fn the_status_line_counts_only_when_last_complete_and_well_formed() {
+        let stopped = |console: &str| with_console_status(GuestExit::Stopped, console.as_bytes());
+        for console in [
+            "",
+            "Hello\n",
+            "novillo: exit status 0\nmore output\n",
+            "novillo: exit status 0",
+            "novillo: exit status 0\nnovillo: exit",
+            "x novillo: exit status 0\n",
+            "novillo: exit status\n",
+            "novillo: exit status +1\n",
+            "novillo: exit status 0 \n",
+            "novillo: exit status 112\n",
+            "novillo: exit status 300\n",
+        ] {
+            assert_eq!(stopped(console), GuestExit::Stopped, "{console:?}");
+        }
+    }
+
+    #[test]
+    fn the_status_line_never_overrides_a_qemu_exit_code() {
+        let console = b"novillo: exit status 0\n";
+        for exit in [
+            GuestExit::Status(101),
+            GuestExit::QemuFailed(1),
+            GuestExit::Signal(9),
+            GuestExit::TimedOut(std::time::Duration::from_secs(1)),
+        ] {
+            assert_eq!(with_console_status(exit, console), exit);
+        }
     }
 }

@@ -41,7 +41,9 @@ const RUN: &str = "\
 Usage: probe run [OPTIONS] ELF [GUEST_ARGS...]
 
 Boots ELF under QEMU on the board named by its Novillo board note, copies the guest
-console to stdout as it arrives, and exits with the status the guest reports.
+console to stdout as it arrives, and exits with the status the guest reports: through
+QEMU's isa-debug-exit, or, when QEMU exits 0 (the guest powered off or reset), from a
+last console line `novillo: exit status N` (any other last line means no status).
 Options come before ELF; every word after ELF goes to the guest (`--` before ELF ends the
 options early). The guest command line is `tsc_khz=N` (the host TSC rate, measured by
 probe) followed by the guest arguments; an argument with whitespace, a quote or a
@@ -69,8 +71,9 @@ Usage: probe test [OPTIONS]
 
 Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`: the
 applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
-examples `panic` and `fault` (ud2, pf), and each integration test in apps/tests as
-`tests::<name>`. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+examples `panic` and `fault` (ud2, pf), `hello` and `panic` without QEMU's exit device
+(no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), and each
+integration test in apps/tests as `tests::<name>`. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 

@@ -312,7 +312,7 @@ impl Running {
                 .map_err(|_| LaunchError::Other("the console reader thread panicked".to_owned()))?;
         }
         Ok(Outcome {
-            exit,
+            exit: exit::with_console_status(exit, &self.console),
             console: std::mem::take(&mut self.console),
             first_byte: self.first_byte,
             elapsed,
@@ -527,6 +527,21 @@ mod tests {
         assert_eq!(outcome.exit, GuestExit::Status(101));
         assert_eq!(outcome.console, b"hello\n");
         assert!(outcome.first_byte.is_some());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_guest_without_the_exit_device_reports_on_its_console() {
+        let outcome = fake_qemu(
+            "printf 'hello\\nnovillo: exit status 101\\n'; exit 0",
+            Duration::from_secs(10),
+        );
+        assert_eq!(outcome.exit, GuestExit::Status(101));
+        let outcome = fake_qemu(
+            "printf 'novillo: exit status 0\\nreset\\n'; exit 0",
+            Duration::from_secs(10),
+        );
+        assert_eq!(outcome.exit, GuestExit::Stopped);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! To add a case, add a row to `fixed_cases`; every integration test of `apps`
 //! (`apps/tests/*.rs`) becomes a case on its own.
 
+use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
 use crate::qemu::MachineVariant;
 
@@ -30,6 +31,11 @@ pub(crate) struct Case {
     pub(crate) mem: Option<String>,
     /// Other firmware, machine options or a missing exit device.
     pub(crate) variant: MachineVariant,
+    /// The one board whose build runs the case, when it is not every board.
+    pub(crate) board: Option<Board>,
+    /// Boot a copy of the image whose board note names this board instead: a note that
+    /// lies, so the image lands on a machine it was not built for.
+    pub(crate) board_note: Option<Board>,
 }
 
 impl Case {
@@ -51,6 +57,8 @@ impl Case {
             smp: None,
             mem: None,
             variant: MachineVariant::default(),
+            board: None,
+            board_note: None,
         }
     }
 
@@ -62,6 +70,38 @@ impl Case {
     fn smp(mut self, cpus: u32) -> Self {
         self.smp = Some(cpus);
         self
+    }
+
+    /// Boots without QEMU's `isa-debug-exit`: the guest must end the machine another way
+    /// and print its status as the console's last line.
+    fn without_exit_device(mut self) -> Self {
+        self.variant.exit_device = false;
+        self
+    }
+
+    /// Adds QEMU arguments after the board's own (a later `-M` merges into the board's).
+    fn qemu(mut self, args: &[&str]) -> Self {
+        self.variant
+            .extra_args
+            .extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
+    /// Runs the case on `board`'s build only.
+    fn only_on(mut self, board: Board) -> Self {
+        self.board = Some(board);
+        self
+    }
+
+    /// Boots a copy of the image whose board note names `board`.
+    fn with_board_note(mut self, board: Board) -> Self {
+        self.board_note = Some(board);
+        self
+    }
+
+    /// Whether the case runs on `board`'s build.
+    pub(crate) fn runs_on(&self, board: Board) -> bool {
+        self.board.is_none_or(|only| only == board)
     }
 
     fn not_by_default(mut self) -> Self {
@@ -101,6 +141,73 @@ fn fixed_cases() -> Vec<Case> {
         )
         .args(&["ud2"]),
         Case::new("fault-pf", Example, "fault", 102, &["page fault", "CR2"]).args(&["pf"]),
+        // Without QEMU's exit device the guest turns the machine off (ACPI S5 on the PC)
+        // or resets it (i8042, else a triple fault: microvm with ACPI off has neither S5
+        // nor an i8042), and its status travels on the console's last line.
+        Case::new(
+            "no-exit-device",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device(),
+        Case::new(
+            "no-exit-device-panic",
+            Example,
+            "panic",
+            101,
+            &["panicked at", "novillo: exit status 101\n"],
+        )
+        .without_exit_device(),
+        // ACPI S5 proper: a reset now reboots the guest (`-action reboot=reset` overrides
+        // `-no-reboot`), so only a power-off ends the run in time. On microvm with ACPI on,
+        // through the generic event device's sleep register; on the PC, through PM1a.
+        Case::new(
+            "no-exit-device-acpi",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device()
+        .qemu(&["-M", "microvm,acpi=on", "-action", "reboot=reset"])
+        .only_on(Board::Microvm),
+        Case::new(
+            "no-exit-device-s5",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device()
+        .qemu(&["-action", "reboot=reset"])
+        .only_on(Board::QemuPc),
+        // A PC without ACPI: the i8042 resets it.
+        Case::new(
+            "no-exit-device-i8042",
+            Bin,
+            "hello",
+            0,
+            &["Hello from Novillo", "novillo: exit status 0\n"],
+        )
+        .without_exit_device()
+        .qemu(&["-M", "pc,acpi=off"])
+        .only_on(Board::QemuPc),
+        // A PC image whose note says microvm: QEMU's microvm loads it through Multiboot,
+        // and the board must notice the machine is no PC rather than run on it.
+        Case::new(
+            "lying-board-note",
+            Bin,
+            "hello",
+            1,
+            &[
+                "qemu-pc: this image is built for a PC",
+                "--features bsp-microvm",
+            ],
+        )
+        .with_board_note(Board::Microvm)
+        .only_on(Board::QemuPc),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
@@ -144,6 +251,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::cases;
+    use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
 
     fn artifact(kind: TargetKind, name: &str) -> Artifact {
@@ -170,6 +278,12 @@ mod tests {
                 "panic",
                 "fault-ud2",
                 "fault-pf",
+                "no-exit-device",
+                "no-exit-device-panic",
+                "no-exit-device-acpi",
+                "no-exit-device-s5",
+                "no-exit-device-i8042",
+                "lying-board-note",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -183,7 +297,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 5);
+        assert_eq!(default.len(), 11);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -193,5 +307,25 @@ mod tests {
             all.iter()
                 .any(|case| case.selected(Some("failing-on-purpose")))
         );
+    }
+
+    #[test]
+    fn cases_without_the_exit_device_run_where_they_can() {
+        let all = cases(&[]);
+        let without: Vec<_> = all
+            .iter()
+            .filter(|case| !case.variant.exit_device)
+            .collect();
+        assert_eq!(without.len(), 5);
+        let acpi = without
+            .iter()
+            .find(|case| case.name == "no-exit-device-acpi")
+            .unwrap();
+        assert_eq!(
+            acpi.variant.extra_args,
+            ["-M", "microvm,acpi=on", "-action", "reboot=reset"]
+        );
+        assert!(acpi.runs_on(Board::Microvm) && !acpi.runs_on(Board::QemuPc));
+        assert!(without[0].runs_on(Board::Microvm) && without[0].runs_on(Board::QemuPc));
     }
 }

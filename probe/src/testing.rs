@@ -1,10 +1,12 @@
 //! `probe test`: the host tests, then every guest case on every board, one summary.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::board::Board;
 use crate::cargo::{self, Artifact, Counts};
 use crate::cli::TestOptions;
+use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
 use crate::guest::{Settings, boot_file};
 use crate::qemu::{MachineVariant, Outcome};
@@ -140,7 +142,10 @@ fn guest_tests(options: &TestOptions, tally: &mut Tally) {
                 continue;
             }
         };
-        for case in cases(&artifacts).iter().filter(|case| case.selected(only)) {
+        for case in cases(&artifacts)
+            .iter()
+            .filter(|case| case.selected(only) && case.runs_on(board))
+        {
             selected += 1;
             run_case(&settings, board, case, &artifacts, tally);
         }
@@ -176,20 +181,29 @@ fn run_case(
             )],
             Vec::new(),
         ),
-        Some(artifact) => match boot_file(
-            &Settings {
-                smp: case.smp.unwrap_or(settings.smp),
-                mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
-                variant: case.variant.clone(),
-                ..settings.clone()
-            },
-            &artifact.executable,
-            &case.args,
-            false,
-        ) {
-            Ok(outcome) => (problems(case, &outcome), outcome.console),
-            Err(err) => (vec![err.message()], Vec::new()),
-        },
+        Some(artifact) => {
+            let image = match case.board_note {
+                None => Ok(Image::Built(&artifact.executable)),
+                Some(note) => relabelled(&artifact.executable, note, board, &case.name),
+            };
+            match image.and_then(|image| {
+                boot_file(
+                    &Settings {
+                        smp: case.smp.unwrap_or(settings.smp),
+                        mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
+                        variant: case.variant.clone(),
+                        ..settings.clone()
+                    },
+                    image.path(),
+                    &case.args,
+                    false,
+                )
+                .map_err(|err| err.message())
+            }) {
+                Ok(outcome) => (problems(case, &outcome), outcome.console),
+                Err(message) => (vec![message], Vec::new()),
+            }
+        }
     };
     if problems.is_empty() {
         println!("ok");
@@ -207,6 +221,44 @@ fn run_case(
         }
     }
     tally.fail(full_name);
+}
+
+/// The image a case boots: the one cargo built, or a relabelled copy removed on drop.
+enum Image<'a> {
+    Built(&'a Path),
+    Copy(PathBuf),
+}
+
+impl Image<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Image::Built(path) => path,
+            Image::Copy(path) => path,
+        }
+    }
+}
+
+impl Drop for Image<'_> {
+    fn drop(&mut self) {
+        if let Image::Copy(path) = self {
+            // A copy left behind in the temporary directory harms nothing.
+            let _ignored = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A temporary copy of the image at `path` whose board note names `note`.
+fn relabelled<'a>(path: &Path, note: Board, board: Board, case: &str) -> Result<Image<'a>, String> {
+    let image =
+        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let copy = with_board_note(&image, note).map_err(|err| format!("{}: {err}", path.display()))?;
+    let target = std::env::temp_dir().join(format!(
+        "novillo-probe-{}-{board}-{case}",
+        std::process::id()
+    ));
+    std::fs::write(&target, copy)
+        .map_err(|err| format!("cannot write {}: {err}", target.display()))?;
+    Ok(Image::Copy(target))
 }
 
 /// What went wrong with a finished run, if anything.
@@ -254,6 +306,8 @@ mod tests {
             smp: None,
             mem: None,
             variant: MachineVariant::default(),
+            board: None,
+            board_note: None,
         }
     }
 

@@ -54,7 +54,10 @@ pub fn is_madt(header: &[u8]) -> bool {
     header.starts_with(b"APIC")
 }
 
-/// Reads the enabled processors from the MADT `madt` (exactly [`table_len`] bytes).
+/// Reads the enabled processors from the MADT `madt` (exactly [`table_len`] bytes): local
+/// APIC entries (type 0) and local x2APIC entries (type 9), which hypervisors with many
+/// cores may use for all of them. `None` for a damaged table, and for one that lists no
+/// enabled processor, so that the caller falls back to the MP table.
 pub fn parse_madt(madt: &[u8]) -> Option<Processors> {
     if madt.len() < HEADER + 8 || !is_madt(madt) || !checksum_ok(madt) {
         return None;
@@ -64,15 +67,22 @@ pub fn parse_madt(madt: &[u8]) -> Option<Processors> {
     let mut first = true;
     while let [kind, len, ..] = *rest {
         let entry = rest.get(..usize::from(len)).filter(|_| len >= 2)?;
-        // Type 0, a processor's local APIC: enabled (bit 0) or not. The first is the boot
-        // processor, as ACPI requires.
-        if kind == 0 && entry.len() >= 8 && entry[4] & 1 != 0 {
-            found.push(entry[3], first);
+        // The ID and flags (bit 0: enabled) of a processor's entry. The first processor
+        // is the boot processor, as ACPI requires.
+        let processor = match kind {
+            0 if entry.len() >= 8 => Some((u32::from(entry[3]), le32(entry, 4)?)),
+            9 if entry.len() >= 16 => Some((le32(entry, 4)?, le32(entry, 8)?)),
+            _ => None,
+        };
+        if let Some((apic_id, flags)) = processor
+            && flags & 1 != 0
+        {
+            found.push(apic_id, first);
             first = false;
         }
         rest = &rest[usize::from(len)..];
     }
-    Some(found)
+    (!found.is_empty()).then_some(found)
 }
 
 /// Searches the BIOS area for the RSDP, then reads the MADT as [`scan_from`] does.
@@ -80,10 +90,8 @@ pub fn parse_madt(madt: &[u8]) -> Option<Processors> {
 /// # Safety
 /// Physical memory from 4 KiB to 4 GiB must be identity-mapped and readable.
 pub unsafe fn scan() -> Option<Processors> {
-    // SAFETY: the caller vouches that low memory is mapped; reading it has no effect.
-    let area = unsafe { core::slice::from_raw_parts(0xe_0000 as *const u8, 0x2_0000) };
-    // SAFETY: as above.
-    unsafe { madt_processors(find_root(area)?) }
+    // SAFETY: the caller vouches for the memory.
+    parse_madt(unsafe { find_table(None, b"APIC")? })
 }
 
 /// Finds the MADT through the RSDP at `rsdp` and reads it. `None` without ACPI or with
@@ -92,36 +100,44 @@ pub unsafe fn scan() -> Option<Processors> {
 /// # Safety
 /// As for [`scan`].
 pub unsafe fn scan_from(rsdp: u64) -> Option<Processors> {
-    let start = usize::try_from(rsdp)
-        .ok()
-        .filter(|a| (0x1000..(1 << 32) - 64).contains(a))?;
-    // SAFETY: the caller vouches for mapped memory; the RSDP is at most 36 bytes.
-    let area = unsafe { core::slice::from_raw_parts(start as *const u8, 36) };
-    // SAFETY: as above.
-    unsafe { madt_processors(find_root(area)?) }
+    // SAFETY: the caller vouches for the memory.
+    parse_madt(unsafe { find_table(Some(rsdp), b"APIC")? })
 }
 
-/// # Safety
-/// As for [`scan`].
-unsafe fn madt_processors((root, xsdt): (u64, bool)) -> Option<Processors> {
-    // SAFETY: as above, for a table below 4 GiB (`table` refuses the rest).
-    let root = unsafe { table(root)? };
-    root_entries(root, xsdt).find_map(|address| {
-        // SAFETY: as above.
-        let entry = unsafe { table(address)? };
-        if is_madt(entry) {
-            parse_madt(entry)
-        } else {
-            None
-        }
-    })
-}
-
-/// The table at `address`, if it lies in mapped memory and is not absurdly long.
+/// The first table with `signature` that the root table lists, found through the RSDP at
+/// `rsdp` or, for `None`, through one found in the BIOS area. `None` without ACPI or with a
+/// damaged root table.
 ///
 /// # Safety
 /// As for [`scan`].
-unsafe fn table(address: u64) -> Option<&'static [u8]> {
+pub unsafe fn find_table(rsdp: Option<u64>, signature: &[u8; 4]) -> Option<&'static [u8]> {
+    let area = match rsdp {
+        // SAFETY: the caller vouches that low memory is mapped; reading it has no effect.
+        None => unsafe { core::slice::from_raw_parts(0xe_0000 as *const u8, 0x2_0000) },
+        Some(rsdp) => {
+            let start = usize::try_from(rsdp)
+                .ok()
+                .filter(|a| (0x1000..(1 << 32) - 64).contains(a))?;
+            // SAFETY: as above; the RSDP is at most 36 bytes.
+            unsafe { core::slice::from_raw_parts(start as *const u8, 36) }
+        }
+    };
+    let (root, xsdt) = find_root(area)?;
+    // SAFETY: as above, for a table below 4 GiB (`table_at` refuses the rest).
+    let root = unsafe { table_at(root)? };
+    root_entries(root, xsdt).find_map(|address| {
+        // SAFETY: as above.
+        let entry = unsafe { table_at(address)? };
+        entry.starts_with(signature).then_some(entry)
+    })
+}
+
+/// The table at `address`, if it lies in mapped memory and is not absurdly long; its
+/// checksum is the parser's to check.
+///
+/// # Safety
+/// As for [`scan`].
+pub unsafe fn table_at(address: u64) -> Option<&'static [u8]> {
     let start = usize::try_from(address)
         .ok()
         .filter(|a| (0x1000..(1 << 32) - MAX_TABLE).contains(a))?;
@@ -157,12 +173,20 @@ mod tests {
         t
     }
 
-    fn madt(cpus: &[(u8, u32)]) -> Vec<u8> {
+    /// A MADT with local APIC entries (type 0) and local x2APIC entries (type 9), each
+    /// given as (APIC ID, flags), then an I/O APIC.
+    fn madt(cpus: &[(u8, u32)], x2apic_cpus: &[(u32, u32)]) -> Vec<u8> {
         let mut body = 0xfee0_0000u32.to_le_bytes().to_vec();
         body.extend(1u32.to_le_bytes());
         for &(id, flags) in cpus {
             body.extend([0, 8, id, id]);
             body.extend(flags.to_le_bytes());
+        }
+        for (uid, &(id, flags)) in (0u32..).zip(x2apic_cpus) {
+            body.extend([9, 16, 0, 0]);
+            body.extend(id.to_le_bytes());
+            body.extend(flags.to_le_bytes());
+            body.extend(uid.to_le_bytes());
         }
         body.extend([1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0]); // an I/O APIC
         table(b"APIC", &body)
@@ -196,13 +220,46 @@ mod tests {
 
     #[test]
     fn counts_enabled_processors() {
-        let found = parse_madt(&madt(&[(0, 1), (1, 1), (2, 0), (3, 1)])).unwrap();
+        let found = parse_madt(&madt(&[(0, 1), (1, 1), (2, 0), (3, 1)], &[])).unwrap();
         assert_eq!(found.apic_ids(), &[0, 1, 3]);
+        assert_eq!(found.beyond_xapic(), 0);
         assert_eq!(found.local_apic, 0xfee0_0000);
-        let mut bad = madt(&[(0, 1)]);
+        let mut bad = madt(&[(0, 1)], &[]);
         bad[45] = 1; // an entry length that cannot hold an entry
         seal(&mut bad, 9);
         assert!(parse_madt(&bad).is_none());
         assert!(parse_madt(&table(b"FACP", &[0; 8])).is_none());
+    }
+
+    #[test]
+    fn counts_processors_listed_only_as_x2apic_entries() {
+        let found = parse_madt(&madt(&[], &[(0, 1), (1, 1), (2, 0), (3, 1)])).unwrap();
+        assert_eq!(found.apic_ids(), &[0, 1, 3]);
+        assert_eq!(found.beyond_xapic(), 0);
+        // Both kinds in one table, an ID listed twice counted once.
+        let found = parse_madt(&madt(&[(0, 1), (1, 1)], &[(1, 1), (5, 1)])).unwrap();
+        assert_eq!(found.apic_ids(), &[0, 1, 5]);
+    }
+
+    #[test]
+    fn x2apic_ids_beyond_the_xapic_range_are_counted_apart() {
+        let found = parse_madt(&madt(&[], &[(0, 1), (254, 1), (255, 1), (300, 1)])).unwrap();
+        assert_eq!(found.apic_ids(), &[0, 254]);
+        assert_eq!(found.beyond_xapic(), 2);
+        let found = parse_madt(&madt(&[], &[(0x1_0000, 1)])).unwrap();
+        assert!(found.apic_ids().is_empty());
+        assert_eq!(found.beyond_xapic(), 1);
+    }
+
+    #[test]
+    fn a_madt_without_enabled_processors_is_not_found() {
+        assert!(parse_madt(&madt(&[], &[])).is_none());
+        assert!(parse_madt(&madt(&[(0, 0)], &[(1, 0)])).is_none());
+    }
+
+    #[test]
+    fn the_boot_processor_is_the_first_listed() {
+        let found = parse_madt(&madt(&[(4, 0)], &[(7, 1), (2, 1)])).unwrap();
+        assert_eq!(found.apic_ids(), &[7, 2]);
     }
 }

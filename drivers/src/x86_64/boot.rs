@@ -154,6 +154,7 @@ use core::mem::MaybeUninit;
 use hal::memory::{self, Region};
 
 use crate::x86_64::cpu;
+use crate::x86_64::fadt::{self, SoftOff};
 use crate::x86_64::gdt::CoreTables;
 use crate::x86_64::idle::HaltIdle;
 use crate::x86_64::lapic::MmioRegisters;
@@ -331,6 +332,11 @@ pub struct Common {
     pub guard: PageGuard,
     /// The heap.
     pub heap: &'static mut [MaybeUninit<u8>],
+    /// How to enter ACPI S5, when the firmware tables say.
+    pub soft_off: Option<SoftOff>,
+    /// Processors the tables list with APIC IDs above 254, which xAPIC start-up IPIs cannot
+    /// reach: they stay idle, and the board says so.
+    pub cores_beyond_xapic: usize,
 }
 
 /// Why a board cannot boot.
@@ -389,11 +395,19 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
     };
     // SAFETY: as above.
     let processors = madt.or_else(|| unsafe { mptable::scan() });
+    let soft_off = match tables {
+        Acpi::Absent => None,
+        // SAFETY: as above.
+        Acpi::At(rsdp) => unsafe { fadt::scan(Some(rsdp)) },
+        // SAFETY: as above.
+        Acpi::Search => unsafe { fadt::scan(None) },
+    };
     let apic_base = processors
         .map(|p| p.local_apic as usize)
         .filter(|&base| base != 0)
         .unwrap_or(DEFAULT_APIC);
     let apic_ids = processors.as_ref().map_or(&[][..], |p| p.apic_ids());
+    let cores_beyond_xapic = processors.map_or(0, |p| p.beyond_xapic());
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
     let (heap, core_tables) = split_core_tables(heap, apic_ids.len());
@@ -427,6 +441,8 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         idle,
         guard,
         heap,
+        soft_off,
+        cores_beyond_xapic,
     })
 }
 

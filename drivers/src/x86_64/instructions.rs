@@ -24,6 +24,17 @@ pub fn halt_forever() -> ! {
     }
 }
 
+/// Resets the machine the way any x86 machine resets: a fault with no IDT to deliver it
+/// (a triple fault). `ud2`, not `int3`, which hangs some software KVMs.
+pub fn triple_fault() -> ! {
+    // An IDT of limit 0 at address 0: every vector is out of bounds.
+    let empty = [0u16; 5];
+    // SAFETY: the machine resets; no Rust code runs after this, so nothing is broken.
+    unsafe {
+        asm!("cli", "lidt [{}]", "ud2", in(reg) &empty, options(noreturn, nostack));
+    }
+}
+
 /// The result of one CPUID leaf.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cpuid {

@@ -7,11 +7,17 @@
 /// The most processors Novillo keeps track of.
 pub const MAX_CORES: usize = 64;
 
-/// What the MP table says about the processors.
+/// The highest local APIC ID an xAPIC can address: 255 is its broadcast ID, and larger
+/// IDs exist only in x2APIC mode, which the local APIC driver does not use.
+pub const MAX_XAPIC_ID: u32 = 254;
+
+/// What the firmware tables say about the processors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Processors {
     apic_ids: [u8; MAX_CORES],
     count: usize,
+    /// Enabled processors whose APIC ID is above [`MAX_XAPIC_ID`]: listed, but not startable.
+    beyond_xapic: usize,
     /// The physical address of the local APICs.
     pub local_apic: u32,
 }
@@ -22,25 +28,46 @@ impl Processors {
         Self {
             apic_ids: [0; MAX_CORES],
             count: 0,
+            beyond_xapic: 0,
             local_apic,
         }
     }
 
-    /// Adds an enabled processor; the boot processor goes first. Past [`MAX_CORES`] they
-    /// are not kept.
-    pub(crate) fn push(&mut self, apic_id: u8, boot: bool) {
-        if self.count < MAX_CORES {
-            self.apic_ids[self.count] = apic_id;
-            if boot {
-                self.apic_ids[..=self.count].rotate_right(1);
-            }
-            self.count += 1;
+    /// Adds an enabled processor; the boot processor goes first. An ID listed before is
+    /// not added again; an ID above [`MAX_XAPIC_ID`] is only counted; past [`MAX_CORES`]
+    /// processors are not kept.
+    pub(crate) fn push(&mut self, apic_id: u32, boot: bool) {
+        let Some(id) = u8::try_from(apic_id)
+            .ok()
+            .filter(|&id| u32::from(id) <= MAX_XAPIC_ID)
+        else {
+            self.beyond_xapic += 1;
+            return;
+        };
+        if self.apic_ids().contains(&id) || self.count == MAX_CORES {
+            return;
         }
+        self.apic_ids[self.count] = id;
+        if boot {
+            self.apic_ids[..=self.count].rotate_right(1);
+        }
+        self.count += 1;
     }
 
     /// The local APIC IDs of the enabled processors, the boot processor first.
     pub fn apic_ids(&self) -> &[u8] {
         &self.apic_ids[..self.count]
+    }
+
+    /// How many enabled processors have APIC IDs above [`MAX_XAPIC_ID`], which xAPIC
+    /// start-up IPIs cannot reach: they stay idle.
+    pub fn beyond_xapic(&self) -> usize {
+        self.beyond_xapic
+    }
+
+    /// True when the table lists no enabled processor at all.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0 && self.beyond_xapic == 0
     }
 }
 
@@ -89,11 +116,7 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
         return Err(Error::BadChecksum);
     }
     let local_apic = u32::from_le_bytes([table[36], table[37], table[38], table[39]]);
-    let mut found = Processors {
-        apic_ids: [0; MAX_CORES],
-        count: 0,
-        local_apic,
-    };
+    let mut found = Processors::new(local_apic);
     let mut rest = &table[HEADER..];
     // The entries run to the table's length. The header's entry count is not trusted: qboot
     // leaves it at zero.
@@ -108,7 +131,7 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
         if let (0, Some(apic_id), Some(flags)) = (kind, apic_id, flags)
             && flags & 1 != 0
         {
-            found.push(apic_id, flags & 2 != 0);
+            found.push(u32::from(apic_id), flags & 2 != 0);
         }
         rest = &rest[size..];
     }
