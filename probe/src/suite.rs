@@ -94,6 +94,55 @@ fn fixed_cases() -> Vec<Case> {
         )
         .args(&["ud2"]),
         Case::new("fault-pf", Example, "fault", 102, &["page fault", "CR2"]).args(&["pf"]),
+        // Failures with the whole heap used up are still reported: the report needs no heap.
+        Case::new(
+            "oom-main-panic",
+            Example,
+            "oom",
+            101,
+            &[
+                "used up the heap",
+                "thread 'main' panicked at",
+                "apps/examples/oom.rs",
+                "the heap is used up",
+            ],
+        )
+        .args(&["main-panic"]),
+        Case::new(
+            "oom-main-alloc",
+            Example,
+            "oom",
+            101,
+            &[
+                "used up the heap",
+                "thread 'main' ran out of memory: an allocation of 4096 bytes failed",
+            ],
+        )
+        .args(&["main-alloc"]),
+        Case::new(
+            "oom-thread-panic",
+            Example,
+            "oom",
+            0,
+            &[
+                "thread 'hog' panicked at",
+                "the heap is used up",
+                "main goes on after the thread failed",
+            ],
+        )
+        .args(&["thread-panic"]),
+        Case::new(
+            "oom-thread-alloc",
+            Example,
+            "oom",
+            0,
+            &[
+                "thread 'hog' ran out of memory: an allocation of 4096 bytes failed",
+                "join gave the error: out of memory: an allocation of 4096 bytes failed",
+                "main goes on after the thread failed",
+            ],
+        )
+        .args(&["thread-alloc"]),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
@@ -163,6 +212,10 @@ mod tests {
                 "panic",
                 "fault-ud2",
                 "fault-pf",
+                "oom-main-panic",
+                "oom-main-alloc",
+                "oom-thread-panic",
+                "oom-thread-alloc",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -176,7 +229,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 5);
+        assert_eq!(default.len(), 9);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
