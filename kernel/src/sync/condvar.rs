@@ -39,7 +39,7 @@ impl Condvar {
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let mutex = guard.mutex();
         let me = thread::current();
-        self.waiters.lock().push_back(me.clone());
+        super::with_spin_lock_held(|| self.waiters.lock().push_back(me.clone()));
         drop(guard);
         thread::park();
         // Woken by a notification, the entry is gone; woken for another reason, it must go,
@@ -69,7 +69,7 @@ impl Condvar {
         let deadline = Instant::now() + timeout;
         let mutex: &Mutex<T> = guard.mutex();
         let me = thread::current();
-        self.waiters.lock().push_back(me.clone());
+        super::with_spin_lock_held(|| self.waiters.lock().push_back(me.clone()));
         drop(guard);
         crate::sched::park_until(deadline.into());
         self.waiters.lock().retain(|t| t.id() != me.id());

@@ -25,3 +25,11 @@ pub use once::{LazyLock, OnceLock};
 pub(crate) use owner::LockHolder;
 pub use percore::PerCore;
 pub use poison::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+/// Runs `f`, which takes one of the kernel's spin locks and may allocate under it, as
+/// kernel work: should the allocation fail, the machine stops with a report, rather than
+/// the thread ending with the spin lock held and every later user of the lock spinning
+/// for ever.
+fn with_spin_lock_held<R>(f: impl FnOnce() -> R) -> R {
+    crate::sched::as_kernel(crate::sched::current_core(), f)
+}

@@ -79,7 +79,7 @@ impl<T: ?Sized> Mutex<T> {
             .state
             .compare_exchange(UNLOCKED, me, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-            || self.claim(me, None, &mut self.waiters.lock());
+            || super::with_spin_lock_held(|| self.claim(me, None, &mut self.waiters.lock()));
         if taken {
             Ok(self.guard(me)?)
         } else {
@@ -133,7 +133,7 @@ impl<T: ?Sized> Mutex<T> {
     fn lock_contended(&self, me: usize) {
         let current = thread::try_current();
         loop {
-            {
+            let claimed = super::with_spin_lock_held(|| {
                 let mut waiters = self.waiters.lock();
                 // A thread woken for another reason comes back here while still queued:
                 // its old entry goes, so that an unlock never wakes a thread that is not
@@ -142,11 +142,15 @@ impl<T: ?Sized> Mutex<T> {
                     waiters.retain(|t| t.id() != current.id());
                 }
                 if self.claim(me, current.as_ref(), &mut waiters) {
-                    return;
+                    return true;
                 }
                 if let Some(current) = &current {
                     waiters.push_back(current.clone());
                 }
+                false
+            });
+            if claimed {
+                return;
             }
             match current {
                 Some(_) => thread::park(),
