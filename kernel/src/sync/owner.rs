@@ -38,6 +38,9 @@ use crate::thread::Thread;
 /// contended mark) clear.
 pub(super) const NO_THREAD: usize = 0b10;
 
+// Owner addresses leave bits 0 and 1 free for the contended mark and `NO_THREAD`.
+const _: () = assert!(align_of::<ThreadInner>() >= 4);
+
 /// What a thread's record keeps about the locks it holds.
 pub(crate) struct LockHolder {
     /// How many it holds; used by the thread itself only.
