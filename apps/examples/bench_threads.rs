@@ -104,7 +104,7 @@ fn mutex_uncontended() -> f64 {
     let lock = Mutex::new(0u64);
     let start = Instant::now();
     for _ in 0..ROUNDS {
-        *lock.lock() += 1;
+        *lock.lock().unwrap() += 1;
     }
     per_op(start, ROUNDS)
 }
@@ -123,7 +123,7 @@ fn mutex_contended() -> f64 {
                 .core(i % cores)
                 .spawn(move || {
                     for _ in 0..ROUNDS {
-                        *lock.lock() += 1;
+                        *lock.lock().unwrap() += 1;
                         thread::yield_now();
                     }
                 })

@@ -157,7 +157,7 @@ fn mutex_contention_across_cores() -> Outcome {
                 .core(i % thread::available_cores())
                 .spawn(move || {
                     for round in 0..1000 {
-                        let mut n = count.lock();
+                        let mut n = count.lock().unwrap();
                         let before = *n;
                         if round % 10 == 0 {
                             thread::yield_now(); // the lock stays held while others run
@@ -172,7 +172,7 @@ fn mutex_contention_across_cores() -> Outcome {
     for worker in workers {
         worker.join().map_err(|e| e.to_string())?;
     }
-    check_eq!(*count.lock(), threads * 1000);
+    check_eq!(*count.lock().unwrap(), threads * 1000);
     Ok(())
 }
 
@@ -185,7 +185,9 @@ fn condvar_hands_over_across_cores() -> Outcome {
             .spawn(move || {
                 let (turn, condvar) = &*state;
                 for round in 0..100 {
-                    let mut turn = condvar.wait_while(turn.lock(), |t| *t != 2 * round + 1);
+                    let mut turn = condvar
+                        .wait_while(turn.lock().unwrap(), |t| *t != 2 * round + 1)
+                        .unwrap();
                     *turn += 1;
                     condvar.notify_all();
                 }
@@ -194,20 +196,24 @@ fn condvar_hands_over_across_cores() -> Outcome {
     };
     let (turn, condvar) = &*state;
     for round in 0..100 {
-        let mut t = condvar.wait_while(turn.lock(), |t| *t != 2 * round);
+        let mut t = condvar
+            .wait_while(turn.lock().unwrap(), |t| *t != 2 * round)
+            .unwrap();
         *t += 1;
         condvar.notify_all();
     }
     far.join().map_err(|e| e.to_string())?;
-    check_eq!(*turn.lock(), 200);
-    let (guard, result) = condvar.wait_timeout(turn.lock(), Duration::from_millis(5));
+    check_eq!(*turn.lock().unwrap(), 200);
+    let (guard, result) = condvar
+        .wait_timeout(turn.lock().unwrap(), Duration::from_millis(5))
+        .unwrap();
     check!(result.timed_out() && *guard == 200);
     Ok(())
 }
 
 static CALLS: Mutex<u32> = Mutex::new(0);
 static ANSWER: LazyLock<u32> = LazyLock::new(|| {
-    *CALLS.lock() += 1;
+    *CALLS.lock().unwrap() += 1;
     thread::yield_now(); // others arrive while the value is being made
     42
 });
@@ -224,7 +230,7 @@ fn once_and_lazy_initialise_once() -> Outcome {
     for reader in readers {
         check_eq!(reader.join().map_err(|e| e.to_string())?, 42);
     }
-    check_eq!(*CALLS.lock(), 1);
+    check_eq!(*CALLS.lock().unwrap(), 1);
     let cell = OnceLock::new();
     check_eq!(*cell.get_or_init(|| 7), 7);
     check_eq!(*cell.get_or_init(|| 8), 7);

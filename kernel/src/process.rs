@@ -31,6 +31,18 @@ pub fn exit(status: u8) -> ! {
     }
 }
 
+/// Powers the machine off with `status` if the kernel has the power switch, else stops
+/// here for good: the last resort of a failure report, which must not panic again.
+pub(crate) fn halt(status: u8) -> ! {
+    let power = POWER.lock().take();
+    if let Some(power) = power {
+        power.power_off(status)
+    }
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
 /// What `main` returns, turned into an exit status.
 pub trait Termination {
     /// The exit status.

@@ -10,7 +10,8 @@
 //! (division by zero, a bad pointer, an invalid instruction) or overflowed its stack into
 //! the guard page below it: the thread ends, everything else goes on. The build aborts on
 //! panic rather than unwinding, so such a thread's destructors do not run: what it owned
-//! leaks, and a [`Mutex`](crate::sync::Mutex) it held stays locked.
+//! leaks. A [`Mutex`](crate::sync::Mutex) it held is poisoned: the next thread to lock it
+//! gets it with a [`PoisonError`](crate::sync::PoisonError), as in `std`.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -20,6 +21,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use spin::Mutex;
 
+use crate::fault::PanicMessage;
 use crate::sched::{self, Outcome, SpawnError as SchedSpawnError, ThreadInner};
 use crate::time::{Duration, Instant};
 
@@ -31,7 +33,12 @@ pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 #[non_exhaustive]
 pub enum ThreadError {
     /// The thread panicked, with this message.
-    Panicked(String),
+    Panicked(PanicMessage),
+    /// An allocation of `size` bytes failed in the thread: the heap ran out.
+    OutOfMemory {
+        /// The size of the allocation that failed.
+        size: usize,
+    },
     /// The thread took a CPU exception.
     Fault {
         /// The exception vector.
@@ -56,6 +63,9 @@ impl fmt::Display for ThreadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Panicked(message) => write!(f, "panicked: {message}"),
+            Self::OutOfMemory { size } => {
+                write!(f, "out of memory: an allocation of {size} bytes failed")
+            }
             Self::Fault {
                 vector,
                 name,

@@ -5,10 +5,30 @@ use std::sync::Arc as StdArc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hal::mock::{FakeCores, ManualClock};
+use hal::mock::{FakeCores, FakeTraps, ManualClock};
 use hal::trap::Fault;
-use kernel::sync::{Condvar, Mutex, mpsc};
+use kernel::sync::{Condvar, Mutex, OnceLock, TryLockError, mpsc};
 use kernel::thread::{self, ThreadError};
+
+/// A general-protection fault, as a thread that fails on purpose raises it.
+const GP: Fault = Fault {
+    vector: 13,
+    name: "general protection",
+    instruction_pointer: 0x5678,
+    stack_pointer: 0,
+    error_code: Some(0),
+    address: None,
+};
+
+/// Ends the calling thread with [`GP`].
+fn fail(traps: &FakeTraps) -> ! {
+    traps.raise(&GP);
+    unreachable!("a fault does not return to the thread")
+}
+
+fn failed_with_gp<T: std::fmt::Debug>(result: Result<T, ThreadError>) -> bool {
+    matches!(result, Err(ThreadError::Fault { vector: 13, .. }))
+}
 
 /// Runs both cores turn by turn, moving the clock 1 ms a round, until `done`.
 fn run(cores: &FakeCores, clock: &ManualClock, done: &AtomicBool) {
@@ -66,7 +86,7 @@ fn threads_locks_channels_sleep_and_faults() {
                 let log = log.clone();
                 thread::spawn(move || {
                     for _ in 0..3 {
-                        log.lock().push(letter);
+                        log.lock().unwrap().push(letter);
                         thread::yield_now();
                     }
                 })
@@ -76,7 +96,7 @@ fn threads_locks_channels_sleep_and_faults() {
             worker.join().unwrap();
         }
         assert_eq!(
-            *log.lock(),
+            *log.lock().unwrap(),
             ['a', 'b', 'a', 'b', 'a', 'b'],
             "yield takes turns on one core"
         );
@@ -91,7 +111,7 @@ fn threads_locks_channels_sleep_and_faults() {
                     .core(i % 2)
                     .spawn(move || {
                         for _ in 0..100 {
-                            let mut n = count.lock();
+                            let mut n = count.lock().unwrap();
                             let before = *n;
                             thread::yield_now(); // others must wait for the lock meanwhile
                             *n = before + 1;
@@ -103,7 +123,7 @@ fn threads_locks_channels_sleep_and_faults() {
         for worker in workers {
             worker.join().unwrap();
         }
-        assert_eq!(*count.lock(), 800);
+        assert_eq!(*count.lock().unwrap(), 800);
     });
 
     scenario(&cores, &clock, "ping-pong", || {
@@ -137,18 +157,24 @@ fn threads_locks_channels_sleep_and_faults() {
                 .core(1)
                 .spawn(move || {
                     let (ready, condvar) = &*pair;
-                    let guard = condvar.wait_while(ready.lock(), |ready| !*ready);
+                    let guard = condvar
+                        .wait_while(ready.lock().unwrap(), |ready| !*ready)
+                        .unwrap();
                     assert!(*guard);
                 })
                 .unwrap()
         };
         thread::sleep(kernel::time::Duration::from_millis(3));
-        *pair.0.lock() = true;
+        *pair.0.lock().unwrap() = true;
         pair.1.notify_all();
         waiter.join().unwrap();
         let (guard, result) = pair
             .1
-            .wait_timeout(pair.0.lock(), kernel::time::Duration::from_millis(2));
+            .wait_timeout(
+                pair.0.lock().unwrap(),
+                kernel::time::Duration::from_millis(2),
+            )
+            .unwrap();
         assert!(result.timed_out() && *guard);
     });
 
@@ -167,11 +193,11 @@ fn threads_locks_channels_sleep_and_faults() {
         // A waiter woken for no reason must not leave an entry behind that a later unlock
         // spends on it while the real waiter sleeps on.
         let m = StdArc::new(Mutex::new(0));
-        let held = m.lock();
+        let held = m.lock().unwrap();
         let t = {
             let m = m.clone();
             thread::spawn(move || {
-                let mut n = m.lock();
+                let mut n = m.lock().unwrap();
                 *n += 1;
                 thread::yield_now(); // U queues up meanwhile
             })
@@ -182,11 +208,11 @@ fn threads_locks_channels_sleep_and_faults() {
         drop(held);
         let u = {
             let m = m.clone();
-            thread::spawn(move || *m.lock() += 1)
+            thread::spawn(move || *m.lock().unwrap() += 1)
         };
         t.join().unwrap();
         u.join().unwrap();
-        assert_eq!(*m.lock(), 2);
+        assert_eq!(*m.lock().unwrap(), 2);
     });
 
     scenario(&cores, &clock, "detached result", || {
@@ -204,6 +230,137 @@ fn threads_locks_channels_sleep_and_faults() {
         drop(thread::spawn(move || SlowDrop(flag)));
         thread::sleep(kernel::time::Duration::from_millis(5));
         assert!(dropped.load(Ordering::SeqCst));
+    });
+
+    let poison_traps = traps.clone();
+    scenario(&cores, &clock, "poisoned mutex", move || {
+        let traps = poison_traps;
+        // The owner fails while a thread on each core is parked on the lock: both wake,
+        // one after the other, each with the data and the error.
+        let lock = StdArc::new(Mutex::new(1u32));
+        let (held_tx, held_rx) = mpsc::channel();
+        let owner = {
+            let (lock, traps) = (lock.clone(), traps.clone());
+            thread::Builder::new()
+                .core(1)
+                .spawn(move || {
+                    let mut guard = lock.lock().unwrap();
+                    *guard = 2;
+                    held_tx.send(()).unwrap();
+                    thread::sleep(kernel::time::Duration::from_millis(5)); // the waiters park
+                    fail(&traps)
+                })
+                .unwrap()
+        };
+        held_rx.recv().unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|core| {
+                let lock = lock.clone();
+                thread::Builder::new()
+                    .core(core)
+                    .spawn(move || match lock.lock() {
+                        Ok(_) => None,
+                        Err(poisoned) => {
+                            let mut guard = poisoned.into_inner();
+                            *guard += 1;
+                            Some(*guard)
+                        }
+                    })
+                    .unwrap()
+            })
+            .collect();
+        assert!(failed_with_gp(owner.join()));
+        let mut seen: Vec<_> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, [Some(3), Some(4)]);
+        assert!(lock.is_poisoned());
+        lock.clear_poison();
+        assert_eq!(*lock.lock().unwrap(), 4, "a cleared lock is healthy again");
+
+        // A thread that took the lock from the queue and then failed still wakes the one
+        // queued behind it.
+        let lock = StdArc::new(Mutex::new(()));
+        let held = lock.lock().unwrap();
+        let first = {
+            let (lock, traps) = (lock.clone(), traps.clone());
+            thread::spawn(move || {
+                let _guard = lock.lock().unwrap();
+                fail(&traps)
+            })
+        };
+        let second = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.lock().is_err())
+        };
+        thread::yield_now(); // both park behind `held`
+        drop(held);
+        assert!(failed_with_gp(first.join()));
+        assert_eq!(second.join(), Ok(true));
+
+        // try_lock takes a lock over from a failed owner too.
+        let lock = StdArc::new(Mutex::new(5));
+        let owner = {
+            let (lock, traps) = (lock.clone(), traps.clone());
+            thread::spawn(move || {
+                let _guard = lock.lock().unwrap();
+                fail(&traps)
+            })
+        };
+        assert!(failed_with_gp(owner.join()));
+        match lock.try_lock() {
+            Err(TryLockError::Poisoned(poisoned)) => assert_eq!(*poisoned.into_inner(), 5),
+            other => panic!("try_lock gave {other:?}"),
+        }
+    });
+
+    let once_traps = traps.clone();
+    scenario(&cores, &clock, "failed initialisers", move || {
+        let traps = once_traps;
+        // The thread that runs the initialiser fails while another waits for the value: the
+        // waiter runs its own.
+        let cell = StdArc::new(OnceLock::new());
+        let failing = {
+            let (cell, traps) = (cell.clone(), traps.clone());
+            thread::spawn(move || {
+                *cell.get_or_init(|| {
+                    thread::yield_now(); // the other thread arrives and waits
+                    fail(&traps)
+                })
+            })
+        };
+        let waiting = {
+            let cell = cell.clone();
+            thread::spawn(move || *cell.get_or_init(|| 7u32))
+        };
+        assert!(failed_with_gp(failing.join()));
+        assert_eq!(waiting.join(), Ok(7));
+        assert_eq!(cell.get(), Some(&7));
+
+        // A condvar waiter whose notifier fails holding the mutex wakes to the poison.
+        let pair = StdArc::new((Mutex::new(false), Condvar::new()));
+        let waiter = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (ready, condvar) = &*pair;
+                match condvar.wait_while(ready.lock().unwrap(), |ready| !*ready) {
+                    Ok(_) => None,
+                    Err(poisoned) => Some(*poisoned.into_inner()),
+                }
+            })
+        };
+        thread::yield_now(); // the waiter waits
+        let notifier = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (ready, condvar) = &*pair;
+                let mut guard = ready.lock().unwrap();
+                *guard = true;
+                condvar.notify_all();
+                fail(&traps)
+            })
+        };
+        assert!(failed_with_gp(notifier.join()));
+        assert_eq!(waiter.join(), Ok(Some(true)));
     });
 
     scenario(&cores, &clock, "faults", move || {

@@ -208,6 +208,55 @@ fn fixed_cases() -> Vec<Case> {
         )
         .with_board_note(Board::Microvm)
         .only_on(Board::QemuPc),
+        // Failures with the whole heap used up are still reported: the report needs no heap.
+        Case::new(
+            "oom-main-panic",
+            Example,
+            "oom",
+            101,
+            &[
+                "used up the heap",
+                "thread 'main' panicked at",
+                "apps/examples/oom.rs",
+                "the heap is used up",
+            ],
+        )
+        .args(&["main-panic"]),
+        Case::new(
+            "oom-main-alloc",
+            Example,
+            "oom",
+            101,
+            &[
+                "used up the heap",
+                "thread 'main' ran out of memory: an allocation of 4096 bytes failed",
+            ],
+        )
+        .args(&["main-alloc"]),
+        Case::new(
+            "oom-thread-panic",
+            Example,
+            "oom",
+            0,
+            &[
+                "thread 'hog' panicked at",
+                "the heap is used up",
+                "main goes on after the thread failed",
+            ],
+        )
+        .args(&["thread-panic"]),
+        Case::new(
+            "oom-thread-alloc",
+            Example,
+            "oom",
+            0,
+            &[
+                "thread 'hog' ran out of memory: an allocation of 4096 bytes failed",
+                "join gave the error: out of memory: an allocation of 4096 bytes failed",
+                "main goes on after the thread failed",
+            ],
+        )
+        .args(&["thread-alloc"]),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
@@ -284,6 +333,10 @@ mod tests {
                 "no-exit-device-s5",
                 "no-exit-device-i8042",
                 "lying-board-note",
+                "oom-main-panic",
+                "oom-main-alloc",
+                "oom-thread-panic",
+                "oom-thread-alloc",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -297,7 +350,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 11);
+        assert_eq!(default.len(), 15);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

@@ -96,3 +96,9 @@ pub(crate) fn init(region: &'static mut [MaybeUninit<u8>]) {
 pub fn stats() -> Stats {
     HEAP.shared.lock().stats()
 }
+
+/// As [`stats`], unless another core holds the heap's lock: for a failure report, which
+/// must not wait on a lock its failing code may hold.
+pub(crate) fn try_stats() -> Option<Stats> {
+    HEAP.shared.try_lock().map(|heap| heap.stats())
+}

@@ -36,6 +36,7 @@ use hal::time::{Clock, Instant};
 use spin::{Mutex, Once};
 
 pub(crate) use self::stack::Stack;
+use crate::sync::LockHolder;
 use crate::thread::ThreadError;
 
 /// The board's devices the schedulers use.
@@ -121,11 +122,13 @@ pub(crate) struct ThreadInner {
     outcome: UnsafeCell<Option<Arc<dyn Outcome>>>,
     /// Counts the thread's timed waits; a sleeper entry of an earlier wait is stale.
     sleep_generation: Cell<u64>,
+    /// The mutexes it holds, for their waiters to learn if it fails.
+    pub(crate) locks: LockHolder,
 }
 
 // SAFETY: the cells are used only by the core the thread belongs to (its scheduler and the
-// thread itself, which never run at once); other cores only touch `token` and the
-// immutable fields, and hand the thread over through an inbox.
+// thread itself, which never run at once); other cores only touch `token`, the immutable
+// fields and `locks` (whose own `Sync` says why), and hand the thread over through an inbox.
 unsafe impl Sync for ThreadInner {}
 // SAFETY: as for Sync; the start closure and the outcome are Send themselves.
 unsafe impl Send for ThreadInner {}
@@ -447,15 +450,29 @@ pub(crate) fn yield_now() {
 
 /// Ends the current thread. Its `start` closure already reported how it ended.
 pub(crate) fn exit_current() -> ! {
+    if let Some(me) = this_core().current()
+        && me.locks.holds_any()
+    {
+        // A mutex it still holds names it as owner, for its waiters to look at: keep it.
+        core::mem::forget(me.clone());
+    }
     reschedule(Leave::Exit);
     unreachable!("a dead thread was switched to")
 }
 
 /// Ends the current thread with `error`, reported to whoever joins it.
 pub(crate) fn fail_current(error: ThreadError) -> ! {
+    // Kernel work: should telling the others fail in turn (no memory to wake a thread on
+    // another core), the machine stops with a report instead of the thread failing twice
+    // and its joiner never hearing of it.
+    enter_kernel();
+    if let Some(me) = this_core().current().cloned() {
+        me.locks.fail();
+    }
     if let Some(outcome) = take_outcome() {
         outcome.fail(error);
     }
+    leave_kernel();
     exit_current()
 }
 
@@ -590,6 +607,7 @@ pub(crate) fn spawn(
         start: UnsafeCell::new(Some(start)),
         outcome: UnsafeCell::new(Some(outcome)),
         sleep_generation: Cell::new(0),
+        locks: LockHolder::new(),
     });
     make_ready(thread.clone());
     Ok(thread)
@@ -597,7 +615,15 @@ pub(crate) fn spawn(
 
 /// The current thread, if a thread (not a core's loop) runs.
 pub(crate) fn current() -> Option<Arc<ThreadInner>> {
-    cores().get(machine().cores.current())?.current().cloned()
+    cores().get(current_core())?.current().cloned()
+}
+
+/// The current thread, without taking a reference: null outside any thread.
+pub(crate) fn current_ptr() -> *const ThreadInner {
+    cores()
+        .get(current_core())
+        .and_then(Core::current)
+        .map_or(core::ptr::null(), Arc::as_ptr)
 }
 
 /// The current core.

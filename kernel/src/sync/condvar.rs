@@ -1,6 +1,7 @@
 use alloc::collections::VecDeque;
 use core::fmt;
 
+use crate::sync::poison::{self, LockResult};
 use crate::sync::{Mutex, MutexGuard};
 use crate::thread::{self, Thread};
 use crate::time::{Duration, Instant};
@@ -18,7 +19,9 @@ impl WaitTimeoutResult {
 
 /// A condition variable: threads wait on it, with a [`Mutex`] released, until another
 /// thread notifies them. As with `std`, a waiter can wake for no reason, so it checks its
-/// condition again ([`Condvar::wait_while`] does that).
+/// condition again ([`Condvar::wait_while`] does that), and a wait returns `Err` with the
+/// guard when the mutex was poisoned meanwhile. A thread that fails does not notify: a
+/// waiter that counts on it to do so waits on, as with `std`.
 #[derive(Default)]
 pub struct Condvar {
     waiters: spin::Mutex<VecDeque<Thread>>,
@@ -33,10 +36,10 @@ impl Condvar {
     }
 
     /// Releases `guard`'s lock, waits for a notification, and takes the lock again.
-    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let mutex = guard.mutex();
         let me = thread::current();
-        self.waiters.lock().push_back(me.clone());
+        super::with_spin_lock_held(|| self.waiters.lock().push_back(me.clone()));
         drop(guard);
         thread::park();
         // Woken by a notification, the entry is gone; woken for another reason, it must go,
@@ -45,16 +48,16 @@ impl Condvar {
         mutex.lock()
     }
 
-    /// Waits while `condition` holds.
+    /// Waits while `condition` holds; stops with `Err` if the mutex is poisoned.
     pub fn wait_while<'a, T>(
         &self,
         mut guard: MutexGuard<'a, T>,
         mut condition: impl FnMut(&mut T) -> bool,
-    ) -> MutexGuard<'a, T> {
+    ) -> LockResult<MutexGuard<'a, T>> {
         while condition(&mut guard) {
-            guard = self.wait(guard);
+            guard = self.wait(guard)?;
         }
-        guard
+        Ok(guard)
     }
 
     /// As [`Condvar::wait`], for at most `timeout`.
@@ -62,16 +65,17 @@ impl Condvar {
         &self,
         guard: MutexGuard<'a, T>,
         timeout: Duration,
-    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let deadline = Instant::now() + timeout;
         let mutex: &Mutex<T> = guard.mutex();
         let me = thread::current();
-        self.waiters.lock().push_back(me.clone());
+        super::with_spin_lock_held(|| self.waiters.lock().push_back(me.clone()));
         drop(guard);
         crate::sched::park_until(deadline.into());
         self.waiters.lock().retain(|t| t.id() != me.id());
-        let guard = mutex.lock();
-        (guard, WaitTimeoutResult(Instant::now() >= deadline))
+        poison::map_result(mutex.lock(), |guard| {
+            (guard, WaitTimeoutResult(Instant::now() >= deadline))
+        })
     }
 
     /// Wakes one waiting thread, if any.

@@ -1,21 +1,30 @@
 use alloc::collections::VecDeque;
 use core::cell::UnsafeCell;
 use core::fmt;
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::owner;
+use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
 use crate::thread::{self, Thread};
 
-const UNLOCKED: u32 = 0;
-const LOCKED: u32 = 1;
-/// Locked, and threads may be waiting.
-const CONTENDED: u32 = 2;
+const UNLOCKED: usize = 0;
+/// Set beside the owner when threads may be waiting.
+const CONTENDED: usize = 1;
 
 /// A lock that blocks: a thread that finds it taken parks until it is its turn, and its
-/// core runs other threads meanwhile. Works across cores. There is no poisoning: a thread
-/// that panics or faults while holding the lock leaves it locked (see [`crate::thread`]).
+/// core runs other threads meanwhile. Works across cores.
+///
+/// Poisoning is `std`'s: when a thread panics or takes a CPU exception while holding the
+/// lock, the next [`lock`](Self::lock) (even of a thread already parked on it) takes the
+/// lock over and returns `Err(PoisonError)`, whose
+/// [`into_inner`](PoisonError::into_inner) is the guard; the lock stays poisoned until
+/// [`clear_poison`](Self::clear_poison).
 pub struct Mutex<T: ?Sized> {
-    state: AtomicU32,
+    /// `UNLOCKED`, or the owner (see `owner`) with the `CONTENDED` bit.
+    state: AtomicUsize,
+    poisoned: AtomicBool,
     waiters: spin::Mutex<VecDeque<Thread>>,
     data: UnsafeCell<T>,
 }
@@ -29,65 +38,121 @@ impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
     pub const fn new(value: T) -> Self {
         Self {
-            state: AtomicU32::new(UNLOCKED),
+            state: AtomicUsize::new(UNLOCKED),
+            poisoned: AtomicBool::new(false),
             waiters: spin::Mutex::new(VecDeque::new()),
             data: UnsafeCell::new(value),
         }
     }
 
-    /// The value, taken out of the mutex.
-    pub fn into_inner(self) -> T {
-        self.data.into_inner()
+    /// The value, taken out of the mutex; `Err` with the value if it is poisoned.
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.is_poisoned();
+        let value = self.data.into_inner();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
     }
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Takes the lock, waiting (parked) for as long as another thread holds it.
-    pub fn lock(&self) -> MutexGuard<'_, T> {
+    /// Takes the lock, waiting (parked) for as long as another thread holds it. `Err` holds
+    /// the guard when the lock is poisoned.
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        let me = owner::current();
         if self
             .state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange(UNLOCKED, me, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            self.lock_contended();
+            self.lock_contended(me);
         }
-        MutexGuard { mutex: self }
+        self.guard(me)
     }
 
-    /// Takes the lock if nobody holds it.
-    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| MutexGuard { mutex: self })
+    /// Takes the lock if nobody holds it, or if the thread that held it failed.
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        let me = owner::current();
+        let taken = self
+            .state
+            .compare_exchange(UNLOCKED, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            || super::with_spin_lock_held(|| self.claim(me, None, &mut self.waiters.lock()));
+        if taken {
+            Ok(self.guard(me)?)
+        } else {
+            Err(TryLockError::WouldBlock)
+        }
     }
 
-    /// The value, through a unique reference (no locking needed).
-    pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
+    /// Whether the lock is poisoned: a thread failed while holding it.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed) || self.owner_failed()
     }
 
-    fn lock_contended(&self) {
-        let me = thread::try_current();
+    /// Makes a poisoned lock healthy again (a lock its failed holder still holds is taken
+    /// over and released first).
+    pub fn clear_poison(&self) {
+        drop(self.try_lock());
+        self.poisoned.store(false, Ordering::Relaxed);
+    }
+
+    /// The value, through a unique reference (no locking needed); `Err` with it if the lock
+    /// is poisoned.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.is_poisoned();
+        let value = self.data.get_mut();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+
+    /// The address that tags this mutex in its owner's watchers.
+    fn tag(&self) -> usize {
+        core::ptr::from_ref(&self.state) as usize
+    }
+
+    fn guard(&self, me: usize) -> LockResult<MutexGuard<'_, T>> {
+        // SAFETY: `me` came from `owner::current` in this call.
+        unsafe { owner::acquired(me) };
+        let guard = MutexGuard {
+            mutex: self,
+            _not_send: PhantomData,
+        };
+        if self.poisoned.load(Ordering::Relaxed) {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
+    fn lock_contended(&self, me: usize) {
+        let current = thread::try_current();
         loop {
-            {
+            let claimed = super::with_spin_lock_held(|| {
                 let mut waiters = self.waiters.lock();
                 // A thread woken for another reason comes back here while still queued:
                 // its old entry goes, so that an unlock never wakes a thread that is not
                 // waiting while the real waiter sleeps on.
-                if let Some(me) = &me {
-                    waiters.retain(|t| t.id() != me.id());
+                if let Some(current) = &current {
+                    waiters.retain(|t| t.id() != current.id());
                 }
-                // Marking the lock contended while the waiter list is held means the
-                // unlocker will look at the list after we are on it.
-                if self.state.swap(CONTENDED, Ordering::Acquire) == UNLOCKED {
-                    return;
+                if self.claim(me, current.as_ref(), &mut waiters) {
+                    return true;
                 }
-                if let Some(me) = &me {
-                    waiters.push_back(me.clone());
+                if let Some(current) = &current {
+                    waiters.push_back(current.clone());
                 }
+                false
+            });
+            if claimed {
+                return;
             }
-            match me {
+            match current {
                 Some(_) => thread::park(),
                 // Outside a thread (a core's own loop) there is no parking: wait actively.
                 None => core::hint::spin_loop(),
@@ -95,9 +160,93 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// With the waiter list held: takes the lock for `me` if it is free or its owner
+    /// failed (poisoned, then) and says whether it did; else marks it contended and, if
+    /// `waiter` is given, has the owner's failure wake it.
+    fn claim(&self, me: usize, waiter: Option<&Thread>, waiters: &mut VecDeque<Thread>) -> bool {
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if state == UNLOCKED {
+                // Contended, as the queue may hold others: the unlock must look at it.
+                if self
+                    .state
+                    .compare_exchange(
+                        UNLOCKED,
+                        me | CONTENDED,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+                {
+                    continue;
+                }
+            } else {
+                if state & CONTENDED == 0
+                    && self
+                        .state
+                        .compare_exchange(
+                            state,
+                            state | CONTENDED,
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
+                        .is_err()
+                {
+                    continue;
+                }
+                // SAFETY: the waiter list is held and the state is contended in the owner's
+                // name, as `owner::failed_or_watch` requires.
+                if !unsafe { owner::failed_or_watch(state & !CONTENDED, self.tag(), waiter) } {
+                    return false;
+                }
+                // Its owner will never unlock it, and no one else changes a locked state.
+                self.state.store(me | CONTENDED, Ordering::Release);
+                self.poisoned.store(true, Ordering::Relaxed);
+            }
+            // SAFETY: `me` came from `owner::current` in this call.
+            unsafe { owner::inherit(me, self.tag(), waiters) };
+            return true;
+        }
+    }
+
+    /// Whether the thread holding the lock failed.
+    fn owner_failed(&self) -> bool {
+        let _waiters = self.waiters.lock();
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if state == UNLOCKED {
+                return false;
+            }
+            if state & CONTENDED != 0
+                || self
+                    .state
+                    .compare_exchange(
+                        state,
+                        state | CONTENDED,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                // SAFETY: as in `claim`.
+                return unsafe { owner::failed_or_watch(state & !CONTENDED, self.tag(), None) };
+            }
+        }
+    }
+
     fn unlock(&self) {
-        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
-            let next = self.waiters.lock().pop_front();
+        let state = self.state.swap(UNLOCKED, Ordering::Release);
+        let owner = state & !CONTENDED;
+        // SAFETY: the owner is the current thread: a guard is not `Send`, so it is dropped
+        // by the thread that locked.
+        unsafe { owner::released(owner) };
+        if state & CONTENDED != 0 {
+            let next = {
+                let mut waiters = self.waiters.lock();
+                // SAFETY: as above.
+                unsafe { owner::unwatch(owner, self.tag()) };
+                waiters.pop_front()
+            };
             if let Some(next) = next {
                 next.unpark();
             }
@@ -113,17 +262,26 @@ impl<T: Default> Default for Mutex<T> {
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Mutex");
         match self.try_lock() {
-            Some(guard) => f.debug_struct("Mutex").field("data", &&*guard).finish(),
-            None => f.write_str("Mutex { <locked> }"),
-        }
+            Ok(guard) => out.field("data", &&*guard),
+            Err(TryLockError::Poisoned(error)) => out.field("data", &&**error.get_ref()),
+            Err(TryLockError::WouldBlock) => out.field("data", &format_args!("<locked>")),
+        };
+        out.field("poisoned", &self.poisoned.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
     }
 }
 
-/// Access to a [`Mutex`]'s value; the lock is released when it is dropped.
+/// Access to a [`Mutex`]'s value; the lock is released when it is dropped. Not `Send`: the
+/// thread that locked is the one that unlocks.
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
+    _not_send: PhantomData<*const ()>,
 }
+
+// SAFETY: a shared guard only gives `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// The mutex this guard locks, for [`Condvar`](crate::sync::Condvar).
