@@ -1,6 +1,6 @@
 //! Tests of the board-note reader on ELF images built byte by byte.
 
-use super::{board_note, board_of_image};
+use super::{board_note, board_of_image, load_start};
 use crate::board::Board;
 
 /// One note, encoded with 4-byte padding.
@@ -189,4 +189,23 @@ fn rejects_segments_and_notes_out_of_range() {
 fn rejects_a_board_name_that_is_not_utf8() {
     let err = board_of_image(&board_image(&[0xff, 0xfe, 0])).unwrap_err();
     assert!(err.contains("UTF-8"), "{err}");
+}
+
+#[test]
+fn load_start_is_the_lowest_loadable_address() {
+    let mut elf = image(&[(1, vec![0; 8]), (4, vec![0; 4]), (1, vec![0; 8])]);
+    let set_paddr = |elf: &mut Vec<u8>, index: usize, paddr: u64| {
+        let at = 64 + 56 * index + 24;
+        elf[at..at + 8].copy_from_slice(&paddr.to_le_bytes());
+    };
+    set_paddr(&mut elf, 0, 0x20_0000);
+    set_paddr(&mut elf, 1, 0x1000);
+    set_paddr(&mut elf, 2, 0x10_0000);
+    assert_eq!(
+        load_start(&elf),
+        Ok(Some(0x10_0000)),
+        "the note does not count"
+    );
+    assert_eq!(load_start(&image(&[(4, vec![0; 4])])), Ok(None));
+    assert!(load_start(b"not elf").is_err());
 }
