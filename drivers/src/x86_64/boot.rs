@@ -410,10 +410,11 @@ pub unsafe fn heap_region(map: &[Region]) -> Option<&'static mut [MaybeUninit<u8
 }
 
 /// Checks that the RAM the heap comes from (see [`heap_region`]) holds what `cores` cores
-/// need past the image.
+/// need past the image: [`Error::NotEnoughMemory`] if not, [`Error::NoHeap`] if there is
+/// none.
 pub fn check_memory(map: &[Region], cores: usize) -> Result<(), Error> {
     let image_end = image_end();
-    let ram_end = memory::largest_usable(map, image_end, MAPPED_LIMIT).map_or(0, |(_, end)| end);
+    let (_, ram_end) = memory::largest_usable(map, image_end, MAPPED_LIMIT).ok_or(Error::NoHeap)?;
     let needed = image_end.saturating_add(memory_needed(cores));
     if ram_end < needed {
         return Err(Error::NotEnoughMemory {
@@ -676,8 +677,9 @@ mod tests {
             usable: false,
             ..ram(1 << 30)
         };
-        assert!(
-            check_memory(&[reserved], 1).is_err(),
+        assert_eq!(
+            check_memory(&[reserved], 1),
+            Err(Error::NoHeap),
             "reserved RAM does not count"
         );
     }
