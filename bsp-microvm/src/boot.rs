@@ -2,11 +2,11 @@
 
 use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::boot::{self, Acpi, BootData};
+use drivers::x86_64::boot::{self, Acpi, BOOT_FAILURE, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
-use drivers::x86_64::cpu;
 use drivers::x86_64::fadt::SoftOff;
 use drivers::x86_64::loader::Loader;
+use drivers::x86_64::{cpu, paging};
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -14,8 +14,6 @@ use hal::trap::Fault;
 
 use crate::{Microvm, pvh};
 
-/// The status the board leaves with when it cannot boot.
-const BOOT_FAILURE: u8 = 1;
 /// The status after a CPU exception before the kernel took over (the kernel's `FAULT`).
 const EARLY_FAULT: u8 = 102;
 
@@ -45,11 +43,40 @@ fn early_fault(fault: &Fault) -> ! {
     )
 }
 
+/// Copies the command line and the memory map out of the PVH start info at `start_info`
+/// into the board's `BootData`, and says where the ACPI tables are.
+///
+/// # Safety
+/// Once: the start info, command line and memory map must be mapped, and the returned
+/// `BootData` is the only reference to it.
+unsafe fn read_start_info(start_info: u64) -> (&'static BootData, Acpi) {
+    static mut BOOT_DATA: BootData = BootData::new();
+
+    #[allow(clippy::deref_addrof)]
+    // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
+    // SAFETY: the caller's promises.
+    unsafe {
+        let data = &mut *(&raw mut BOOT_DATA);
+        let fixed = &*(start_info as *const [u8; pvh::START_INFO_LEN]);
+        let info = pvh::parse(fixed)
+            .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad PVH start info: {e}")));
+        data.set_command_line(boot::c_string_at(info.cmdline));
+        let entries = info.memmap as *const [u8; pvh::MEMMAP_ENTRY_LEN];
+        for i in 0..(info.memmap_entries as usize).min(boot::MAX_REGIONS) {
+            data.push_region(pvh::region(&*entries.add(i)));
+        }
+        let acpi = if info.rsdp == 0 {
+            Acpi::Absent
+        } else {
+            Acpi::At(info.rsdp)
+        };
+        (data, acpi)
+    }
+}
+
 /// Builds the board from the PVH start info at `start_info` (with the loader's `eax`, to
 /// tell another protocol). Runs once, on the boot core.
 fn init(start_info: u64, eax: u64) -> Board<Microvm> {
-    static mut BOOT_DATA: BootData = BootData::new();
-
     // SAFETY: runs once, first thing, on the boot core with interrupts masked.
     let traps = unsafe { cpu::init_boot_core(early_fault) };
     // SAFETY: the boot page tables map the first 4 GiB but page 0.
@@ -71,33 +98,16 @@ fn init(start_info: u64, eax: u64) -> Board<Microvm> {
         ),
     }
 
-    #[allow(clippy::deref_addrof)]
-    // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
-    // SAFETY: `init` runs once, so this is the only reference to BOOT_DATA; PVH puts the
-    // start info, command line and memory map in mapped memory below 4 GiB.
-    let (data, acpi): (&'static BootData, Acpi) = unsafe {
-        let data = &mut *(&raw mut BOOT_DATA);
-        let fixed = &*(start_info as *const [u8; pvh::START_INFO_LEN]);
-        let info = pvh::parse(fixed)
-            .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad PVH start info: {e}")));
-        data.set_command_line(boot::c_string_at(info.cmdline));
-        let entries = info.memmap as *const [u8; pvh::MEMMAP_ENTRY_LEN];
-        for i in 0..(info.memmap_entries as usize).min(boot::MAX_REGIONS) {
-            data.push_region(pvh::region(&*entries.add(i)));
-        }
-        (
-            data,
-            if info.rsdp == 0 {
-                Acpi::Absent
-            } else {
-                Acpi::At(info.rsdp)
-            },
-        )
-    };
+    // SAFETY: `init` runs once, so this is the only call; PVH puts the
+    // start info, command line and memory map below 4 GiB, mapped but for page 0, which is
+    // mapped while they are copied (SeaBIOS puts the memory map there), and nothing keeps
+    // a reference into it.
+    let (data, acpi): (&'static BootData, Acpi) =
+        unsafe { paging::with_null_page(|| read_start_info(start_info)) };
 
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, acpi) }
-        .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+        .unwrap_or_else(|e| fail(e.status(), format_args!("{e}")));
     if common.cores_beyond_xapic > 0 {
         let _ = serial().write_fmt(format_args!(
             "microvm: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",

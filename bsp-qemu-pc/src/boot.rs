@@ -3,11 +3,11 @@
 use drivers::pci::PortConfig;
 use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::boot::{self, Acpi, BootData};
+use drivers::x86_64::boot::{self, Acpi, BOOT_FAILURE, BootData};
 use drivers::x86_64::context::X86ContextSwitch;
-use drivers::x86_64::cpu;
 use drivers::x86_64::fadt::SoftOff;
 use drivers::x86_64::loader::Loader;
+use drivers::x86_64::{cpu, paging};
 use embedded_io::Write;
 use hal::board::Board;
 use hal::power::PowerOff;
@@ -15,8 +15,6 @@ use hal::trap::Fault;
 
 use crate::{QemuPc, multiboot};
 
-/// The status the board leaves with when it cannot boot.
-const BOOT_FAILURE: u8 = 1;
 /// The status after a CPU exception before the kernel took over (the kernel's `FAULT`).
 const EARLY_FAULT: u8 = 102;
 /// The most memory-map bytes the board reads.
@@ -89,26 +87,32 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     #[allow(clippy::deref_addrof)]
     // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
     // SAFETY: `init` runs once, so this is the only reference to BOOT_DATA; the loader put
-    // its structures in mapped memory below 4 GiB (and they are checked before use).
+    // its structures below 4 GiB (and they are checked before use), mapped but for page 0,
+    // which is mapped while they are copied, and nothing keeps a reference into it.
     let data: &'static BootData = unsafe {
         let data = &mut *(&raw mut BOOT_DATA);
-        let fixed = &*(info as *const [u8; multiboot::INFO_LEN]);
-        let info = multiboot::parse(magic, fixed)
-            .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad Multiboot information: {e}")));
-        data.set_command_line(multiboot::without_image_path(boot::c_string_at(
-            info.cmdline,
-        )));
-        let mmap =
-            core::slice::from_raw_parts(info.mmap as *const u8, info.mmap_len.min(MAX_MMAP_BYTES));
-        for region in multiboot::regions(mmap) {
-            data.push_region(region);
-        }
+        paging::with_null_page(|| {
+            let fixed = &*(info as *const [u8; multiboot::INFO_LEN]);
+            let info = multiboot::parse(magic, fixed).unwrap_or_else(|e| {
+                fail(BOOT_FAILURE, format_args!("bad Multiboot information: {e}"))
+            });
+            data.set_command_line(multiboot::without_image_path(boot::c_string_at(
+                info.cmdline,
+            )));
+            let mmap = core::slice::from_raw_parts(
+                info.mmap as *const u8,
+                info.mmap_len.min(MAX_MMAP_BYTES),
+            );
+            for region in multiboot::regions(mmap) {
+                data.push_region(region);
+            }
+        });
         data
     };
 
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, Acpi::Search) }
-        .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+        .unwrap_or_else(|e| fail(e.status(), format_args!("{e}")));
     if common.cores_beyond_xapic > 0 {
         let _ = serial().write_fmt(format_args!(
             "qemu-pc: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",

@@ -4,6 +4,9 @@
 //! The loader enters [`multiboot_start32`](entry) in 32-bit protected mode with the
 //! Multiboot magic in `eax` and the information structure at `ebx`. From there:
 //!
+//! 0. memory: the RAM above 1 MiB (`mem_upper`) must hold the image and the heap; if not,
+//!    one line says how much there is and how much is needed, and the board stops with
+//!    status 103 (`drivers::x86_64::boot`);
 //! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::boot`),
 //!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
 //!    base) and the IDT, with CPU exceptions reported on COM1; then the check that a
@@ -12,8 +15,8 @@
 //! 2. memory: the command line and memory map are copied out of the loader's structures,
 //!    which QEMU puts just above the kernel, where the heap will be;
 //! 3. devices: COM1 as console, the TSC as clock, the cores and local APIC address from
-//!    the ACPI MADT (SeaBIOS's MP table lists only the boot core), the other cores'
-//!    descriptor tables off the heap's top;
+//!    the ACPI MADT (SeaBIOS's MP table lists only the boot core), the memory checked
+//!    again for that many cores, the other cores' descriptor tables off the heap's top;
 //! 4. interrupts: the 8259s masked, the boot core's local APIC enabled (timer, wake-up IPI
 //!    and spurious vectors); interrupts stay masked until the kernel first idles;
 //! 5. hand-off: the kernel gets a [`Board`] with the heap and every device.

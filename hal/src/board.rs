@@ -15,6 +15,24 @@ use crate::power::PowerOff;
 use crate::time::Clock;
 use crate::trap::Traps;
 
+/// The heap the kernel needs to start the application's `main` on the boot core: the
+/// main thread's 256 KiB stack with its guard page and a page table to split it off, and
+/// the 64 KiB spans its per-core cache takes for small blocks (one per size class in use;
+/// five at boot, so six leave room for the application's first allocations).
+pub const HEAP_FOR_BOOT_CORE: usize = 256 * 1024 + 2 * 4096 + 6 * 64 * 1024;
+
+/// The heap each further core needs: its scheduler's 64 KiB stack and a span of its cache.
+pub const HEAP_PER_CORE: usize = 2 * 64 * 1024;
+
+/// The least heap a board hands the kernel for `cores` cores; a board with less says so and
+/// stops with [`NOT_ENOUGH_MEMORY`] instead of booting into an allocation failure.
+pub const fn heap_needed(cores: usize) -> usize {
+    HEAP_FOR_BOOT_CORE + cores.saturating_sub(1) * HEAP_PER_CORE
+}
+
+/// The status a board stops with when the machine has too little memory to boot.
+pub const NOT_ENOUGH_MEMORY: u8 = 103;
+
 /// The device types of one board.
 pub trait Platform: 'static {
     /// The console the kernel prints to.
@@ -43,7 +61,8 @@ pub struct Board<P: Platform> {
     pub command_line: &'static str,
     /// The firmware's memory map.
     pub memory_map: &'static [Region],
-    /// Memory for the kernel's heap, already mapped, used by nothing else.
+    /// Memory for the kernel's heap, already mapped, used by nothing else: at least
+    /// [`heap_needed`] for the cores in [`Board::cores`].
     pub heap: &'static mut [MaybeUninit<u8>],
     /// The console.
     pub console: P::Console,

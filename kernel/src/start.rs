@@ -27,6 +27,17 @@ const MAIN_STACK: usize = 256 * 1024;
 /// The stack of each started core's own loop.
 const CORE_STACK: usize = 64 * 1024;
 
+// Boards check the memory against `hal::board::heap_needed` before booting: the stacks
+// above must stay within it, with room for the caches' spans.
+const _: () = assert!(
+    MAIN_STACK + 2 * hal::memory::PAGE_SIZE < hal::board::HEAP_FOR_BOOT_CORE,
+    "the main stack outgrew hal::board::HEAP_FOR_BOOT_CORE"
+);
+const _: () = assert!(
+    CORE_STACK < hal::board::HEAP_PER_CORE,
+    "the core stack outgrew hal::board::HEAP_PER_CORE"
+);
+
 fn leak<T>(value: T) -> &'static mut T {
     Box::leak(Box::new(value))
 }

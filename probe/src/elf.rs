@@ -15,12 +15,46 @@ const NOTE_NAME: &[u8] = b"Novillo";
 const NOTE_TYPE_BOARD: u32 = 1;
 /// Program header type of a note segment.
 const PT_NOTE: u32 = 4;
+/// Program header type of a loadable segment.
+const PT_LOAD: u32 = 1;
 
-/// Reads the image at `path` and returns the board it was built for.
-pub(crate) fn board_of_file(path: &Path) -> Result<Board, String> {
+/// What probe needs to know of an image before it boots it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Image {
+    /// The board it was built for.
+    pub(crate) board: Board,
+    /// The lowest physical address it is loaded at, if it has a loadable segment.
+    pub(crate) load_start: Option<u64>,
+}
+
+/// Reads the image at `path`: its board and where it is loaded.
+pub(crate) fn image_of_file(path: &Path) -> Result<Image, String> {
     let bytes =
         std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-    board_of_image(&bytes).map_err(|err| format!("{}: {err}", path.display()))
+    let facts = board_of_image(&bytes).and_then(|board| {
+        Ok(Image {
+            board,
+            load_start: load_start(&bytes)?,
+        })
+    });
+    facts.map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// The lowest physical address of the image's loadable segments.
+pub(crate) fn load_start(image: &[u8]) -> Result<Option<u64>, String> {
+    let header = Header::parse(image)?;
+    let mut lowest = None;
+    for index in 0..header.phnum {
+        let entry = index
+            .checked_mul(header.phentsize)
+            .and_then(|offset| offset.checked_add(header.phoff))
+            .ok_or("program header table offset overflows")?;
+        if read_u32(image, entry)? == PT_LOAD {
+            let paddr = read_u64(image, entry + 24)?;
+            lowest = Some(lowest.map_or(paddr, |low: u64| low.min(paddr)));
+        }
+    }
+    Ok(lowest)
 }
 
 /// Returns the board named by the board note of an ELF image.

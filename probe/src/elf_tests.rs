@@ -1,6 +1,6 @@
 //! Tests of the board-note reader on ELF images built byte by byte.
 
-use super::{board_note, board_of_image, with_board_note};
+use super::{board_note, board_of_image, load_start, with_board_note};
 use crate::board::Board;
 
 /// One note, encoded with 4-byte padding.
@@ -213,4 +213,23 @@ fn a_board_note_too_small_for_the_name_is_an_error() {
     assert!(err.contains("room for 2 bytes"), "{err}");
     let no_note = image(&[(PT_LOAD, vec![0x90; 16])]);
     assert!(with_board_note(&no_note, Board::Microvm).is_err());
+}
+
+#[test]
+fn load_start_is_the_lowest_loadable_address() {
+    let mut elf = image(&[(1, vec![0; 8]), (4, vec![0; 4]), (1, vec![0; 8])]);
+    let set_paddr = |elf: &mut Vec<u8>, index: usize, paddr: u64| {
+        let at = 64 + 56 * index + 24;
+        elf[at..at + 8].copy_from_slice(&paddr.to_le_bytes());
+    };
+    set_paddr(&mut elf, 0, 0x20_0000);
+    set_paddr(&mut elf, 1, 0x1000);
+    set_paddr(&mut elf, 2, 0x10_0000);
+    assert_eq!(
+        load_start(&elf),
+        Ok(Some(0x10_0000)),
+        "the note does not count"
+    );
+    assert_eq!(load_start(&image(&[(4, vec![0; 4])])), Ok(None));
+    assert!(load_start(b"not elf").is_err());
 }

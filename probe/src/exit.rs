@@ -116,6 +116,7 @@ pub(crate) fn status_name(status: u8) -> Option<&'static str> {
         1 => Some("failure"),
         101 => Some("panic"),
         102 => Some("CPU exception"),
+        103 => Some("not enough memory"),
         _ => None,
     }
 }
@@ -167,6 +168,10 @@ mod tests {
         assert_eq!(timeout.to_string(), "guest timed out after 3 s");
         assert_eq!(GuestExit::Status(101).to_string(), "status 101 (panic)");
         assert_eq!(GuestExit::Status(7).to_string(), "status 7");
+        assert_eq!(
+            GuestExit::Status(103).to_string(),
+            "status 103 (not enough memory)"
+        );
     }
 
     #[test]

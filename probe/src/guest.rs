@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::accel::Accel;
 use crate::cmdline::guest_cmdline;
-use crate::elf::board_of_file;
+use crate::elf::image_of_file;
 use crate::qemu::{self, Launch, LaunchError, MachineVariant, Outcome, Running};
 
 /// How guests are booted, settled once per probe invocation.
@@ -41,7 +41,9 @@ pub(crate) fn start_file(
     args: &[String],
     stream: bool,
 ) -> Result<Running, LaunchError> {
-    let board = board_of_file(elf).map_err(LaunchError::Other)?;
+    let image = image_of_file(elf).map_err(LaunchError::Other)?;
+    check_mem_holds_image(&settings.mem, image.load_start).map_err(LaunchError::Other)?;
+    let board = image.board;
     let cmdline = guest_cmdline(settings.tsc_khz, args);
     qemu::start(&Launch {
         qemu: &settings.qemu,
@@ -55,4 +57,61 @@ pub(crate) fn start_file(
         stream,
         variant: &settings.variant,
     })
+}
+
+/// QEMU's `-m` size in bytes: digits with an optional K, M, G or T suffix (MiB without).
+fn memory_bytes(size: &str) -> Option<u64> {
+    let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let shift = match &size[digits.len()..] {
+        "K" | "k" => 10,
+        "" | "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// Refuses a memory size that ends at or below where the image is loaded: QEMU would load
+/// it into memory that does not exist and the guest would hang without a word. Any larger
+/// size boots far enough for the guest to say how much it needs.
+fn check_mem_holds_image(mem: &str, load_start: Option<u64>) -> Result<(), String> {
+    match (memory_bytes(mem), load_start) {
+        (Some(bytes), Some(start)) if bytes <= start => Err(format!(
+            "--mem {mem} is {} KiB of RAM, and the image is loaded from {} KiB up: none of it \
+             would be in RAM and the guest would hang; give it more (it then says how much it \
+             needs)",
+            bytes >> 10,
+            start >> 10
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_mem_holds_image, memory_bytes};
+
+    #[test]
+    fn memory_sizes_read_as_qemu_reads_them() {
+        assert_eq!(memory_bytes("128M"), Some(128 << 20));
+        assert_eq!(memory_bytes("128"), Some(128 << 20));
+        assert_eq!(memory_bytes("1100K"), Some(1100 << 10));
+        assert_eq!(memory_bytes("2g"), Some(2 << 30));
+        assert_eq!(memory_bytes("12X"), None);
+        assert_eq!(memory_bytes("M"), None);
+    }
+
+    #[test]
+    fn memory_that_ends_below_the_image_is_refused() {
+        let start = Some(1 << 20);
+        let err = check_mem_holds_image("1M", start).unwrap_err();
+        assert!(
+            err.starts_with("--mem 1M is 1024 KiB of RAM, and the image is loaded from 1024 KiB"),
+            "{err}"
+        );
+        assert!(check_mem_holds_image("512K", start).is_err());
+        assert_eq!(check_mem_holds_image("1032K", start), Ok(()));
+        assert_eq!(check_mem_holds_image("1M", None), Ok(()));
+    }
 }

@@ -23,11 +23,13 @@ Run `probe <SUBCOMMAND> --help` for its options.
 
 Exit codes:
   0-111  from `run`: the guest's own status (0 success, 1 failure, 101 panic,
-         102 CPU exception); from `test`, `size`, `lint` and `bench`: 0 ok, 1 failed
+         102 CPU exception, 103 not enough memory); from `test`, `size`, `lint` and
+         `bench`: 0 ok, 1 failed
   2      bad command line
   124    the guest timed out
   125    QEMU failed, the guest stopped without reporting a status (reset or triple
-         fault), or the image could not be booted (not a Novillo ELF, KVM unusable)
+         fault), or the image could not be booted (not a Novillo ELF, KVM unusable,
+         --mem too small to hold any of the image)
   127    QEMU is not installed
 
 Environment:

@@ -3,12 +3,20 @@
 //! To add a case, add a row to `fixed_cases`; every integration test of `apps`
 //! (`apps/tests/*.rs`) becomes a case on its own.
 
+use std::path::Path;
+
 use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
 use crate::qemu::MachineVariant;
 
 /// What the guest harness prints at the end of a suite that passed.
 const ALL_PASSED: &str = " passed, 0 failed";
+
+/// What a board prints when the machine has too little memory (status 103).
+const NOT_ENOUGH_MEMORY: &str = "not enough memory: the firmware reports RAM up to ";
+
+/// SeaBIOS built for microvm, as Debian's `seabios` package installs it.
+const SEABIOS_MICROVM: &str = "/usr/share/seabios/bios-microvm.bin";
 
 /// One guest test case.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +87,12 @@ impl Case {
         self
     }
 
+    /// Boots with `-m size` instead of the suite's memory size.
+    fn mem(mut self, size: &str) -> Self {
+        self.mem = Some(size.to_owned());
+        self
+    }
+
     /// Adds QEMU arguments after the board's own (a later `-M` merges into the board's).
     fn qemu(mut self, args: &[&str]) -> Self {
         self.variant
@@ -107,6 +121,28 @@ impl Case {
     fn not_by_default(mut self) -> Self {
         self.default = false;
         self
+    }
+
+    /// What the case needs on the host that is missing: the files its QEMU arguments name
+    /// (firmware given with `-bios`), each with the Debian package that has it.
+    pub(crate) fn missing(&self) -> Vec<String> {
+        self.variant
+            .extra_args
+            .windows(2)
+            .filter(|pair| pair[0] == "-bios" && !Path::new(&pair[1]).exists())
+            .map(|pair| match pair[1].as_str() {
+                SEABIOS_MICROVM => format!(
+                    "{SEABIOS_MICROVM} is missing: install Debian's seabios package \
+                     (apt-get install seabios)"
+                ),
+                other => format!("the firmware {other} is missing"),
+            })
+            .collect()
+    }
+
+    /// Whether this case runs on `board` under the given `--only` filter.
+    pub(crate) fn selected_on(&self, board: Board, only: Option<&str>) -> bool {
+        self.runs_on(board) && self.selected(only)
     }
 
     /// Whether this case runs under the given `--only` filter.
@@ -257,6 +293,44 @@ fn fixed_cases() -> Vec<Case> {
             ],
         )
         .args(&["thread-alloc"]),
+        // Too little memory, in each band that used to hang or reset: the RAM ends inside
+        // the image (reset), leaves no heap (page-fault loop), leaves too small a heap
+        // (allocation panic); and enough for one core but not for four. The sizes fit the
+        // debug `hello` these cases boot (its image ends near 1.4 MiB; it needs about
+        // 2.0 MiB on one core and 2.5 MiB on four, and the PC's firmware keeps 128 KiB).
+        Case::new(
+            "mem-inside-image",
+            Bin,
+            "hello",
+            103,
+            &[NOT_ENOUGH_MEMORY, "KiB (with 1 core"],
+        )
+        .mem("1100K"),
+        Case::new("mem-no-heap", Bin, "hello", 103, &[NOT_ENOUGH_MEMORY]).mem("1500K"),
+        Case::new("mem-small-heap", Bin, "hello", 103, &[NOT_ENOUGH_MEMORY]).mem("1800K"),
+        Case::new(
+            "mem-smp4",
+            Bin,
+            "hello",
+            103,
+            &[NOT_ENOUGH_MEMORY, "KiB (with 4 cores)"],
+        )
+        .mem("2400K")
+        .smp(4),
+        // A small machine above the minimum boots.
+        Case::new("mem-3m", Bin, "hello", 0, &["Hello from Novillo"]).mem("3M"),
+        // SeaBIOS's microvm firmware (QEMU 10's default with ACPI on) leaves the PVH
+        // memory map in page 0; the cores come from the MADT. SeaBIOS boots PVH through
+        // QEMU's `pvh.bin` option ROM, which the board's usual machine leaves out.
+        Case::new("seabios-acpi-smp4", Bin, "hello", 0, &["cores:  4\n"])
+            .smp(4)
+            .qemu(&[
+                "-bios",
+                SEABIOS_MICROVM,
+                "-M",
+                "microvm,acpi=on,x-option-roms=on",
+            ])
+            .only_on(Board::Microvm),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
@@ -299,7 +373,7 @@ pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::cases;
+    use super::{Case, SEABIOS_MICROVM, cases};
     use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
 
@@ -337,6 +411,12 @@ mod tests {
                 "oom-main-alloc",
                 "oom-thread-panic",
                 "oom-thread-alloc",
+                "mem-inside-image",
+                "mem-no-heap",
+                "mem-small-heap",
+                "mem-smp4",
+                "mem-3m",
+                "seabios-acpi-smp4",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -350,7 +430,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 15);
+        assert_eq!(default.len(), 21);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -380,5 +460,46 @@ mod tests {
         );
         assert!(acpi.runs_on(Board::Microvm) && !acpi.runs_on(Board::QemuPc));
         assert!(without[0].runs_on(Board::Microvm) && without[0].runs_on(Board::QemuPc));
+    }
+
+    #[test]
+    fn a_case_for_one_board_runs_only_there() {
+        let all = cases(&[]);
+        let seabios = all
+            .iter()
+            .find(|case| case.name == "seabios-acpi-smp4")
+            .expect("the SeaBIOS case exists");
+        assert!(seabios.selected_on(Board::Microvm, None));
+        assert!(!seabios.selected_on(Board::QemuPc, None));
+        assert!(!seabios.selected_on(Board::QemuPc, Some("seabios")));
+        let hello = &all[0];
+        assert!(hello.selected_on(Board::QemuPc, None));
+        assert_eq!(
+            seabios.variant.extra_args,
+            [
+                "-bios",
+                SEABIOS_MICROVM,
+                "-M",
+                "microvm,acpi=on,x-option-roms=on"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_firmware_is_named_with_its_package() {
+        let case = Case::new("x", TargetKind::Bin, "hello", 0, &[]).qemu(&[
+            "-bios",
+            "/nonexistent/bios.bin",
+            "-M",
+            "microvm,acpi=on",
+        ]);
+        assert_eq!(
+            case.missing(),
+            ["the firmware /nonexistent/bios.bin is missing"]
+        );
+        let present = Case::new("x", TargetKind::Bin, "hello", 0, &[]).qemu(&["-bios", "/"]);
+        assert!(present.missing().is_empty());
+        let mem = Case::new("x", TargetKind::Bin, "hello", 0, &[]).mem("2M");
+        assert_eq!(mem.mem.as_deref(), Some("2M"));
     }
 }

@@ -144,7 +144,7 @@ fn guest_tests(options: &TestOptions, tally: &mut Tally) {
         };
         for case in cases(&artifacts)
             .iter()
-            .filter(|case| case.selected(only) && case.runs_on(board))
+            .filter(|case| case.selected_on(board, only))
         {
             selected += 1;
             run_case(&settings, board, case, &artifacts, tally);
@@ -172,7 +172,9 @@ fn run_case(
     let built = artifacts
         .iter()
         .find(|artifact| artifact.kind == case.kind && artifact.name == case.target);
+    let missing = case.missing();
     let (problems, console) = match built {
+        _ if !missing.is_empty() => (missing, Vec::new()),
         None => (
             vec![format!(
                 "{} '{}' was not built for {board} (does apps have it?)",

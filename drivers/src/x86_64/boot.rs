@@ -1,9 +1,16 @@
 //! From the loader's 32-bit protected mode to 64-bit long mode.
 //!
 //! PVH and Multiboot both enter a kernel in 32-bit protected mode with paging off. A board's
-//! 32-bit entry only loads the address of its 64-bit continuation into `ecx` and jumps to
-//! `novillo_enter_long_mode`, which:
+//! 32-bit entry reads from the loader's memory map where the RAM that holds the image ends
+//! (into `edi`, `0xffff_ffff` when the map does not say), loads the address of its 64-bit
+//! continuation into `ecx` and jumps to `novillo_enter_long_mode`, which:
 //!
+//! 0. checks that the RAM holds the image and the heap one core needs
+//!    ([`memory_needed`]); if not, it prints one line on COM1 saying how much RAM the
+//!    firmware reports and how much is needed, and stops with
+//!    [`NOT_ENOUGH_MEMORY`](hal::board::NOT_ENOUGH_MEMORY). It writes no memory and has no
+//!    stack, and the board's linker script keeps it (with the board's entry) in the image's
+//!    first page, so that it works when only that page is RAM;
 //! 1. records the time-stamp counter in [`boot_tsc`] (the "first instruction" that boot
 //!    times count from);
 //! 2. builds identity-mapped page tables for the first 4 GiB: 2 MiB pages, except the first
@@ -16,7 +23,8 @@
 //! The board's linker script must define `__bss_start` and `__bss_end` (16-byte aligned)
 //! and place the sections `.boot_page_tables` and `.boot_stack` outside `.bss`: the tables
 //! are live while `.bss` is zeroed, and the stack needs no zeroing (64 KiB of stores is a
-//! measurable part of a boot under TCG).
+//! measurable part of a boot under TCG). It puts the sections `.text.novillo_entry` and
+//! `.text.novillo_entry.*` first, within the image's first 4 KiB.
 
 /// The time-stamp counter at the board's first instruction, or 0 on the host.
 pub fn boot_tsc() -> u64 {
@@ -67,10 +75,12 @@ boot_gdt_pointer:
     .word boot_gdt_end - boot_gdt - 1
     .long boot_gdt
 
-    .section .text.novillo_enter_long_mode, "ax"
+    .section .text.novillo_entry.long_mode, "ax"
     .code32
     .global novillo_enter_long_mode
 novillo_enter_long_mode:
+    cmpl $(__kernel_end + {needed}), %edi
+    jb novillo_not_enough_memory
     movl %eax, %ebp                 /* loader magic */
     rdtsc
     movl %eax, novillo_boot_tsc
@@ -145,9 +155,122 @@ novillo_enter_long_mode:
     movq %r13, %rsi
     call *%r14
     ud2
+
+    /* RAM ends at edi, below what the image needs: say so on COM1 and stop. There is no
+       stack and the RAM may end inside the image, so this writes no memory: the return
+       address of each helper is in ebp, and the RAM's end is kept in esp. */
+    .section .text.novillo_entry.memory, "ax"
+    .code32
+novillo_not_enough_memory:
+    movl %edi, %esp
+    movl $.Lfound, %esi
+    movl $1f, %ebp
+    jmp .Lputs
+1:  movl %esp, %esi
+    shrl $10, %esi
+    movl $2f, %ebp
+    jmp .Lputdec
+2:  movl $.Lneeds, %esi
+    movl $3f, %ebp
+    jmp .Lputs
+3:  movl $(__kernel_end + {needed} + 1023), %esi
+    shrl $10, %esi
+    movl $4f, %ebp
+    jmp .Lputdec
+4:  movl $.Lper_core, %esi
+    movl $5f, %ebp
+    jmp .Lputs
+5:  movl ${per_core_kib}, %esi
+    movl $6f, %ebp
+    jmp .Lputdec
+6:  movl $.Lmore, %esi
+    movl $7f, %ebp
+    jmp .Lputs
+7:  movw ${exit_port}, %dx
+    movl ${exit_value}, %eax
+    outl %eax, %dx
+    movw ${pm1a_control}, %dx       /* ACPI S5 where a PC has no isa-debug-exit */
+    movw $0x2000, %ax
+    outw %ax, %dx
+8:  cli
+    hlt
+    jmp 8b
+
+.Lputs:                             /* the string at esi; clobbers eax, ebx, edx */
+    movb (%esi), %bl
+    testb %bl, %bl
+    jz 2f
+    movw $0x3fd, %dx                /* COM1's line status: wait for room */
+1:  inb %dx, %al
+    testb $0x20, %al
+    jz 1b
+    movw $0x3f8, %dx
+    movb %bl, %al
+    outb %al, %dx
+    incl %esi
+    jmp .Lputs
+2:  jmp *%ebp
+
+.Lputdec:                           /* esi in decimal; clobbers eax, ebx, ecx, edx, edi */
+    movl $1000000000, %ecx
+    xorl %edi, %edi                 /* non-zero once a digit was printed */
+1:  movl %esi, %eax
+    xorl %edx, %edx
+    divl %ecx
+    movl %edx, %esi
+    orl %eax, %edi
+    cmpl $1, %ecx
+    je 2f
+    testl %edi, %edi
+    jz 4f
+2:  addl $0x30, %eax
+    movb %al, %bl
+    movw $0x3fd, %dx
+3:  inb %dx, %al
+    testb $0x20, %al
+    jz 3b
+    movw $0x3f8, %dx
+    movb %bl, %al
+    outb %al, %dx
+4:  movl %ecx, %eax
+    xorl %edx, %edx
+    movl $10, %ecx
+    divl %ecx
+    movl %eax, %ecx
+    testl %ecx, %ecx
+    jnz 1b
+    jmp *%ebp
+
+.Lfound:    .asciz "\nnovillo: not enough memory: the firmware reports RAM up to "
+.Lneeds:    .asciz " KiB, this image needs at least "
+.Lper_core: .asciz " KiB (with 1 core; each further core needs "
+.Lmore:     .asciz " KiB more)\n"
     "#,
+    needed = const memory_needed(1),
+    per_core_kib = const PER_CORE.div_ceil(1024),
+    exit_port = const crate::qemu::DEBUG_EXIT_PORT,
+    exit_value = const hal::board::NOT_ENOUGH_MEMORY as u32 + 16,
+    pm1a_control = const PC_PM1A_CONTROL,
     options(att_syntax)
 );
+
+/// The PM1a control port of QEMU's PC (PIIX4, as SeaBIOS sets it up), where the early
+/// memory check writes S5 when there is no `isa-debug-exit`; nothing listens there on
+/// microvm.
+#[cfg(target_os = "none")]
+const PC_PM1A_CONTROL: u16 = 0x604;
+
+/// The memory each core past the first takes: its share of the kernel's heap and its
+/// descriptor tables.
+const PER_CORE: usize = hal::board::HEAP_PER_CORE + size_of::<CoreTables>();
+
+/// The memory past the end of the image that booting with `cores` cores needs: the
+/// kernel's heap ([`hal::board::heap_needed`]), the further cores' descriptor tables (split
+/// off the heap's top) and the alignment they may cost.
+pub const fn memory_needed(cores: usize) -> u64 {
+    (hal::board::heap_needed(1) + cores.saturating_sub(1) * PER_CORE + align_of::<CoreTables>())
+        as u64
+}
 
 use core::mem::MaybeUninit;
 
@@ -287,6 +410,23 @@ pub unsafe fn heap_region(map: &[Region]) -> Option<&'static mut [MaybeUninit<u8
     Some(unsafe { core::slice::from_raw_parts_mut(start as *mut MaybeUninit<u8>, len) })
 }
 
+/// Checks that the RAM the heap comes from (see [`heap_region`]) holds what `cores` cores
+/// need past the image: [`Error::NotEnoughMemory`] if not, [`Error::NoHeap`] if there is
+/// none.
+pub fn check_memory(map: &[Region], cores: usize) -> Result<(), Error> {
+    let image_end = image_end();
+    let (_, ram_end) = memory::largest_usable(map, image_end, MAPPED_LIMIT).ok_or(Error::NoHeap)?;
+    let needed = image_end.saturating_add(memory_needed(cores));
+    if ram_end < needed {
+        return Err(Error::NotEnoughMemory {
+            ram_end,
+            needed,
+            cores,
+        });
+    }
+    Ok(())
+}
+
 /// Splits the descriptor tables of `cores - 1` cores (every core but the boot core) off the
 /// top of `heap`, as many as fit: no memory for the cores a machine does not have, and
 /// no time spent zeroing it.
@@ -346,14 +486,51 @@ pub enum Error {
     NoTscRate,
     /// The memory map has no usable RAM above the kernel.
     NoHeap,
+    /// The RAM above the kernel ends at `ram_end`, below `needed`, what booting `cores`
+    /// cores takes (see [`memory_needed`]).
+    NotEnoughMemory {
+        /// Where the RAM the heap would come from ends.
+        ram_end: u64,
+        /// Where it must end at least.
+        needed: u64,
+        /// The cores the firmware lists.
+        cores: usize,
+    },
 }
+
+impl Error {
+    /// The status a board stops with for this error.
+    pub fn status(&self) -> u8 {
+        match self {
+            Self::NotEnoughMemory { .. } => hal::board::NOT_ENOUGH_MEMORY,
+            Self::NoTscRate | Self::NoHeap => BOOT_FAILURE,
+        }
+    }
+}
+
+/// The status a board stops with when it cannot boot for another reason than memory.
+pub const BOOT_FAILURE: u8 = 1;
 
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Self::NoTscRate => "cannot find the TSC rate (no PIT answered): pass tsc_khz=N",
-            Self::NoHeap => "the memory map has no usable RAM above the kernel",
-        })
+        match self {
+            Self::NoTscRate => {
+                f.write_str("cannot find the TSC rate (no PIT answered): pass tsc_khz=N")
+            }
+            Self::NoHeap => f.write_str("the memory map has no usable RAM above the kernel"),
+            Self::NotEnoughMemory {
+                ram_end,
+                needed,
+                cores,
+            } => write!(
+                f,
+                "not enough memory: the firmware reports RAM up to {} KiB, this image needs at \
+                 least {} KiB (with {cores} core{})",
+                ram_end >> 10,
+                needed.div_ceil(1024),
+                if *cores == 1 { "" } else { "s" }
+            ),
+        }
     }
 }
 
@@ -408,6 +585,7 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         .unwrap_or(DEFAULT_APIC);
     let apic_ids = processors.as_ref().map_or(&[][..], |p| p.apic_ids());
     let cores_beyond_xapic = processors.map_or(0, |p| p.beyond_xapic());
+    check_memory(data.regions(), apic_ids.len().max(1))?;
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
     let (heap, core_tables) = split_core_tables(heap, apic_ids.len());
@@ -474,6 +652,52 @@ mod tests {
             });
         }
         assert_eq!(data.regions().len(), super::MAX_REGIONS);
+    }
+
+    #[test]
+    fn too_little_memory_is_an_error_that_says_how_much() {
+        use hal::memory::Region;
+
+        use super::{Error, check_memory, memory_needed};
+
+        let ram = |len| Region {
+            start: 0,
+            len,
+            usable: true,
+        };
+        // On the host the image ends at 0.
+        let one = memory_needed(1);
+        assert_eq!(check_memory(&[ram(one)], 1), Ok(()));
+        assert!(memory_needed(4) > one);
+        let short = check_memory(&[ram(one)], 4).unwrap_err();
+        assert_eq!(
+            short,
+            Error::NotEnoughMemory {
+                ram_end: one,
+                needed: memory_needed(4),
+                cores: 4
+            }
+        );
+        assert_eq!(short.status(), hal::board::NOT_ENOUGH_MEMORY);
+        assert_eq!(
+            Error::NotEnoughMemory {
+                ram_end: 1100 << 10,
+                needed: (1900 << 10) - 1,
+                cores: 1
+            }
+            .to_string(),
+            "not enough memory: the firmware reports RAM up to 1100 KiB, this image needs at \
+             least 1900 KiB (with 1 core)"
+        );
+        let reserved = Region {
+            usable: false,
+            ..ram(1 << 30)
+        };
+        assert_eq!(
+            check_memory(&[reserved], 1),
+            Err(Error::NoHeap),
+            "reserved RAM does not count"
+        );
     }
 
     #[test]

@@ -90,6 +90,29 @@ impl GuardPages for PageGuard {
     }
 }
 
+/// Runs `f` with page 0 mapped read-only, then unmaps it again: loaders may leave their
+/// boot information there (SeaBIOS's microvm firmware puts the PVH memory map at 0x5a8),
+/// while the kernel keeps page 0 unmapped so that null pointers fault.
+///
+/// # Safety
+/// The live tables must be the boot tables (page 0 in a 4 KiB page table, not present),
+/// on the boot core before any other core runs; `f` must keep no reference into page 0.
+pub unsafe fn with_null_page<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: the caller's promise: the boot tables identity-map and nothing else changes
+    // them now; the first 2 MiB are in 4 KiB pages, so no table is needed.
+    let Ok(entry) = (unsafe { leaf(root(), 0, &mut || None) }) else {
+        return f();
+    };
+    // SAFETY: `leaf` returns a pointer into a live table; page 0 maps to address 0.
+    unsafe { entry.write_volatile(PRESENT) };
+    instructions::invlpg(0);
+    let result = f();
+    // SAFETY: as above.
+    unsafe { entry.write_volatile(0) };
+    instructions::invlpg(0);
+    result
+}
+
 /// The index of `address` in the table of level `level` (4: PML4 ... 1: page table).
 fn index(address: usize, level: u32) -> usize {
     (address >> (12 + 9 * (level - 1))) & 0x1ff
