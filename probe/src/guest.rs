@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::accel::Accel;
-use crate::cmdline::guest_cmdline;
+use crate::cmdline::{check_length, guest_cmdline};
 use crate::elf::board_of_file;
 use crate::qemu::{self, Launch, LaunchError, MachineVariant, Outcome, Running};
 
@@ -43,6 +43,7 @@ pub(crate) fn start_file(
 ) -> Result<Running, LaunchError> {
     let board = board_of_file(elf).map_err(LaunchError::Other)?;
     let cmdline = guest_cmdline(settings.tsc_khz, args);
+    check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
     qemu::start(&Launch {
         qemu: &settings.qemu,
         elf,

@@ -50,9 +50,11 @@ backslash is double-quoted with `\"` and `\\` escaped.
 Options:
   --accel tcg|kvm|auto  accelerator; auto picks KVM only when /dev/kvm opens read-write
                         and the CPU has vmx or svm [default: auto]
-  --smp N               number of CPUs, 1-255 [default: 1]
-  --mem SIZE            guest memory, as QEMU's -m takes it [default: 128M]
-  --timeout SECS        kill QEMU after SECS seconds and exit 124; 0 = never [default: 60]
+  --smp N               number of CPUs, 1-64 (the most the guest runs on) [default: 1]
+  --mem SIZE            guest memory: digits with K, M, G or T (none = M), at least 4M
+                        [default: 128M]
+  --timeout SECS        kill QEMU after SECS seconds and exit 124; 0 = never; at most
+                        604800 (a week) [default: 60]
   --timing              print the time to the first console byte and to exit (stderr)
   --no-tsc-hint         do not pass tsc_khz=N; the guest calibrates its TSC itself
   --qemu PATH           the QEMU to run [default: qemu-system-x86_64]
@@ -80,9 +82,9 @@ Options:
   --guest-only                 only the guest cases
   --only NAME                  only guest cases whose name contains NAME; this also reaches
                                cases not run by default (failing-on-purpose)
-  --smp N                      CPUs per guest, 1-255 [default: 1]
+  --smp N                      CPUs per guest, 1-64 [default: 1]
   --accel tcg|kvm|auto         accelerator [default: auto]
-  --timeout SECS               per guest case; 0 = never [default: 60]
+  --timeout SECS               per guest case; 0 = never, at most 604800 [default: 60]
   -h, --help                   this text
 
 Exit codes: 0 when everything passed, 1 otherwise, 2 bad command line.
@@ -123,9 +125,9 @@ Prints, per benchmark in the guest's order, the median, min and max ns per opera
 the number of runs. It fails (exit 1) if the guest does not exit 0, does not print
 BENCH-DONE, or prints a malformed BENCH line.
   --board microvm|qemu-pc  board [default: microvm]
-  --smp N                  CPUs, 1-255 [default: 2; the cross-core cases need two]
+  --smp N                  CPUs, 1-64 [default: 2; the cross-core cases need two]
   --accel tcg|kvm|auto     accelerator [default: auto]
-  --timeout SECS           for the guest; 0 = never [default: 300]
+  --timeout SECS           for the guest; 0 = never, at most 604800 [default: 300]
   --baseline linux         then run ../shared/tools/linux-guest-threads.sh (Debian's kernel
                            and a static C benchmark in a busybox initramfs) with the same
                            machine, CPUs, accelerator, CPU model and memory, and add its
@@ -143,7 +145,7 @@ bench idle: for each board and CPU count, boots the example `idle`, waits for `I
 of the window and prints host CPU % = CPU time / wall time * 100 (100 % = one host core).
 QEMU is killed after the window.
   --board microvm|qemu-pc|all  boards [default: microvm]
-  --smp-list N,N...            CPU counts, each 1-255 [default: 1,4]
+  --smp-list N,N...            CPU counts, each 1-64 [default: 1,4]
   --seconds N                  the window, 1-3600 s [default: 10]
   --accel tcg|kvm|auto         accelerator [default: auto]
   --baseline linux             also measure an idle Linux guest (busybox httpd, no traffic)
