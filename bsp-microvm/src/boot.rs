@@ -34,6 +34,11 @@ fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     power().power_off(status)
 }
 
+/// Says what the board booted through but must not pass over in silence.
+fn warn(warning: &boot::Warning) {
+    let _ = serial().write_fmt(format_args!("microvm: warning: {warning}\n"));
+}
+
 /// Reports a CPU exception taken before the kernel installed its handler.
 fn early_fault(fault: &Fault) -> ! {
     fail(
@@ -76,6 +81,7 @@ fn init(start_info: u64) -> Board<Microvm> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, acpi) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+    common.warnings.iter().flatten().for_each(warn);
 
     Board {
         name: "microvm",

@@ -39,6 +39,11 @@ fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     power().power_off(status)
 }
 
+/// Says what the board booted through but must not pass over in silence.
+fn warn(warning: &boot::Warning) {
+    let _ = serial().write_fmt(format_args!("qemu-pc: warning: {warning}\n"));
+}
+
 /// Reports a CPU exception taken before the kernel installed its handler.
 fn early_fault(fault: &Fault) -> ! {
     fail(
@@ -78,6 +83,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, Acpi::Search) }
         .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("{e}")));
+    common.warnings.iter().flatten().for_each(warn);
 
     Board {
         name: "qemu-pc",

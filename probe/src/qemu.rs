@@ -42,7 +42,8 @@ pub(crate) struct Launch<'a> {
 pub(crate) struct MachineVariant {
     /// Attach QEMU's `isa-debug-exit` (the usual way a guest reports its status).
     pub(crate) exit_device: bool,
-    /// QEMU arguments after the board's own (a later `-M` merges into the board's).
+    /// QEMU arguments after all of probe's own: a later `-M` merges into the board's, and a
+    /// later `-smp` or `-append` replaces probe's (to give the guest what probe refuses to).
     pub(crate) extra_args: Vec<String>,
 }
 
@@ -121,11 +122,11 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     }
     push(launch.accel.qemu_args());
     push(launch.board.machine_args());
-    args.extend(launch.variant.extra_args.iter().map(OsString::from));
     args.push("-kernel".into());
     args.push(launch.elf.into());
     args.push("-append".into());
     args.push(launch.cmdline.into());
+    args.extend(launch.variant.extra_args.iter().map(OsString::from));
     args
 }
 
@@ -461,7 +462,7 @@ mod tests {
         });
         assert!(!line.contains("isa-debug-exit"), "{line}");
         assert!(
-            line.contains("acpi=off -M microvm,acpi=on -kernel "),
+            line.ends_with("-append tsc_khz=1000000 a -M microvm,acpi=on"),
             "{line}"
         );
     }

@@ -64,6 +64,14 @@ impl Case {
         self
     }
 
+    /// QEMU arguments after probe's own, for a machine probe's options refuse to make.
+    fn qemu(mut self, args: &[&str]) -> Self {
+        self.variant
+            .extra_args
+            .extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
     fn not_by_default(mut self) -> Self {
         self.default = false;
         self
@@ -101,6 +109,41 @@ fn fixed_cases() -> Vec<Case> {
         )
         .args(&["ud2"]),
         Case::new("fault-pf", Example, "fault", 102, &["page fault", "CR2"]).args(&["pf"]),
+        // Limits the guest meets are said, not met silently. probe refuses to make these
+        // machines itself, so QEMU's later `-smp` and `-append` override its own.
+        Case::new(
+            "warns-too-many-cores",
+            Bin,
+            "hello",
+            0,
+            &[
+                ": warning: 80 cores found, running on 64: the kernel supports at most 64\n",
+                "cores:  64\n",
+            ],
+        )
+        .qemu(&["-smp", "80"]),
+        Case::new(
+            "warns-cut-command-line",
+            Bin,
+            "hello",
+            0,
+            &[
+                ": warning: command line cut at 4096 bytes: the loader passed ",
+                "Hello from Novillo",
+            ],
+        )
+        .qemu(&["-append", &"a".repeat(5000)]),
+        Case::new(
+            "warns-bad-tsc-hint",
+            Bin,
+            "hello",
+            0,
+            &[
+                ": warning: ignoring tsc_khz=0: not a whole number from 1000 to 100000000 (kHz)",
+                "Hello from Novillo",
+            ],
+        )
+        .qemu(&["-append", "tsc_khz=0"]),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
@@ -170,6 +213,9 @@ mod tests {
                 "panic",
                 "fault-ud2",
                 "fault-pf",
+                "warns-too-many-cores",
+                "warns-cut-command-line",
+                "warns-bad-tsc-hint",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -183,7 +229,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 5);
+        assert_eq!(default.len(), 8);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

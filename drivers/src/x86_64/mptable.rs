@@ -12,6 +12,8 @@ pub const MAX_CORES: usize = 64;
 pub struct Processors {
     apic_ids: [u8; MAX_CORES],
     count: usize,
+    /// How many enabled processors the table lists, kept or not.
+    listed: usize,
     /// The physical address of the local APICs.
     pub local_apic: u32,
 }
@@ -22,6 +24,7 @@ impl Processors {
         Self {
             apic_ids: [0; MAX_CORES],
             count: 0,
+            listed: 0,
             local_apic,
         }
     }
@@ -29,6 +32,7 @@ impl Processors {
     /// Adds an enabled processor; the boot processor goes first. Past [`MAX_CORES`] they
     /// are not kept.
     pub(crate) fn push(&mut self, apic_id: u8, boot: bool) {
+        self.listed += 1;
         if self.count < MAX_CORES {
             self.apic_ids[self.count] = apic_id;
             if boot {
@@ -41,6 +45,12 @@ impl Processors {
     /// The local APIC IDs of the enabled processors, the boot processor first.
     pub fn apic_ids(&self) -> &[u8] {
         &self.apic_ids[..self.count]
+    }
+
+    /// How many enabled processors the table lists: more than [`Self::apic_ids`] holds
+    /// when it lists more than [`MAX_CORES`].
+    pub fn listed(&self) -> usize {
+        self.listed
     }
 }
 
@@ -89,11 +99,7 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
         return Err(Error::BadChecksum);
     }
     let local_apic = u32::from_le_bytes([table[36], table[37], table[38], table[39]]);
-    let mut found = Processors {
-        apic_ids: [0; MAX_CORES],
-        count: 0,
-        local_apic,
-    };
+    let mut found = Processors::new(local_apic);
     let mut rest = &table[HEADER..];
     // The entries run to the table's length. The header's entry count is not trusted: qboot
     // leaves it at zero.
@@ -196,6 +202,19 @@ mod tests {
         let found = parse(&t).unwrap();
         assert_eq!(found.apic_ids(), &[1, 0, 3]);
         assert_eq!(found.local_apic, 0xfee0_0000);
+    }
+
+    #[test]
+    fn counts_the_processors_past_the_ones_it_keeps() {
+        let many: Vec<(u8, u8)> = (0..80)
+            .map(|id| (id, if id == 0 { 3 } else { 1 }))
+            .collect();
+        let found = parse(&table(&many)).unwrap();
+        assert_eq!(found.apic_ids().len(), super::MAX_CORES);
+        assert_eq!(found.listed(), 80);
+        assert_eq!(found.apic_ids()[0], 0);
+        let few = parse(&table(&[(0, 3), (1, 0), (2, 1)])).unwrap();
+        assert_eq!((few.apic_ids().len(), few.listed()), (2, 2));
     }
 
     #[test]
