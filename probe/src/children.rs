@@ -19,10 +19,10 @@
 //! soon as a process is reaped, and killing a stranger's group would be worse than missing
 //! one of ours.
 
-use std::io;
+use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::os::unix::process::CommandExt;
-use std::process::{ChildStdout, Command, ExitStatus};
+use std::process::{ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread;
 
@@ -173,6 +173,32 @@ pub(crate) fn spawn(command: &mut Command) -> io::Result<Child> {
     })
 }
 
+/// Runs `command` to its end as [`spawn`] starts it, collecting its stdout and stderr (as
+/// `Command::output` does).
+pub(crate) fn output(command: &mut Command) -> io::Result<Output> {
+    let mut child = spawn(command.stdout(Stdio::piped()).stderr(Stdio::piped()))?;
+    let (Some(mut stdout), Some(mut stderr)) =
+        (child.child.stdout.take(), child.child.stderr.take())
+    else {
+        return Err(io::Error::other("the child's pipes are missing"));
+    };
+    // Both pipes at once: a child blocked on a full stderr would never close its stdout.
+    let errors = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stderr.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let mut out = Vec::new();
+    stdout.read_to_end(&mut out)?;
+    let err = errors
+        .join()
+        .map_err(|_| io::Error::other("the stderr reader panicked"))??;
+    Ok(Output {
+        status: child.wait()?,
+        stdout: out,
+        stderr: err,
+    })
+}
+
 /// In a new child: no signal blocked (a child inherits the mask, and probe blocks the
 /// ending signals), a process group of its own, and death with its parent.
 fn join_own_group(parent: libc::pid_t) -> io::Result<()> {
@@ -270,7 +296,7 @@ impl Drop for Child {
 mod tests {
     use std::process::{Command, Stdio};
 
-    use super::{groups, spawn};
+    use super::{groups, output, spawn};
 
     fn alive(pid: &str) -> bool {
         // A zombie has exited; only its entry is left.
@@ -305,6 +331,16 @@ mod tests {
             !alive(&grandchild)
         });
         assert!(gone, "{grandchild} outlived its group");
+    }
+
+    #[test]
+    fn output_collects_both_streams_and_the_status() {
+        // More than a pipe holds on stderr, written before stdout.
+        let script = "head -c 200000 /dev/zero >&2; echo out; exit 3";
+        let output = output(Command::new("sh").args(["-c", script])).unwrap();
+        assert_eq!(output.status.code(), Some(3));
+        assert_eq!(output.stdout, b"out\n");
+        assert_eq!(output.stderr.len(), 200_000);
     }
 
     #[test]

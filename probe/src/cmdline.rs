@@ -134,6 +134,8 @@ mod tests {
                 "{err}"
             );
         }
+        // `probe run --help` names this number.
+        assert_eq!(longest(Board::Microvm, elf), 3800);
         // On qemu-pc, a longer image path leaves less room.
         assert_eq!(
             longest(Board::QemuPc, elf),

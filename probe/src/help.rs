@@ -29,6 +29,11 @@ Exit codes:
   125    QEMU failed, the guest stopped without reporting a status (reset or triple
          fault), or the image could not be booted (not a Novillo ELF, KVM unusable)
   127    QEMU is not installed
+  128+N  stopped by signal N: SIGHUP 129, SIGINT (Ctrl-C) 130, SIGQUIT 131, SIGTERM 143
+
+Every QEMU and cargo probe starts runs in a process group of its own and ends with probe:
+an ending signal kills the groups before probe exits, and if probe is killed outright
+(SIGKILL) or aborts (a panic), the kernel kills its children (PR_SET_PDEATHSIG).
 
 Environment:
   NOVILLO_PROBE  extra options for `run`, whitespace-separated, read before the command
@@ -45,7 +50,10 @@ console to stdout as it arrives, and exits with the status the guest reports.
 Options come before ELF; every word after ELF goes to the guest (`--` before ELF ends the
 options early). The guest command line is `tsc_khz=N` (the host TSC rate, measured by
 probe) followed by the guest arguments; an argument with whitespace, a quote or a
-backslash is double-quoted with `\"` and `\\` escaped.
+backslash is double-quoted with `\"` and `\\` escaped. The boards keep 4096 bytes of it,
+and QEMU adds to it (microvm: its virtio-mmio devices after it; qemu-pc: the image path
+and a space before it), so a line longer than 3800 bytes on microvm, or than 4095 less
+the image path on qemu-pc, is refused (exit 2) rather than cut.
 
 Options:
   --accel tcg|kvm|auto  accelerator; auto picks KVM only when /dev/kvm opens read-write
@@ -63,7 +71,8 @@ Options:
 Options may also come from NOVILLO_PROBE (read first, so the command line wins).
 
 Exit codes: the guest's status (0-111), 124 timeout, 125 QEMU failed or the guest stopped
-without a status or the image could not be booted, 127 QEMU missing, 2 bad command line.
+without a status or the image could not be booted, 127 QEMU missing, 2 bad command line
+(or a guest command line the board would cut), 128+N stopped by signal N.
 ";
 
 const TEST: &str = "\
