@@ -6,8 +6,9 @@
 //! only `sh` and `sleep`.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -99,6 +100,18 @@ fn probe_run(scratch: &Scratch, timeout: &str) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // A shell without job control starts background commands with SIGINT and SIGQUIT
+    // ignored, and an ignored signal never reaches probe; the test may run under one.
+    // SAFETY: runs between fork and exec and only calls `signal`, which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            for number in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+                libc::signal(number, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     command
 }
 
@@ -142,6 +155,22 @@ fn assert_gone(pids: &[libc::pid_t], after: &str) {
     }
 }
 
+/// Waits for probe to end; kills it and fails if it is still running after a while, so a
+/// probe that missed its signal fails the test instead of hanging it.
+fn wait_ended(probe: &mut Child, after: &str) -> ExitStatus {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = probe.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= end {
+            let _killed = probe.kill();
+            panic!("probe still runs after {after}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn signal(probe: &Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(probe.id()).unwrap();
     // SAFETY: `kill` touches no memory; `pid` is our child, not yet reaped.
@@ -159,7 +188,7 @@ fn each_ending_signal_ends_qemu_and_what_it_started() {
         let scratch = setup(name);
         let (mut probe, pids) = start(&scratch, "0");
         signal(&probe, number);
-        let status = probe.wait().unwrap();
+        let status = wait_ended(&mut probe, name);
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut probe.stderr.take().unwrap(), &mut stderr).unwrap();
         assert_eq!(status.code(), Some(128 + number), "{name}: {stderr}");
@@ -184,7 +213,7 @@ fn a_killed_or_aborted_probe_takes_qemu_along() {
         let scratch = setup(name);
         let (mut probe, [qemu, child]) = start(&scratch, "0");
         signal(&probe, number);
-        let status = probe.wait().unwrap();
+        let status = wait_ended(&mut probe, name);
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(number)
@@ -199,7 +228,7 @@ fn a_killed_or_aborted_probe_takes_qemu_along() {
 fn a_timeout_ends_qemu_and_what_it_started() {
     let scratch = setup("timeout");
     let (mut probe, pids) = start(&scratch, "1");
-    let status = probe.wait().unwrap();
+    let status = wait_ended(&mut probe, "its timeout");
     assert_eq!(status.code(), Some(124));
     assert_gone(&pids, "the timeout");
 }
