@@ -12,7 +12,9 @@
 //! - anything else that ends probe at once (SIGKILL, an abort without a panic) reaches
 //!   each child through `PR_SET_PDEATHSIG`: the kernel kills a child when the thread that
 //!   started it ends. So children are started from the main thread, which lives as long
-//!   as probe.
+//!   as probe. This reaches the children only, not what they started.
+//!
+//! Linux only, as probe is (`/proc`, KVM, `PR_SET_PDEATHSIG`).
 //!
 //! A group leaves the list under the list's lock when its leader is reaped, and signals are
 //! sent under the same lock: process ids are few (pid_max is often 32768) and are reused as
@@ -122,8 +124,8 @@ fn end_all(groups: &[libc::pid_t]) {
         unsafe { libc::kill(-leader, libc::SIGKILL) };
     }
     for &leader in groups {
-        // SAFETY: `waitpid` with no status pointer touches no memory of ours. Its owner may
-        // be waiting for it too and then reaps it first; either way it is gone.
+        // SAFETY: `waitpid` with no status pointer touches no memory of ours. Nobody else
+        // reaps it meanwhile: `Child` reaps only under the lock the caller holds.
         while unsafe { libc::waitpid(leader, std::ptr::null_mut(), 0) } == -1
             && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
         {}
