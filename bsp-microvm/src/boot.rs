@@ -35,6 +35,11 @@ fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     power(None).power_off(status)
 }
 
+/// Says what the board booted through but must not pass over in silence.
+fn warn(warning: &boot::Warning) {
+    let _ = serial().write_fmt(format_args!("microvm: warning: {warning}\n"));
+}
+
 /// Reports a CPU exception taken before the kernel installed its handler.
 fn early_fault(fault: &Fault) -> ! {
     fail(
@@ -108,12 +113,7 @@ fn init(start_info: u64, eax: u64) -> Board<Microvm> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, acpi) }
         .unwrap_or_else(|e| fail(e.status(), format_args!("{e}")));
-    if common.cores_beyond_xapic > 0 {
-        let _ = serial().write_fmt(format_args!(
-            "microvm: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",
-            common.cores_beyond_xapic
-        ));
-    }
+    common.warnings.iter().flatten().for_each(warn);
 
     Board {
         name: "microvm",

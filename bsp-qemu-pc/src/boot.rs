@@ -38,6 +38,11 @@ fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
     power(None).power_off(status)
 }
 
+/// Says what the board booted through but must not pass over in silence.
+fn warn(warning: &boot::Warning) {
+    let _ = serial().write_fmt(format_args!("qemu-pc: warning: {warning}\n"));
+}
+
 /// Reports a CPU exception taken before the kernel installed its handler.
 fn early_fault(fault: &Fault) -> ! {
     fail(
@@ -113,12 +118,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { boot::find_common(data, Acpi::Search) }
         .unwrap_or_else(|e| fail(e.status(), format_args!("{e}")));
-    if common.cores_beyond_xapic > 0 {
-        let _ = serial().write_fmt(format_args!(
-            "qemu-pc: {} cores have APIC IDs above 254, which the xAPIC cannot start: they stay idle\n",
-            common.cores_beyond_xapic
-        ));
-    }
+    common.warnings.iter().flatten().for_each(warn);
 
     Board {
         name: "qemu-pc",

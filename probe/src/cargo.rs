@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
+use crate::children;
+
 /// The workspace root: the parent of probe's own manifest directory.
 pub(crate) fn workspace_root() -> &'static Path {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -37,9 +39,8 @@ pub(crate) fn exit_text(status: ExitStatus) -> String {
 
 /// Runs cargo with inherited output; `Err` says which command failed and how.
 pub(crate) fn run(args: &[&str]) -> Result<(), String> {
-    let status = cargo(args)
-        .stdin(Stdio::null())
-        .status()
+    let status = children::spawn(cargo(args).stdin(Stdio::null()))
+        .and_then(|mut child| child.wait())
         .map_err(|err| format!("cannot run cargo: {err}"))?;
     if status.success() {
         Ok(())
@@ -50,12 +51,9 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
 
 /// Runs cargo, passing its stdout through line by line and handing each line to `seen`.
 pub(crate) fn run_lines(args: &[&str], mut seen: impl FnMut(&str)) -> Result<ExitStatus, String> {
-    let mut child = cargo(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
+    let mut child = children::spawn(cargo(args).stdin(Stdio::null()).stdout(Stdio::piped()))
         .map_err(|err| format!("cannot run cargo: {err}"))?;
-    if let Some(stdout) = child.stdout.take() {
+    if let Some(stdout) = child.take_stdout() {
         for_each_line(stdout, |line| {
             let mut out = std::io::stdout().lock();
             // A closed stdout of ours must not stop the run; the counts still matter.
@@ -182,13 +180,10 @@ pub(crate) fn parse_artifact(line: &str) -> Option<Artifact> {
 pub(crate) fn build(args: &[&str]) -> Result<Vec<Artifact>, String> {
     let mut all = args.to_vec();
     all.push("--message-format=json-render-diagnostics");
-    let mut child = cargo(&all)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
+    let mut child = children::spawn(cargo(&all).stdin(Stdio::null()).stdout(Stdio::piped()))
         .map_err(|err| format!("cannot run cargo: {err}"))?;
     let mut artifacts = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
+    if let Some(stdout) = child.take_stdout() {
         for_each_line(stdout, |line| {
             artifacts.extend(parse_artifact(&String::from_utf8_lossy(line)));
         });

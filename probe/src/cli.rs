@@ -250,17 +250,23 @@ impl<'a> Options<'a> {
                 let value = self.value(flag, inline)?;
                 guest.smp = parse_smp(&value).ok_or_else(|| {
                     UsageError(format!(
-                        "--smp must be a whole number from 1 to 255, not '{value}'"
+                        "--smp must be a whole number from 1 to {MAX_SMP} (the most cores the \
+                         guest runs on), not '{value}'"
                     ))
                 })?;
             }
             "--timeout" => {
                 let value = self.value(flag, inline)?;
-                let secs: u64 = value.parse().map_err(|_| {
-                    UsageError(format!(
-                        "--timeout must be a whole number of seconds (0 for none), not '{value}'"
-                    ))
-                })?;
+                let secs = value
+                    .parse()
+                    .ok()
+                    .filter(|secs| *secs <= MAX_TIMEOUT_SECS)
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "--timeout must be a whole number of seconds from 0 (no timeout) to \
+                             {MAX_TIMEOUT_SECS} (a week), not '{value}'"
+                        ))
+                    })?;
                 guest.timeout = (secs > 0).then(|| Duration::from_secs(secs));
             }
             _ => return Ok(false),
@@ -274,9 +280,16 @@ fn parse_accel(value: &str) -> Result<AccelChoice, UsageError> {
         .ok_or_else(|| UsageError(format!("--accel must be tcg, kvm or auto, not '{value}'")))
 }
 
-/// A CPU count QEMU and the guest accept: 1 to 255.
+/// The most cores the guest runs on: `MAX_CORES` in drivers' `x86_64::mptable`. With
+/// more, the guest would run on this many and leave the others idle.
+pub(crate) const MAX_SMP: u32 = 64;
+
+/// The longest `--timeout`: a week. Longer is no timeout in practice, and `0` says so.
+const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+
+/// A CPU count the guest runs on in full: 1 to [`MAX_SMP`].
 fn parse_smp(value: &str) -> Option<u32> {
-    value.parse().ok().filter(|smp| (1..=255).contains(smp))
+    value.parse().ok().filter(|smp| (1..=MAX_SMP).contains(smp))
 }
 
 /// Splits `--flag=value` into the flag and its inline value.
@@ -350,12 +363,20 @@ fn run_option(
     match flag {
         "--mem" => {
             let value = options.value(flag, inline)?;
-            if !is_memory_size(&value) {
-                return Err(UsageError(format!(
-                    "--mem must be a size such as 128M or 1G, not '{value}'"
-                )));
+            match memory_bytes(&value) {
+                None => {
+                    return Err(UsageError(format!(
+                        "--mem must be a size such as 128M or 1G, not '{value}'"
+                    )));
+                }
+                Some(0) => {
+                    return Err(UsageError(format!(
+                        "--mem must be more than nothing (QEMU would take 0 as its default), \
+                         not '{value}'"
+                    )));
+                }
+                Some(_) => run.mem = value,
             }
-            run.mem = value;
         }
         "--timing" => run.timing = options.switch(flag, inline)?,
         "--no-tsc-hint" => run.tsc_hint = !options.switch(flag, inline)?,
@@ -370,12 +391,21 @@ fn run_option(
     Ok(())
 }
 
-/// A size QEMU's `-m` accepts: digits with an optional K, M, G or T suffix.
-fn is_memory_size(text: &str) -> bool {
+/// The bytes of a size as QEMU's `-m` takes it: digits with an optional K, M, G or T
+/// suffix (none means MiB); `None` for anything else or a size past `u64`.
+pub(crate) fn memory_bytes(text: &str) -> Option<u64> {
     let digits = text.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
-    text.len() - digits.len() <= 1
-        && !digits.is_empty()
-        && digits.bytes().all(|byte| byte.is_ascii_digit())
+    let shift = match &text[digits.len()..] {
+        "K" | "k" => 10,
+        "" | "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        _ => return None,
+    };
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 fn parse_test(args: &[String]) -> Result<Command, UsageError> {
@@ -550,12 +580,12 @@ fn parse_boards(value: &str) -> Result<Vec<Board>, UsageError> {
     }
 }
 
-/// `--smp-list 1,4`: CPU counts separated by commas, each from 1 to 255.
+/// `--smp-list 1,4`: CPU counts separated by commas, each from 1 to [`MAX_SMP`].
 fn parse_smp_list(value: &str) -> Result<Vec<u32>, UsageError> {
     let bad = || {
         UsageError(format!(
-            "--smp-list must be CPU counts from 1 to 255 separated by commas, such as 1,4, \
-             not '{value}'"
+            "--smp-list must be CPU counts from 1 to {MAX_SMP} separated by commas, such as \
+             1,4, not '{value}'"
         ))
     };
     // An empty value splits into one empty part, which is rejected like any other.

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    Bench, Command, GuestOptions, IdleOptions, RunOptions, Subcommand, TestOptions, ThreadsOptions,
-    parse,
+    Bench, Command, GuestOptions, IdleOptions, MAX_SMP, RunOptions, Subcommand, TestOptions,
+    ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
@@ -109,7 +109,7 @@ fn bad_run_options() {
         error("run --smp", None),
         "option --smp for 'run' needs a value (see probe run --help)"
     );
-    assert!(error("run --smp 0 hello", None).contains("from 1 to 255, not '0'"));
+    assert!(error("run --smp 0 hello", None).contains("from 1 to 64 (the most cores"));
     assert!(error("run --smp two hello", None).contains("not 'two'"));
     assert!(error("run --accel hvf hello", None).contains("tcg, kvm or auto"));
     assert!(error("run --timeout -1 hello", None).contains("seconds"));
@@ -119,6 +119,69 @@ fn bad_run_options() {
     assert!(error("run --qemu= hello", None).contains("--qemu"));
     assert!(error("run", None).contains("needs the path of an ELF image"));
     assert!(error("run --timing", None).contains("needs the path of an ELF image"));
+}
+
+/// Limits the guest would otherwise meet silently: more cores than it runs on, QEMU's
+/// default memory for 0, a timeout past what a clock can add.
+#[test]
+fn limits_are_said_not_met_silently() {
+    assert_eq!(run("run --smp 64 hello", None).guest.smp, MAX_SMP);
+    for smp in ["65", "80", "255", "256"] {
+        let message = error(&format!("run --smp {smp} hello"), None);
+        assert_eq!(
+            message,
+            format!(
+                "--smp must be a whole number from 1 to 64 (the most cores the guest runs on), \
+                 not '{smp}'"
+            )
+        );
+    }
+    assert!(error("test --smp 65", None).contains("from 1 to 64"));
+    assert!(error("bench threads --smp 65", None).contains("from 1 to 64"));
+
+    assert_eq!(run("run --mem 4M hello", None).mem, "4M");
+    assert_eq!(run("run --mem 1g hello", None).mem, "1g");
+    assert_eq!(run("run --mem 4096K hello", None).mem, "4096K");
+    // Small sizes are the guest's to judge: it says how much it needs (status 103).
+    assert_eq!(run("run --mem 1800K hello", None).mem, "1800K");
+    assert_eq!(run("run --mem 128 hello", None).mem, "128");
+    for nothing in ["0", "0M", "0G"] {
+        let message = error(&format!("run --mem {nothing} hello"), None);
+        assert!(
+            message.contains("more than nothing"),
+            "{nothing}: {message}"
+        );
+        assert!(message.ends_with(&format!("not '{nothing}'")), "{message}");
+    }
+    for bad in [
+        "99999999999999999999",
+        "16777216T",
+        "M",
+        "1.5G",
+        "4MB",
+        "-4M",
+    ] {
+        let message = error(&format!("run --mem={bad} hello"), None);
+        assert!(message.contains("a size such as 128M"), "{bad}: {message}");
+    }
+
+    let week = Some(Duration::from_secs(604_800));
+    assert_eq!(run("run --timeout 604800 hello", None).guest.timeout, week);
+    for huge in ["604801", "18446744073709551615", "18446744073709551616"] {
+        let message = error(&format!("run --timeout {huge} hello"), None);
+        assert!(
+            message.contains("from 0 (no timeout) to 604800"),
+            "{huge}: {message}"
+        );
+    }
+    assert!(error("test --timeout 18446744073709551615", None).contains("to 604800"));
+}
+
+/// probe's core limit is the guest's.
+#[test]
+fn the_core_limit_is_the_drivers_one() {
+    let mptable = include_str!("../../drivers/src/x86_64/mptable.rs");
+    assert!(mptable.contains(&format!("pub const MAX_CORES: usize = {MAX_SMP};")));
 }
 
 #[test]
@@ -274,7 +337,7 @@ fn bad_bench_options() {
     assert!(error("bench threads --baseline bsd", None).contains("linux, not 'bsd'"));
     assert!(error("bench threads --baseline", None).contains("needs a value"));
     assert!(error("bench threads now", None).contains("unexpected argument 'now'"));
-    for list in ["", "1,", ",4", "1,,4", "0", "1,256", "one", "1;4"] {
+    for list in ["", "1,", ",4", "1,,4", "0", "1,65", "one", "1;4"] {
         let message = error(&format!("bench idle --smp-list={list}"), None);
         assert!(
             message.contains("separated by commas"),

@@ -4,6 +4,45 @@
 //! word) is wrapped in double quotes, and inside the quotes `"` and `\` are escaped with
 //! a backslash; the guest's parser undoes exactly that.
 
+use std::path::Path;
+
+use crate::board::Board;
+
+/// The longest command line a board keeps, in bytes: `MAX_COMMAND_LINE` in drivers'
+/// `x86_64::boot`. The guest warns when it gets a longer one and cuts it.
+pub(crate) const BOARD_KEEPS: usize = 4096;
+
+/// The most bytes microvm adds after the command line: ` virtio_mmio.device=512@0x...:N`
+/// (at most 37 bytes) for each of its 8 virtio-mmio transports in use.
+const MICROVM_ADDS: usize = 8 * 37;
+
+/// The longest command line probe passes for `elf` on `board`: what the board keeps less
+/// what QEMU adds (on qemu-pc, Multiboot puts the image path and a space first).
+fn longest(board: Board, elf: &Path) -> usize {
+    let added = match board {
+        Board::Microvm => MICROVM_ADDS,
+        Board::QemuPc => elf.as_os_str().len() + 1,
+    };
+    BOARD_KEEPS.saturating_sub(added)
+}
+
+/// Checks that the board will not cut `cmdline`; the error is a one-line message.
+pub(crate) fn check_length(board: Board, elf: &Path, cmdline: &str) -> Result<(), String> {
+    let longest = longest(board, elf);
+    if cmdline.len() <= longest {
+        return Ok(());
+    }
+    let added = match board {
+        Board::Microvm => "its virtio-mmio devices",
+        Board::QemuPc => "the image path",
+    };
+    Err(format!(
+        "the guest command line is {} bytes, and the {board} board keeps only {longest} of it \
+         ({BOARD_KEEPS} less what QEMU adds: {added}); pass fewer or shorter guest arguments",
+        cmdline.len()
+    ))
+}
+
 /// Builds the command line: the TSC hint first, then the guest's own arguments.
 pub(crate) fn guest_cmdline(tsc_khz: Option<u64>, args: &[String]) -> String {
     let hint = tsc_khz.map(|khz| format!("tsc_khz={khz}"));
@@ -36,7 +75,10 @@ fn quote(arg: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::guest_cmdline;
+    use std::path::Path;
+
+    use super::{BOARD_KEEPS, check_length, guest_cmdline, longest};
+    use crate::board::Board;
 
     fn args(words: &[&str]) -> Vec<String> {
         words.iter().map(|word| (*word).to_owned()).collect()
@@ -74,5 +116,39 @@ mod tests {
             guest_cmdline(None, &args(&["key=value", "--flag"])),
             "key=value --flag"
         );
+    }
+
+    #[test]
+    fn too_long_a_line_is_refused_with_the_limit() {
+        let elf = Path::new("/img/hello");
+        for board in Board::ALL {
+            let limit = longest(board, elf);
+            assert!(limit > 3000 && limit < BOARD_KEEPS, "{board}: {limit}");
+            assert_eq!(check_length(board, elf, &"a".repeat(limit)), Ok(()));
+            let err = check_length(board, elf, &"a".repeat(limit + 1)).unwrap_err();
+            assert!(
+                err.starts_with(&format!(
+                    "the guest command line is {} bytes, and the {board} board keeps only {limit} ",
+                    limit + 1
+                )),
+                "{err}"
+            );
+        }
+        // `probe run --help` names this number.
+        assert_eq!(longest(Board::Microvm, elf), 3800);
+        // On qemu-pc, a longer image path leaves less room.
+        assert_eq!(
+            longest(Board::QemuPc, elf),
+            BOARD_KEEPS - "/img/hello ".len()
+        );
+    }
+
+    /// The limits probe keeps in step with the guest are the guest's.
+    #[test]
+    fn the_board_limit_is_the_drivers_one() {
+        let boot = include_str!("../../drivers/src/x86_64/boot.rs");
+        assert!(boot.contains(&format!(
+            "pub const MAX_COMMAND_LINE: usize = {BOARD_KEEPS};"
+        )));
     }
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::accel::Accel;
-use crate::cmdline::guest_cmdline;
+use crate::cli::memory_bytes;
+use crate::cmdline::{check_length, guest_cmdline};
 use crate::elf::image_of_file;
 use crate::qemu::{self, Launch, LaunchError, MachineVariant, Outcome, Running};
 
@@ -45,6 +46,7 @@ pub(crate) fn start_file(
     check_mem_holds_image(&settings.mem, image.load_start).map_err(LaunchError::Other)?;
     let board = image.board;
     let cmdline = guest_cmdline(settings.tsc_khz, args);
+    check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
     qemu::start(&Launch {
         qemu: &settings.qemu,
         elf,
@@ -57,19 +59,6 @@ pub(crate) fn start_file(
         stream,
         variant: &settings.variant,
     })
-}
-
-/// QEMU's `-m` size in bytes: digits with an optional K, M, G or T suffix (MiB without).
-fn memory_bytes(size: &str) -> Option<u64> {
-    let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let shift = match &size[digits.len()..] {
-        "K" | "k" => 10,
-        "" | "M" | "m" => 20,
-        "G" | "g" => 30,
-        "T" | "t" => 40,
-        _ => return None,
-    };
-    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 /// Refuses a memory size that ends at or below where the image is loaded: QEMU would load
@@ -90,17 +79,7 @@ fn check_mem_holds_image(mem: &str, load_start: Option<u64>) -> Result<(), Strin
 
 #[cfg(test)]
 mod tests {
-    use super::{check_mem_holds_image, memory_bytes};
-
-    #[test]
-    fn memory_sizes_read_as_qemu_reads_them() {
-        assert_eq!(memory_bytes("128M"), Some(128 << 20));
-        assert_eq!(memory_bytes("128"), Some(128 << 20));
-        assert_eq!(memory_bytes("1100K"), Some(1100 << 10));
-        assert_eq!(memory_bytes("2g"), Some(2 << 30));
-        assert_eq!(memory_bytes("12X"), None);
-        assert_eq!(memory_bytes("M"), None);
-    }
+    use super::check_mem_holds_image;
 
     #[test]
     fn memory_that_ends_below_the_image_is_refused() {

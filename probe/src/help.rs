@@ -31,6 +31,11 @@ Exit codes:
          fault), or the image could not be booted (not a Novillo ELF, KVM unusable,
          --mem too small to hold any of the image)
   127    QEMU is not installed
+  128+N  stopped by signal N: SIGHUP 129, SIGINT (Ctrl-C) 130, SIGQUIT 131, SIGTERM 143
+
+Every QEMU and cargo probe starts runs in a process group of its own and ends with probe:
+an ending signal kills the groups before probe exits, and if probe is killed outright
+(SIGKILL) or aborts (a panic), the kernel kills its children (PR_SET_PDEATHSIG).
 
 Environment:
   NOVILLO_PROBE  extra options for `run`, whitespace-separated, read before the command
@@ -49,14 +54,19 @@ last console line `novillo: exit status N` (any other last line means no status)
 Options come before ELF; every word after ELF goes to the guest (`--` before ELF ends the
 options early). The guest command line is `tsc_khz=N` (the host TSC rate, measured by
 probe) followed by the guest arguments; an argument with whitespace, a quote or a
-backslash is double-quoted with `\"` and `\\` escaped.
+backslash is double-quoted with `\"` and `\\` escaped. The boards keep 4096 bytes of it,
+and QEMU adds to it (microvm: its virtio-mmio devices after it; qemu-pc: the image path
+and a space before it), so a line longer than 3800 bytes on microvm, or than 4095 less
+the image path on qemu-pc, is refused (exit 2) rather than cut.
 
 Options:
   --accel tcg|kvm|auto  accelerator; auto picks KVM only when /dev/kvm opens read-write
                         and the CPU has vmx or svm [default: auto]
-  --smp N               number of CPUs, 1-255 [default: 1]
-  --mem SIZE            guest memory, as QEMU's -m takes it [default: 128M]
-  --timeout SECS        kill QEMU after SECS seconds and exit 124; 0 = never [default: 60]
+  --smp N               number of CPUs, 1-64 (the most the guest runs on) [default: 1]
+  --mem SIZE            guest memory: digits with K, M, G or T (none = M), at least 4M
+                        [default: 128M]
+  --timeout SECS        kill QEMU after SECS seconds and exit 124; 0 = never; at most
+                        604800 (a week) [default: 60]
   --timing              print the time to the first console byte and to exit (stderr)
   --no-tsc-hint         do not pass tsc_khz=N; the guest calibrates its TSC itself
   --qemu PATH           the QEMU to run [default: qemu-system-x86_64]
@@ -65,7 +75,8 @@ Options:
 Options may also come from NOVILLO_PROBE (read first, so the command line wins).
 
 Exit codes: the guest's status (0-111), 124 timeout, 125 QEMU failed or the guest stopped
-without a status or the image could not be booted, 127 QEMU missing, 2 bad command line.
+without a status or the image could not be booted, 127 QEMU missing, 2 bad command line
+(or a guest command line the board would cut), 128+N stopped by signal N.
 ";
 
 const TEST: &str = "\
@@ -85,9 +96,9 @@ Options:
   --guest-only                 only the guest cases
   --only NAME                  only guest cases whose name contains NAME; this also reaches
                                cases not run by default (failing-on-purpose)
-  --smp N                      CPUs per guest, 1-255 [default: 1]
+  --smp N                      CPUs per guest, 1-64 [default: 1]
   --accel tcg|kvm|auto         accelerator [default: auto]
-  --timeout SECS               per guest case; 0 = never [default: 60]
+  --timeout SECS               per guest case; 0 = never, at most 604800 [default: 60]
   -h, --help                   this text
 
 Exit codes: 0 when everything passed, 1 otherwise, 2 bad command line.
@@ -128,9 +139,9 @@ Prints, per benchmark in the guest's order, the median, min and max ns per opera
 the number of runs. It fails (exit 1) if the guest does not exit 0, does not print
 BENCH-DONE, or prints a malformed BENCH line.
   --board microvm|qemu-pc  board [default: microvm]
-  --smp N                  CPUs, 1-255 [default: 2; the cross-core cases need two]
+  --smp N                  CPUs, 1-64 [default: 2; the cross-core cases need two]
   --accel tcg|kvm|auto     accelerator [default: auto]
-  --timeout SECS           for the guest; 0 = never [default: 300]
+  --timeout SECS           for the guest; 0 = never, at most 604800 [default: 300]
   --baseline linux         then run ../shared/tools/linux-guest-threads.sh (Debian's kernel
                            and a static C benchmark in a busybox initramfs) with the same
                            machine, CPUs, accelerator, CPU model and memory, and add its
@@ -148,7 +159,7 @@ bench idle: for each board and CPU count, boots the example `idle`, waits for `I
 of the window and prints host CPU % = CPU time / wall time * 100 (100 % = one host core).
 QEMU is killed after the window.
   --board microvm|qemu-pc|all  boards [default: microvm]
-  --smp-list N,N...            CPU counts, each 1-255 [default: 1,4]
+  --smp-list N,N...            CPU counts, each 1-64 [default: 1,4]
   --seconds N                  the window, 1-3600 s [default: 10]
   --accel tcg|kvm|auto         accelerator [default: auto]
   --baseline linux             also measure an idle Linux guest (busybox httpd, no traffic)

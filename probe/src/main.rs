@@ -8,6 +8,7 @@ mod accel;
 mod bench;
 mod board;
 mod cargo;
+mod children;
 mod cli;
 mod cmdline;
 mod elf;
@@ -27,6 +28,11 @@ use std::process::ExitCode;
 use crate::cli::{Command, ENV_OPTIONS};
 
 fn main() -> ExitCode {
+    // First, before any thread starts (see `children::install`).
+    if let Err(message) = children::install() {
+        eprintln!("probe: {message}");
+        return ExitCode::from(exit::NO_STATUS);
+    }
     ExitCode::from(dispatch())
 }
 

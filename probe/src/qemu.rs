@@ -5,13 +5,14 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::accel::Accel;
 use crate::board::Board;
+use crate::children::{self, Child};
 use crate::exit::{self, GuestExit};
 
 /// Everything needed to boot one image.
@@ -41,7 +42,8 @@ pub(crate) struct Launch<'a> {
 pub(crate) struct MachineVariant {
     /// Attach QEMU's `isa-debug-exit` (the usual way a guest reports its status).
     pub(crate) exit_device: bool,
-    /// QEMU arguments after the board's own (a later `-M` merges into the board's).
+    /// QEMU arguments after all of probe's own: a later `-M` merges into the board's, and a
+    /// later `-smp` or `-append` replaces probe's (to give the guest what probe refuses to).
     pub(crate) extra_args: Vec<String>,
 }
 
@@ -70,6 +72,9 @@ pub(crate) struct Outcome {
 pub(crate) enum LaunchError {
     /// The QEMU program does not exist; holds its name.
     QemuMissing(String),
+    /// What the user asked for cannot be booted as asked (such as a command line the board
+    /// would cut); holds the message.
+    Usage(String),
     Other(String),
 }
 
@@ -81,7 +86,7 @@ impl LaunchError {
                 "{qemu} not found; install QEMU (Debian/Ubuntu: sudo apt-get install \
                  qemu-system-x86)"
             ),
-            LaunchError::Other(message) => message.clone(),
+            LaunchError::Usage(message) | LaunchError::Other(message) => message.clone(),
         }
     }
 
@@ -89,6 +94,7 @@ impl LaunchError {
     pub(crate) fn probe_code(&self) -> u8 {
         match self {
             LaunchError::QemuMissing(_) => exit::QEMU_MISSING,
+            LaunchError::Usage(_) => exit::USAGE,
             LaunchError::Other(_) => exit::NO_STATUS,
         }
     }
@@ -116,11 +122,11 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     }
     push(launch.accel.qemu_args());
     push(launch.board.machine_args());
-    args.extend(launch.variant.extra_args.iter().map(OsString::from));
     args.push("-kernel".into());
     args.push(launch.elf.into());
     args.push("-append".into());
     args.push(launch.cmdline.into());
+    args.extend(launch.variant.extra_args.iter().map(OsString::from));
     args
 }
 
@@ -149,12 +155,11 @@ pub(crate) enum Waited {
 
 /// A QEMU (or, in tests, a stand-in) that is running, with its console piped to us.
 ///
-/// Dropping it kills and reaps the process, so an early return never leaves a QEMU behind.
+/// Dropping it kills and reaps the process (see `children::Child`), so an early return
+/// never leaves a QEMU behind.
 #[derive(Debug)]
 pub(crate) struct Running {
     child: Child,
-    /// False once the child has been reaped.
-    alive: bool,
     chunks: mpsc::Receiver<Chunk>,
     reader: Option<thread::JoinHandle<()>>,
     /// Everything received from the reader so far.
@@ -178,12 +183,11 @@ impl Running {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let start = Instant::now();
-        let mut child = command.spawn().map_err(|err| match err.kind() {
+        let mut child = children::spawn(&mut command).map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => LaunchError::QemuMissing(program.to_owned()),
             _ => LaunchError::Other(format!("cannot start {program}: {err}")),
         })?;
-        let Some(stdout) = child.stdout.take() else {
-            kill(&mut child);
+        let Some(stdout) = child.take_stdout() else {
             return Err(LaunchError::Other(
                 "QEMU's console pipe is missing".to_owned(),
             ));
@@ -193,7 +197,6 @@ impl Running {
         let reader = thread::spawn(move || read_console(stdout, stream, start, &sender));
         Ok(Running {
             child,
-            alive: true,
             chunks,
             reader: Some(reader),
             console: Vec::new(),
@@ -212,10 +215,10 @@ impl Running {
     /// Waits until the console holds `text`, QEMU closes its console, or `limit` passes
     /// (never beyond the launch's timeout).
     pub(crate) fn wait_for(&mut self, text: &str, limit: Duration) -> Waited {
-        let mut deadline = Instant::now() + limit;
-        if let Some(end) = self.deadline() {
-            deadline = deadline.min(end);
-        }
+        let deadline = match (Instant::now().checked_add(limit), self.deadline()) {
+            (Some(end), Some(launch_end)) => Some(end.min(launch_end)),
+            (end, launch_end) => end.or(launch_end),
+        };
         loop {
             if contains(&self.console, text.as_bytes()) {
                 return Waited::Found;
@@ -223,7 +226,7 @@ impl Running {
             if !self.open {
                 return Waited::Closed;
             }
-            if !self.receive(Some(deadline)) && self.open {
+            if !self.receive(deadline) && self.open {
                 return Waited::TimedOut;
             }
         }
@@ -231,7 +234,7 @@ impl Running {
 
     /// True while QEMU has not exited (an exited QEMU is reaped here).
     pub(crate) fn is_running(&mut self) -> bool {
-        self.alive && matches!(self.child.try_wait(), Ok(None))
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Waits for QEMU to exit, killing it if the launch's timeout passes first.
@@ -250,27 +253,27 @@ impl Running {
         let exit = match status {
             Some(status) => decode_status(status),
             None => {
-                kill(&mut self.child);
+                // Killed, the exit status says nothing: the timeout is the verdict.
+                let _killed = self.child.kill();
                 GuestExit::TimedOut(self.timeout.unwrap_or_default())
             }
         };
-        self.alive = false;
         self.outcome(exit)
     }
 
-    /// Kills QEMU (only our process) and returns what the guest printed until then.
+    /// Kills QEMU (only our process group) and returns what the guest printed until then.
     pub(crate) fn stop(mut self) -> Result<Outcome, LaunchError> {
-        kill(&mut self.child);
-        self.alive = false;
-        let exit = match self.child.try_wait() {
-            Ok(Some(status)) => decode_status(status),
-            _ => GuestExit::QemuFailed(-1),
+        let exit = match self.child.kill() {
+            Ok(status) => decode_status(status),
+            Err(_) => GuestExit::QemuFailed(-1),
         };
         self.outcome(exit)
     }
 
+    /// When the launch's timeout ends; `None` for no timeout, or one too long to represent.
     fn deadline(&self) -> Option<Instant> {
-        self.timeout.map(|timeout| self.start + timeout)
+        self.timeout
+            .and_then(|timeout| self.start.checked_add(timeout))
     }
 
     /// Takes one chunk from the reader, waiting until `deadline` at most; false when none
@@ -317,14 +320,6 @@ impl Running {
             first_byte: self.first_byte,
             elapsed,
         })
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.alive {
-            kill(&mut self.child);
-        }
     }
 }
 
@@ -397,13 +392,6 @@ fn wait_until(
     }
 }
 
-/// Kills the QEMU we started (only that process) and reaps it.
-fn kill(child: &mut Child) {
-    // Errors mean it has already exited, which is what we want.
-    let _ignored = child.kill();
-    let _reaped = child.wait();
-}
-
 fn decode_status(status: std::process::ExitStatus) -> GuestExit {
     #[cfg(unix)]
     let signal = std::os::unix::process::ExitStatusExt::signal(&status);
@@ -474,7 +462,7 @@ mod tests {
         });
         assert!(!line.contains("isa-debug-exit"), "{line}");
         assert!(
-            line.contains("acpi=off -M microvm,acpi=on -kernel "),
+            line.ends_with("-append tsc_khz=1000000 a -M microvm,acpi=on"),
             "{line}"
         );
     }

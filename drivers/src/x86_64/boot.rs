@@ -288,6 +288,9 @@ use crate::x86_64::{acpi, mptable};
 
 /// The longest command line a board keeps, in bytes.
 pub const MAX_COMMAND_LINE: usize = 4096;
+/// The longest loader string [`c_string_at`] reads: enough to tell how long a command line
+/// that was cut had been.
+pub const MAX_LOADER_STRING: usize = 64 * 1024;
 /// The most memory-map entries a board keeps.
 pub const MAX_REGIONS: usize = 64;
 
@@ -296,6 +299,8 @@ pub const MAX_REGIONS: usize = 64;
 pub struct BootData {
     command_line: [u8; MAX_COMMAND_LINE],
     command_line_len: usize,
+    /// The length of the line the loader passed, before any cut.
+    passed_len: usize,
     regions: [Region; MAX_REGIONS],
     region_count: usize,
 }
@@ -311,15 +316,18 @@ impl BootData {
         Self {
             command_line: [0; MAX_COMMAND_LINE],
             command_line_len: 0,
+            passed_len: 0,
             regions: [NONE; MAX_REGIONS],
             region_count: 0,
         }
     }
 
     /// Keeps `bytes` as the command line: up to the first NUL, at most
-    /// [`MAX_COMMAND_LINE`] bytes, and only the part that is valid UTF-8.
+    /// [`MAX_COMMAND_LINE`] bytes, and only the part that is valid UTF-8; see
+    /// [`Self::command_line_cut`].
     pub fn set_command_line(&mut self, bytes: &[u8]) {
         let bytes = bytes.split(|&b| b == 0).next().unwrap_or_default();
+        self.passed_len = bytes.len();
         let bytes = &bytes[..bytes.len().min(MAX_COMMAND_LINE)];
         let valid = match core::str::from_utf8(bytes) {
             Ok(s) => s.len(),
@@ -343,6 +351,13 @@ impl BootData {
         core::str::from_utf8(&self.command_line[..self.command_line_len]).unwrap_or_default()
     }
 
+    /// The length kept and the length passed, when the command line was cut: longer than
+    /// [`MAX_COMMAND_LINE`], or not UTF-8 from the kept length on.
+    pub fn command_line_cut(&self) -> Option<(usize, usize)> {
+        (self.command_line_len < self.passed_len)
+            .then_some((self.command_line_len, self.passed_len))
+    }
+
     /// The value of `key=` on the command line, for the board's own parameters.
     pub fn param(&self, key: &str) -> Option<&str> {
         self.command_line()
@@ -363,10 +378,10 @@ impl Default for BootData {
 }
 
 /// The bytes of the NUL-terminated string at physical address `address`, at most
-/// [`MAX_COMMAND_LINE`] of them, or nothing for address 0.
+/// [`MAX_LOADER_STRING`] of them, or nothing for address 0.
 ///
 /// # Safety
-/// The string, or the first `MAX_COMMAND_LINE` bytes at `address`, must be mapped memory.
+/// The string, or the first `MAX_LOADER_STRING` bytes at `address`, must be mapped memory.
 pub unsafe fn c_string_at(address: u64) -> &'static [u8] {
     if address == 0 {
         return &[];
@@ -374,7 +389,7 @@ pub unsafe fn c_string_at(address: u64) -> &'static [u8] {
     let start = address as *const u8;
     let mut len = 0;
     // SAFETY: the caller vouches for the memory up to the NUL or the cap.
-    while len < MAX_COMMAND_LINE && unsafe { start.add(len).read() } != 0 {
+    while len < MAX_LOADER_STRING && unsafe { start.add(len).read() } != 0 {
         len += 1;
     }
     // SAFETY: the `len` bytes just read are mapped and stay in place.
@@ -474,9 +489,64 @@ pub struct Common {
     pub heap: &'static mut [MaybeUninit<u8>],
     /// How to enter ACPI S5, when the firmware tables say.
     pub soft_off: Option<SoftOff>,
-    /// Processors the tables list with APIC IDs above 254, which xAPIC start-up IPIs cannot
-    /// reach: they stay idle, and the board says so.
-    pub cores_beyond_xapic: usize,
+    /// What the board booted through but must say; it prints each one.
+    pub warnings: [Option<Warning>; 4],
+}
+
+/// Something a board could boot through but must not pass over in silence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// The command line was cut (see [`BootData::command_line_cut`]).
+    CommandLineCut {
+        /// The bytes kept.
+        kept: usize,
+        /// The bytes the loader passed.
+        passed: usize,
+    },
+    /// The firmware lists more cores than the kernel runs on; it runs on the first
+    /// [`mptable::MAX_CORES`].
+    TooManyCores {
+        /// The cores the firmware lists.
+        listed: usize,
+    },
+    /// `tsc_khz=` holds no plausible rate (see [`tsc::PLAUSIBLE_KHZ`]); the board found the
+    /// rate itself.
+    BadTscHint(&'static str),
+    /// The firmware lists cores whose APIC IDs are above 254, which xAPIC start-up IPIs
+    /// cannot reach: they stay idle.
+    CoresBeyondXapic {
+        /// How many.
+        count: usize,
+    },
+}
+
+impl core::fmt::Display for Warning {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::CommandLineCut { kept, passed } => write!(
+                f,
+                "command line cut at {kept} bytes: the loader passed {passed}, and a board \
+                 keeps at most {MAX_COMMAND_LINE} bytes of UTF-8"
+            ),
+            Self::TooManyCores { listed } => write!(
+                f,
+                "{listed} cores found, running on {max}: the kernel supports at most {max}",
+                max = mptable::MAX_CORES
+            ),
+            Self::BadTscHint(text) => write!(
+                f,
+                "ignoring tsc_khz={text}: not a whole number from {} to {} (kHz); the TSC \
+                 rate comes from CPUID or the PIT instead",
+                tsc::PLAUSIBLE_KHZ.start(),
+                tsc::PLAUSIBLE_KHZ.end()
+            ),
+            Self::CoresBeyondXapic { count } => write!(
+                f,
+                "{count} cores have APIC IDs above 254, which the xAPIC cannot start: they \
+                 stay idle"
+            ),
+        }
+    }
 }
 
 /// Why a board cannot boot.
@@ -557,7 +627,15 @@ const DEFAULT_APIC: usize = 0xfee0_0000;
 /// [`cpu::init_boot_core`], with the boot page tables up and the loader's data copied
 /// into `data`.
 pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Common, Error> {
-    let hint = data.param("tsc_khz").and_then(|khz| khz.parse().ok());
+    let mut warnings = [None; 4];
+    warnings[0] = data
+        .command_line_cut()
+        .map(|(kept, passed)| Warning::CommandLineCut { kept, passed });
+    let hint_text = data.param("tsc_khz");
+    let hint = hint_text.and_then(tsc::parse_hint);
+    if hint.is_none() {
+        warnings[1] = hint_text.map(Warning::BadTscHint);
+    }
     // SAFETY: the caller runs us at boot, when nothing else uses the PIT.
     let (khz, rate_source) = unsafe { tsc::find_rate(hint) }.ok_or(Error::NoTscRate)?;
     let clock = TscClock::new(boot_tsc(), khz).ok_or(Error::NoTscRate)?;
@@ -584,7 +662,12 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         .filter(|&base| base != 0)
         .unwrap_or(DEFAULT_APIC);
     let apic_ids = processors.as_ref().map_or(&[][..], |p| p.apic_ids());
-    let cores_beyond_xapic = processors.map_or(0, |p| p.beyond_xapic());
+    if let Some(listed_in) = &processors {
+        let listed = listed_in.listed();
+        warnings[2] = (listed > apic_ids.len()).then_some(Warning::TooManyCores { listed });
+        let count = listed_in.beyond_xapic();
+        warnings[3] = (count > 0).then_some(Warning::CoresBeyondXapic { count });
+    }
     check_memory(data.regions(), apic_ids.len().max(1))?;
     // SAFETY: called once, with the loader's data already copied out.
     let heap = unsafe { heap_region(data.regions()) }.ok_or(Error::NoHeap)?;
@@ -620,7 +703,7 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         guard,
         heap,
         soft_off,
-        cores_beyond_xapic,
+        warnings,
     })
 }
 
@@ -639,6 +722,35 @@ mod tests {
         assert_eq!(data.command_line(), "ok ");
         data.set_command_line(&[b'a'; MAX_COMMAND_LINE + 10]);
         assert_eq!(data.command_line().len(), MAX_COMMAND_LINE);
+    }
+
+    #[test]
+    fn a_cut_command_line_is_reported() {
+        let mut data = BootData::new();
+        data.set_command_line(b"short\0and the rest after the NUL");
+        assert_eq!(data.command_line_cut(), None);
+        data.set_command_line(&[b'a'; MAX_COMMAND_LINE]);
+        assert_eq!(data.command_line_cut(), None);
+        data.set_command_line(&[b'a'; MAX_COMMAND_LINE + 10]);
+        assert_eq!(
+            data.command_line_cut(),
+            Some((MAX_COMMAND_LINE, MAX_COMMAND_LINE + 10))
+        );
+        data.set_command_line(b"ok \xff rest");
+        assert_eq!(data.command_line_cut(), Some((3, 9)));
+        let warning = super::Warning::CommandLineCut {
+            kept: MAX_COMMAND_LINE,
+            passed: 5000,
+        };
+        assert_eq!(
+            warning.to_string(),
+            "command line cut at 4096 bytes: the loader passed 5000, and a board keeps at most \
+             4096 bytes of UTF-8"
+        );
+        assert_eq!(
+            super::Warning::TooManyCores { listed: 80 }.to_string(),
+            "80 cores found, running on 64: the kernel supports at most 64"
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Processors {
     count: usize,
     /// Enabled processors whose APIC ID is above [`MAX_XAPIC_ID`]: listed, but not startable.
     beyond_xapic: usize,
+    /// How many enabled processors the table lists, kept or not.
+    listed: usize,
     /// The physical address of the local APICs.
     pub local_apic: u32,
 }
@@ -29,13 +31,14 @@ impl Processors {
             apic_ids: [0; MAX_CORES],
             count: 0,
             beyond_xapic: 0,
+            listed: 0,
             local_apic,
         }
     }
 
     /// Adds an enabled processor; the boot processor goes first. An ID listed before is
     /// not added again; an ID above [`MAX_XAPIC_ID`] is only counted; past [`MAX_CORES`]
-    /// processors are not kept.
+    /// processors are counted but not kept.
     pub(crate) fn push(&mut self, apic_id: u32, boot: bool) {
         let Some(id) = u8::try_from(apic_id)
             .ok()
@@ -44,7 +47,11 @@ impl Processors {
             self.beyond_xapic += 1;
             return;
         };
-        if self.apic_ids().contains(&id) || self.count == MAX_CORES {
+        if self.apic_ids().contains(&id) {
+            return;
+        }
+        self.listed += 1;
+        if self.count == MAX_CORES {
             return;
         }
         self.apic_ids[self.count] = id;
@@ -63,6 +70,12 @@ impl Processors {
     /// start-up IPIs cannot reach: they stay idle.
     pub fn beyond_xapic(&self) -> usize {
         self.beyond_xapic
+    }
+
+    /// How many enabled processors with xAPIC IDs the table lists: more than
+    /// [`Self::apic_ids`] holds when it lists more than [`MAX_CORES`].
+    pub fn listed(&self) -> usize {
+        self.listed
     }
 
     /// True when the table lists no enabled processor at all.
@@ -219,6 +232,19 @@ mod tests {
         let found = parse(&t).unwrap();
         assert_eq!(found.apic_ids(), &[1, 0, 3]);
         assert_eq!(found.local_apic, 0xfee0_0000);
+    }
+
+    #[test]
+    fn counts_the_processors_past_the_ones_it_keeps() {
+        let many: Vec<(u8, u8)> = (0..80)
+            .map(|id| (id, if id == 0 { 3 } else { 1 }))
+            .collect();
+        let found = parse(&table(&many)).unwrap();
+        assert_eq!(found.apic_ids().len(), super::MAX_CORES);
+        assert_eq!(found.listed(), 80);
+        assert_eq!(found.apic_ids()[0], 0);
+        let few = parse(&table(&[(0, 3), (1, 0), (2, 1)])).unwrap();
+        assert_eq!((few.apic_ids().len(), few.listed()), (2, 2));
     }
 
     #[test]

@@ -26,6 +26,15 @@ pub enum RateSource {
     Pit,
 }
 
+/// The TSC rates a `tsc_khz=` hint may give, in kHz: 1 MHz to 100 GHz. Outside it, the
+/// hint is a mistake (a unit slip, a stray digit), not a machine.
+pub const PLAUSIBLE_KHZ: core::ops::RangeInclusive<u64> = 1_000..=100_000_000;
+
+/// Reads a `tsc_khz=` hint: the rate if it is a whole number in [`PLAUSIBLE_KHZ`].
+pub fn parse_hint(text: &str) -> Option<u64> {
+    text.parse().ok().filter(|khz| PLAUSIBLE_KHZ.contains(khz))
+}
+
 /// The TSC rate in kHz and where it came from: `hint` if given, else what CPUID reports,
 /// else a measurement against the PIT. `None` when all three fail.
 ///
@@ -33,7 +42,7 @@ pub enum RateSource {
 /// The PIT must be free to reprogram, with interrupts masked (see
 /// [`pit::measure_tsc_khz`]).
 pub unsafe fn find_rate(hint: Option<u64>) -> Option<(u64, RateSource)> {
-    if let Some(khz) = hint.filter(|&khz| khz > 0) {
+    if let Some(khz) = hint {
         return Some((khz, RateSource::Hint));
     }
     if let Some(khz) = reported_khz() {
@@ -132,7 +141,26 @@ impl Clock for TscClock {
 
 #[cfg(test)]
 mod tests {
-    use super::TickScale;
+    use super::{TickScale, parse_hint};
+
+    #[test]
+    fn a_hint_must_be_a_plausible_rate() {
+        assert_eq!(parse_hint("2600000"), Some(2_600_000));
+        assert_eq!(parse_hint("1000"), Some(1_000));
+        assert_eq!(parse_hint("100000000"), Some(100_000_000));
+        for bad in [
+            "0",
+            "999",
+            "100000001",
+            "",
+            "2.6GHz",
+            "-1",
+            " 2600000",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_hint(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn converts_ticks_exactly_enough_for_years() {

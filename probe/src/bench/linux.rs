@@ -13,6 +13,7 @@ use crate::accel::Accel;
 use crate::bench::stats::median;
 use crate::board::Board;
 use crate::cargo::workspace_root;
+use crate::children;
 
 /// The threads script's exit code when packages are missing under `--no-install`.
 const MISSING_PACKAGES: i32 = 2;
@@ -63,9 +64,8 @@ fn cpu_model(accel: Accel) -> &'static str {
 }
 
 fn run_script(command: &mut Command, what: &str) -> Result<Output, Skipped> {
-    command
-        .stdin(Stdio::null())
-        .output()
+    // The script's QEMU ends with probe, as probe's own do.
+    children::output(command.stdin(Stdio::null()))
         .map_err(|err| Skipped::Failed(format!("cannot run {what}: {err}")))
 }
 

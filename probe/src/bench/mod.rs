@@ -59,6 +59,7 @@ impl From<LaunchError> for Failure {
     fn from(err: LaunchError) -> Self {
         let code = match err {
             LaunchError::QemuMissing(_) => exit::QEMU_MISSING,
+            LaunchError::Usage(_) => exit::USAGE,
             LaunchError::Other(_) => 1,
         };
         Failure {
