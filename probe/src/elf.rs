@@ -1,4 +1,5 @@
-//! Finds which board an image was built for, from the board note in its ELF program headers.
+//! Finds which board an image was built for, from the board note in its ELF program headers;
+//! and, for the Linux baseline, whether a kernel has a given note and a program is static.
 //!
 //! The kernel embeds a note with name `"Novillo"`, type 1 and the board name as its
 //! descriptor (NUL padding allowed) in a `PT_NOTE` segment. Reading it from the program
@@ -15,6 +16,8 @@ const NOTE_NAME: &[u8] = b"Novillo";
 const NOTE_TYPE_BOARD: u32 = 1;
 /// Program header type of a note segment.
 const PT_NOTE: u32 = 4;
+/// Program header type naming the dynamic loader: only dynamically linked programs have it.
+const PT_INTERP: u32 = 3;
 
 /// Reads the image at `path` and returns the board it was built for.
 pub(crate) fn board_of_file(path: &Path) -> Result<Board, String> {
@@ -40,12 +43,35 @@ pub(crate) fn board_of_image(image: &[u8]) -> Result<Board, String> {
 
 /// Returns the descriptor of the first board note, as text, or `None` if there is none.
 fn board_note(image: &[u8]) -> Result<Option<String>, String> {
+    let Some(desc) = note(image, NOTE_NAME, NOTE_TYPE_BOARD)? else {
+        return Ok(None);
+    };
+    let text =
+        std::str::from_utf8(desc).map_err(|_| "the board note is not valid UTF-8".to_owned())?;
+    Ok(Some(text.trim_end_matches('\0').to_owned()))
+}
+
+/// True when the image has a note from `owner` (without its NUL) of type `note_type`.
+pub(crate) fn has_note(image: &[u8], owner: &[u8], note_type: u32) -> Result<bool, String> {
+    Ok(note(image, owner, note_type)?.is_some())
+}
+
+/// True when the image is a statically linked program: it names no dynamic loader.
+pub(crate) fn is_static(image: &[u8]) -> Result<bool, String> {
     let header = Header::parse(image)?;
     for index in 0..header.phnum {
-        let entry = index
-            .checked_mul(header.phentsize)
-            .and_then(|offset| offset.checked_add(header.phoff))
-            .ok_or("program header table offset overflows")?;
+        if read_u32(image, header.entry(index)?)? == PT_INTERP {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The descriptor of the first note from `owner` of type `note_type`, if any.
+fn note<'a>(image: &'a [u8], owner: &[u8], note_type: u32) -> Result<Option<&'a [u8]>, String> {
+    let header = Header::parse(image)?;
+    for index in 0..header.phnum {
+        let entry = header.entry(index)?;
         let p_type = read_u32(image, entry)?;
         if p_type != PT_NOTE {
             continue;
@@ -57,8 +83,8 @@ fn board_note(image: &[u8]) -> Result<Option<String>, String> {
             .ok_or_else(|| format!("note segment {index} lies outside the file"))?;
         // Notes are 4-aligned, except in segments that declare 8 (as GNU property notes do).
         let note_align = if align == 8 { 8 } else { 4 };
-        if let Some(name) = find_board_note(segment, note_align)? {
-            return Ok(Some(name));
+        if let Some(desc) = find_note(segment, note_align, owner, note_type)? {
+            return Ok(Some(desc));
         }
     }
     Ok(None)
@@ -105,17 +131,31 @@ impl Header {
             phnum,
         })
     }
+
+    /// The file offset of program header `index` (below `phnum`, checked by `parse`).
+    fn entry(&self, index: usize) -> Result<usize, String> {
+        index
+            .checked_mul(self.phentsize)
+            .and_then(|offset| offset.checked_add(self.phoff))
+            .ok_or_else(|| "program header table offset overflows".to_owned())
+    }
 }
 
-/// Walks the notes of one segment and returns the descriptor of the board note, if any.
-fn find_board_note(mut notes: &[u8], align: usize) -> Result<Option<String>, String> {
+/// Walks the notes of one segment and returns the descriptor of the first note from
+/// `owner` of type `note_type`, if any.
+fn find_note<'a>(
+    mut notes: &'a [u8],
+    align: usize,
+    owner: &[u8],
+    note_type: u32,
+) -> Result<Option<&'a [u8]>, String> {
     while !notes.is_empty() {
         if notes.len() < 12 {
             return Err("truncated note header".to_owned());
         }
         let namesz = to_usize(u64::from(read_u32(notes, 0)?))?;
         let descsz = to_usize(u64::from(read_u32(notes, 4)?))?;
-        let note_type = read_u32(notes, 8)?;
+        let this_type = read_u32(notes, 8)?;
         let name_end = 12usize
             .checked_add(namesz)
             .ok_or("note name size overflows")?;
@@ -129,10 +169,8 @@ fn find_board_note(mut notes: &[u8], align: usize) -> Result<Option<String>, Str
         let desc = notes
             .get(desc_start..desc_end)
             .ok_or("note descriptor runs past its segment")?;
-        if name.strip_suffix(b"\0") == Some(NOTE_NAME) && note_type == NOTE_TYPE_BOARD {
-            let text = std::str::from_utf8(desc)
-                .map_err(|_| "the board note is not valid UTF-8".to_owned())?;
-            return Ok(Some(text.trim_end_matches('\0').to_owned()));
+        if name.strip_suffix(b"\0") == Some(owner) && this_type == note_type {
+            return Ok(Some(desc));
         }
         // The last note's padding may be missing at the very end of the segment.
         let next = align_up(desc_end, align).ok_or("note descriptor size overflows")?;

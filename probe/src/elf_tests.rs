@@ -1,6 +1,7 @@
-//! Tests of the board-note reader on ELF images built byte by byte.
+//! Tests of the board-note reader (and the note and static checks) on ELF images built
+//! byte by byte.
 
-use super::{board_note, board_of_image};
+use super::{board_note, board_of_image, has_note, is_static};
 use crate::board::Board;
 
 /// One note, encoded with 4-byte padding.
@@ -189,4 +190,28 @@ fn rejects_segments_and_notes_out_of_range() {
 fn rejects_a_board_name_that_is_not_utf8() {
     let err = board_of_image(&board_image(&[0xff, 0xfe, 0])).unwrap_err();
     assert!(err.contains("UTF-8"), "{err}");
+}
+
+#[test]
+fn finds_notes_by_owner_and_type() {
+    let mut notes = note(b"GNU\0", 3, &[0; 16]);
+    notes.extend(note(b"Xen\0", 18, &[0; 4]));
+    let kernel = image(&[(PT_LOAD, vec![0; 8]), (PT_NOTE, notes)]);
+    assert_eq!(has_note(&kernel, b"Xen", 18), Ok(true));
+    assert_eq!(has_note(&kernel, b"Xen", 17), Ok(false));
+    assert_eq!(has_note(&kernel, b"Xe", 18), Ok(false));
+    assert_eq!(has_note(&board_image(b"microvm"), b"Xen", 18), Ok(false));
+    assert!(has_note(b"MZ not elf", b"Xen", 18).is_err());
+}
+
+#[test]
+fn a_program_without_an_interpreter_is_static() {
+    const PT_INTERP: u32 = 3;
+    assert_eq!(is_static(&image(&[(PT_LOAD, vec![0; 8])])), Ok(true));
+    let dynamic = image(&[
+        (PT_LOAD, vec![0; 8]),
+        (PT_INTERP, b"/lib64/ld-linux-x86-64.so.2\0".to_vec()),
+    ]);
+    assert_eq!(is_static(&dynamic), Ok(false));
+    assert!(is_static(b"#!/bin/sh\n").is_err());
 }
