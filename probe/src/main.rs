@@ -15,6 +15,7 @@ mod exit;
 mod guest;
 mod help;
 mod lint;
+mod linux;
 mod qemu;
 mod run;
 mod size;
