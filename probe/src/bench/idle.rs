@@ -144,13 +144,18 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
         .iter()
         .filter(|row| matches!(&row.linux, Some(Err(why)) if why == "failed"))
         .count();
-    if failed + linux_failed > 0 {
-        return Err(format!(
-            "{failed} of {} idle measurements and {linux_failed} Linux baseline measurements \
-             failed",
+    let mut failures = Vec::new();
+    if failed > 0 {
+        failures.push(format!("{failed} of {} idle measurements", rows.len()));
+    }
+    if linux_failed > 0 {
+        failures.push(format!(
+            "{linux_failed} of {} Linux baseline measurements",
             rows.len()
-        )
-        .into());
+        ));
+    }
+    if !failures.is_empty() {
+        return Err(format!("{} failed", failures.join(" and ")).into());
     }
     Ok(())
 }

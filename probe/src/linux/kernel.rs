@@ -158,8 +158,16 @@ fn leading_run(text: &str) -> (&str, &str) {
 impl Kernel {
     /// Reads a bzImage.
     pub(crate) fn read(path: &Path) -> Result<Kernel, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|err| format!("cannot read the kernel {}: {err}", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|err| {
+            // Some distributions keep /boot/vmlinuz-* readable by root alone.
+            let hint = match err.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    "; name a readable copy with --linux-kernel"
+                }
+                _ => "",
+            };
+            format!("cannot read the kernel {}: {err}{hint}", path.display())
+        })?;
         let header = parse_header(&bytes).map_err(|err| format!("{}: {err}", path.display()))?;
         Ok(Kernel {
             path: path.to_owned(),
