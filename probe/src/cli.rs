@@ -115,6 +115,8 @@ pub(crate) struct ThreadsOptions {
     pub(crate) board: Board,
     /// `--baseline linux`: also run the Linux guest's thread benchmark.
     pub(crate) linux: bool,
+    /// `--linux-kernel`: the baseline's kernel instead of the newest in `/boot`.
+    pub(crate) linux_kernel: Option<PathBuf>,
 }
 
 /// `probe bench idle`.
@@ -128,6 +130,8 @@ pub(crate) struct IdleOptions {
     pub(crate) smp_list: Vec<u32>,
     /// `--baseline linux`: also measure an idle Linux guest.
     pub(crate) linux: bool,
+    /// `--linux-kernel`: the baseline's kernel instead of the newest in `/boot`.
+    pub(crate) linux_kernel: Option<PathBuf>,
 }
 
 /// A command-line mistake; the message is one line, without the `probe: ` prefix.
@@ -480,6 +484,7 @@ fn parse_bench_threads(args: &[String]) -> Result<Command, UsageError> {
         },
         board: Board::Microvm,
         linux: false,
+        linux_kernel: None,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -501,9 +506,13 @@ fn parse_bench_threads(args: &[String]) -> Result<Command, UsageError> {
                 })?;
             }
             "--baseline" => threads.linux = parse_baseline(&options.value(flag, inline)?)?,
+            "--linux-kernel" => {
+                threads.linux_kernel = Some(parse_kernel(&options.value(flag, inline)?)?)
+            }
             _ => return Err(options.unknown(flag)),
         }
     }
+    kernel_needs_baseline(threads.linux, threads.linux_kernel.as_ref())?;
     Ok(Command::Bench(Bench::Threads(threads)))
 }
 
@@ -514,6 +523,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
         seconds: 10,
         smp_list: vec![1, 4],
         linux: false,
+        linux_kernel: None,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -542,9 +552,13 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
             }
             "--smp-list" => idle.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
             "--baseline" => idle.linux = parse_baseline(&options.value(flag, inline)?)?,
+            "--linux-kernel" => {
+                idle.linux_kernel = Some(parse_kernel(&options.value(flag, inline)?)?)
+            }
             _ => return Err(options.unknown(flag)),
         }
     }
+    kernel_needs_baseline(idle.linux, idle.linux_kernel.as_ref())?;
     Ok(Command::Bench(Bench::Idle(idle)))
 }
 
@@ -565,6 +579,26 @@ fn parse_baseline(value: &str) -> Result<bool, UsageError> {
         _ => Err(UsageError(format!(
             "--baseline must be linux, not '{value}'"
         ))),
+    }
+}
+
+/// `--linux-kernel FILE`: any non-empty path; whether it is a kernel is checked when read.
+fn parse_kernel(value: &str) -> Result<PathBuf, UsageError> {
+    if value.is_empty() {
+        return Err(UsageError("--linux-kernel needs a file, not ''".to_owned()));
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// A kernel for the baseline without the baseline is a mistake, not something to ignore.
+fn kernel_needs_baseline(linux: bool, kernel: Option<&PathBuf>) -> Result<(), UsageError> {
+    match (linux, kernel) {
+        (false, Some(_)) => Err(UsageError(
+            "--linux-kernel is for --baseline linux, which is not given (see probe bench \
+             --help)"
+                .to_owned(),
+        )),
+        _ => Ok(()),
     }
 }
 

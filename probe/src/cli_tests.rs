@@ -284,6 +284,7 @@ fn bench_threads_defaults_and_options() {
             },
             board: Board::Microvm,
             linux: false,
+            linux_kernel: None,
         }
     );
     let options =
@@ -293,6 +294,9 @@ fn bench_threads_defaults_and_options() {
     assert_eq!(options.guest.accel, AccelChoice::Tcg);
     assert_eq!(options.guest.timeout, None);
     assert!(options.linux);
+    assert_eq!(options.linux_kernel, None);
+    let options = threads("bench threads --baseline linux --linux-kernel /k/bzImage");
+    assert_eq!(options.linux_kernel, Some(PathBuf::from("/k/bzImage")));
 }
 
 #[test]
@@ -305,6 +309,7 @@ fn bench_idle_defaults_and_options() {
             seconds: 10,
             smp_list: vec![1, 4],
             linux: false,
+            linux_kernel: None,
         }
     );
     let options = idle(
@@ -317,6 +322,11 @@ fn bench_idle_defaults_and_options() {
     assert_eq!(options.accel, AccelChoice::Kvm);
     assert!(options.linux);
     assert_eq!(idle("bench idle --smp-list 4").smp_list, [4]);
+    let options = idle("bench idle --linux-kernel=/boot/vmlinuz-6.1 --baseline linux");
+    assert_eq!(
+        options.linux_kernel,
+        Some(PathBuf::from("/boot/vmlinuz-6.1"))
+    );
 }
 
 #[test]
@@ -349,4 +359,13 @@ fn bad_bench_options() {
         assert!(message.contains("from 1 to 3600"), "{seconds}: {message}");
     }
     assert!(error("bench idle --accel hvf", None).contains("tcg, kvm or auto"));
+    for bench in ["threads", "idle"] {
+        let message = error(&format!("bench {bench} --linux-kernel /k/bzImage"), None);
+        assert!(message.contains("is for --baseline linux"), "{message}");
+        let message = error(
+            &format!("bench {bench} --baseline linux --linux-kernel="),
+            None,
+        );
+        assert!(message.contains("needs a file"), "{message}");
+    }
 }

@@ -1,4 +1,5 @@
-//! Finds which board an image was built for, from the board note in its ELF program headers.
+//! Finds which board an image was built for, from the board note in its ELF program headers;
+//! and, for the Linux baseline, whether a kernel has a given note and a program is static.
 //!
 //! The kernel embeds a note with name `"Novillo"`, type 1 and the board name as its
 //! descriptor (NUL padding allowed) in a `PT_NOTE` segment. Reading it from the program
@@ -17,6 +18,8 @@ const NOTE_TYPE_BOARD: u32 = 1;
 const PT_NOTE: u32 = 4;
 /// Program header type of a loadable segment.
 const PT_LOAD: u32 = 1;
+/// Program header type naming the dynamic loader: only dynamically linked programs have it.
+const PT_INTERP: u32 = 3;
 
 /// What probe needs to know of an image before it boots it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,10 +48,7 @@ pub(crate) fn load_start(image: &[u8]) -> Result<Option<u64>, String> {
     let header = Header::parse(image)?;
     let mut lowest = None;
     for index in 0..header.phnum {
-        let entry = index
-            .checked_mul(header.phentsize)
-            .and_then(|offset| offset.checked_add(header.phoff))
-            .ok_or("program header table offset overflows")?;
+        let entry = header.entry(index)?;
         if read_u32(image, entry)? == PT_LOAD {
             let paddr = read_u64(image, entry + 24)?;
             lowest = Some(lowest.map_or(paddr, |low: u64| low.min(paddr)));
@@ -101,12 +101,44 @@ struct BoardNote {
 
 /// Returns the first board note, or `None` if there is none.
 fn board_note(image: &[u8]) -> Result<Option<BoardNote>, String> {
+    let Some((offset, desc)) = note(image, NOTE_NAME, NOTE_TYPE_BOARD)? else {
+        return Ok(None);
+    };
+    let text =
+        std::str::from_utf8(desc).map_err(|_| "the board note is not valid UTF-8".to_owned())?;
+    Ok(Some(BoardNote {
+        offset,
+        len: desc.len(),
+        name: text.trim_end_matches('\0').to_owned(),
+    }))
+}
+
+/// True when the image has a note from `owner` (without its NUL) of type `note_type`.
+pub(crate) fn has_note(image: &[u8], owner: &[u8], note_type: u32) -> Result<bool, String> {
+    Ok(note(image, owner, note_type)?.is_some())
+}
+
+/// True when the image is a statically linked program: it names no dynamic loader.
+pub(crate) fn is_static(image: &[u8]) -> Result<bool, String> {
     let header = Header::parse(image)?;
     for index in 0..header.phnum {
-        let entry = index
-            .checked_mul(header.phentsize)
-            .and_then(|offset| offset.checked_add(header.phoff))
-            .ok_or("program header table offset overflows")?;
+        if read_u32(image, header.entry(index)?)? == PT_INTERP {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The first note from `owner` of type `note_type`, if any: its descriptor's offset in the
+/// file, and the descriptor.
+fn note<'a>(
+    image: &'a [u8],
+    owner: &[u8],
+    note_type: u32,
+) -> Result<Option<(usize, &'a [u8])>, String> {
+    let header = Header::parse(image)?;
+    for index in 0..header.phnum {
+        let entry = header.entry(index)?;
         let p_type = read_u32(image, entry)?;
         if p_type != PT_NOTE {
             continue;
@@ -118,12 +150,8 @@ fn board_note(image: &[u8]) -> Result<Option<BoardNote>, String> {
             .ok_or_else(|| format!("note segment {index} lies outside the file"))?;
         // Notes are 4-aligned, except in segments that declare 8 (as GNU property notes do).
         let note_align = if align == 8 { 8 } else { 4 };
-        if let Some((at, len, name)) = find_board_note(segment, note_align)? {
-            return Ok(Some(BoardNote {
-                offset: offset + at,
-                len,
-                name,
-            }));
+        if let Some((at, desc)) = find_note(segment, note_align, owner, note_type)? {
+            return Ok(Some((offset + at, desc)));
         }
     }
     Ok(None)
@@ -170,11 +198,24 @@ impl Header {
             phnum,
         })
     }
+
+    /// The file offset of program header `index` (below `phnum`, checked by `parse`).
+    fn entry(&self, index: usize) -> Result<usize, String> {
+        index
+            .checked_mul(self.phentsize)
+            .and_then(|offset| offset.checked_add(self.phoff))
+            .ok_or_else(|| "program header table offset overflows".to_owned())
+    }
 }
 
-/// Walks the notes of one segment and returns the board note's descriptor, if any: its
-/// offset in the segment, its length and its text.
-fn find_board_note(segment: &[u8], align: usize) -> Result<Option<(usize, usize, String)>, String> {
+/// Walks the notes of one segment and returns the first note from `owner` of type
+/// `note_type`, if any: its descriptor's offset in the segment, and the descriptor.
+fn find_note<'a>(
+    segment: &'a [u8],
+    align: usize,
+    owner: &[u8],
+    note_type: u32,
+) -> Result<Option<(usize, &'a [u8])>, String> {
     let mut notes = segment;
     while !notes.is_empty() {
         if notes.len() < 12 {
@@ -182,7 +223,7 @@ fn find_board_note(segment: &[u8], align: usize) -> Result<Option<(usize, usize,
         }
         let namesz = to_usize(u64::from(read_u32(notes, 0)?))?;
         let descsz = to_usize(u64::from(read_u32(notes, 4)?))?;
-        let note_type = read_u32(notes, 8)?;
+        let this_type = read_u32(notes, 8)?;
         let name_end = 12usize
             .checked_add(namesz)
             .ok_or("note name size overflows")?;
@@ -196,11 +237,8 @@ fn find_board_note(segment: &[u8], align: usize) -> Result<Option<(usize, usize,
         let desc = notes
             .get(desc_start..desc_end)
             .ok_or("note descriptor runs past its segment")?;
-        if name.strip_suffix(b"\0") == Some(NOTE_NAME) && note_type == NOTE_TYPE_BOARD {
-            let text = std::str::from_utf8(desc)
-                .map_err(|_| "the board note is not valid UTF-8".to_owned())?;
-            let at = segment.len() - notes.len() + desc_start;
-            return Ok(Some((at, descsz, text.trim_end_matches('\0').to_owned())));
+        if name.strip_suffix(b"\0") == Some(owner) && this_type == note_type {
+            return Ok(Some((segment.len() - notes.len() + desc_start, desc)));
         }
         // The last note's padding may be missing at the very end of the segment.
         let next = align_up(desc_end, align).ok_or("note descriptor size overflows")?;

@@ -1,6 +1,7 @@
-//! Tests of the board-note reader on ELF images built byte by byte.
+//! Tests of the board-note reader (and the note and static checks) on ELF images built
+//! byte by byte.
 
-use super::{board_note, board_of_image, load_start, with_board_note};
+use super::{board_note, board_of_image, has_note, is_static, load_start, with_board_note};
 use crate::board::Board;
 
 /// One note, encoded with 4-byte padding.
@@ -232,4 +233,28 @@ fn load_start_is_the_lowest_loadable_address() {
     );
     assert_eq!(load_start(&image(&[(4, vec![0; 4])])), Ok(None));
     assert!(load_start(b"not elf").is_err());
+}
+
+#[test]
+fn finds_notes_by_owner_and_type() {
+    let mut notes = note(b"GNU\0", 3, &[0; 16]);
+    notes.extend(note(b"Xen\0", 18, &[0; 4]));
+    let kernel = image(&[(PT_LOAD, vec![0; 8]), (PT_NOTE, notes)]);
+    assert_eq!(has_note(&kernel, b"Xen", 18), Ok(true));
+    assert_eq!(has_note(&kernel, b"Xen", 17), Ok(false));
+    assert_eq!(has_note(&kernel, b"Xe", 18), Ok(false));
+    assert_eq!(has_note(&board_image(b"microvm"), b"Xen", 18), Ok(false));
+    assert!(has_note(b"MZ not elf", b"Xen", 18).is_err());
+}
+
+#[test]
+fn a_program_without_an_interpreter_is_static() {
+    const PT_INTERP: u32 = 3;
+    assert_eq!(is_static(&image(&[(PT_LOAD, vec![0; 8])])), Ok(true));
+    let dynamic = image(&[
+        (PT_LOAD, vec![0; 8]),
+        (PT_INTERP, b"/lib64/ld-linux-x86-64.so.2\0".to_vec()),
+    ]);
+    assert_eq!(is_static(&dynamic), Ok(false));
+    assert!(is_static(b"#!/bin/sh\n").is_err());
 }

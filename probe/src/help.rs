@@ -142,16 +142,17 @@ BENCH-DONE, or prints a malformed BENCH line.
   --smp N                  CPUs, 1-64 [default: 2; the cross-core cases need two]
   --accel tcg|kvm|auto     accelerator [default: auto]
   --timeout SECS           for the guest; 0 = never, at most 604800 [default: 300]
-  --baseline linux         then run ../shared/tools/linux-guest-threads.sh (Debian's kernel
-                           and a static C benchmark in a busybox initramfs) with the same
-                           machine, CPUs, accelerator, CPU model and memory, and add its
-                           medians and ratio = linux / novillo (5.0x: Novillo is 5 times
-                           cheaper). Pairs: switch = ctxsw_yield_same_core,
-                           spawn_join_same/other = spawn_join_same/other_core, round_trip =
-                           roundtrip_condvar_cross, mutex_uncontended = mutex_uncontended,
-                           mutex_contended = mutex_contended_4t; the other Linux medians are
-                           listed below the table. Missing Debian packages are named, not
-                           installed, and the table comes without the Linux columns.
+  --baseline linux         then boot a Linux guest with the same machine, CPUs,
+                           accelerator, CPU model and memory, running probe/linux/threads.c
+                           (compiled with gcc -static), and add its medians and ratio =
+                           linux / novillo (5.0x: Novillo is 5 times cheaper). Pairs: switch =
+                           ctxsw_yield_same_core, spawn_join_same/other =
+                           spawn_join_same/other_core, round_trip = roundtrip_condvar_cross,
+                           mutex_uncontended = mutex_uncontended, mutex_contended =
+                           mutex_contended_4t; the other Linux medians are listed below the
+                           table. The Linux guest gets the same --timeout.
+  --linux-kernel FILE      the Linux guest's kernel, a bzImage [default: the newest
+                           /boot/vmlinuz-*]
 
 bench idle: for each board and CPU count, boots the example `idle`, waits for `IDLE-READY`
 (30 s at most) and one more second, then reads QEMU's CPU time (the sum of its threads'
@@ -162,11 +163,18 @@ QEMU is killed after the window.
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,4]
   --seconds N                  the window, 1-3600 s [default: 10]
   --accel tcg|kvm|auto         accelerator [default: auto]
-  --baseline linux             also measure an idle Linux guest (busybox httpd, no traffic)
-                               with ../shared/tools/linux-guest-http.sh (variant microvm or
-                               pc-virtio, same CPU counts, one window as long); that script
-                               installs what it lacks, so probe runs it only when nothing is
-                               missing and otherwise names the packages to install
+  --baseline linux             after each Novillo guest, boot a Linux guest on the same
+                               machine (busybox httpd listening on a forwarded port, no
+                               traffic), wait for LINUX-IDLE-READY and one page served, and
+                               measure it the same way over a window as long
+  --linux-kernel FILE          the Linux guest's kernel, a bzImage [default: the newest
+                               /boot/vmlinuz-*]
+
+The Linux guest (--baseline linux) is built from Debian packages: the kernel
+(linux-image-amd64) with its own virtio modules, busybox (busybox-static), and for threads gcc
+and libc6-dev; microvm boots the vmlinux unpacked from the bzImage through PVH (xz-utils for
+Debian's kernel), qemu-pc the bzImage through SeaBIOS. What is missing is named in one line
+with the apt-get command, never installed, and the table comes without Linux numbers.
 
   -h, --help                   this text
 

@@ -16,6 +16,7 @@ mod exit;
 mod guest;
 mod help;
 mod lint;
+mod linux;
 mod qemu;
 mod run;
 mod size;

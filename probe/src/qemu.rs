@@ -172,7 +172,9 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    fn spawn(
+    /// Starts `command` (a QEMU, named `program` in messages) with its console piped to us;
+    /// `start` builds the command for Novillo images, the Linux baseline its own.
+    pub(crate) fn spawn(
         mut command: Command,
         program: &str,
         timeout: Option<Duration>,

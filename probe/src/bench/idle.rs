@@ -2,7 +2,9 @@
 //!
 //! The `idle` example prints `IDLE-READY` once its threads are parked; probe waits a
 //! second more for the guest to settle, then reads QEMU's CPU time at the start and end of
-//! a window of `--seconds`. 100 % is one host core busy for the whole window.
+//! a window of `--seconds`. 100 % is one host core busy for the whole window. With
+//! `--baseline linux`, a Linux guest (busybox httpd, no traffic) boots on the same machine
+//! right after each Novillo guest, prints `LINUX-IDLE-READY` and is measured the same way.
 
 use std::path::Path;
 use std::thread;
@@ -10,12 +12,13 @@ use std::time::Duration;
 
 use crate::accel::Accel;
 use crate::bench::cpu_time::{self, CpuClock, Source};
-use crate::bench::linux::{self, Skipped};
+use crate::bench::linux::{self, IDLE_PORT, IDLE_READY};
 use crate::bench::stats::Align::{Left, Right};
 use crate::bench::stats::table;
-use crate::bench::{Failure, build_example, settings, with_console};
+use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::board::Board;
 use crate::cli::IdleOptions;
+use crate::linux::{Image, Machine, Skipped};
 use crate::qemu::{Running, Waited};
 
 /// The `apps` example that boots and then idles.
@@ -24,8 +27,13 @@ const EXAMPLE: &str = "idle";
 const READY: &str = "IDLE-READY";
 /// How long the guest gets to boot and print `READY`.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the Linux guest gets to boot and start its web server (a few seconds under
+/// TCG on a quiet host).
+const LINUX_READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Time after `READY` for the last boot work (console, timers) to drain.
 const SETTLE: Duration = Duration::from_secs(1);
+/// How the Linux guest is named in messages.
+const LINUX_GUEST: &str = "the Linux guest";
 
 /// One measured configuration.
 #[derive(Debug)]
@@ -34,13 +42,31 @@ struct Row {
     smp: u32,
     /// Host CPU %, or why there is none.
     ours: Result<(f64, Source), String>,
-    /// The Linux guest's host CPU %, when measured.
-    linux: Option<f64>,
+    /// The Linux guest's host CPU %, or why there is none; `None` when not asked for.
+    linux: Option<Result<f64, String>>,
 }
 
 pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
     let accel = options.accel.resolve()?;
     let window = Duration::from_secs(options.seconds);
+    let mut notes = Vec::new();
+    // Built first, so each Linux guest boots right after the Novillo guest it is
+    // compared with.
+    let linux_image = match options
+        .linux
+        .then(|| linux::idle_image(&options.boards, options.linux_kernel.as_deref()))
+    {
+        None => Ok(None),
+        Some(Ok(image)) => Ok(Some(image)),
+        Some(Err(Skipped::Missing(message))) => {
+            notes.push(format!("probe: {message}"));
+            Err("skipped")
+        }
+        Some(Err(Skipped::Failed(message))) => {
+            eprintln!("probe: the Linux baseline failed: {message}");
+            Err("failed")
+        }
+    };
     let mut rows = Vec::new();
     for &board in &options.boards {
         let elf = match build_example(board, EXAMPLE) {
@@ -65,30 +91,26 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
                 eprintln!("probe: {}", failure.message);
                 "failed".to_owned()
             });
+            let machine = Machine {
+                board,
+                accel,
+                smp,
+                mem: MEM,
+            };
+            let linux = match &linux_image {
+                Ok(None) => None,
+                Ok(Some(image)) => Some(measure_linux(image, machine, window).map_err(|failure| {
+                    eprintln!("probe: {}", failure.message);
+                    "failed".to_owned()
+                })),
+                Err(why) => Some(Err((*why).to_owned())),
+            };
             rows.push(Row {
                 board,
                 smp,
                 ours,
-                linux: None,
+                linux,
             });
-        }
-    }
-    let mut notes = Vec::new();
-    if options.linux {
-        for &board in &options.boards {
-            match linux::idle(board, &options.smp_list, accel, options.seconds) {
-                Ok(figures) => {
-                    for row in rows.iter_mut().filter(|row| row.board == board) {
-                        row.linux = figures
-                            .iter()
-                            .find(|(smp, _)| *smp == row.smp)
-                            .map(|&(_, pct)| pct);
-                    }
-                }
-                Err(Skipped::Missing(message) | Skipped::Failed(message)) => {
-                    notes.push(format!("no Linux baseline for {board}: {message}"));
-                }
-            }
         }
     }
     println!();
@@ -97,18 +119,43 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
         "host CPU % of QEMU over {} s after {READY} (100 % = one host core), accel {accel}",
         options.seconds
     );
-    if rows.iter().any(|row| row.linux.is_some()) {
+    if let Ok(Some(image)) = &linux_image {
+        let boots: Vec<String> = options
+            .boards
+            .iter()
+            .map(|&board| format!("{} on {board}", image.boot_kind(board)))
+            .collect();
         println!(
-            "linux: busybox httpd guest without traffic (linux-guest-http.sh), one window of \
-             the same length, measured the same way"
+            "linux: kernel {} ({}), busybox httpd listening on a forwarded port without \
+             traffic, booted right after each Novillo guest on the same machine and measured \
+             the same way over a window as long",
+            image.version,
+            boots.join(", ")
         );
+        for note in &image.notes {
+            println!("linux: {note}");
+        }
     }
     for note in &notes {
         println!("{note}");
     }
     let failed = rows.iter().filter(|row| row.ours.is_err()).count();
+    let linux_failed = rows
+        .iter()
+        .filter(|row| matches!(&row.linux, Some(Err(why)) if why == "failed"))
+        .count();
+    let mut failures = Vec::new();
     if failed > 0 {
-        return Err(format!("{failed} of {} idle measurements failed", rows.len()).into());
+        failures.push(format!("{failed} of {} idle measurements", rows.len()));
+    }
+    if linux_failed > 0 {
+        failures.push(format!(
+            "{linux_failed} of {} Linux baseline measurements",
+            rows.len()
+        ));
+    }
+    if !failures.is_empty() {
+        return Err(format!("{} failed", failures.join(" and ")).into());
     }
     Ok(())
 }
@@ -121,33 +168,75 @@ fn measure(accel: Accel, elf: &Path, smp: u32, window: Duration) -> Result<(f64,
     watch(guest, SETTLE, window)
 }
 
+/// The same for the Linux guest, which must also serve its page through the forwarded
+/// port before the window starts.
+fn measure_linux(image: &Image, machine: Machine<'_>, window: Duration) -> Result<f64, Failure> {
+    println!(
+        "probe: Linux baseline: kernel {} ({}) on {} with smp {} under {}: {} s window",
+        image.version,
+        image.boot_kind(machine.board),
+        machine.board,
+        machine.smp,
+        machine.accel,
+        window.as_secs()
+    );
+    let guest = image.boot(machine, None)?;
+    let port = guest
+        .host_port(IDLE_PORT)
+        .ok_or_else(|| "the Linux idle guest has no forwarded port".to_owned())?;
+    let guest = ready(guest.running, LINUX_GUEST, IDLE_READY, LINUX_READY_TIMEOUT)?;
+    if let Err(message) = linux::check_idle_page(port) {
+        let outcome = guest.stop()?;
+        return Err(with_console(message, &outcome.console).into());
+    }
+    let (pct, _) = measure_window(guest, LINUX_GUEST, SETTLE, window)?;
+    Ok(pct)
+}
+
 /// Waits for `READY`, then `settle`, then measures the running guest over `window`.
-fn watch(mut guest: Running, settle: Duration, window: Duration) -> Result<(f64, Source), Failure> {
-    match guest.wait_for(READY, READY_TIMEOUT) {
-        Waited::Found => {}
+fn watch(guest: Running, settle: Duration, window: Duration) -> Result<(f64, Source), Failure> {
+    let guest = ready(guest, EXAMPLE, READY, READY_TIMEOUT)?;
+    measure_window(guest, EXAMPLE, settle, window)
+}
+
+/// Waits until the guest (`what`, in messages) prints `marker`, and hands it back.
+fn ready(
+    mut guest: Running,
+    what: &str,
+    marker: &str,
+    limit: Duration,
+) -> Result<Running, Failure> {
+    match guest.wait_for(marker, limit) {
+        Waited::Found => Ok(guest),
         Waited::Closed => {
             let outcome = guest.finish()?;
-            return Err(with_console(
+            Err(with_console(
                 format!(
-                    "{EXAMPLE} ended with {} before printing {READY}",
+                    "{what} ended with {} before printing {marker}",
                     outcome.exit
                 ),
                 &outcome.console,
             )
-            .into());
+            .into())
         }
         Waited::TimedOut => {
             let outcome = guest.stop()?;
-            return Err(with_console(
-                format!(
-                    "{EXAMPLE} did not print {READY} within {} s",
-                    READY_TIMEOUT.as_secs()
-                ),
+            Err(with_console(
+                format!("{what} did not print {marker} within {} s", limit.as_secs()),
                 &outcome.console,
             )
-            .into());
+            .into())
         }
     }
+}
+
+/// Waits `settle`, then returns QEMU's host CPU % over `window`, and stops the guest.
+fn measure_window(
+    mut guest: Running,
+    what: &str,
+    settle: Duration,
+    window: Duration,
+) -> Result<(f64, Source), Failure> {
     thread::sleep(settle);
     let clock = CpuClock::new(guest.pid())?;
     let start = clock.sample()?;
@@ -156,7 +245,7 @@ fn watch(mut guest: Running, settle: Duration, window: Duration) -> Result<(f64,
     if !guest.is_running() {
         let outcome = guest.finish()?;
         return Err(with_console(
-            format!("{EXAMPLE} ended with {} while it should idle", outcome.exit),
+            format!("{what} ended with {} while it should idle", outcome.exit),
             &outcome.console,
         )
         .into());
@@ -187,10 +276,11 @@ fn report(rows: &[Row], linux: bool) -> String {
             };
             let mut cells = vec![row.board.to_string(), row.smp.to_string(), ours, source];
             if linux {
-                cells.push(
-                    row.linux
-                        .map_or_else(|| "-".to_owned(), |pct| format!("{pct:.2}")),
-                );
+                cells.push(match &row.linux {
+                    Some(Ok(pct)) => format!("{pct:.2}"),
+                    Some(Err(why)) => why.clone(),
+                    None => "-".to_owned(),
+                });
             }
             cells
         })
@@ -211,21 +301,28 @@ mod tests {
                 board: Board::Microvm,
                 smp: 1,
                 ours: Ok((0.123, Source::Schedstat)),
-                linux: Some(0.61),
+                linux: Some(Ok(0.61)),
             },
             Row {
                 board: Board::QemuPc,
                 smp: 4,
                 ours: Err("failed".to_owned()),
+                linux: Some(Err("skipped".to_owned())),
+            },
+            Row {
+                board: Board::QemuPc,
+                smp: 8,
+                ours: Ok((1.5, Source::Ticks(100))),
                 linux: None,
             },
         ];
         assert_eq!(
             report(&rows, true),
             "\
-board    smp  host CPU %  source     linux CPU %
-microvm    1        0.12  schedstat         0.61
-qemu-pc    4      failed  -                    -
+board    smp  host CPU %  source      linux CPU %
+microvm    1        0.12  schedstat          0.61
+qemu-pc    4      failed  -               skipped
+qemu-pc    8        1.50  stat ticks            -
 "
         );
         assert!(report(&rows, false).starts_with("board    smp  host CPU %  source\n"));

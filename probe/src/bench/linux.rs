@@ -1,90 +1,35 @@
-//! The Linux baseline: the shared scripts that boot a minimal Linux guest (Debian's kernel
-//! and a busybox initramfs) under the same QEMU, and readers for what they print.
+//! The Linux baseline of the benchmarks: the workloads probe runs in a Linux guest (see
+//! `crate::linux`) and readers for what they print.
 //!
-//! probe never installs anything. `linux-guest-threads.sh` gets `--no-install` and says
-//! which Debian packages are missing; `linux-guest-http.sh` has no such switch and would
-//! install what it lacks, so probe checks its prerequisites itself first and runs it only
-//! when nothing is missing.
+//! `threads`: a static C benchmark (`probe/linux/threads.c`, compiled on the host) that
+//! prints a table of thread costs. `idle`: busybox httpd listening on a forwarded port and
+//! nothing else, for the host CPU an idle guest costs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use crate::accel::Accel;
-use crate::bench::stats::median;
+use crate::bench::with_console;
 use crate::board::Board;
-use crate::cargo::workspace_root;
 use crate::children;
+use crate::exit::GuestExit;
+use crate::linux::{
+    self, BEGIN, END, GuestFile, Image, Machine, Request, Scratch, Skipped, Workload,
+};
 
-/// The threads script's exit code when packages are missing under `--no-install`.
-const MISSING_PACKAGES: i32 = 2;
+/// The C source of the threads benchmark, compiled on the host at bench time.
+const THREADS_C: &str = include_str!("../../linux/threads.c");
+/// Where the compiled benchmark goes in the guest.
+const THREADS_BIN: &str = "/bin/threads";
 
-/// Why there is no baseline.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Skipped {
-    /// Something must be installed first; the message says what.
-    Missing(String),
-    /// The script ran and failed, or printed what probe cannot read.
-    Failed(String),
-}
-
-/// The shared script `name`, beside the workspace: `<workspace>/../shared/tools/<name>`.
-fn script(name: &str) -> Result<PathBuf, Skipped> {
-    let root = workspace_root();
-    let path = root
-        .parent()
-        .unwrap_or(root)
-        .join("shared")
-        .join("tools")
-        .join(name);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Skipped::Missing(format!(
-            "the Linux baseline script {} does not exist",
-            path.display()
-        )))
-    }
-}
-
-/// The script's `--machine` for a board.
-fn machine(board: Board) -> &'static str {
-    match board {
-        Board::Microvm => "microvm",
-        Board::QemuPc => "pc",
-    }
-}
-
-/// The `-cpu` model probe gives Novillo guests under this accelerator, so both guests run
-/// on the same virtual CPU.
-fn cpu_model(accel: Accel) -> &'static str {
-    match accel {
-        Accel::Tcg => "qemu64,+arat",
-        Accel::Kvm => "host",
-    }
-}
-
-fn run_script(command: &mut Command, what: &str) -> Result<Output, Skipped> {
-    // The script's QEMU ends with probe, as probe's own do.
-    children::output(command.stdin(Stdio::null()))
-        .map_err(|err| Skipped::Failed(format!("cannot run {what}: {err}")))
-}
-
-/// The last lines of a script's stderr, for an error message.
-fn tail(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .collect();
-    lines[lines.len().saturating_sub(5)..].join(" | ")
-}
-
-/// The threads baseline as the script printed it.
+/// The threads baseline as the guest printed it.
 #[derive(Debug, PartialEq)]
 pub(crate) struct ThreadsBaseline {
     /// Each metric's median in ns per operation; `None` where the guest had too few CPUs.
     pub(crate) medians: Vec<(String, Option<f64>)>,
-    /// The script's `#` lines: kernel, QEMU, command line, host load warnings.
+    /// The benchmark's `#` lines, then what probe adds: kernel, machine, wall time.
     pub(crate) notes: Vec<String>,
 }
 
@@ -97,71 +42,159 @@ impl ThreadsBaseline {
     }
 }
 
-/// Runs `linux-guest-threads.sh` for the same machine, CPUs, accelerator, CPU model and
-/// memory as the Novillo guest.
+/// Checks the prerequisites, compiles the benchmark and builds the guest for `board`.
+pub(crate) fn threads_image(board: Board, kernel: Option<&Path>) -> Result<Image, Skipped> {
+    let checked = linux::check(Request {
+        kernel,
+        microvm: board == Board::Microvm,
+        static_c: true,
+    })?;
+    let binary = compile_threads().map_err(Skipped::Failed)?;
+    let workload = Workload {
+        command: THREADS_BIN.to_owned(),
+        files: vec![GuestFile {
+            path: THREADS_BIN.to_owned(),
+            contents: binary,
+            executable: true,
+        }],
+        ports: Vec::new(),
+    };
+    Image::build(&checked, board == Board::Microvm, &workload).map_err(Skipped::Failed)
+}
+
+/// `gcc -static -O2 -pthread` of the benchmark, in a scratch directory.
+fn compile_threads() -> Result<Vec<u8>, String> {
+    let scratch = Scratch::new("threads")?;
+    let source = scratch.path().join("threads.c");
+    let binary = scratch.path().join("threads");
+    std::fs::write(&source, THREADS_C)
+        .map_err(|err| format!("cannot write {}: {err}", source.display()))?;
+    // gcc ends with probe, as every child probe starts does.
+    let output = children::output(
+        Command::new("gcc")
+            .args(["-static", "-O2", "-pthread", "-o"])
+            .arg(&binary)
+            .arg(&source),
+    )
+    .map_err(|err| format!("cannot run gcc: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "gcc could not compile the threads benchmark: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    std::fs::read(&binary).map_err(|err| format!("cannot read {}: {err}", binary.display()))
+}
+
+/// Boots the threads guest on `machine` and reads its table.
 pub(crate) fn threads(
-    board: Board,
-    smp: u32,
-    accel: Accel,
-    mem: &str,
+    image: &Image,
+    machine: Machine<'_>,
+    timeout: Option<Duration>,
 ) -> Result<ThreadsBaseline, Skipped> {
-    let path = script("linux-guest-threads.sh")?;
-    let smp = smp.to_string();
-    let args = [
-        "--no-install",
-        "--machine",
-        machine(board),
-        "--smp",
-        &smp,
-        "--accel",
-        &accel.to_string(),
-        "--cpu",
-        cpu_model(accel),
-        "--mem",
-        mem,
-    ];
     println!(
-        "probe: Linux baseline: {} {}",
-        path.display(),
-        args.join(" ")
+        "probe: Linux baseline: kernel {} ({}) on {} with smp {} under {}",
+        image.version,
+        image.boot_kind(machine.board),
+        machine.board,
+        machine.smp,
+        machine.accel
     );
-    let output = run_script(
-        Command::new("bash").arg(&path).args(args),
-        "the Linux baseline",
-    )?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    match output.status.code() {
-        Some(0) => parse_threads(&stdout).map_err(Skipped::Failed),
-        Some(MISSING_PACKAGES) => Err(missing_packages(&String::from_utf8_lossy(&output.stderr))),
-        _ => Err(Skipped::Failed(format!(
-            "{} failed ({}): {}",
-            path.display(),
-            crate::cargo::exit_text(output.status),
-            tail(&output.stderr)
-        ))),
+    let failed = |message: String| Skipped::Failed(message);
+    let guest = image
+        .boot(machine, timeout)
+        .map_err(|err| failed(err.message()))?;
+    let cmdline = guest.cmdline.clone();
+    let outcome = guest
+        .running
+        .finish()
+        .map_err(|err| failed(err.message()))?;
+    let console = String::from_utf8_lossy(&outcome.console);
+    let Some(output) = workload_output(&console) else {
+        return Err(failed(with_console(
+            format!(
+                "the Linux guest ended with {} before its benchmark finished",
+                outcome.exit
+            ),
+            &outcome.console,
+        )));
+    };
+    if matches!(outcome.exit, GuestExit::TimedOut(_)) || output.status != Some(0) {
+        return Err(failed(with_console(
+            format!(
+                "the Linux benchmark did not finish cleanly (exit {}, guest {})",
+                output
+                    .status
+                    .map_or_else(|| "unknown".to_owned(), |status| status.to_string()),
+                outcome.exit
+            ),
+            &outcome.console,
+        )));
     }
+    let mut baseline = parse_threads(output.text)
+        .map_err(|message| failed(with_console(message, &outcome.console)))?;
+    baseline.notes.push(format!(
+        "kernel {} ({}, {}) | machine={} smp={} accel={} mem={} cpu={}",
+        output.release,
+        image.kernel_path.display(),
+        image.boot_kind(machine.board),
+        machine.board,
+        machine.smp,
+        machine.accel,
+        machine.mem,
+        machine
+            .accel
+            .qemu_args()
+            .last()
+            .copied()
+            .unwrap_or("default"),
+    ));
+    baseline
+        .notes
+        .push(format!("kernel command line: {cmdline}"));
+    baseline.notes.extend(image.notes.iter().cloned());
+    baseline.notes.push(format!(
+        "wall: QEMU start to power-off {:.1} s",
+        outcome.elapsed.as_secs_f64()
+    ));
+    Ok(baseline)
 }
 
-/// Turns the script's `missing Debian packages: a b` into advice.
-fn missing_packages(stderr: &str) -> Skipped {
-    let listed = stderr
-        .lines()
-        .find_map(|line| line.strip_prefix("missing Debian packages:"))
-        .map(str::trim);
-    match listed {
-        Some(packages) if !packages.is_empty() => Skipped::Missing(format!(
-            "it needs Debian packages that are not installed; install them with \
-             `sudo apt-get install {packages}`"
-        )),
-        _ => Skipped::Failed(format!(
-            "the script rejected its arguments: {}",
-            stderr.trim()
-        )),
-    }
+/// What the workload printed between `/init`'s markers.
+#[derive(Debug, PartialEq, Eq)]
+struct WorkloadOutput<'a> {
+    /// The guest kernel's release, from the `BEGIN` line.
+    release: &'a str,
+    text: &'a str,
+    /// The workload's exit status from the `END` line; `None` if it never ended.
+    status: Option<i32>,
 }
 
-/// Reads the script's table: `#` notes, a `name median_ns min_ns max_ns iterations` header,
-/// one row per metric (`n/a` where it needs more CPUs), then `DONE`.
+/// Finds the workload's output in the console; `None` if `/init` never started it.
+fn workload_output(console: &str) -> Option<WorkloadOutput<'_>> {
+    let begin = console.find(BEGIN)?;
+    let after = &console[begin + BEGIN.len()..];
+    let (release, rest) = after.split_once('\n').unwrap_or((after, ""));
+    let (text, status) = match rest.find(END) {
+        Some(end) => {
+            let status = rest[end + END.len()..]
+                .trim_start()
+                .strip_prefix("rc=")
+                .and_then(|tail| tail.split_whitespace().next())
+                .and_then(|code| code.parse().ok());
+            (&rest[..end], status)
+        }
+        None => (rest, None),
+    };
+    Some(WorkloadOutput {
+        release: release.trim(),
+        text,
+        status,
+    })
+}
+
+/// Reads the benchmark's table: `#` notes, a `name median_ns min_ns max_ns iterations`
+/// header, one row per metric (`n/a` where it needs more CPUs), then `DONE`.
 pub(crate) fn parse_threads(stdout: &str) -> Result<ThreadsBaseline, String> {
     let mut baseline = ThreadsBaseline {
         medians: Vec::new(),
@@ -213,169 +246,101 @@ pub(crate) fn threads_counterpart(name: &str) -> Option<&'static str> {
     })
 }
 
-/// What `linux-guest-http.sh` needs, as its `need_pkgs` checks it: a command (or file) and
-/// the Debian package that provides it.
-const HTTP_PREREQUISITES: &[(&str, &str)] = &[
-    ("qemu-system-x86_64", "qemu-system-x86"),
-    ("wrk", "wrk"),
-    ("curl", "curl"),
-    ("cpio", "cpio"),
-    ("xz", "xz-utils"),
-    ("ip", "iproute2"),
-    ("/usr/bin/time", "time"),
-    ("/bin/busybox", "busybox-static"),
-    ("file", "file"),
-];
+/// What the idle guest prints once httpd listens and nothing else will run.
+pub(crate) const IDLE_READY: &str = "LINUX-IDLE-READY";
+/// The port httpd listens on in the idle guest.
+pub(crate) const IDLE_PORT: u16 = 80;
+/// The page httpd serves, fetched once through the forwarded port before measuring.
+const IDLE_PAGE: &str = "probe idle baseline\n";
 
-/// The packages `linux-guest-http.sh` would install, given a test for whether a command
-/// (or absolute path) exists and whether a kernel is installed.
-fn http_missing(exists: impl Fn(&str) -> bool, kernel: bool) -> Vec<&'static str> {
-    let mut missing: Vec<&'static str> = HTTP_PREREQUISITES
-        .iter()
-        .filter(|(what, _)| !exists(what))
-        .map(|&(_, package)| package)
-        .collect();
-    if !kernel {
-        missing.push("linux-image-amd64");
-    }
-    missing
-}
-
-/// Whether `name` is an executable file on `PATH`, or an existing file when it is a path.
-fn command_exists(name: &str) -> bool {
-    if name.starts_with('/') {
-        return Path::new(name).is_file();
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
-}
-
-fn kernel_installed() -> bool {
-    std::fs::read_dir("/boot").is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|entry| entry.file_name().to_string_lossy().starts_with("vmlinuz-"))
-    })
-}
-
-/// The idle CPU of a Linux guest (busybox httpd, no traffic) for one board and each CPU
-/// count: `(smp, host CPU %)`, the median over the script's runs.
-pub(crate) fn idle(
-    board: Board,
-    smp_list: &[u32],
-    accel: Accel,
-    seconds: u64,
-) -> Result<Vec<(u32, f64)>, Skipped> {
-    let path = script("linux-guest-http.sh")?;
-    let missing = http_missing(command_exists, kernel_installed());
-    if !missing.is_empty() {
-        return Err(Skipped::Missing(format!(
-            "{} needs Debian packages that are not installed and would install them itself, \
-             which probe does not let it do; install them with `sudo apt-get install {}`",
-            path.display(),
-            missing.join(" ")
-        )));
-    }
-    // The script's `microvm` variant boots the bzImage through qboot and `pc-virtio` a PC
-    // with a virtio NIC: the closest to each board that its idle measurement offers.
-    let variant = match board {
-        Board::Microvm => "microvm",
-        Board::QemuPc => "pc-virtio",
+/// Checks the prerequisites and builds the idle guest (busybox httpd) for `boards`.
+pub(crate) fn idle_image(boards: &[Board], kernel: Option<&Path>) -> Result<Image, Skipped> {
+    let microvm = boards.contains(&Board::Microvm);
+    let checked = linux::check(Request {
+        kernel,
+        microvm,
+        static_c: false,
+    })?;
+    // httpd binds and listens before it goes to the background, so READY means serving.
+    let workload = Workload {
+        command: format!(
+            "httpd -p {IDLE_PORT} -h /www\necho {IDLE_READY}\nwhile :; do sleep 3600; done"
+        ),
+        files: vec![GuestFile {
+            path: "/www/index.html".to_owned(),
+            contents: IDLE_PAGE.as_bytes().to_vec(),
+            executable: false,
+        }],
+        ports: vec![IDLE_PORT],
     };
-    let work = std::env::temp_dir().join(format!("probe-linux-idle-{}", std::process::id()));
-    let smps: Vec<String> = smp_list.iter().map(u32::to_string).collect();
-    let smps = smps.join(" ");
-    println!(
-        "probe: Linux baseline: {} (variant {variant}, smp {smps}, {seconds} s idle)",
-        path.display()
-    );
-    let mut command = Command::new("bash");
-    command
-        .arg(&path)
-        .env("WORK", &work)
-        .env("SKIP", "sizes boot wrk native")
-        .env("NET_VARIANTS", variant)
-        .env("NETS", "user")
-        .env("SMPS", &smps)
-        .env("IDLE_RUNS", "1")
-        .env("IDLE_SECS", seconds.to_string())
-        .env("ACCEL", accel.to_string())
-        .env("MEM", "128M");
-    let output = run_script(&mut command, "the Linux baseline");
-    let result = output.and_then(|output| {
-        if !output.status.success() {
-            return Err(Skipped::Failed(format!(
-                "{} failed ({}): {}",
-                path.display(),
-                crate::cargo::exit_text(output.status),
-                tail(&output.stderr)
-            )));
-        }
-        let csv = read_results(&work.join("results")).map_err(Skipped::Failed)?;
-        Ok(smp_list
-            .iter()
-            .filter_map(|&smp| idle_percent(&csv, variant, smp).map(|pct| (smp, pct)))
-            .collect())
-    });
-    // Only our own scratch directory, named for our pid.
-    let _ignored = std::fs::remove_dir_all(&work);
-    result
+    Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
 }
 
-/// The text of the raw CSV files the script wrote into `dir`.
-fn read_results(dir: &Path) -> Result<String, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|err| format!("cannot read {}: {err}", dir.display()))?;
-    let mut text = String::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("raw-") && name.ends_with(".csv") {
-            let path = entry.path();
-            text += &std::fs::read_to_string(&path)
-                .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+/// Fetches the idle guest's page through the forwarded `port`, to show the guest serves.
+pub(crate) fn check_idle_page(port: u16) -> Result<(), String> {
+    let response = http_get(port, "/index.html", Duration::from_secs(10))?;
+    check_response(&response, IDLE_PAGE)
+}
+
+/// A plain HTTP/1.0 GET to 127.0.0.1:`port`; the whole response, as text.
+fn http_get(port: u16, path: &str, limit: Duration) -> Result<String, String> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let failed = |err: std::io::Error| format!("GET http://{address}{path} failed: {err}");
+    let deadline = Instant::now() + limit;
+    let mut stream = TcpStream::connect_timeout(&address, limit).map_err(failed)?;
+    stream.set_read_timeout(Some(limit)).map_err(failed)?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .map_err(failed)?;
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(len) => response.extend_from_slice(&buffer[..len]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(failed(err)),
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "GET http://{address}{path} took more than {} s",
+                limit.as_secs()
+            ));
         }
     }
-    Ok(text)
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
-/// The median idle CPU % of one variant and CPU count in the script's raw CSV
-/// (`kind,variant,accel,smp,net,file,run,metric,value`): from schedstat (`cpu_pct_ns`, as
-/// probe measures Novillo) when present, else from clock ticks (`cpu_pct`).
-pub(crate) fn idle_percent(csv: &str, variant: &str, smp: u32) -> Option<f64> {
-    let smp = smp.to_string();
-    let values = |metric: &str| -> Vec<f64> {
-        let mut values: Vec<f64> = csv
-            .lines()
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
-                match fields.as_slice() {
-                    ["idle", v, _, s, "user", _, _, m, value]
-                        if *v == variant && *s == smp && *m == metric =>
-                    {
-                        value.parse().ok().filter(|value: &f64| value.is_finite())
-                    }
-                    _ => None,
-                }
-            })
-            .collect();
-        values.sort_by(f64::total_cmp);
-        values
-    };
-    median(&values("cpu_pct_ns")).or_else(|| median(&values("cpu_pct")))
+/// Checks for a `200` status and the expected body.
+fn check_response(response: &str, body: &str) -> Result<(), String> {
+    let status = response.lines().next().unwrap_or_default();
+    let ok = status.starts_with("HTTP/1.") && status.split_whitespace().nth(1) == Some("200");
+    if !ok {
+        return Err(format!(
+            "the guest's web server answered {status:?}, not 200"
+        ));
+    }
+    match response.split_once("\r\n\r\n") {
+        Some((_, got)) if got == body => Ok(()),
+        _ => Err(format!(
+            "the guest's web server sent an unexpected page: {response:?}"
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Skipped, http_missing, idle_percent, missing_packages, parse_threads};
-    use super::{machine, threads_counterpart};
-    use crate::board::Board;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::thread;
+    use std::time::Duration;
 
-    /// What the script printed on the 2-core development machine under TCG.
+    use super::workload_output;
+    use super::{WorkloadOutput, check_response, http_get, parse_threads, threads_counterpart};
+
+    /// What the benchmark printed on the 2-core development machine under TCG.
     const THREADS: &str = "\
-# kernel 6.1.0-56-amd64 (/boot/vmlinuz-6.1.0-56-amd64, pvh) | QEMU 7.2.22 | machine=microvm smp=2 accel=tcg mem=256M cpu=default
-# kernel command line: console=ttyS0 quiet panic=-1 tsc_early_khz=2599961 tsc=reliable
-# cpus=2 reps=7 scale=1; ns per op: median/min/max of reps runs of `iterations` ops
+# cpus=2 reps=7; ns per op: median/min/max of 7 runs of `iterations` ops
 name                         median_ns      min_ns      max_ns iterations
 ctxsw_yield_same_core           3656.1      3609.7      3724.4      40000
 ctxsw_futex_same_core           7289.8      7175.6      7500.5      40000
@@ -387,7 +352,6 @@ roundtrip_pipe_cross          118922.3    116918.6    194435.8        500
 mutex_uncontended                 53.4        52.5        53.9    1000000
 mutex_contended_4t               148.4       142.2       156.8     400000
 DONE
-# wall: qemu (boot+bench+poweroff) 12.0 s, script 13.1 s; host 2 CPUs, on average: our qemu used 1.11, everything else 0.00, steal 0.00
 ";
 
     #[test]
@@ -397,12 +361,14 @@ DONE
         assert_eq!(baseline.median("ctxsw_yield_same_core"), Some(3656.1));
         assert_eq!(baseline.median("mutex_contended_4t"), Some(148.4));
         assert_eq!(baseline.median("nothing"), None);
-        assert_eq!(baseline.notes.len(), 4);
-        assert!(baseline.notes[3].starts_with("wall: qemu"));
+        assert_eq!(
+            baseline.notes,
+            ["cpus=2 reps=7; ns per op: median/min/max of 7 runs of `iterations` ops"]
+        );
     }
 
     #[test]
-    fn every_counterpart_exists_in_the_script() {
+    fn every_counterpart_exists_in_the_benchmark() {
         let baseline = parse_threads(THREADS).unwrap();
         for ours in [
             "switch",
@@ -416,7 +382,6 @@ DONE
             assert!(baseline.median(theirs).is_some(), "{ours} -> {theirs}");
         }
         assert_eq!(threads_counterpart("something_new"), None);
-        assert_eq!(machine(Board::QemuPc), "pc");
     }
 
     #[test]
@@ -447,45 +412,68 @@ DONE
     }
 
     #[test]
-    fn missing_packages_become_advice() {
+    fn finds_the_workload_between_the_markers() {
+        let console = "[    0.5] a kernel warning\n\
+                       PROBE-LINUX-BEGIN 6.1.0-56-amd64\r\n\
+                       line one\nline two\n\
+                       PROBE-LINUX-END rc=3\r\n\
+                       [    9.1] reboot: Power down\n";
         assert_eq!(
-            missing_packages("missing Debian packages: cpio busybox-static\n"),
-            Skipped::Missing(
-                "it needs Debian packages that are not installed; install them with \
-                 `sudo apt-get install cpio busybox-static`"
-                    .to_owned()
-            )
+            workload_output(console),
+            Some(WorkloadOutput {
+                release: "6.1.0-56-amd64",
+                text: "line one\nline two\n",
+                status: Some(3),
+            })
         );
-        assert!(matches!(
-            missing_packages("unknown argument: --cpu (see --help)\n"),
-            Skipped::Failed(_)
-        ));
+        let unfinished = workload_output("PROBE-LINUX-BEGIN 6.1\npartial").unwrap();
+        assert_eq!(unfinished.text, "partial");
+        assert_eq!(unfinished.status, None);
+        let garbled = workload_output("PROBE-LINUX-BEGIN 6.1\nPROBE-LINUX-END rc=x\n").unwrap();
+        assert_eq!(garbled.status, None);
+        assert_eq!(workload_output("Kernel panic - not syncing"), None);
     }
 
     #[test]
-    fn lists_what_the_http_script_would_install() {
-        let none = http_missing(|_| true, true);
-        assert!(none.is_empty());
-        let some = http_missing(|what| what != "wrk" && what != "/usr/bin/time", false);
-        assert_eq!(some, ["wrk", "time", "linux-image-amd64"]);
+    fn accepts_only_a_200_with_the_page() {
+        let page = "probe idle baseline\n";
+        let ok = format!("HTTP/1.0 200 OK\r\nContent-Length: 20\r\n\r\n{page}");
+        assert_eq!(check_response(&ok, page), Ok(()));
+        let missing = "HTTP/1.0 404 Not Found\r\n\r\n404";
+        assert!(
+            check_response(missing, page)
+                .unwrap_err()
+                .contains("\"HTTP/1.0 404 Not Found\"")
+        );
+        assert!(check_response("", page).is_err());
+        let other = "HTTP/1.0 200 OK\r\n\r\nsomething else";
+        assert!(
+            check_response(other, page)
+                .unwrap_err()
+                .contains("unexpected page")
+        );
     }
 
     #[test]
-    fn reads_idle_medians_from_the_raw_csv() {
-        let csv = "kind,variant,accel,smp,net,file,run,metric,value\n\
-                   idle,microvm,tcg,1,user,-,1,cpu_pct,0.60\n\
-                   idle,microvm,tcg,1,user,-,1,foreign_qemu,0\n\
-                   idle,microvm,tcg,1,user,-,1,cpu_pct_ns,0.512\n\
-                   idle,microvm,tcg,1,user,-,2,cpu_pct_ns,0.700\n\
-                   idle,microvm,tcg,1,user,-,3,cpu_pct_ns,0.400\n\
-                   idle,microvm,tcg,4,user,-,1,cpu_pct,2.10\n\
-                   idle,pc-virtio,tcg,1,user,-,1,cpu_pct_ns,9.9\n\
-                   wrk,microvm,tcg,1,user,index.html,1,cpu_pct,80.0\n";
-        assert_eq!(idle_percent(csv, "microvm", 1), Some(0.512));
-        // Without schedstat figures, the tick-based ones.
-        assert_eq!(idle_percent(csv, "microvm", 4), Some(2.1));
-        assert_eq!(idle_percent(csv, "microvm", 2), None);
-        assert_eq!(idle_percent(csv, "pc-virtio", 1), Some(9.9));
-        assert_eq!(idle_percent("garbage\n,,,\n", "microvm", 1), None);
+    fn gets_a_page_from_a_local_server() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 256];
+            let len = stream.read(&mut request).unwrap();
+            stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nhi").unwrap();
+            String::from_utf8_lossy(&request[..len]).into_owned()
+        });
+        let response = http_get(port, "/x.html", Duration::from_secs(10)).unwrap();
+        assert_eq!(response, "HTTP/1.0 200 OK\r\n\r\nhi");
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with("GET /x.html HTTP/1.0\r\n")
+        );
+        // Nobody listens there any more.
+        assert!(http_get(port, "/", Duration::from_secs(2)).is_err());
     }
 }

@@ -2,13 +2,14 @@
 //! the guest and prints `BENCH <name> <ns_per_op>` per run, and prints the medians; with
 //! `--baseline linux`, beside the same costs in a Linux guest.
 
-use crate::bench::linux::{self, Skipped, ThreadsBaseline};
+use crate::bench::linux::{self, ThreadsBaseline};
 use crate::bench::stats::Align::{Left, Right};
 use crate::bench::stats::{Series, format_ns, format_ratio, parse_results, table};
 use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::cli::ThreadsOptions;
 use crate::exit::GuestExit;
 use crate::guest::boot_file;
+use crate::linux::{Machine, Skipped};
 
 /// The `apps` example that runs the thread benchmarks.
 const EXAMPLE: &str = "bench_threads";
@@ -17,6 +18,10 @@ pub(super) fn run(options: &ThreadsOptions) -> Result<(), Failure> {
     let accel = options.guest.accel.resolve()?;
     let board = options.board;
     let smp = options.guest.smp;
+    // Built before Novillo's guest runs, so that the two guests run back to back.
+    let linux_image = options
+        .linux
+        .then(|| linux::threads_image(board, options.linux_kernel.as_deref()));
     let elf = build_example(board, EXAMPLE)?;
     println!("probe: booting {EXAMPLE} on {board} with smp {smp} under {accel}");
     let outcome = boot_file(
@@ -36,9 +41,15 @@ pub(super) fn run(options: &ThreadsOptions) -> Result<(), Failure> {
         .map_err(|message| with_console(format!("{EXAMPLE}: {message}"), &outcome.console))?;
 
     // Right after our guest, so both run under the same conditions.
-    let baseline = options
-        .linux
-        .then(|| linux::threads(board, smp, accel, MEM));
+    let machine = Machine {
+        board,
+        accel,
+        smp,
+        mem: MEM,
+    };
+    let baseline = linux_image.map(|image| {
+        image.and_then(|image| linux::threads(&image, machine, options.guest.timeout))
+    });
     println!();
     print!(
         "{}",
@@ -55,7 +66,7 @@ pub(super) fn run(options: &ThreadsOptions) -> Result<(), Failure> {
             Ok(())
         }
         Some(Err(Skipped::Missing(message))) => {
-            println!("no Linux baseline: {message}");
+            println!("probe: {message}");
             Ok(())
         }
         Some(Err(Skipped::Failed(message))) => {
@@ -109,7 +120,7 @@ fn report(series: &[Series], baseline: Option<&ThreadsBaseline>) -> String {
 }
 
 /// What to say under the table about the baseline: how to read the ratio, the Linux
-/// metrics nothing of ours matched, and the script's own notes.
+/// metrics nothing of ours matched, and the baseline's notes.
 fn baseline_notes(series: &[Series], baseline: &ThreadsBaseline) -> String {
     let mut text = String::from(
         "ratio = linux median / novillo median (5.0x: Novillo is 5 times cheaper); both \
