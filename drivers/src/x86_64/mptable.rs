@@ -124,7 +124,11 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
         return Err(Error::BadSignature);
     }
     let len = table_len(table).ok_or(Error::Truncated)?;
-    let table = table.get(..len).ok_or(Error::Truncated)?;
+    // A length that cuts into the header is as truncated as a short buffer.
+    let table = table
+        .get(..len)
+        .filter(|table| table.len() >= HEADER)
+        .ok_or(Error::Truncated)?;
     if !checksum_ok(table) {
         return Err(Error::BadChecksum);
     }
@@ -257,6 +261,14 @@ mod tests {
         let len = cut.len() - 4;
         seal(&mut cut[..len], 7);
         assert_eq!(parse(&cut), Err(Error::Truncated));
+        for short in [0u16, 8, 39, 43] {
+            let mut lying = t.clone();
+            lying[4..6].copy_from_slice(&short.to_le_bytes());
+            if short > 7 {
+                seal(&mut lying[..usize::from(short)], 7);
+            }
+            assert_eq!(parse(&lying), Err(Error::Truncated), "length {short}");
+        }
         let mut bad = t.clone();
         bad[0] = b'X';
         assert_eq!(parse(&bad), Err(Error::BadSignature));
