@@ -12,6 +12,11 @@
 //! enough, after a short look in its own bin for a block that fits more tightly (so a
 //! thread stack's hole is used again by the next stack). Alignments above 32 are served by
 //! splitting off the gap in front, which is itself a whole free block.
+//!
+//! What no block has used yet, the top of each region, is in no bin: a request the bins
+//! cannot serve is cut from its bottom, and a freed block that touches it goes back into
+//! it. The bitmap is zeroed only as far as the top has ever reached, so a large heap costs
+//! nothing at boot.
 
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
@@ -51,6 +56,10 @@ struct Region {
     start: usize,
     end: usize,
     edges: *mut u64,
+    /// `[top, end)` has never been used, or was given back whole: it is free and in no bin.
+    top: usize,
+    /// The bitmap is zeroed for the units below this address (at least `top`).
+    zeroed: usize,
 }
 
 impl Region {
@@ -58,7 +67,21 @@ impl Region {
         start: 0,
         end: 0,
         edges: ptr::null_mut(),
+        top: 0,
+        zeroed: 0,
     };
+
+    /// Zeroes the bitmap for the units below `address`, if it was not yet.
+    fn zero_below(&mut self, address: usize) {
+        if address <= self.zeroed {
+            return;
+        }
+        let from = (self.zeroed - self.start) / UNIT / 64;
+        let to = (address - self.start).div_ceil(UNIT).div_ceil(64);
+        // SAFETY: words of this region's bitmap, which has one bit for every unit.
+        unsafe { ptr::write_bytes(self.edges.add(from), 0, to - from) };
+        self.zeroed = self.start + to * 64 * UNIT;
+    }
 
     fn bit(&self, address: usize) -> (*mut u64, u64) {
         let unit = (address - self.start) / UNIT;
@@ -167,22 +190,19 @@ impl Heap {
         if end - start <= bitmap {
             return;
         }
-        let edges = start as *mut u64;
-        // SAFETY: the bitmap's words lie at the start of `region`, which is ours for ever,
-        // aligned for u64.
-        unsafe { ptr::write_bytes(edges, 0, words) };
-        let blocks = Region {
-            start: start + bitmap,
+        // The bitmap's words lie at the start of `region`, which is ours for ever, aligned
+        // for u64; they are zeroed as the top rises.
+        let blocks = start + bitmap;
+        self.regions[self.region_count] = Region {
+            start: blocks,
             end,
-            edges,
+            edges: start as *mut u64,
+            top: blocks,
+            zeroed: blocks,
         };
-        self.regions[self.region_count] = blocks;
         self.region_count += 1;
-        self.stats.total += end - blocks.start;
-        self.stats.free += end - blocks.start;
-        // SAFETY: the range is the region's blocks, all free, aligned and a multiple of
-        // UNIT long.
-        unsafe { self.insert(&blocks, blocks.start, end - blocks.start) };
+        self.stats.total += end - blocks;
+        self.stats.free += end - blocks;
     }
 
     /// What is in use.
@@ -194,22 +214,25 @@ impl Heap {
     pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         let size = block_size(layout)?;
         let align = layout.align().max(UNIT);
-        let (block, start) = self
-            .find(bin_of(size), size, align, TIGHT_LOOKS)
-            .or_else(|| {
-                // Any block this big fits, wherever it starts.
-                let sure = size.checked_add(align - UNIT)?;
-                let mut bins = self.filled & (u128::MAX << bin_above(sure));
-                while bins != 0 {
-                    let bin = bins.trailing_zeros() as usize;
-                    let looks = if bin == BINS - 1 { usize::MAX } else { 1 };
-                    if let Some(found) = self.find(bin, size, align, looks) {
-                        return Some(found);
+        let Some((block, start)) =
+            self.find(bin_of(size), size, align, TIGHT_LOOKS)
+                .or_else(|| {
+                    // Any block this big fits, wherever it starts.
+                    let sure = size.checked_add(align - UNIT)?;
+                    let mut bins = self.filled & (u128::MAX << bin_above(sure));
+                    while bins != 0 {
+                        let bin = bins.trailing_zeros() as usize;
+                        let looks = if bin == BINS - 1 { usize::MAX } else { 1 };
+                        if let Some(found) = self.find(bin, size, align, looks) {
+                            return Some(found);
+                        }
+                        bins &= !(1 << bin);
                     }
-                    bins &= !(1 << bin);
-                }
-                None
-            })?;
+                    None
+                })
+        else {
+            return self.cut_from_top(size, align);
+        };
         let base = block as usize;
         let region = self.region_of(base)?;
         // SAFETY: `block` is a listed free block of `region`. Its neighbours are not free
@@ -229,6 +252,27 @@ impl Heap {
         NonNull::new(start as *mut u8)
     }
 
+    /// Cuts a block from the bottom of the first region's top that has room; the gap an
+    /// alignment leaves below it becomes a free block.
+    fn cut_from_top(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        let index = self.regions[..self.region_count]
+            .iter()
+            .position(|r| fit(r.top, r.end - r.top, size, align).is_some())?;
+        let region = &mut self.regions[index];
+        let base = region.top;
+        let start = fit(base, region.end - base, size, align)?;
+        region.top = start + size;
+        region.zero_below(region.top);
+        let region = *region;
+        if start > base {
+            // SAFETY: the gap was part of the top, unused; the block below it, if free,
+            // would have gone back into the top, so it has no free neighbour.
+            unsafe { self.insert(&region, base, start - base) };
+        }
+        self.stats.free -= size;
+        NonNull::new(start as *mut u8)
+    }
+
     /// Returns a block to the heap.
     ///
     /// # Safety
@@ -236,35 +280,45 @@ impl Heap {
     /// not be used again.
     pub unsafe fn deallocate(&mut self, block: NonNull<u8>, layout: Layout) {
         let start = block.as_ptr() as usize;
-        let (Some(size), Some(region)) = (block_size(layout), self.region_of(start)) else {
+        let (Some(size), Some(region_index)) = (block_size(layout), self.region_index(start))
+        else {
             return;
         };
+        let region = self.regions[region_index];
         let (mut from, mut to) = (start, start + size);
-        // SAFETY: the caller gives back a block this heap handed out, so the units just
-        // outside it lie in its region or past its ends; an edge bit there marks the last
-        // unit of a free block below or the first of one above, whose size is recorded.
+        // SAFETY: the caller gives back a block this heap handed out, below its region's
+        // top, so the units just outside it lie below the top (where the bitmap is zeroed)
+        // or are the top itself; an edge bit there marks the last unit of a free block
+        // below or the first of one above, whose size is recorded.
         unsafe {
             if from > region.start && region.is_edge(from - UNIT) {
                 let below = from - ((from - 8) as *const usize).read();
                 self.unlink(&region, below as *mut FreeBlock);
                 from = below;
             }
-            if to < region.end && region.is_edge(to) {
-                let above = to as *mut FreeBlock;
-                to += (*above).size;
-                self.unlink(&region, above);
+            if to == region.top {
+                self.regions[region_index].top = from;
+            } else {
+                if region.is_edge(to) {
+                    let above = to as *mut FreeBlock;
+                    to += (*above).size;
+                    self.unlink(&region, above);
+                }
+                self.insert(&region, from, to - from);
             }
-            self.insert(&region, from, to - from);
         }
         self.stats.free += size;
     }
 
     /// The region that holds `address`.
     fn region_of(&self, address: usize) -> Option<Region> {
+        self.region_index(address).map(|index| self.regions[index])
+    }
+
+    fn region_index(&self, address: usize) -> Option<usize> {
         self.regions[..self.region_count]
             .iter()
-            .find(|r| (r.start..r.end).contains(&address))
-            .copied()
+            .position(|r| (r.start..r.end).contains(&address))
     }
 
     /// The first of at most `looks` blocks of `bin` that a block of `size` bytes aligned
@@ -354,8 +408,9 @@ mod tests {
 
     use super::{BINS, Heap, Stats, UNIT, bin_above, bin_floor, bin_of};
 
+    /// A heap over `bytes` of memory full of garbage: nothing may count on zeroes.
     fn heap(bytes: usize) -> Heap {
-        let region = Box::leak(vec![MaybeUninit::uninit(); bytes].into_boxed_slice());
+        let region = Box::leak(vec![MaybeUninit::new(0xa5); bytes].into_boxed_slice());
         let mut heap = Heap::empty();
         heap.add_region(region);
         heap
@@ -438,7 +493,7 @@ mod tests {
         for _ in 0..5 {
             let before = heap.stats().total;
             heap.add_region(Box::leak(
-                vec![MaybeUninit::uninit(); 64 * 1024].into_boxed_slice(),
+                vec![MaybeUninit::new(0xff); 64 * 1024].into_boxed_slice(),
             ));
             sizes.push(heap.stats().total - before);
         }
