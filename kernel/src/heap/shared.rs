@@ -5,7 +5,7 @@
 //!
 //! Every block is a multiple of 32 bytes at a 32-byte-aligned address. A free block keeps
 //! its size and its bin links in its first 24 bytes and its size again in its last 8. The
-//! bitmap (one bit per 32 bytes, 1/256 of a region, carved from the region's start) tells
+//! bitmap (one bit per 32 bytes, 1/256 of a region, carved from the region's end) tells
 //! whether the unit just below or just above a block is free, and then that unit's block
 //! says where it begins. The bins split each power of two in four sizes, as TLSF does: a
 //! request takes the first block of the smallest non-empty bin whose blocks are all big
@@ -190,19 +190,20 @@ impl Heap {
         if end - start <= bitmap {
             return;
         }
-        // The bitmap's words lie at the start of `region`, which is ours for ever, aligned
-        // for u64; they are zeroed as the top rises.
-        let blocks = start + bitmap;
+        // The bitmap's words lie at the end of `region`, which is ours for ever, aligned
+        // for u64; they are zeroed as the top rises. The blocks start where the region
+        // does, next to whatever was used before it.
+        let blocks = end - bitmap;
         self.regions[self.region_count] = Region {
-            start: blocks,
-            end,
-            edges: start as *mut u64,
-            top: blocks,
-            zeroed: blocks,
+            start,
+            end: blocks,
+            edges: blocks as *mut u64,
+            top: start,
+            zeroed: start,
         };
         self.region_count += 1;
-        self.stats.total += end - blocks;
-        self.stats.free += end - blocks;
+        self.stats.total += blocks - start;
+        self.stats.free += blocks - start;
     }
 
     /// What is in use.
