@@ -136,8 +136,11 @@ Images are built in release (`cargo build --package apps --features bsp-<board> 
 bench threads: boots the example `bench_threads`, which repeats each benchmark in the guest
 (typically 7 runs) and prints `BENCH <name> <ns_per_op>` per run, then `BENCH-DONE`.
 Prints, per benchmark in the guest's order, the median, min and max ns per operation and
-the number of runs. It fails (exit 1) if the guest does not exit 0, does not print
-BENCH-DONE, or prints a malformed BENCH line.
+the number of runs. Then the thread-count curve: boots `bench_thread_count` with 1 and
+with 4 CPUs and 2G of memory, which spawns 10,000, 20,000, 40,000 and 100,000 threads at
+once (8 KiB stacks, on the cores in turn) and joins them, then as many sleepers, and prints
+the time for each count and per thread. It fails (exit 1) if a guest does not exit 0,
+does not print BENCH-DONE, or prints a malformed BENCH line.
   --board microvm|qemu-pc  board [default: microvm]
   --smp N                  CPUs, 1-64 [default: 2; the cross-core cases need two]
   --accel tcg|kvm|auto     accelerator [default: auto]

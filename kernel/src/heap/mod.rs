@@ -1,19 +1,19 @@
 //! The kernel heap: per-core caches of small blocks in front of one shared heap.
 //!
 //! An allocation of up to 2 KiB is served by the current core's cache with no lock
-//! ([`percore`]); larger ones, and the caches' 64 KiB spans, come from the shared first-fit
-//! heap ([`list`]) under a lock.
+//! ([`percore`]); larger ones, and the caches' 64 KiB spans, come from the shared heap
+//! ([`shared`]) under a lock, in a few steps however many blocks are free.
 
-mod list;
 mod percore;
+mod shared;
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
-pub use list::{Heap, Stats};
 use percore::{CoreCache, SPAN, class_of, owner_of};
+pub use shared::{Heap, Stats};
 use spin::Mutex;
 
 /// The most cores the caches serve; the cores past it use the shared heap for everything.

@@ -571,8 +571,9 @@ fn make_ready(thread: Arc<ThreadInner>) {
     }
     let core = &cores()[target];
     core.inbox.lock().push(thread);
-    core.has_mail.store(true, Ordering::SeqCst);
-    if core.halted.load(Ordering::SeqCst) {
+    // Mail already waiting means the core was woken for it, or checks it before it halts
+    // (it never halts with `has_mail` set): one interrupt serves a burst of mail.
+    if !core.has_mail.swap(true, Ordering::SeqCst) && core.halted.load(Ordering::SeqCst) {
         machine().cores.wake(target);
     }
 }

@@ -10,6 +10,7 @@ mod cpu_time;
 mod idle;
 mod linux;
 mod stats;
+mod thread_count;
 mod threads;
 
 use std::path::PathBuf;

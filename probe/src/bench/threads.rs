@@ -1,11 +1,12 @@
 //! `probe bench threads`: boots the `bench_threads` example, which times the thread API in
 //! the guest and prints `BENCH <name> <ns_per_op>` per run, and prints the medians; with
-//! `--baseline linux`, beside the same costs in a Linux guest.
+//! `--baseline linux`, beside the same costs in a Linux guest. Then the thread-count curve
+//! ([`thread_count`]).
 
 use crate::bench::linux::{self, ThreadsBaseline};
 use crate::bench::stats::Align::{Left, Right};
 use crate::bench::stats::{Series, format_ns, format_ratio, parse_results, table};
-use crate::bench::{Failure, MEM, build_example, settings, with_console};
+use crate::bench::{Failure, MEM, build_example, settings, thread_count, with_console};
 use crate::cli::ThreadsOptions;
 use crate::exit::GuestExit;
 use crate::guest::boot_file;
@@ -60,19 +61,15 @@ pub(super) fn run(options: &ThreadsOptions) -> Result<(), Failure> {
          ({EXAMPLE} on {board}, smp {smp}, accel {accel})"
     );
     match baseline {
-        None => Ok(()),
-        Some(Ok(baseline)) => {
-            print!("{}", baseline_notes(&series, &baseline));
-            Ok(())
-        }
-        Some(Err(Skipped::Missing(message))) => {
-            println!("probe: {message}");
-            Ok(())
-        }
+        None => {}
+        Some(Ok(baseline)) => print!("{}", baseline_notes(&series, &baseline)),
+        Some(Err(Skipped::Missing(message))) => println!("probe: {message}"),
         Some(Err(Skipped::Failed(message))) => {
-            Err(format!("the Linux baseline failed: {message}").into())
+            return Err(format!("the Linux baseline failed: {message}").into());
         }
     }
+    println!();
+    thread_count::run(board, accel, options.guest.timeout)
 }
 
 /// The results table, with the Linux columns when there is a baseline.
