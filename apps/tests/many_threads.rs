@@ -48,12 +48,15 @@ impl<T: Copy> Gate<T> {
     }
 
     fn open(&self, value: T) {
-        *self.value.lock() = Some(value);
+        *self.value.lock().unwrap() = Some(value);
         self.opened.notify_all();
     }
 
     fn wait(&self) -> T {
-        let value = self.opened.wait_while(self.value.lock(), |v| v.is_none());
+        let value = self
+            .opened
+            .wait_while(self.value.lock().unwrap(), |v| v.is_none())
+            .unwrap();
         value.expect("the gate is open")
     }
 }
