@@ -56,11 +56,12 @@ impl PanicMessage {
         usize::from(self.len)
     }
 
-    /// Appends `text`, which fits: the length stays within `CAPACITY`, below 256.
-    fn push(&mut self, text: &str) {
+    /// Appends `bytes`, which fit and end at a character boundary: the length stays within
+    /// `CAPACITY`, below 256.
+    fn push(&mut self, bytes: &[u8]) {
         let start = self.used();
-        let end = start + text.len();
-        self.bytes[start..end].copy_from_slice(text.as_bytes());
+        let end = start + bytes.len();
+        self.bytes[start..end].copy_from_slice(bytes);
         self.len = u8::try_from(end).unwrap_or(u8::MAX);
     }
 }
@@ -72,15 +73,17 @@ impl fmt::Write for PanicMessage {
         }
         let room = CAPACITY - CUT.len() - self.used();
         if text.len() <= room {
-            self.push(text);
+            self.push(text.as_bytes());
             return Ok(());
         }
         let end = (0..=room)
             .rev()
             .find(|&end| text.is_char_boundary(end))
             .unwrap_or(0);
-        self.push(&text[..end]);
-        self.push(CUT);
+        // Bytes, not `&text[..end]`: a `str` slice brings in its panic message, whose
+        // formatting (char escapes, Unicode tables) costs about 6 KiB of image.
+        self.push(&text.as_bytes()[..end]);
+        self.push(CUT.as_bytes());
         self.cut = true;
         // Stops the formatting: nothing more fits.
         Err(fmt::Error)
