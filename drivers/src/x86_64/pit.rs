@@ -16,11 +16,18 @@ const COMMAND: u16 = 0x43;
 /// decides there is no PIT.
 const MAX_READS: u32 = 10_000_000;
 
-/// The TSC rate in kHz given that `tsc_ticks` passed while the PIT counted `pit_ticks`.
+/// The TSC rate in kHz given that `tsc_ticks` passed while the PIT counted `pit_ticks`;
+/// `None` for no ticks or a rate beyond u64.
 pub fn khz_from(tsc_ticks: u64, pit_ticks: u64) -> Option<u64> {
-    let khz =
-        (u128::from(tsc_ticks) * u128::from(PIT_HZ)).checked_div(u128::from(pit_ticks) * 1000)?;
-    u64::try_from(khz).ok().filter(|&khz| khz > 0)
+    // tsc_ticks * PIT_HZ / per_khz, with the quotient and remainder scaled apart to stay in
+    // u64: a u128 division is a routine of its own in the image (0.2 KiB).
+    let per_khz = pit_ticks.checked_mul(1000)?;
+    let whole = tsc_ticks.checked_div(per_khz)?;
+    let rest = tsc_ticks % per_khz;
+    let khz = whole
+        .checked_mul(PIT_HZ)?
+        .checked_add(rest.checked_mul(PIT_HZ)? / per_khz)?;
+    Some(khz).filter(|&khz| khz > 0)
 }
 
 /// Measures the TSC rate against the PIT over `window` PIT ticks (at most 60000, about
@@ -85,5 +92,18 @@ mod tests {
         assert_eq!(khz_from(2_600_000, 1193), Some(2_600_396));
         assert_eq!(khz_from(2_600_000, 0), None);
         assert_eq!(khz_from(0, 1000), None);
+    }
+
+    #[test]
+    fn rate_is_exact_where_the_product_outgrows_u64() {
+        for (tsc_ticks, pit_ticks) in [(u64::MAX, 60_000), (123_456_789_012_345, 59_659), (7, 1)] {
+            let exact = u128::from(tsc_ticks) * u128::from(PIT_HZ) / u128::from(pit_ticks * 1000);
+            assert_eq!(
+                khz_from(tsc_ticks, pit_ticks).map(u128::from),
+                Some(exact).filter(|&khz| khz > 0),
+                "{tsc_ticks} TSC ticks in {pit_ticks} PIT ticks"
+            );
+        }
+        assert_eq!(khz_from(u64::MAX, 1), None);
     }
 }

@@ -45,24 +45,36 @@ impl PanicMessage {
     /// allocation (`alloc::alloc::handle_alloc_error`'s "memory allocation of N bytes
     /// failed").
     pub(crate) fn failed_allocation(&self) -> Option<usize> {
-        self.as_str()
-            .strip_prefix("memory allocation of ")?
-            .strip_suffix(" bytes failed")?
-            .parse()
-            .ok()
+        const BEFORE: &str = "memory allocation of ";
+        const AFTER: &str = " bytes failed";
+        let text = self.as_str();
+        let size_end = text.len().checked_sub(AFTER.len())?;
+        if !(holds_at(text, 0, BEFORE) && holds_at(text, size_end, AFTER)) {
+            return None;
+        }
+        text.get(BEFORE.len()..size_end)?.parse().ok()
     }
 
     fn used(&self) -> usize {
         usize::from(self.len)
     }
 
-    /// Appends `text`, which fits: the length stays within `CAPACITY`, below 256.
-    fn push(&mut self, text: &str) {
+    /// Appends `bytes`, which fit and end at a character boundary: the length stays within
+    /// `CAPACITY`, below 256.
+    fn push(&mut self, bytes: &[u8]) {
         let start = self.used();
-        let end = start + text.len();
-        self.bytes[start..end].copy_from_slice(text.as_bytes());
+        let end = start + bytes.len();
+        self.bytes[start..end].copy_from_slice(bytes);
         self.len = u8::try_from(end).unwrap_or(u8::MAX);
     }
+}
+
+/// Whether `text` holds `part` from byte `at` on, compared a byte at a time: `==` on slices
+/// calls `memcmp`, which no other code in a small image needs (0.6 KiB).
+fn holds_at(text: &str, at: usize, part: &str) -> bool {
+    text.as_bytes().get(at..).is_some_and(|rest| {
+        rest.len() >= part.len() && rest.iter().zip(part.bytes()).all(|(a, b)| *a == b)
+    })
 }
 
 impl fmt::Write for PanicMessage {
@@ -72,15 +84,17 @@ impl fmt::Write for PanicMessage {
         }
         let room = CAPACITY - CUT.len() - self.used();
         if text.len() <= room {
-            self.push(text);
+            self.push(text.as_bytes());
             return Ok(());
         }
         let end = (0..=room)
             .rev()
             .find(|&end| text.is_char_boundary(end))
             .unwrap_or(0);
-        self.push(&text[..end]);
-        self.push(CUT);
+        // Bytes, not `&text[..end]`: a `str` slice brings in its panic message, whose
+        // formatting (char escapes, Unicode tables) costs about 6 KiB of image.
+        self.push(&text.as_bytes()[..end]);
+        self.push(CUT.as_bytes());
         self.cut = true;
         // Stops the formatting: nothing more fits.
         Err(fmt::Error)
@@ -157,5 +171,18 @@ mod tests {
             PanicMessage::new("memory allocation of many bytes failed").failed_allocation(),
             None
         );
+        for near_miss in [
+            "memory allocation at 64 bytes failed",
+            "memory allocation of 64 bytes missed",
+            "memory allocation of bytes failed",
+            "bytes failed",
+            "",
+        ] {
+            assert_eq!(
+                PanicMessage::new(near_miss).failed_allocation(),
+                None,
+                "{near_miss}"
+            );
+        }
     }
 }

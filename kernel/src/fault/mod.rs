@@ -136,43 +136,41 @@ pub fn on_panic(info: &PanicInfo<'_>) -> ! {
         // machine rather than starting this report again.
         sched::enter_kernel();
         let message = PanicMessage::new(info.message());
-        let error = match message.failed_allocation() {
-            Some(size) => {
-                console::emergency_print(format_args!(
-                    "\n{who} ran out of memory: an allocation of {size} bytes failed{HeapUse}\n"
-                ));
-                ThreadError::OutOfMemory { size }
-            }
-            None => {
-                report_panic(&who, info, info.message());
-                ThreadError::Panicked(message)
-            }
+        let error = match report_panic(&who, info, &message) {
+            Some(size) => ThreadError::OutOfMemory { size },
+            None => ThreadError::Panicked(message),
         };
         sched::leave_kernel();
         drop(who);
         sched::fail_current(error)
     }
     claim_last_report(process::PANIC);
-    let who = Who::now();
-    match PanicMessage::new(info.message()).failed_allocation() {
-        Some(size) => console::emergency_print(format_args!(
-            "\n{who} ran out of memory: an allocation of {size} bytes failed{HeapUse}\n"
-        )),
-        None => report_panic(&who, info, info.message()),
-    }
+    report_panic(&Who::now(), info, &PanicMessage::new(info.message()));
     process::exit(process::PANIC)
 }
 
-fn report_panic(who: &Who, info: &PanicInfo<'_>, message: impl fmt::Display) {
-    match info.location() {
-        Some(at) => console::emergency_print(format_args!(
-            "\n{who} panicked at {}:{}:{}:\n{message}\n",
+/// Writes the report of a panic whose message is `message` (cut short, so the report
+/// formats `info`'s whole message again); returns the size of the allocation that failed
+/// when it was a failed allocation. One function for both reports keeps one copy of each
+/// format in the image.
+fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Option<usize> {
+    let size = message.failed_allocation();
+    match (size, info.location()) {
+        (Some(size), _) => console::emergency_print(format_args!(
+            "\n{who} ran out of memory: an allocation of {size} bytes failed{HeapUse}\n"
+        )),
+        (None, Some(at)) => console::emergency_print(format_args!(
+            "\n{who} panicked at {}:{}:{}:\n{}\n",
             at.file(),
             at.line(),
             at.column(),
+            info.message(),
         )),
-        None => console::emergency_print(format_args!("\n{who} panicked:\n{message}\n")),
+        (None, None) => {
+            console::emergency_print(format_args!("\n{who} panicked:\n{}\n", info.message()));
+        }
     }
+    size
 }
 
 #[cfg(target_os = "none")]
