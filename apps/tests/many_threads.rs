@@ -166,12 +166,23 @@ fn thousands_alive_at_once_are_all_joined_and_freed() -> Outcome {
         Ok(sum)
     };
     // The first round also fills the per-core caches of small blocks, which keep their
-    // memory; the second must give back all it took.
+    // memory; the second must give back what it took, but for the 64 KiB span a core's
+    // cache may still take for a size class (which core frees which block varies from run
+    // to run). One thread's stack and guard page alone are 12 KiB, so a leak of a few
+    // threads shows.
+    const SPAN: usize = 64 * 1024;
     check_eq!(round()?, (THREADS * (THREADS + 1) / 2) as u64);
     settle(usize::MAX);
     let before = kernel::system::heap().free;
     check_eq!(round()?, (THREADS * (THREADS + 1) / 2) as u64);
-    check_eq!(settle(before), before);
+    let after = settle(before);
+    let spans = thread::available_cores() * SPAN;
+    check!(
+        after + spans >= before,
+        "the second round kept {} KiB (the caches may keep {} KiB)",
+        (before - after) / 1024,
+        spans / 1024
+    );
     Ok(())
 }
 
