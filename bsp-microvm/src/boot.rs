@@ -1,11 +1,11 @@
 //! The boot path: from the 64-bit entry to the hand-off to the kernel.
 
-use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
-use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::boot::{self, Acpi, BOOT_FAILURE, BootData};
+use drivers::board::common::{self, Acpi, BOOT_FAILURE, BootData};
+use drivers::board::loader::Loader;
+use drivers::console::uart16550::{PortRegisters, Uart16550};
+use drivers::platform::firmware::fadt::SoftOff;
+use drivers::power::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::x86_64::context::X86ContextSwitch;
-use drivers::x86_64::fadt::SoftOff;
-use drivers::x86_64::loader::Loader;
 use drivers::x86_64::{cpu, paging};
 use embedded_io::Write;
 use hal::board::Board;
@@ -36,7 +36,7 @@ fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
 }
 
 /// Says what the board booted through but must not pass over in silence.
-fn warn(warning: &boot::Warning) {
+fn warn(warning: &common::Warning) {
     let _ = serial().write_fmt(format_args!("microvm: warning: {warning}\n"));
 }
 
@@ -65,9 +65,9 @@ unsafe fn read_start_info(start_info: u64) -> (&'static BootData, Acpi) {
         let fixed = &*(start_info as *const [u8; pvh::START_INFO_LEN]);
         let info = pvh::parse(fixed)
             .unwrap_or_else(|e| fail(BOOT_FAILURE, format_args!("bad PVH start info: {e}")));
-        data.set_command_line(boot::c_string_at(info.cmdline));
+        data.set_command_line(common::c_string_at(info.cmdline));
         let entries = info.memmap as *const [u8; pvh::MEMMAP_ENTRY_LEN];
-        for i in 0..(info.memmap_entries as usize).min(boot::MAX_REGIONS) {
+        for i in 0..(info.memmap_entries as usize).min(common::MAX_REGIONS) {
             data.push_region(pvh::region(&*entries.add(i)));
         }
         let acpi = if info.rsdp == 0 {
@@ -111,7 +111,7 @@ fn init(start_info: u64, eax: u64) -> Board<Microvm> {
         unsafe { paging::with_null_page(|| read_start_info(start_info)) };
 
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
-    let common = unsafe { boot::find_common(data, acpi) }
+    let common = unsafe { common::find_common(data, acpi) }
         .unwrap_or_else(|e| fail(e.status(), format_args!("{e}")));
     common.warnings.iter().flatten().for_each(warn);
 

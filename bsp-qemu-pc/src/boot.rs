@@ -1,12 +1,12 @@
 //! The boot path: from the 64-bit entry to the hand-off to the kernel.
 
-use drivers::pci::PortConfig;
-use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
-use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::boot::{self, Acpi, BOOT_FAILURE, BootData};
+use drivers::board::common::{self, Acpi, BOOT_FAILURE, BootData};
+use drivers::board::loader::Loader;
+use drivers::bus::pci::PortConfig;
+use drivers::console::uart16550::{PortRegisters, Uart16550};
+use drivers::platform::firmware::fadt::SoftOff;
+use drivers::power::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use drivers::x86_64::context::X86ContextSwitch;
-use drivers::x86_64::fadt::SoftOff;
-use drivers::x86_64::loader::Loader;
 use drivers::x86_64::{cpu, paging};
 use embedded_io::Write;
 use hal::board::Board;
@@ -39,7 +39,7 @@ fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
 }
 
 /// Says what the board booted through but must not pass over in silence.
-fn warn(warning: &boot::Warning) {
+fn warn(warning: &common::Warning) {
     let _ = serial().write_fmt(format_args!("qemu-pc: warning: {warning}\n"));
 }
 
@@ -101,7 +101,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
             let info = multiboot::parse(magic, fixed).unwrap_or_else(|e| {
                 fail(BOOT_FAILURE, format_args!("bad Multiboot information: {e}"))
             });
-            data.set_command_line(multiboot::without_image_path(boot::c_string_at(
+            data.set_command_line(multiboot::without_image_path(common::c_string_at(
                 info.cmdline,
             )));
             let mmap = core::slice::from_raw_parts(
@@ -116,7 +116,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     };
 
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
-    let common = unsafe { boot::find_common(data, Acpi::Search) }
+    let common = unsafe { common::find_common(data, Acpi::Search) }
         .unwrap_or_else(|e| fail(e.status(), format_args!("{e}")));
     common.warnings.iter().flatten().for_each(warn);
 

@@ -248,7 +248,7 @@ novillo_not_enough_memory:
     "#,
     needed = const memory_needed(1),
     per_core_kib = const PER_CORE.div_ceil(1024),
-    exit_port = const crate::qemu::DEBUG_EXIT_PORT,
+    exit_port = const crate::power::qemu::DEBUG_EXIT_PORT,
     exit_value = const hal::board::NOT_ENOUGH_MEMORY as u32 + 16,
     pm1a_control = const PC_PM1A_CONTROL,
     options(att_syntax)
@@ -276,15 +276,15 @@ use core::mem::MaybeUninit;
 
 use hal::memory::{self, Region};
 
+use crate::platform::firmware::fadt::{self, SoftOff};
+use crate::platform::firmware::{acpi, mptable};
+use crate::platform::irq::lapic::MmioRegisters;
+use crate::platform::smp::ApicCores;
 use crate::x86_64::cpu;
-use crate::x86_64::fadt::{self, SoftOff};
 use crate::x86_64::gdt::CoreTables;
 use crate::x86_64::idle::HaltIdle;
-use crate::x86_64::lapic::MmioRegisters;
 use crate::x86_64::paging::PageGuard;
-use crate::x86_64::smp::ApicCores;
 use crate::x86_64::tsc::{self, RateSource, TscClock};
-use crate::x86_64::{acpi, mptable};
 
 /// The longest command line a board keeps, in bytes.
 pub const MAX_COMMAND_LINE: usize = 4096;
