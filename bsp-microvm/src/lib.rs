@@ -8,8 +8,8 @@
 //!
 //! 0. memory: the RAM that holds the image must also hold the heap; if not, one line says
 //!    how much there is and how much is needed, and the board stops with status 103
-//!    (`drivers::board::common`);
-//! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::board::common`),
+//!    (`drivers::x86_64::entry`);
+//! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::entry`),
 //!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
 //!    base) and the IDT, with CPU exceptions reported on COM1; then the check that a PVH
 //!    loader entered the image, else a line saying which board to build for and status 1;

@@ -6,8 +6,8 @@
 //!
 //! 0. memory: the RAM above 1 MiB (`mem_upper`) must hold the image and the heap; if not,
 //!    one line says how much there is and how much is needed, and the board stops with
-//!    status 103 (`drivers::board::common`);
-//! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::board::common`),
+//!    status 103 (`drivers::x86_64::entry`);
+//! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::entry`),
 //!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
 //!    base) and the IDT, with CPU exceptions reported on COM1; then the check that a
 //!    Multiboot loader entered the image and that the machine is a PC (a PCI host bridge

@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod cpu;
+pub mod entry;
 pub mod gdt;
 pub mod idle;
 pub mod idt;
