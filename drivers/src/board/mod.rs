@@ -3,4 +3,5 @@
 //! and finding the clock, the cores and the interrupt controllers.
 
 pub mod common;
+pub mod kit;
 pub mod loader;
