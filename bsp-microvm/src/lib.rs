@@ -23,6 +23,10 @@
 //!    and spurious vectors); interrupts stay masked until the kernel first idles;
 //! 5. hand-off: the kernel gets a [`Board`] with the heap and every device.
 //!
+//! The board's own code is the PVH note and entry (`entry`), the start info's parser
+//! (`pvh`) and `boot`, which takes these steps through `drivers::board::kit`, as
+//! `bsp-qemu-pc` does.
+//!
 //! | device | driver | status |
 //! |---|---|---|
 //! | console | 16550 UART at COM1 (`0x3f8`) | works |

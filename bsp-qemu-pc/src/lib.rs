@@ -21,6 +21,10 @@
 //!    and spurious vectors); interrupts stay masked until the kernel first idles;
 //! 5. hand-off: the kernel gets a [`Board`] with the heap and every device.
 //!
+//! The board's own code is the Multiboot header and entry (`entry`), the information's
+//! parser (`multiboot`) and `boot`, which checks for a PCI host bridge and takes the other
+//! steps through `drivers::board::kit`, as `bsp-microvm` does.
+//!
 //! | device | driver | status |
 //! |---|---|---|
 //! | console | 16550 UART at COM1 (`0x3f8`) | works |
