@@ -29,7 +29,7 @@ core::arch::global_asm!(
     .global pvh_start32
 pvh_start32:
     /* edi = the end of the memory map's RAM entry that holds the image (see
-       drivers::x86_64::boot), read before anything is written: the RAM may end inside
+       drivers::x86_64::entry), read before anything is written: the RAM may end inside
        the image. ebx stays the start info; eax means nothing under PVH. */
     movl $0xffffffff, %edi
     cmpl ${magic}, (%ebx)

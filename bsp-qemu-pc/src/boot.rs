@@ -1,86 +1,63 @@
-//! The boot path: from the 64-bit entry to the hand-off to the kernel.
+//! The boot path: from the 64-bit entry to the hand-off to the kernel. What is not
+//! Multiboot or PC-specific here is the kit's (`drivers::board::kit`).
 
-use drivers::pci::PortConfig;
-use drivers::qemu::{DEBUG_EXIT_PORT, QemuPower};
-use drivers::uart16550::{PortRegisters, Uart16550};
-use drivers::x86_64::boot::{self, Acpi, BOOT_FAILURE, BootData};
-use drivers::x86_64::context::X86ContextSwitch;
-use drivers::x86_64::fadt::SoftOff;
-use drivers::x86_64::loader::Loader;
-use drivers::x86_64::{cpu, paging};
-use embedded_io::Write;
+use drivers::board::common::{self, Acpi, BOOT_FAILURE, BootData};
+use drivers::board::kit::Kit;
+use drivers::board::loader::Loader;
+use drivers::bus::pci::PortConfig;
+use drivers::x86_64::cpu;
 use hal::board::Board;
-use hal::power::PowerOff;
 use hal::trap::Fault;
 
 use crate::{QemuPc, multiboot};
 
-/// The status after a CPU exception before the kernel took over (the kernel's `FAULT`).
-const EARLY_FAULT: u8 = 102;
 /// The most memory-map bytes the board reads.
 const MAX_MMAP_BYTES: usize = 4096;
 
-fn power(soft_off: Option<SoftOff>) -> QemuPower<Uart16550<PortRegisters>> {
-    // SAFETY: on a PC, 0xf4 is `isa-debug-exit` or nothing and 0x64 the i8042; the S5
-    // register comes from this machine's ACPI tables.
-    unsafe { QemuPower::new(DEBUG_EXIT_PORT, soft_off, serial()) }
-}
-
-fn serial() -> Uart16550<PortRegisters> {
-    // SAFETY: the PC's COM1 is a 16550 at 0x3f8, and the board is its only user until it
-    // hands the console to the kernel.
-    Uart16550::new(unsafe { PortRegisters::new(PortRegisters::COM1) })
-}
-
-/// Says why the board cannot go on, and leaves.
-fn fail(status: u8, args: core::fmt::Arguments<'_>) -> ! {
-    let _ = serial().write_fmt(format_args!("\nqemu-pc: {args}\n"));
-    power(None).power_off(status)
-}
-
-/// Says what the board booted through but must not pass over in silence.
-fn warn(warning: &boot::Warning) {
-    let _ = serial().write_fmt(format_args!("qemu-pc: warning: {warning}\n"));
-}
+// SAFETY: the PC's COM1 is a 16550 at 0x3f8, 0xf4 is `isa-debug-exit` or nothing, and 0x64
+// the i8042; the board is COM1's only user until it hands the console over.
+const KIT: Kit = unsafe { Kit::new("qemu-pc", Loader::Multiboot, "--features bsp-microvm") };
 
 /// Reports a CPU exception taken before the kernel installed its handler.
 fn early_fault(fault: &Fault) -> ! {
-    fail(
-        EARLY_FAULT,
-        format_args!("stopped by a {fault} during boot"),
-    )
+    KIT.early_fault(fault)
+}
+
+/// Copies the command line (without the image's path) and the memory map out of the
+/// Multiboot information at `info` into `data`.
+///
+/// # Safety
+/// The information structure, command line and memory map must be mapped.
+unsafe fn read_multiboot(info: u64, magic: u32, data: &mut BootData) {
+    // SAFETY: the caller's promise; the sizes read are the structure's and the capped map's.
+    unsafe {
+        let fixed = &*(info as *const [u8; multiboot::INFO_LEN]);
+        let info = multiboot::parse(magic, fixed).unwrap_or_else(|e| {
+            KIT.fail(BOOT_FAILURE, format_args!("bad Multiboot information: {e}"))
+        });
+        data.set_command_line(multiboot::without_image_path(common::c_string_at(
+            info.cmdline,
+        )));
+        let mmap =
+            core::slice::from_raw_parts(info.mmap as *const u8, info.mmap_len.min(MAX_MMAP_BYTES));
+        for region in multiboot::regions(mmap) {
+            data.push_region(region);
+        }
+    }
 }
 
 /// Builds the board from the Multiboot information at `info` (with `magic` from `eax`).
 /// Runs once, on the boot core.
 fn init(info: u64, magic: u32) -> Board<QemuPc> {
-    static mut BOOT_DATA: BootData = BootData::new();
-
     // SAFETY: runs once, first thing, on the boot core with interrupts masked.
     let traps = unsafe { cpu::init_boot_core(early_fault) };
     // SAFETY: the boot page tables map the first 4 GiB but page 0.
-    match unsafe { Loader::at_entry(info, u64::from(magic)) } {
-        Loader::Multiboot => {}
-        Loader::Pvh => fail(
-            BOOT_FAILURE,
-            format_args!(
-                "this image is built for qemu-pc (Multiboot) but was booted through PVH; \
-                 build it with --features bsp-microvm"
-            ),
-        ),
-        Loader::Unknown => fail(
-            BOOT_FAILURE,
-            format_args!(
-                "this image is built for qemu-pc (Multiboot) but was booted through {}",
-                Loader::Unknown
-            ),
-        ),
-    }
+    unsafe { KIT.expect_loader(info, u64::from(magic)) };
     // A Multiboot loader that is not a PC's (QEMU's microvm loads Multiboot images too).
     // SAFETY: on a PC the ports are PCI configuration access, elsewhere nothing, and
     // nothing else uses them during boot.
     if !unsafe { PortConfig::new() }.host_bridge_present() {
-        fail(
+        KIT.fail(
             BOOT_FAILURE,
             format_args!(
                 "this image is built for a PC, but this machine has no PCI host bridge \
@@ -88,52 +65,13 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
             ),
         );
     }
-
-    #[allow(clippy::deref_addrof)]
-    // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
-    // SAFETY: `init` runs once, so this is the only reference to BOOT_DATA; the loader put
-    // its structures below 4 GiB (and they are checked before use), mapped but for page 0,
-    // which is mapped while they are copied, and nothing keeps a reference into it.
-    let data: &'static BootData = unsafe {
-        let data = &mut *(&raw mut BOOT_DATA);
-        paging::with_null_page(|| {
-            let fixed = &*(info as *const [u8; multiboot::INFO_LEN]);
-            let info = multiboot::parse(magic, fixed).unwrap_or_else(|e| {
-                fail(BOOT_FAILURE, format_args!("bad Multiboot information: {e}"))
-            });
-            data.set_command_line(multiboot::without_image_path(boot::c_string_at(
-                info.cmdline,
-            )));
-            let mmap = core::slice::from_raw_parts(
-                info.mmap as *const u8,
-                info.mmap_len.min(MAX_MMAP_BYTES),
-            );
-            for region in multiboot::regions(mmap) {
-                data.push_region(region);
-            }
-        });
-        data
-    };
-
+    // SAFETY: `init` runs once, on the boot core with the boot tables; the loader put its
+    // structures below 4 GiB (and they are checked before use), and the copy keeps no
+    // reference into them.
+    let (data, ()) = unsafe { KIT.read_loader_data(|data| read_multiboot(info, magic, data)) };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
-    let common = unsafe { boot::find_common(data, Acpi::Search) }
-        .unwrap_or_else(|e| fail(e.status(), format_args!("{e}")));
-    common.warnings.iter().flatten().for_each(warn);
-
-    Board {
-        name: "qemu-pc",
-        command_line: data.command_line(),
-        memory_map: data.regions(),
-        heap: common.heap,
-        console: serial(),
-        clock: common.clock,
-        cores: common.cores,
-        idle: common.idle,
-        switch: X86ContextSwitch,
-        guard: common.guard,
-        power: power(common.soft_off),
-        traps,
-    }
+    let common = unsafe { KIT.find_common(data, Acpi::Search) };
+    KIT.assemble(data, common, traps)
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

@@ -28,7 +28,7 @@ multiboot_header:
     .code32
     .global multiboot_start32
 multiboot_start32:
-    /* edi = the end of the RAM from 1 MiB up (see drivers::x86_64::boot): 1 MiB plus
+    /* edi = the end of the RAM from 1 MiB up (see drivers::x86_64::entry): 1 MiB plus
        `mem_upper` KiB when the flags announce it, read before anything is written. */
     movl $0xffffffff, %edi
     cmpl ${loader_magic}, %eax

@@ -6,8 +6,8 @@
 //!
 //! 0. memory: the RAM above 1 MiB (`mem_upper`) must hold the image and the heap; if not,
 //!    one line says how much there is and how much is needed, and the board stops with
-//!    status 103 (`drivers::x86_64::boot`);
-//! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::boot`),
+//!    status 103 (`drivers::x86_64::entry`);
+//! 1. early CPU set-up: long mode, page tables, `.bss`, stack (`drivers::x86_64::entry`),
 //!    then core 0's GDT, TSS (double-fault and page-fault stacks), per-core block (GS
 //!    base) and the IDT, with CPU exceptions reported on COM1; then the check that a
 //!    Multiboot loader entered the image and that the machine is a PC (a PCI host bridge
@@ -20,6 +20,10 @@
 //! 4. interrupts: the 8259s masked, the boot core's local APIC enabled (timer, wake-up IPI
 //!    and spurious vectors); interrupts stay masked until the kernel first idles;
 //! 5. hand-off: the kernel gets a [`Board`] with the heap and every device.
+//!
+//! The board's own code is the Multiboot header and entry (`entry`), the information's
+//! parser (`multiboot`) and `boot`, which checks for a PCI host bridge and takes the other
+//! steps through `drivers::board::kit`, as `bsp-microvm` does.
 //!
 //! | device | driver | status |
 //! |---|---|---|
@@ -42,13 +46,13 @@ mod entry;
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod multiboot;
 
-use drivers::qemu::QemuPower;
-use drivers::uart16550::{PortRegisters, Uart16550};
+use drivers::console::uart16550::{PortRegisters, Uart16550};
+use drivers::platform::smp::ApicCores;
+use drivers::power::qemu::QemuPower;
 use drivers::x86_64::context::X86ContextSwitch;
 use drivers::x86_64::cpu::Exceptions;
 use drivers::x86_64::idle::HaltIdle;
 use drivers::x86_64::paging::PageGuard;
-use drivers::x86_64::smp::ApicCores;
 use drivers::x86_64::tsc::TscClock;
 use hal::board::Platform;
 

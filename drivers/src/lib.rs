@@ -1,21 +1,29 @@
-//! Chip-level drivers for Novillo: each knows one piece of hardware and nothing of boards,
-//! threads, sockets or files.
+//! Chip-level drivers for Novillo, and the boot code its x86_64 boards share: each driver
+//! knows one piece of hardware, and nothing here knows threads, sockets or files.
 //!
-//! | module | hardware |
+//! A reader finds the processor in [`x86_64`], the machine around it in [`platform`], and
+//! each device family in its own module; a board crate is then only its boot protocol and
+//! its device list, with the rest in [`board`].
+//!
+//! | module | what |
 //! |---|---|
-//! | [`uart16550`] | the 16550 serial port, behind [`hal::console::Console`] |
-//! | [`pci`] | PCI configuration space through ports 0xcf8/0xcfc |
-//! | [`qemu`] | QEMU's `isa-debug-exit` device, else ACPI S5, the i8042 reset or a triple fault, behind [`hal::power::PowerOff`] |
-//! | [`x86_64`] | the CPU: boot into long mode, GDT/TSS, IDT and trap entry, context switch, TSC, PIT, 8259 masking, local APIC (timer, IPIs), SMP start-up, idle halting, guard pages, ACPI MADT and FADT (S5), MP table |
+//! | [`x86_64`] | the processor: the long-mode entry, GDT/TSS, IDT and trap entry, context switch, paging and guard pages, TSC clock, idle halting, port I/O |
+//! | [`platform`] | the PC-compatible machine around it (`pc` and `microvm`): firmware tables ([`platform::firmware`]: MP table, ACPI MADT and FADT/S5), interrupt controllers ([`platform::irq`]: local APIC, 8259 masking), the PIT, starting the other cores ([`platform::smp`]) |
+//! | [`bus`] | PCI configuration space through ports 0xcf8/0xcfc |
+//! | [`console`] | the 16550 serial port, behind [`hal::console::Console`] |
+//! | [`power`] | QEMU's `isa-debug-exit` device, else ACPI S5, the i8042 reset or a triple fault, behind [`hal::power::PowerOff`] |
+//! | [`board`] | what every x86_64 board's boot path shares: which loader entered the image, the loader's data, the heap and memory checks, finding the clock and the cores ([`board::common`]), and the steps every board takes in the same order ([`board::kit`]) |
 //!
-//! Register access sits behind small traits ([`uart16550::Registers`],
-//! [`x86_64::lapic::Registers`]) so that the
-//! drivers are tested on the host against fake register banks.
+//! Register access sits behind small traits ([`console::uart16550::Registers`],
+//! [`platform::irq::lapic::Registers`]) so that the drivers are tested on the host against
+//! fake register banks.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-pub mod pci;
-pub mod qemu;
-pub mod uart16550;
+pub mod board;
+pub mod bus;
+pub mod console;
+pub mod platform;
+pub mod power;
 pub mod x86_64;

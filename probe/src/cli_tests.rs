@@ -180,7 +180,7 @@ fn limits_are_said_not_met_silently() {
 /// probe's core limit is the guest's.
 #[test]
 fn the_core_limit_is_the_drivers_one() {
-    let mptable = include_str!("../../drivers/src/x86_64/mptable.rs");
+    let mptable = include_str!("../../drivers/src/platform/firmware/mptable.rs");
     assert!(mptable.contains(&format!("pub const MAX_CORES: usize = {MAX_SMP};")));
 }
 

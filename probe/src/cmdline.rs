@@ -146,7 +146,7 @@ mod tests {
     /// The limits probe keeps in step with the guest are the guest's.
     #[test]
     fn the_board_limit_is_the_drivers_one() {
-        let boot = include_str!("../../drivers/src/x86_64/boot.rs");
+        let boot = include_str!("../../drivers/src/board/common.rs");
         assert!(boot.contains(&format!(
             "pub const MAX_COMMAND_LINE: usize = {BOARD_KEEPS};"
         )));

@@ -10,11 +10,12 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use hal::trap::{FaultHandler, Traps};
 
+use crate::platform::irq::lapic::{LocalApic, MmioRegisters};
+use crate::platform::irq::pic;
 use crate::x86_64::gdt::{CoreLocal, CoreTables, DOUBLE_FAULT_IST, PAGE_FAULT_IST};
 use crate::x86_64::idt::Idt;
-use crate::x86_64::lapic::{LocalApic, MmioRegisters};
+use crate::x86_64::instructions;
 use crate::x86_64::trap::{self, EXCEPTION_ENTRIES, INTERRUPT_ENTRIES, SPURIOUS_VECTOR, TrapFrame};
-use crate::x86_64::{instructions, pic};
 
 /// The fault handler in charge: the board's early one, then the kernel's.
 static FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
@@ -114,7 +115,7 @@ pub unsafe fn init_other_core(slot: &'static mut MaybeUninit<CoreTables>, core: 
 }
 
 /// Masks the 8259s and enables the current core's local APIC at `base`, with the timer's
-/// calibration run started (see [`crate::x86_64::lapic`]). Every core calls it once.
+/// calibration run started (see [`crate::platform::irq::lapic`]). Every core calls it once.
 ///
 /// # Safety
 /// `base` must be the local APIC's identity-mapped address, in xAPIC mode; runs with

@@ -6,16 +6,16 @@
 //! can slip in between the check and the halt. It would be taken at once and end the `hlt`.
 //!
 //! The timer's rate is found the first time a core needs it (see
-//! [`crate::x86_64::lapic`]), from the TSC.
+//! [`crate::platform::irq::lapic`]), from the TSC.
 
 use core::arch::asm;
 
 use hal::cpu::CpuIdle;
 use hal::time::{Clock, Instant};
 
+use crate::platform::irq::lapic::{self, LocalApic, MmioRegisters};
 use crate::x86_64::gdt::CoreLocal;
 use crate::x86_64::instructions;
-use crate::x86_64::lapic::{self, LocalApic, MmioRegisters};
 use crate::x86_64::trap::TIMER_VECTOR;
 use crate::x86_64::tsc::TscClock;
 

@@ -3,13 +3,13 @@
 //! The TSC of every CPU a hypervisor offers today runs at a constant rate; what varies is
 //! how the kernel learns that rate. In order of preference: the hypervisor says so (the
 //! `tsc_khz=` command-line hint `probe` passes, or CPUID leaf 0x40000010), the CPU says so
-//! (CPUID leaf 0x15), or the board measures it against the PIT ([`crate::x86_64::pit`]).
+//! (CPUID leaf 0x15), or the board measures it against the PIT ([`crate::platform::pit`]).
 //! Nothing here assumes a CPU speed.
 
 use hal::time::{Clock, Instant};
 
+use crate::platform::pit;
 use crate::x86_64::instructions::{self, cpuid};
-use crate::x86_64::pit;
 
 /// How long the PIT measurement takes when nobody reports the rate: 5 ms of PIT ticks,
 /// which pins the rate to about 0.02 % under QEMU.

@@ -4,7 +4,7 @@
 //! every CPU, where SeaBIOS's MP table may list only the boot processor. As with the MP
 //! table, the parsers read byte slices and the board decides which memory to show them.
 
-use crate::x86_64::mptable::{Processors, checksum_ok};
+use crate::platform::firmware::mptable::{Processors, checksum_ok};
 
 /// The size of a system description table's header.
 const HEADER: usize = 36;
@@ -161,7 +161,7 @@ fn le64(bytes: &[u8], at: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::{find_root, parse_madt, root_entries, table_len};
-    use crate::x86_64::mptable::seal;
+    use crate::platform::firmware::mptable::seal;
 
     fn table(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
         let mut t = vec![0u8; 36];

@@ -26,11 +26,11 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, fence};
 use hal::cpu::{CoreEntry, Cores, StartError};
 use hal::memory::Region;
 
+use crate::platform::firmware::mptable::MAX_CORES;
+use crate::platform::irq::lapic::{Ipi, LocalApic, MmioRegisters};
 use crate::x86_64::cpu;
 use crate::x86_64::gdt::{CoreLocal, CoreTables};
 use crate::x86_64::instructions;
-use crate::x86_64::lapic::{Ipi, LocalApic, MmioRegisters};
-use crate::x86_64::mptable::MAX_CORES;
 use crate::x86_64::trap::WAKE_VECTOR;
 use crate::x86_64::tsc::TscClock;
 

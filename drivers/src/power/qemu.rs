@@ -18,7 +18,7 @@ use core::fmt;
 use embedded_io::Write;
 use hal::power::{MAX_STATUS, PowerOff};
 
-use crate::x86_64::fadt::{SleepRegister, SoftOff};
+use crate::platform::firmware::fadt::{SleepRegister, SoftOff};
 use crate::x86_64::{instructions, port};
 
 /// The I/O port where boards put `isa-debug-exit` (`-device isa-debug-exit,iobase=0xf4`).

@@ -8,8 +8,8 @@
 //! write it. A DSDT that says it some other way leaves S5 undescribed. The parsers read
 //! byte slices; the board decides which memory to show them.
 
-use crate::x86_64::acpi;
-use crate::x86_64::mptable::checksum_ok;
+use crate::platform::firmware::acpi;
+use crate::platform::firmware::mptable::checksum_ok;
 
 /// The offset of the FADT's `DSDT` field (a 32-bit address).
 const DSDT: usize = 40;
@@ -146,7 +146,7 @@ fn le64(bytes: &[u8], at: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::{SleepRegister, SoftOff, dsdt_address, s5_sleep_type, sleep_register};
-    use crate::x86_64::mptable::seal;
+    use crate::platform::firmware::mptable::seal;
 
     /// A table of `len` bytes with `signature`, `fields` written at their offsets, sealed.
     fn table(signature: &[u8; 4], len: usize, fields: &[(usize, &[u8])]) -> Vec<u8> {

@@ -1,0 +1,3 @@
+//! Buses, through which devices are found.
+
+pub mod pci;

@@ -1,0 +1,3 @@
+//! Consoles: where the kernel's and the application's text goes.
+
+pub mod uart16550;

@@ -1,0 +1,8 @@
+//! The PC-compatible machine around the processor, as QEMU's `pc` and `microvm` both
+//! have it: the firmware's tables, the interrupt controllers, the PIT, and starting the
+//! other cores.
+
+pub mod firmware;
+pub mod irq;
+pub mod pit;
+pub mod smp;

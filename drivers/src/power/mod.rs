@@ -1,0 +1,3 @@
+//! Leaving the machine: powering it off with a status.
+
+pub mod qemu;
