@@ -128,6 +128,8 @@ fn init(start_info: u64, eax: u64) -> Board<Microvm> {
         guard: common.guard,
         power: power(common.soft_off),
         traps,
+        interrupts: hal::irq::NoLines,
+        devices: hal::device::NoDevices,
     }
 }
 

@@ -133,6 +133,8 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
         guard: common.guard,
         power: power(common.soft_off),
         traps,
+        interrupts: hal::irq::NoLines,
+        devices: hal::device::NoDevices,
     }
 }
 
