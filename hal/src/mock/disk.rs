@@ -291,3 +291,60 @@ impl InterruptSource for FakeDisk {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::FakeDisk;
+    use crate::block::{BlockDevice, Request, SECTOR_SIZE};
+    use crate::irq::{InterruptSource, Interrupts, Line};
+    use crate::mock::FakeInterrupts;
+
+    static FIRED: AtomicUsize = AtomicUsize::new(0);
+
+    fn fired(_: Line) {
+        FIRED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn finishing_raises_the_line_until_every_disk_on_it_is_acked() {
+        let line = Line::new(5).unwrap();
+        let mut irq = FakeInterrupts::new();
+        irq.set_handler(fired);
+        irq.route(line, 0);
+        let (mut a, mut b) = (FakeDisk::new(2), FakeDisk::new(2));
+        a.connect(&irq, line);
+        b.connect(&irq, line);
+        a.write_image(&[9; SECTOR_SIZE]);
+
+        let mut buf = [0; SECTOR_SIZE];
+        // SAFETY: `buf` lives until the completion was polled below.
+        let token = unsafe {
+            a.submit(Request::Read {
+                first: 0,
+                buf: &mut buf,
+            })
+        }
+        .unwrap();
+        assert_eq!((a.waiting(), FIRED.load(Ordering::SeqCst)), (1, 0));
+        b.finish_at_submit(true);
+        // SAFETY: a flush has no buffer.
+        unsafe { b.submit(Request::Flush) }.unwrap();
+        assert_eq!(FIRED.load(Ordering::SeqCst), 1, "finished inside submit");
+        assert_eq!(b.flushes(), 1);
+        a.finish_all();
+        assert_eq!(FIRED.load(Ordering::SeqCst), 1, "masked until serviced");
+
+        assert!(a.ack_interrupt());
+        irq.unmask(line);
+        assert_eq!(FIRED.load(Ordering::SeqCst), 2, "b still holds the line");
+        assert!(b.ack_interrupt());
+        assert!(!b.ack_interrupt(), "acked once");
+        irq.unmask(line);
+        assert_eq!(FIRED.load(Ordering::SeqCst), 2, "quiet once both are acked");
+        assert_eq!(a.poll().map(|c| c.token), Some(token));
+        assert_eq!(buf, [9; SECTOR_SIZE]);
+        assert_eq!((a.in_flight(), b.in_flight()), (0, 1));
+    }
+}
