@@ -7,6 +7,8 @@ use drivers::board::loader::Loader;
 use drivers::bus::pci::PortConfig;
 use drivers::x86_64::cpu;
 use hal::board::Board;
+use hal::device::NoDevices;
+use hal::irq::NoLines;
 use hal::trap::Fault;
 
 use crate::{QemuPc, multiboot};
@@ -71,7 +73,8 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     let (data, ()) = unsafe { KIT.read_loader_data(|data| read_multiboot(info, magic, data)) };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { KIT.find_common(data, Acpi::Search) };
-    KIT.assemble(data, common, traps)
+    // No interrupt lines or devices yet: the I/O APIC and the device lists come next.
+    KIT.assemble(data, common, traps, NoLines, NoDevices)
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

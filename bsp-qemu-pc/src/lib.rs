@@ -69,4 +69,7 @@ impl Platform for QemuPc {
     type Guard = PageGuard;
     type Power = QemuPower<Uart16550<PortRegisters>>;
     type Traps = Exceptions;
+    // No device lines or devices yet: the I/O APIC and the device list come next.
+    type Interrupts = hal::irq::NoLines;
+    type Devices = hal::device::NoDevices;
 }

@@ -1,13 +1,31 @@
 //! Block devices: an array of fixed-size sectors, such as a virtio-blk or ATA disk.
 //!
+//! The trait is split-phase: a request is started with [`BlockDevice::submit`] and comes
+//! back later from [`BlockDevice::poll`], so that a driver never waits for its device.
+//!
 //! # Contract
-//! - A request names its first sector and a buffer whose length is a whole number of
-//!   [`SECTOR_SIZE`] sectors; an empty buffer does nothing and succeeds.
-//! - `read` and `write` block until the transfer is done. A request that reaches past
-//!   [`BlockDevice::sector_count`] fails with [`ErrorKind::OutOfRange`] and transfers nothing;
-//!   a buffer that is not a whole number of sectors fails with [`ErrorKind::InvalidBuffer`].
-//! - `flush` returns once every completed write is durable; a device with no write cache
-//!   makes it a no-op.
+//! - `submit` returns at once. It checks the request ([`Request::check`]: the buffer is a
+//!   whole, non-zero number of [`SECTOR_SIZE`] sectors, else [`ErrorKind::InvalidBuffer`];
+//!   it ends at or before [`BlockDevice::sector_count`], else [`ErrorKind::OutOfRange`]),
+//!   then either starts it and returns its [`Token`], or returns `WouldBlock` when the
+//!   queue has no room (retry after a completion), or an error: `OutOfRange`,
+//!   `InvalidBuffer`, `ReadOnly`. A refused request transfers nothing.
+//! - `poll` returns at once: a finished request, or `None`. Every token comes back exactly
+//!   once, in any order; a device error ([`ErrorKind::Device`]) comes back in the
+//!   completion.
+//! - [`Request::Flush`] finishes once every write that finished before it was submitted is
+//!   durable; a device without a write cache finishes it at once.
+//! - A device that raises interrupts ([`InterruptSource`](crate::irq::InterruptSource))
+//!   raises one whenever `poll` would return something new.
+//!
+//! # For driver authors
+//! Do not wait for the device anywhere: waiting is the kernel's (it parks the thread). Use
+//! [`ErrorKind`] as your request error and [`Request::check`] to refuse bad requests the
+//! same way every device does; `hal::mock::block_contract` (feature `mock`) is the suite
+//! your driver must pass.
+//!
+//! # For board authors
+//! Hand block devices to the kernel through [`DeviceSink`](crate::device::DeviceSink).
 
 use core::fmt;
 
@@ -64,19 +82,82 @@ impl<T: ErrorType + ?Sized> ErrorType for &mut T {
     type Error = T::Error;
 }
 
+/// Names one request in flight, from `submit` to the `poll` that returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Token(pub u16);
+
+/// What to do.
+#[derive(Debug)]
+pub enum Request<'a> {
+    /// Read `buf.len() / SECTOR_SIZE` sectors starting at `first` into `buf`.
+    Read {
+        /// The first sector.
+        first: u64,
+        /// Where the sectors go.
+        buf: &'a mut [u8],
+    },
+    /// Write `buf` to `buf.len() / SECTOR_SIZE` sectors starting at `first`.
+    Write {
+        /// The first sector.
+        first: u64,
+        /// What to write.
+        buf: &'a [u8],
+    },
+    /// Make every finished write durable.
+    Flush,
+}
+
+impl Request<'_> {
+    /// The same request, borrowed again (the kernel submits it again after `WouldBlock`).
+    pub fn reborrow(&mut self) -> Request<'_> {
+        match self {
+            Request::Read { first, buf } => Request::Read { first: *first, buf },
+            Request::Write { first, buf } => Request::Write { first: *first, buf },
+            Request::Flush => Request::Flush,
+        }
+    }
+
+    /// Checks the request against the contract's buffer and range rules for a device of
+    /// `sector_count` sectors; an empty buffer is refused.
+    pub fn check(&self, sector_count: u64) -> Result<(), ErrorKind> {
+        let (first, len) = match self {
+            Request::Read { first, buf } => (*first, buf.len()),
+            Request::Write { first, buf } => (*first, buf.len()),
+            Request::Flush => return Ok(()),
+        };
+        if len == 0 {
+            return Err(ErrorKind::InvalidBuffer);
+        }
+        check_request(sector_count, first, len).map(drop)
+    }
+}
+
+/// A finished request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion<E> {
+    /// The token `submit` returned for it.
+    pub token: Token,
+    /// How it ended.
+    pub result: Result<(), E>,
+}
+
 /// An array of [`SECTOR_SIZE`]-byte sectors: see the [module docs](self) for the contract.
 pub trait BlockDevice: ErrorType {
     /// How many sectors the device holds.
     fn sector_count(&self) -> u64;
 
-    /// Reads `buf.len() / SECTOR_SIZE` sectors starting at `first`.
-    fn read(&mut self, first: u64, buf: &mut [u8]) -> Result<(), Self::Error>;
+    /// How many requests may be in flight at once (at least 1).
+    fn queue_depth(&self) -> usize;
 
-    /// Writes `buf.len() / SECTOR_SIZE` sectors starting at `first`.
-    fn write(&mut self, first: u64, buf: &[u8]) -> Result<(), Self::Error>;
+    /// Starts `request`, or says why not.
+    ///
+    /// # Safety
+    /// The request's buffer stays valid, and nothing else reads or writes it, until `poll`
+    /// has returned the token: the device keeps its address and may use it until then.
+    unsafe fn submit(&mut self, request: Request<'_>) -> nb::Result<Token, Self::Error>;
 
-    /// Makes every completed write durable.
-    fn flush(&mut self) -> Result<(), Self::Error>;
+    /// A finished request, if there is one.
+    fn poll(&mut self) -> Option<Completion<Self::Error>>;
 }
 
 impl<T: BlockDevice + ?Sized> BlockDevice for &mut T {
@@ -84,16 +165,17 @@ impl<T: BlockDevice + ?Sized> BlockDevice for &mut T {
         T::sector_count(self)
     }
 
-    fn read(&mut self, first: u64, buf: &mut [u8]) -> Result<(), Self::Error> {
-        T::read(self, first, buf)
+    fn queue_depth(&self) -> usize {
+        T::queue_depth(self)
     }
 
-    fn write(&mut self, first: u64, buf: &[u8]) -> Result<(), Self::Error> {
-        T::write(self, first, buf)
+    unsafe fn submit(&mut self, request: Request<'_>) -> nb::Result<Token, Self::Error> {
+        // SAFETY: the caller keeps the contract, which is the same.
+        unsafe { T::submit(self, request) }
     }
 
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        T::flush(self)
+    fn poll(&mut self) -> Option<Completion<Self::Error>> {
+        T::poll(self)
     }
 }
 
@@ -112,7 +194,7 @@ pub fn check_request(sector_count: u64, first: u64, len: usize) -> Result<u64, E
 
 #[cfg(test)]
 mod tests {
-    use super::{ErrorKind, SECTOR_SIZE, check_request};
+    use super::{ErrorKind, Request, SECTOR_SIZE, check_request};
 
     #[test]
     fn requests_inside_the_device_pass() {
@@ -129,5 +211,19 @@ mod tests {
             check_request(8, u64::MAX, SECTOR_SIZE),
             Err(ErrorKind::OutOfRange)
         );
+    }
+
+    #[test]
+    fn requests_refuse_empty_buffers_and_pass_flushes() {
+        let mut buf = [0; SECTOR_SIZE];
+        let mut read = Request::Read {
+            first: 1,
+            buf: &mut buf,
+        };
+        assert_eq!(read.reborrow().check(2), Ok(()));
+        assert_eq!(read.check(1), Err(ErrorKind::OutOfRange));
+        let empty = Request::Write { first: 0, buf: &[] };
+        assert_eq!(empty.check(2), Err(ErrorKind::InvalidBuffer));
+        assert_eq!(Request::Flush.check(0), Ok(()));
     }
 }

@@ -10,6 +10,8 @@ use core::mem::MaybeUninit;
 use crate::console::Console;
 use crate::context::ContextSwitch;
 use crate::cpu::{Cores, CpuIdle};
+use crate::device::Discover;
+use crate::irq::Interrupts;
 use crate::memory::{GuardPages, Region};
 use crate::power::PowerOff;
 use crate::time::Clock;
@@ -51,6 +53,10 @@ pub trait Platform: 'static {
     type Power: PowerOff + Send;
     /// Where CPU exceptions go.
     type Traps: Traps + Send;
+    /// The interrupt controller of device lines.
+    type Interrupts: Interrupts + Send + Sync + 'static;
+    /// Finding the board's devices, when an application first asks for one.
+    type Devices: Discover;
 }
 
 /// Everything a board found at boot, handed to the kernel once.
@@ -80,6 +86,10 @@ pub struct Board<P: Platform> {
     pub power: P::Power,
     /// Where CPU exceptions go.
     pub traps: P::Traps,
+    /// The interrupt controller of device lines.
+    pub interrupts: P::Interrupts,
+    /// The board's devices, found when an application first asks for one.
+    pub devices: P::Devices,
 }
 
 impl<P: Platform> fmt::Debug for Board<P> {

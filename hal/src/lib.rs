@@ -8,7 +8,9 @@
 //! | module | trait | what it stands for |
 //! |---|---|---|
 //! | [`console`] | [`Console`](console::Console) | a byte stream for humans: a serial port |
-//! | [`block`] | [`BlockDevice`](block::BlockDevice) | an array of 512-byte sectors |
+//! | [`block`] | [`BlockDevice`](block::BlockDevice) | an array of 512-byte sectors, split-phase: submit, then poll |
+//! | [`irq`] | [`Interrupts`](irq::Interrupts), [`InterruptSource`](irq::InterruptSource) | device interrupt lines, and a device that raises them |
+//! | [`device`] | [`Discover`](device::Discover), [`DeviceSink`](device::DeviceSink) | handing a board's devices to the kernel |
 //! | [`net`] | [`NetDevice`](net::NetDevice) | an Ethernet interface that hands out tokens |
 //! | [`time`] | [`Clock`](time::Clock) | the monotonic clock |
 //! | [`cpu`] | [`CpuIdle`](cpu::CpuIdle), [`Cores`](cpu::Cores) | halting a core, finding and waking cores |
@@ -25,8 +27,9 @@
 //! from the device.
 //!
 //! # For board authors
-//! Implement [`Board`](board::Board) once, from a single `init()` that discovers devices and
-//! can run only once; an optional device is an `Option`.
+//! Implement [`Board`](board::Board) once, from a single `init()` that can run only once; an
+//! optional device is an `Option`. Devices the kernel finds later, on demand (disks), come
+//! from the board's [`Discover`](device::Discover) value.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
@@ -39,6 +42,8 @@ pub mod board;
 pub mod console;
 pub mod context;
 pub mod cpu;
+pub mod device;
+pub mod irq;
 pub mod memory;
 pub mod net;
 pub mod power;

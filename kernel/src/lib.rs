@@ -9,6 +9,8 @@
 //!   [`sync`]: blocking `Mutex`, `Condvar`, channels, one-time initialisation, per-core data;
 //! - panic and CPU-exception reports, ending only the thread that failed ([`fault`]);
 //! - the heap allocator ([`heap`]);
+//! - disks ([`block`]), found when first asked for, whose interrupts wake the waiting
+//!   threads;
 //! - time ([`time`]), the command line ([`env`]) and facts about the machine ([`system`]);
 //! - a small harness for in-guest test suites ([`testing`]).
 //!
@@ -28,19 +30,23 @@
 
 #![cfg_attr(not(test), no_std)]
 // Unsafe code lives in the modules that allow it: `start` (the entry symbols), `heap` (the
-// allocator), `sched` (the context switch), `sync` (the locks' shared cells) and `console`
-// (taking the console over in a report).
+// allocator), `sched` (the context switch), `sync` (the locks' shared cells), `console`
+// (taking the console over in a report) and `device` (buffers handed to drivers).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
+pub mod block;
 #[allow(unsafe_code)] // Forcing the console lock for a last report.
 pub mod console;
+#[allow(unsafe_code)] // Device requests hand buffer addresses to drivers.
+mod device;
 pub mod env;
 pub mod fault;
 #[allow(unsafe_code)] // The allocator hands out raw memory.
 pub mod heap;
+mod irq;
 pub mod logger;
 pub mod process;
 #[allow(unsafe_code)] // The context-switch boundary.
@@ -54,6 +60,8 @@ pub mod testing;
 pub mod thread;
 pub mod time;
 
+#[doc(hidden)]
+pub use device::{DeviceParts as __DeviceParts, discover as __discover};
 pub use hal;
 pub use start::{init, start};
 
@@ -63,6 +71,17 @@ pub mod host_test {
     /// Runs the ready threads of the current core until none is ready.
     pub fn turn() {
         crate::sched::turn();
+    }
+
+    /// Whether the current core would halt now: nothing in its inbox, no device
+    /// interrupt pending.
+    pub fn would_idle() -> bool {
+        crate::sched::would_idle()
+    }
+
+    /// What the current core's loop does between turns: halt, unless it has work.
+    pub fn idle_once() {
+        crate::sched::halt();
     }
 
     /// Lets threads be created on cores `0..count`, as if they had started.

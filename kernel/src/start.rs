@@ -6,7 +6,9 @@
 //! - [`board!`](crate::board), invoked once where the board is picked (the `apps` crate),
 //!   defines `__novillo_start` for that board's [`Platform`] and calls [`start`];
 //! - [`main!`](crate::main), invoked by each application, defines `__novillo_main`, which
-//!   [`start`] calls.
+//!   [`start`] calls;
+//! - [`board!`](crate::board) also defines `__novillo_discover`, which the kernel calls the
+//!   first time an application asks for a device (see `device`).
 
 use alloc::boxed::Box;
 
@@ -15,7 +17,7 @@ use hal::cpu::Cores;
 use hal::time::Clock;
 use hal::trap::Traps;
 
-use crate::{console, env, fault, heap, logger, process, sched, system, thread, time};
+use crate::{console, device, env, fault, heap, logger, process, sched, system, thread, time};
 
 unsafe extern "Rust" {
     /// The application's `main`, wrapped by [`main!`](crate::main): returns its status.
@@ -44,7 +46,8 @@ fn leak<T>(value: T) -> &'static mut T {
 
 /// Takes the board over: its memory becomes the heap, its console the kernel console, its
 /// clock the kernel's time, its cores the schedulers'; the logger starts and CPU
-/// exceptions come to [`fault::on_fault`]. Runs once, on core 0, before anything else in
+/// exceptions come to [`fault::on_fault`]; the interrupt controller and devices wait for
+/// the first request for a device. Runs once, on core 0, before anything else in
 /// the kernel. The other cores start with [`start`].
 pub fn init<P: Platform>(board: Board<P>) {
     let Board {
@@ -60,6 +63,8 @@ pub fn init<P: Platform>(board: Board<P>) {
         guard,
         power,
         traps,
+        interrupts,
+        devices,
     } = board;
     heap::init(heap);
     console::install(leak(console));
@@ -78,6 +83,7 @@ pub fn init<P: Platform>(board: Board<P>) {
     env::install(command_line);
     logger::init(env::boot_param("log"));
     leak(traps).set_fault_handler(fault::on_fault);
+    device::store::<P>(interrupts, devices);
 }
 
 /// Runs the application on `board`: [`init`], start the other cores, then `main` in the
@@ -147,10 +153,13 @@ macro_rules! main {
 }
 
 /// Connects a board to the kernel: `kernel::board!(bsp_microvm::Microvm);`, once per image,
-/// where the board is picked.
+/// where the board is picked. It also defines the board's device discovery
+/// ([`devices!`](crate::devices)).
 #[macro_export]
 macro_rules! board {
     ($platform:ty) => {
+        $crate::devices!($platform);
+
         #[unsafe(no_mangle)]
         fn __novillo_start(board: $crate::hal::board::Board<$platform>) -> ! {
             $crate::start(board)

@@ -181,6 +181,8 @@ impl Kit {
         data: &'static BootData,
         common: Common,
         traps: Exceptions,
+        interrupts: P::Interrupts,
+        devices: P::Devices,
     ) -> Board<P>
     where
         P: Platform<
@@ -207,6 +209,8 @@ impl Kit {
             guard: common.guard,
             power: self.power(common.soft_off),
             traps,
+            interrupts,
+            devices,
         }
     }
 }

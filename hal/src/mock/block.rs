@@ -1,15 +1,23 @@
+use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::block::{BlockDevice, ErrorKind, ErrorType, SECTOR_SIZE, check_request};
+use crate::block::{BlockDevice, Completion, ErrorKind, ErrorType, Request, SECTOR_SIZE, Token};
+use crate::irq::InterruptSource;
 
-/// A block device in memory.
+/// How many requests a [`RamDisk`] holds before `submit` says `WouldBlock`.
+const DEPTH: usize = 4;
+
+/// A block device in memory. Each request is done inside `submit`; its completion waits
+/// for `poll`. It raises no interrupts.
 #[derive(Clone, Debug)]
 pub struct RamDisk {
     data: Vec<u8>,
     read_only: bool,
     flushes: usize,
     failing_sector: Option<u64>,
+    next_token: u16,
+    done: VecDeque<Completion<ErrorKind>>,
 }
 
 impl RamDisk {
@@ -27,6 +35,8 @@ impl RamDisk {
             read_only: false,
             flushes: 0,
             failing_sector: None,
+            next_token: 0,
+            done: VecDeque::new(),
         }
     }
 
@@ -35,8 +45,8 @@ impl RamDisk {
         self.read_only = read_only;
     }
 
-    /// Makes every later request that touches `sector` fail with [`ErrorKind::Device`], as
-    /// a bad sector would.
+    /// Makes every later request that touches `sector` finish with [`ErrorKind::Device`],
+    /// as a bad sector would.
     pub fn fail_sector(&mut self, sector: Option<u64>) {
         self.failing_sector = sector;
     }
@@ -46,13 +56,15 @@ impl RamDisk {
         &self.data
     }
 
-    /// How many times `flush` was called.
+    /// How many flushes were done.
     pub fn flushes(&self) -> usize {
         self.flushes
     }
 
+    /// The bytes of `len` bytes of sectors from `first`, or the device error of a bad
+    /// sector among them. The request was checked.
     fn range(&self, first: u64, len: usize) -> Result<core::ops::Range<usize>, ErrorKind> {
-        let sectors = check_request(self.sector_count(), first, len)?;
+        let sectors = (len / SECTOR_SIZE) as u64;
         if self
             .failing_sector
             .is_some_and(|bad| (first..first + sectors).contains(&bad))
@@ -62,6 +74,21 @@ impl RamDisk {
         // In range of a disk held in memory, so the offsets fit in usize.
         let start = first as usize * SECTOR_SIZE;
         Ok(start..start + len)
+    }
+
+    fn transfer(&mut self, request: Request<'_>) -> Result<(), ErrorKind> {
+        match request {
+            Request::Read { first, buf } => {
+                let range = self.range(first, buf.len())?;
+                buf.copy_from_slice(&self.data[range]);
+            }
+            Request::Write { first, buf } => {
+                let range = self.range(first, buf.len())?;
+                self.data[range].copy_from_slice(buf);
+            }
+            Request::Flush => self.flushes += 1,
+        }
+        Ok(())
     }
 }
 
@@ -74,59 +101,32 @@ impl BlockDevice for RamDisk {
         (self.data.len() / SECTOR_SIZE) as u64
     }
 
-    fn read(&mut self, first: u64, buf: &mut [u8]) -> Result<(), ErrorKind> {
-        let range = self.range(first, buf.len())?;
-        buf.copy_from_slice(&self.data[range]);
-        Ok(())
+    fn queue_depth(&self) -> usize {
+        DEPTH
     }
 
-    fn write(&mut self, first: u64, buf: &[u8]) -> Result<(), ErrorKind> {
-        if self.read_only {
-            return Err(ErrorKind::ReadOnly);
+    unsafe fn submit(&mut self, request: Request<'_>) -> nb::Result<Token, ErrorKind> {
+        request.check(self.sector_count())?;
+        if self.read_only && matches!(request, Request::Write { .. }) {
+            return Err(nb::Error::Other(ErrorKind::ReadOnly));
         }
-        let range = self.range(first, buf.len())?;
-        self.data[range].copy_from_slice(buf);
-        Ok(())
+        if self.done.len() >= DEPTH {
+            return Err(nb::Error::WouldBlock);
+        }
+        let token = Token(self.next_token);
+        self.next_token = self.next_token.wrapping_add(1);
+        let result = self.transfer(request);
+        self.done.push_back(Completion { token, result });
+        Ok(token)
     }
 
-    fn flush(&mut self) -> Result<(), ErrorKind> {
-        self.flushes += 1;
-        Ok(())
+    fn poll(&mut self) -> Option<Completion<ErrorKind>> {
+        self.done.pop_front()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::RamDisk;
-    use crate::block::{BlockDevice, ErrorKind, SECTOR_SIZE};
-
-    #[test]
-    fn reads_back_what_was_written() {
-        let mut disk = RamDisk::new(4);
-        let sector = [0xab; SECTOR_SIZE];
-        disk.write(2, &sector).unwrap();
-        let mut buf = [0; 2 * SECTOR_SIZE];
-        disk.read(1, &mut buf).unwrap();
-        assert!(buf[..SECTOR_SIZE].iter().all(|&b| b == 0));
-        assert_eq!(&buf[SECTOR_SIZE..], &sector[..]);
-        disk.flush().unwrap();
-        assert_eq!(disk.flushes(), 1);
-    }
-
-    #[test]
-    fn enforces_the_contract() {
-        let mut disk = RamDisk::from_bytes(vec![1; 1000]);
-        assert_eq!(disk.sector_count(), 2);
-        let mut buf = [0; SECTOR_SIZE];
-        assert_eq!(disk.read(2, &mut buf), Err(ErrorKind::OutOfRange));
-        assert_eq!(disk.read(0, &mut buf[..10]), Err(ErrorKind::InvalidBuffer));
-        disk.fail_sector(Some(1));
-        assert_eq!(
-            disk.read(0, &mut [0; 2 * SECTOR_SIZE]),
-            Err(ErrorKind::Device)
-        );
-        assert_eq!(disk.read(0, &mut buf), Ok(()));
-        disk.set_read_only(true);
-        assert_eq!(disk.write(0, &buf), Err(ErrorKind::ReadOnly));
+impl InterruptSource for RamDisk {
+    fn ack_interrupt(&mut self) -> bool {
+        false
     }
 }

@@ -1,13 +1,17 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec;
+use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::board::{Board, Platform};
+use crate::device::{DeviceSink, Discover};
+use crate::irq::Line;
 use crate::memory::Region;
 use crate::mock::{
-    FakeCores, FakeGuard, ManualClock, RecordingConsole, RecordingIdle, StackSwitch,
+    FakeCores, FakeDisk, FakeGuard, FakeInterrupts, ManualClock, RecordingConsole, RecordingIdle,
+    StackSwitch,
 };
 use crate::power::PowerOff;
 use crate::trap::{Fault, FaultHandler, Traps};
@@ -25,6 +29,24 @@ impl Platform for MockPlatform {
     type Guard = FakeGuard;
     type Power = FakePower;
     type Traps = FakeTraps;
+    type Interrupts = FakeInterrupts;
+    type Devices = FakeDevices;
+}
+
+/// The devices a mock board "finds": each disk is handed over as a clone, so that the
+/// test keeps its own handle on it.
+#[derive(Debug, Default)]
+pub struct FakeDevices {
+    /// The disks, each with its line, in discovery order.
+    pub blocks: Vec<(FakeDisk, Line)>,
+}
+
+impl Discover for FakeDevices {
+    fn discover(self, sink: &mut dyn DeviceSink) {
+        for (disk, line) in self.blocks {
+            sink.block("fake-disk", Box::leak(Box::new(disk)), line);
+        }
+    }
 }
 
 /// A power switch that records the status and then panics, since `power_off` must not
@@ -80,8 +102,8 @@ impl Traps for FakeTraps {
 }
 
 /// A whole fake board: a recording console, a manual clock moved by the idle, `cores` fake
-/// cores, a real stack switch, and `heap_bytes` of heap (leaked: a board's heap lives for
-/// ever).
+/// cores, a real stack switch, `heap_bytes` of heap (leaked: a board's heap lives for
+/// ever), a fake interrupt controller and no devices (fill in `devices`).
 pub fn board(cores: usize, heap_bytes: usize) -> Board<MockPlatform> {
     let heap = Box::leak(vec![MaybeUninit::uninit(); heap_bytes].into_boxed_slice());
     let map = Box::leak(Box::new([Region {
@@ -103,5 +125,7 @@ pub fn board(cores: usize, heap_bytes: usize) -> Board<MockPlatform> {
         guard: FakeGuard::new(),
         power: FakePower::new(),
         traps: FakeTraps::default(),
+        interrupts: FakeInterrupts::new(),
+        devices: FakeDevices::default(),
     }
 }

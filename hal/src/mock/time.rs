@@ -48,6 +48,13 @@ pub(crate) struct Shared<T> {
 unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Shared<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            value: RefCell::new(value),
+        }
+    }
+
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         while self
             .locked

@@ -237,6 +237,7 @@ impl Core {
 
     /// Takes in what other cores sent and wakes the sleepers whose time has come.
     fn collect(&self) {
+        crate::irq::service(current_core());
         if self.has_mail.swap(false, Ordering::Acquire) {
             let mail = core::mem::take(&mut *self.inbox.lock());
             for thread in mail {
@@ -336,16 +337,35 @@ pub(crate) fn turn() {
 /// The core's loop: run what is ready, then halt until an interrupt or the next sleeper's
 /// deadline. Never returns.
 pub(crate) fn run_core() -> ! {
-    let core = this_core();
     loop {
         turn();
-        let deadline = core.earliest_deadline();
-        core.halted.store(true, Ordering::SeqCst);
-        machine()
-            .idle
-            .idle(deadline, &mut || !core.has_mail.load(Ordering::SeqCst));
-        core.halted.store(false, Ordering::SeqCst);
+        halt();
     }
+}
+
+/// Halts the current core until an interrupt or its next sleeper's deadline, unless it has
+/// work waiting.
+pub(crate) fn halt() {
+    let index = current_core();
+    let core = &cores()[index];
+    let deadline = core.earliest_deadline();
+    core.halted.store(true, Ordering::SeqCst);
+    machine()
+        .idle
+        .idle(deadline, &mut || still_idle(core, index));
+    core.halted.store(false, Ordering::SeqCst);
+}
+
+/// Whether `core`, number `index`, may halt: no mail and no device interrupt pending. The
+/// idle asks with interrupts masked, so that whatever comes after ends the halt.
+fn still_idle(core: &Core, index: usize) -> bool {
+    !core.has_mail.load(Ordering::SeqCst) && !crate::irq::pending(index)
+}
+
+/// Whether the current core would halt now.
+pub(crate) fn would_idle() -> bool {
+    let index = current_core();
+    still_idle(&cores()[index], index)
 }
 
 /// Where a new thread begins, on its own stack.
