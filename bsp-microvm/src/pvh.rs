@@ -1,5 +1,6 @@
 //! The PVH boot protocol: what the loader tells the kernel in `hvm_start_info`.
 
+use drivers::x86_64::entry::MAPPED_LIMIT;
 use hal::memory::Region;
 
 /// The magic number at the start of `hvm_start_info`.
@@ -28,6 +29,10 @@ pub(crate) enum Error {
     BadMagic(u32),
     /// Version 0 start info has no memory map.
     NoMemoryMap,
+    /// The memory map (address, entries) reaches past the memory the boot page tables map.
+    MemoryMapOutOfReach(u64, u32),
+    /// The command line starts past the memory the boot page tables map.
+    CommandLineOutOfReach(u64),
 }
 
 impl core::fmt::Display for Error {
@@ -38,6 +43,15 @@ impl core::fmt::Display for Error {
                 "magic {magic:#010x}, not {MAGIC:#010x}: not started by a PVH loader"
             ),
             Self::NoMemoryMap => f.write_str("no memory map (start info version 0)"),
+            Self::MemoryMapOutOfReach(address, entries) => write!(
+                f,
+                "the memory map ({entries} entries at {address:#x}) reaches past 4 GiB, \
+                 the memory mapped at boot"
+            ),
+            Self::CommandLineOutOfReach(address) => write!(
+                f,
+                "the command line at {address:#x} lies past 4 GiB, the memory mapped at boot"
+            ),
         }
     }
 }
@@ -60,8 +74,17 @@ pub(crate) fn parse(info: &[u8; START_INFO_LEN]) -> Result<StartInfo, Error> {
     if version < 1 || memmap == 0 || memmap_entries == 0 {
         return Err(Error::NoMemoryMap);
     }
+    // In u64, `entries * 24` cannot overflow; the sum can, for an address near the top.
+    let memmap_end = memmap.checked_add(u64::from(memmap_entries) * MEMMAP_ENTRY_LEN as u64);
+    if memmap_end.is_none_or(|end| end > MAPPED_LIMIT) {
+        return Err(Error::MemoryMapOutOfReach(memmap, memmap_entries));
+    }
+    let cmdline = u64_at(info, 24);
+    if cmdline >= MAPPED_LIMIT {
+        return Err(Error::CommandLineOutOfReach(cmdline));
+    }
     Ok(StartInfo {
-        cmdline: u64_at(info, 24),
+        cmdline,
         rsdp: u64_at(info, 32),
         memmap,
         memmap_entries,
@@ -79,7 +102,7 @@ pub(crate) fn region(entry: &[u8; MEMMAP_ENTRY_LEN]) -> Region {
 
 #[cfg(test)]
 mod tests {
-    use super::{Error, MAGIC, START_INFO_LEN, StartInfo, parse, region};
+    use super::{Error, MAGIC, MEMMAP_ENTRY_LEN, START_INFO_LEN, StartInfo, parse, region};
 
     fn info(magic: u32, version: u32, memmap: u64, entries: u32) -> [u8; START_INFO_LEN] {
         let mut b = [0u8; START_INFO_LEN];
@@ -125,5 +148,65 @@ mod tests {
         assert_eq!((r.start, r.len, r.usable), (0x10_0000, 0x7f0_0000, true));
         e[16] = 2;
         assert!(!region(&e).usable);
+    }
+
+    #[test]
+    fn refuses_a_memory_map_or_command_line_past_the_boot_mapping() {
+        let last = (1u64 << 32) - 3 * MEMMAP_ENTRY_LEN as u64;
+        assert!(parse(&info(MAGIC, 1, last, 3)).is_ok());
+        for (memmap, entries) in [
+            (last, 4),
+            (1 << 32, 1),
+            (0x7000, u32::MAX),
+            (u64::MAX - 10, 3), // the end would wrap around
+        ] {
+            assert_eq!(
+                parse(&info(MAGIC, 1, memmap, entries)),
+                Err(Error::MemoryMapOutOfReach(memmap, entries))
+            );
+        }
+        let mut far = info(MAGIC, 1, 0x7000, 3);
+        far[24..32].copy_from_slice(&(1u64 << 32).to_le_bytes());
+        assert_eq!(parse(&far), Err(Error::CommandLineOutOfReach(1 << 32)));
+    }
+
+    /// Mutated start info and memory map entries: every one read or refused, never a
+    /// panic, and what is read is within reach.
+    #[test]
+    fn hostile_start_info_is_refused_or_read_never_fatal() {
+        let mut seed = 0x7076_685f_7374_6172u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let valid = info(MAGIC, 1, 0x7000, 3);
+        let mut read = 0;
+        for _ in 0..100_000 {
+            let mut bytes = valid;
+            for _ in 0..=next() % 3 {
+                let at = (next() % START_INFO_LEN as u64) as usize;
+                let field = [4, 24, 28, 40, 44, 48, at][(next() % 7) as usize];
+                let width = [1, 4, 8][(next() % 3) as usize].min(START_INFO_LEN - field);
+                let value = next() >> (next() % 64);
+                bytes[field..field + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            }
+            if let Ok(start) = parse(&bytes) {
+                read += 1;
+                let span = u64::from(start.memmap_entries) * MEMMAP_ENTRY_LEN as u64;
+                assert!(
+                    u128::from(start.memmap) + u128::from(span) <= 1 << 32,
+                    "{start:?}"
+                );
+                assert!(start.cmdline < 1 << 32, "{start:?}");
+            }
+            let mut entry = [0u8; MEMMAP_ENTRY_LEN];
+            entry[..8].copy_from_slice(&next().to_le_bytes());
+            entry[16..24].copy_from_slice(&(next() >> (next() % 64)).to_le_bytes());
+            let kind = u32::from_le_bytes([entry[16], entry[17], entry[18], entry[19]]);
+            assert_eq!(region(&entry).usable, kind == 1);
+        }
+        assert!(read > 1_000, "{read}");
     }
 }

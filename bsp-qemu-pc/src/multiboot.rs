@@ -26,6 +26,9 @@ pub(crate) enum Error {
     BadMagic(u32),
     /// The loader gave no memory map.
     NoMemoryMap,
+    /// The memory map (address, length) ends past 4 GiB: damaged, since a Multiboot
+    /// loader hands over a 32-bit address space.
+    MemoryMapOutOfReach(u32, u32),
 }
 
 impl core::fmt::Display for Error {
@@ -38,6 +41,10 @@ impl core::fmt::Display for Error {
                 )
             }
             Self::NoMemoryMap => f.write_str("the loader gave no memory map"),
+            Self::MemoryMapOutOfReach(address, len) => write!(
+                f,
+                "the memory map ({len} bytes at {address:#x}) ends past 4 GiB"
+            ),
         }
     }
 }
@@ -65,10 +72,15 @@ pub(crate) fn parse(magic: u32, info: &[u8; INFO_LEN]) -> Result<Info, Error> {
     } else {
         0
     };
+    let (mmap, mmap_len) = (field(48), field(44));
+    // In u64: the u32 sum can wrap around to a small address.
+    if u64::from(mmap) + u64::from(mmap_len) > 1 << 32 {
+        return Err(Error::MemoryMapOutOfReach(mmap, mmap_len));
+    }
     Ok(Info {
         cmdline: cmdline.into(),
-        mmap: field(48).into(),
-        mmap_len: field(44) as usize,
+        mmap: mmap.into(),
+        mmap_len: mmap_len as usize,
     })
 }
 
@@ -162,6 +174,83 @@ mod tests {
             regions(&5u32.to_le_bytes()).count(),
             0,
             "an entry too small to hold a region"
+        );
+    }
+
+    /// Information with a memory map of `len` bytes at `address`.
+    fn info_with_map(address: u32, len: u32) -> [u8; INFO_LEN] {
+        let mut info = [0u8; INFO_LEN];
+        info[0..4].copy_from_slice(&(1u32 << 6 | 1 << 2).to_le_bytes());
+        info[16..20].copy_from_slice(&0x11_0000u32.to_le_bytes());
+        info[44..48].copy_from_slice(&len.to_le_bytes());
+        info[48..52].copy_from_slice(&address.to_le_bytes());
+        info
+    }
+
+    #[test]
+    fn refuses_a_memory_map_that_ends_past_4_gib() {
+        assert!(parse(LOADER_MAGIC, &info_with_map(0xffff_f000, 0x1000)).is_ok());
+        for (address, len) in [
+            (0xffff_f000, 0x1001),
+            (0xffff_fff0, u32::MAX),
+            (2, u32::MAX),
+        ] {
+            assert_eq!(
+                parse(LOADER_MAGIC, &info_with_map(address, len)),
+                Err(Error::MemoryMapOutOfReach(address, len))
+            );
+        }
+    }
+
+    /// Mutated information, memory maps and command lines: every one read or refused,
+    /// never a panic or an endless walk, and what is read is consistent.
+    #[test]
+    fn hostile_boot_information_is_refused_or_read_never_fatal() {
+        let mut seed = 0x6d75_6c74_6962_6f6fu64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let valid_info = info_with_map(0x11_1000, 72);
+        let mut valid_map = entry(0, 0x9_fc00, 1);
+        valid_map.extend(entry(0x10_0000, 0x7ee_0000, 1));
+        valid_map.extend(entry(0xfffc_0000, 0x4_0000, 2));
+        let (mut read, mut regions_read) = (0, 0);
+        for _ in 0..100_000 {
+            let mut info = valid_info;
+            for _ in 0..=next() % 3 {
+                let field = [0, 16, 44, 48, (next() % 49) as usize][(next() % 5) as usize];
+                let value = u32::MAX >> (next() % 32) & next() as u32;
+                info[field..field + 4].copy_from_slice(&value.to_le_bytes());
+            }
+            if let Ok(found) = parse(LOADER_MAGIC, &info) {
+                read += 1;
+                assert!(found.mmap + found.mmap_len as u64 <= 1 << 32, "{found:?}");
+            }
+            let mut map = valid_map.clone();
+            for _ in 0..=next() % 3 {
+                let at = [0, 24, 48, (next() % map.len() as u64) as usize][(next() % 4) as usize];
+                let value = u32::MAX >> (next() % 32) & next() as u32;
+                let end = (at + 4).min(map.len());
+                map[at..end].copy_from_slice(&value.to_le_bytes()[..end - at]);
+            }
+            map.truncate((next() % (map.len() as u64 + 1)) as usize);
+            // Every entry takes at least 24 bytes: more would be a walk that does not end.
+            let most = map.len() / 24;
+            let walked = regions(&map).take(most + 1).count();
+            assert!(walked <= most, "{map:02x?}");
+            regions_read += walked;
+            let line: Vec<u8> = (0..next() % 12)
+                .map(|_| b" \t\na/=\xff"[(next() % 7) as usize])
+                .collect();
+            let rest = without_image_path(&line);
+            assert!(line.ends_with(rest) && !rest.first().is_some_and(u8::is_ascii_whitespace));
+        }
+        assert!(
+            read > 1_000 && regions_read > 1_000,
+            "{read} {regions_read}"
         );
     }
 }

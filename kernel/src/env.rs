@@ -89,8 +89,14 @@ fn env() -> &'static Env {
 /// The value of `key=` among the plain words before `--`, without the full parse: for the
 /// few parameters the kernel needs at boot, whose values are never quoted.
 pub(crate) fn boot_param(key: &str) -> Option<&'static str> {
-    let line: &'static str = LINE.get().copied().unwrap_or_default();
-    line.split_ascii_whitespace()
+    plain_param(LINE.get().copied().unwrap_or_default(), key)
+}
+
+/// The value of `key=` among the words of `line` before `--`, quotes taken as they stand.
+/// Words end at the white space [`Env::parse`] splits at, Unicode's included, so that both
+/// read the same value.
+fn plain_param<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(char::is_whitespace)
         .take_while(|word| *word != "--")
         .filter_map(|word| word.strip_prefix(key)?.strip_prefix('='))
         .last()
@@ -108,7 +114,10 @@ pub fn param(key: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::Env;
+    use std::sync::mpsc::{self, RecvTimeoutError};
+    use std::time::Duration;
+
+    use super::{Env, plain_param};
 
     #[test]
     fn splits_parameters_from_arguments() {
@@ -137,6 +146,18 @@ mod tests {
     }
 
     #[test]
+    fn boot_parameters_end_where_the_full_parse_ends_words() {
+        for line in ["log=debug\u{b}x", "log=debug\u{a0}x", "x\u{3000}log=debug"] {
+            assert_eq!(plain_param(line, "log"), Some("debug"), "{line:?}");
+            assert_eq!(Env::parse(line).param("log"), Some("debug"), "{line:?}");
+        }
+        assert_eq!(
+            plain_param("log=debug\u{a0}--\u{a0}log=trace", "log"),
+            Some("debug")
+        );
+    }
+
+    #[test]
     fn survives_bad_input() {
         assert_eq!(Env::parse(""), Env::default());
         assert_eq!(Env::parse("   \t "), Env::default());
@@ -144,5 +165,53 @@ mod tests {
         assert!(env.unterminated_quote());
         assert_eq!(env.args(), ["x", "unterminated "]);
         assert_eq!(Env::parse("=v").param(""), Some("v"));
+    }
+
+    /// Random lines of quotes, escapes, separators and every kind of white space: each
+    /// parses (a loop that does not end fails after a minute instead of hanging), the words
+    /// hold no more than the line, and on lines without quotes the boot-time reader agrees
+    /// with the full parse.
+    #[test]
+    fn hostile_lines_parse_and_both_readers_agree() {
+        let (done, finished) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let mut seed = 0x656e_765f_6c69_6e65u64;
+            let mut next = || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            let pieces = [
+                "a", "log", "=", "debug", "--", "-", " ", "\t", "\n", "\u{b}", "\u{a0}",
+                "\u{3000}", "\"", "\\", "\u{e9}",
+            ];
+            for _ in 0..100_000 {
+                let line: String = (0..next() % 16)
+                    .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                    .collect();
+                let env = Env::parse(&line);
+                let held = env.args().iter().map(String::len).sum::<usize>()
+                    + env
+                        .params
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len())
+                        .sum::<usize>();
+                assert!(held <= line.len(), "{line:?}");
+                assert!(!env.unterminated_quote() || line.contains('"'), "{line:?}");
+                if !line.contains('"') {
+                    for key in ["log", "a", ""] {
+                        assert_eq!(plain_param(&line, key), env.param(key), "{line:?} {key:?}");
+                    }
+                }
+            }
+            let _ = done.send(());
+        });
+        if finished.recv_timeout(Duration::from_secs(60)) == Err(RecvTimeoutError::Timeout) {
+            panic!("the parser is still running after a minute: a loop that does not end");
+        }
+        if let Err(panic) = worker.join() {
+            std::panic::resume_unwind(panic);
+        }
     }
 }

@@ -141,7 +141,8 @@ impl Clock for TscClock {
 
 #[cfg(test)]
 mod tests {
-    use super::{TickScale, parse_hint};
+    use super::{PLAUSIBLE_KHZ, TickScale, parse_hint};
+    use crate::platform::firmware::mptable::fuzz::Rng;
 
     #[test]
     fn a_hint_must_be_a_plausible_rate() {
@@ -179,5 +180,37 @@ mod tests {
             TickScale::new(1_193_182).unwrap().nanos(1_193_182_000),
             1_000_000_000
         );
+    }
+
+    /// Random `tsc_khz=` values, and any rate a hypervisor's CPUID could report: a hint is
+    /// read or refused, a scale made (and exact to a nanosecond) or refused, never a panic
+    /// or an overflow.
+    #[test]
+    fn hostile_rates_are_refused_never_fatal() {
+        let mut rng = Rng::new(0x7473_635f_6b68_7a3d);
+        let alphabet = [
+            "0", "1", "2", "6", "9", "+", "-", " ", ".", "e", "k", "\u{0}", "\u{e9}",
+        ];
+        let mut read = 0;
+        for _ in 0..100_000 {
+            let text: String = (0..rng.below(24))
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            if let Some(khz) = parse_hint(&text) {
+                read += 1;
+                assert!(PLAUSIBLE_KHZ.contains(&khz), "{text:?}");
+                assert_eq!(text.trim_start_matches('+').parse(), Ok(khz), "{text:?}");
+            }
+            let khz = rng.next() >> rng.below(64);
+            let ticks = rng.next() >> rng.below(64);
+            if let Some(scale) = TickScale::new(khz) {
+                let exact = u128::from(ticks) * 1_000_000 / u128::from(khz);
+                if let Ok(exact) = u64::try_from(exact) {
+                    let nanos = scale.nanos(ticks);
+                    assert!(nanos.abs_diff(exact) <= 1, "{khz} kHz, {ticks}: {nanos}");
+                }
+            }
+        }
+        assert!(read > 100, "{read}");
     }
 }

@@ -161,6 +161,7 @@ fn le64(bytes: &[u8], at: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::{find_root, parse_madt, root_entries, table_len};
+    use crate::platform::firmware::mptable::fuzz::{self, Rng};
     use crate::platform::firmware::mptable::seal;
 
     fn table(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
@@ -261,5 +262,63 @@ mod tests {
     fn the_boot_processor_is_the_first_listed() {
         let found = parse_madt(&madt(&[(4, 0)], &[(7, 1), (2, 1)])).unwrap();
         assert_eq!(found.apic_ids(), &[7, 2]);
+    }
+
+    /// Mutated RSDPs, root tables and MADTs: every one read or refused, none a panic or an
+    /// endless walk, and what is read is consistent.
+    #[test]
+    fn hostile_tables_are_refused_or_read_never_fatal() {
+        fuzz::within_a_minute(|| {
+            let mut rng = Rng::new(0x6163_7069_2d6d_6164);
+            let mut rsdp = vec![0u8; 48];
+            rsdp[..8].copy_from_slice(b"RSD PTR ");
+            rsdp[15] = 2;
+            rsdp[16..20].copy_from_slice(&0x07fe_0000u32.to_le_bytes());
+            rsdp[24..32].copy_from_slice(&0x07fe_1000u64.to_le_bytes());
+            seal(&mut rsdp[..20], 8);
+            let rsdt = table(b"RSDT", &[0, 0x10, 0, 0, 0, 0x20, 0, 0]);
+            let madts = [
+                madt(&[(0, 1), (1, 1), (2, 0)], &[(3, 1), (300, 1)]),
+                madt(&[(0, 1)], &[]),
+            ];
+            let (mut roots, mut entries, mut madts_read) = (0, 0, 0);
+            for _ in 0..100_000 {
+                let mut area = fuzz::mutate(&mut rng, &rsdp, &[15, 16, 24, 28]);
+                if area.len() >= 20 && rng.below(4) != 0 {
+                    seal(&mut area[..20], 8);
+                }
+                if let Some((address, _)) = find_root(&area) {
+                    roots += 1;
+                    assert_ne!(address, 0, "{area:02x?}");
+                }
+                let mut root = fuzz::mutate(&mut rng, &rsdt, &[4, 36]);
+                let xsdt = rng.below(2) == 0;
+                if root.len() > 9 && rng.below(4) != 0 {
+                    seal(&mut root, 9);
+                }
+                let listed = root_entries(&root, xsdt).take(root.len() + 1).count();
+                assert!(listed <= root.len().saturating_sub(36) / 4, "{root:02x?}");
+                entries += listed;
+                let pick = &madts[rng.below(madts.len())];
+                let mut t = fuzz::mutate(&mut rng, pick, &[4, 44, 45, 53, 61]);
+                if t.len() > 9 && rng.below(4) != 0 {
+                    seal(&mut t, 9);
+                }
+                if let Some(found) = parse_madt(&t) {
+                    madts_read += 1;
+                    assert!(!found.is_empty());
+                    let most = (t.len() - 44) / 8;
+                    assert!(
+                        found.apic_ids().len() + found.beyond_xapic() <= most,
+                        "{t:02x?}"
+                    );
+                }
+            }
+            // The mutations are mild enough to reach the entries.
+            assert!(
+                roots > 1_000 && entries > 1_000 && madts_read > 1_000,
+                "{roots} {entries} {madts_read}"
+            );
+        });
     }
 }

@@ -146,6 +146,7 @@ fn le64(bytes: &[u8], at: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::{SleepRegister, SoftOff, dsdt_address, s5_sleep_type, sleep_register};
+    use crate::platform::firmware::mptable::fuzz::{self, Rng};
     use crate::platform::firmware::mptable::seal;
 
     /// A table of `len` bytes with `signature`, `fields` written at their offsets, sealed.
@@ -262,5 +263,44 @@ mod tests {
         assert_eq!(sleep_register(&short), None);
         assert_eq!(SoftOff::new(&short, &dsdt(&[0x00])), None);
         assert_eq!(sleep_register(&dsdt(&[0x00])), None, "not a FADT");
+    }
+
+    /// Mutated FADTs and DSDTs: every one read or refused, none a panic, and what is read
+    /// is a write that enters a sleep state.
+    #[test]
+    fn hostile_tables_are_refused_or_read_never_fatal() {
+        fuzz::within_a_minute(|| {
+            let mut rng = Rng::new(0x6661_6474_2d5f_5335);
+            let fadts = [pc_fadt(), reduced_fadt()];
+            let dsdts = [dsdt(&[0x00]), dsdt(&[0x0a, 5])];
+            let s5_package = dsdts[0].windows(4).position(|w| w == b"_S5_").unwrap() + 4;
+            let (mut registers, mut types) = (0, 0);
+            for _ in 0..100_000 {
+                let pick = &fadts[rng.below(fadts.len())];
+                let mut fadt = fuzz::mutate(&mut rng, pick, &[40, 64, 112, 140, 244, 248]);
+                if fadt.len() > 9 && rng.below(4) != 0 {
+                    seal(&mut fadt, 9);
+                }
+                let pick = &dsdts[rng.below(dsdts.len())];
+                let mut dsdt = fuzz::mutate(&mut rng, pick, &[s5_package + 1, s5_package + 3]);
+                if dsdt.len() > 9 && rng.below(4) != 0 {
+                    seal(&mut dsdt, 9);
+                }
+                registers += usize::from(sleep_register(&fadt).is_some());
+                types += usize::from(s5_sleep_type(&dsdt).is_some());
+                if let Some(address) = dsdt_address(&fadt) {
+                    assert_ne!(address, 0);
+                }
+                if let Some(off) = SoftOff::new(&fadt, &dsdt) {
+                    let enable = match off.register {
+                        SleepRegister::Pm1aControl(_) => 1 << 13,
+                        _ => 1 << 5,
+                    };
+                    assert_ne!(off.value & enable, 0, "{off:?}");
+                }
+            }
+            // The mutations are mild enough to reach the register and the package.
+            assert!(registers > 1_000 && types > 1_000, "{registers} {types}");
+        });
     }
 }

@@ -97,13 +97,18 @@ pub enum Error {
     BadEntry(u8),
 }
 
+/// Where a configuration table may lie: above page 0, which the boot page tables leave
+/// unmapped, and wholly below 4 GiB, where they end, whatever its 16-bit length says.
+const TABLE_ADDRESSES: core::ops::RangeInclusive<u32> = 0x1000..=u32::MAX - 0xffff;
+
 /// Finds the MP floating pointer in `area` (a region of physical memory the specification
-/// says to search) and returns the physical address of the configuration table it names.
+/// says to search) and returns the physical address of the configuration table it names,
+/// if the table lies in [`TABLE_ADDRESSES`].
 pub fn find_table(area: &[u8]) -> Option<u32> {
     area.chunks_exact(16)
         .find(|p| p.starts_with(b"_MP_") && checksum_ok(p))
         .map(|p| u32::from_le_bytes([p[4], p[5], p[6], p[7]]))
-        .filter(|&address| address != 0)
+        .filter(|address| TABLE_ADDRESSES.contains(address))
 }
 
 /// The length of the configuration table whose first bytes (at least 6) are `header`, so
@@ -165,14 +170,11 @@ pub unsafe fn scan() -> Option<Processors> {
     for (start, len) in AREAS {
         // SAFETY: the caller vouches that this low memory is mapped; reading it has no effect.
         let area = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
-        let Some(address) = find_table(area)
-            .map(|a| a as usize)
-            .filter(|&a| a >= 0x1000)
-        else {
+        let Some(address) = find_table(area).map(|a| a as usize) else {
             continue;
         };
-        // SAFETY: the floating pointer names a table below 4 GiB, which is mapped; a damaged
-        // length only makes the parser refuse the table.
+        // SAFETY: `find_table` names only tables that lie between 4 KiB and 4 GiB, which is
+        // mapped, whatever their length; a damaged length only makes the parser refuse them.
         let header = unsafe { core::slice::from_raw_parts(address as *const u8, 6) };
         let len = table_len(header)?;
         // SAFETY: as above.
@@ -195,9 +197,99 @@ pub(crate) fn seal(bytes: &mut [u8], at: usize) {
     bytes[at] = sum.wrapping_neg();
 }
 
+/// Hostile input for the firmware parsers' tests: a deterministic generator, a mutator of
+/// valid tables, and a watchdog that turns a walk that never ends into a failure.
+#[cfg(test)]
+pub(crate) mod fuzz {
+    use std::sync::mpsc::{self, RecvTimeoutError};
+    use std::time::Duration;
+
+    /// A xorshift64 generator: the same cases on every run.
+    #[derive(Debug)]
+    pub(crate) struct Rng(u64);
+
+    impl Rng {
+        pub(crate) fn new(seed: u64) -> Self {
+            Self(seed | 1)
+        }
+
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        /// A number below `n` (at least 1).
+        pub(crate) fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// A value of the kinds that break length and offset fields: small, near `len`,
+        /// all ones in some width, or anything.
+        pub(crate) fn length_like(&mut self, len: usize) -> u64 {
+            match self.below(4) {
+                0 => self.below(64) as u64,
+                1 => (len + self.below(32)).saturating_sub(16) as u64,
+                2 => u64::MAX >> self.below(64),
+                _ => self.next(),
+            }
+        }
+    }
+
+    /// `valid` damaged one to four times: a bit flipped, a byte replaced, a length-like
+    /// value written over 1, 2 or 4 bytes (at one of `fields`, or anywhere), cut short, or
+    /// lengthened with random bytes.
+    pub(crate) fn mutate(rng: &mut Rng, valid: &[u8], fields: &[usize]) -> Vec<u8> {
+        let mut bytes = valid.to_vec();
+        for _ in 0..=rng.below(4) {
+            let len = bytes.len();
+            match rng.below(5) {
+                0 if len > 0 => bytes[rng.below(len)] ^= 1 << rng.below(8),
+                1 if len > 0 => bytes[rng.below(len)] = rng.next() as u8,
+                2 if len > 0 => {
+                    let at = match fields {
+                        [] => rng.below(len),
+                        _ if rng.below(2) == 0 => rng.below(len),
+                        _ => fields[rng.below(fields.len())],
+                    };
+                    let value = rng.length_like(len).to_le_bytes();
+                    let end = (at + [1, 2, 4][rng.below(3)]).min(len);
+                    if at < end {
+                        bytes[at..end].copy_from_slice(&value[..end - at]);
+                    }
+                }
+                3 => bytes.truncate(rng.below(len + 1)),
+                _ => {
+                    let extra = rng.below(32);
+                    bytes.extend((0..extra).map(|_| rng.next() as u8));
+                }
+            }
+        }
+        bytes
+    }
+
+    /// Runs `cases` on a thread of its own, so that a parser whose walk never ends fails
+    /// the test (after a minute, far beyond any case's run time) instead of hanging it.
+    pub(crate) fn within_a_minute(cases: impl FnOnce() + Send + 'static) {
+        let (done, finished) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            cases();
+            let _ = done.send(());
+        });
+        if finished.recv_timeout(Duration::from_secs(60)) == Err(RecvTimeoutError::Timeout) {
+            panic!("a parser is still running after a minute: a walk that does not end");
+        }
+        if let Err(panic) = worker.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Error, find_table, parse, seal, table_len};
+    use super::fuzz::{self, Rng};
+    use super::{Error, MAX_CORES, find_table, parse, seal, table_len};
 
     /// A table with processors given as (APIC ID, flags) and one bus entry.
     fn table(processors: &[(u8, u8)]) -> Vec<u8> {
@@ -279,5 +371,63 @@ mod tests {
         bad[44] = 9;
         seal(&mut bad, 7);
         assert_eq!(parse(&bad), Err(Error::BadEntry(9)));
+    }
+
+    /// A floating pointer in a 64-byte area naming the table at `address`.
+    fn pointer_area(address: u32) -> Vec<u8> {
+        let mut area = vec![0u8; 64];
+        area[32..36].copy_from_slice(b"_MP_");
+        area[36..40].copy_from_slice(&address.to_le_bytes());
+        area[40] = 1;
+        seal(&mut area[32..48], 10);
+        area
+    }
+
+    #[test]
+    fn a_table_that_would_reach_past_4_gib_is_not_found() {
+        assert_eq!(find_table(&pointer_area(0xffff_0000)), Some(0xffff_0000));
+        // 6 header bytes, or a length up to 64 KiB, would be read past the boot mapping.
+        for address in [0xffff_0001, 0xffff_fffc, u32::MAX, 0xfff, 0] {
+            assert_eq!(find_table(&pointer_area(address)), None, "{address:#x}");
+        }
+    }
+
+    /// Mutated tables and pointers: every one parsed or refused, none a panic or an
+    /// endless walk, and what is accepted is consistent.
+    #[test]
+    fn hostile_tables_are_refused_or_read_never_fatal() {
+        fuzz::within_a_minute(|| {
+            let mut rng = Rng::new(0x6d70_7461_626c_6521);
+            let many: Vec<(u8, u8)> = (0..70).map(|id| (id, 1)).collect();
+            let valid = [table(&[(0, 3), (1, 1), (2, 0)]), table(&[]), table(&many)];
+            let (mut accepted, mut found) = (0, 0);
+            for _ in 0..100_000 {
+                let pick = &valid[rng.below(valid.len())];
+                let mut t = fuzz::mutate(&mut rng, pick, &[4, 5, 44, 64, 72]);
+                // Most cases get a sound checksum over what the parser sums, so that they
+                // reach the entries.
+                let summed = table_len(&t).map_or(0, |len| len.min(t.len()));
+                if rng.below(4) != 0 && summed > 7 {
+                    seal(&mut t[..summed], 7);
+                }
+                if let Ok(processors) = parse(&t) {
+                    accepted += 1;
+                    let len = table_len(&t).unwrap();
+                    assert!((44..=t.len()).contains(&len), "{t:02x?}");
+                    assert!(processors.apic_ids().len() <= MAX_CORES);
+                    assert!(processors.listed() <= (len - 44) / 20, "{t:02x?}");
+                }
+                let mut area = fuzz::mutate(&mut rng, &pointer_area(0x000f_1234), &[36, 38]);
+                if area.len() >= 48 && rng.below(4) != 0 {
+                    seal(&mut area[32..48], 10);
+                }
+                if let Some(address) = find_table(&area) {
+                    found += 1;
+                    assert!(u64::from(address) + 0xffff <= 1 << 32, "{area:02x?}");
+                }
+            }
+            // The mutations are mild enough to reach the entries and the addresses.
+            assert!(accepted > 1_000 && found > 1_000, "{accepted} {found}");
+        });
     }
 }
