@@ -84,7 +84,8 @@ come first).
 
 Exit codes: the guest's status (0-111), 124 timeout, 125 QEMU failed or the guest stopped
 without a status or the image could not be booted, 127 QEMU missing, 2 bad command line
-(or a guest command line the board would cut), 128+N stopped by signal N.
+(or a guest command line the board would cut, or a --disk that is missing, unusable or one
+too many for the board), 128+N stopped by signal N.
 ";
 
 const TEST: &str = "\

@@ -219,18 +219,20 @@ fn boot_case(
     };
     let smp = case.smp.unwrap_or(settings.smp);
     let mut variant = case.variant.clone();
-    // Kept until the check below; the images go with it.
-    let mut scratch = None;
+    // The images live until the check below; the directory goes when the function returns.
+    let scratch = if case.disks.is_empty() {
+        None
+    } else {
+        Some(Scratch::new(&format!("{board}-{}", case.name))?)
+    };
     let mut disk_files = Vec::new();
-    if !case.disks.is_empty() {
-        let dir = Scratch::new(&format!("{board}-{}", case.name))?;
+    if let Some(dir) = &scratch {
         for (index, spec) in case.disks.iter().enumerate() {
             let file = dir.path().join(format!("disk{index}.img"));
             write_image(&file, spec)?;
             variant.disks.push(Disk::virtio(file.clone()));
             disk_files.push(file);
         }
-        scratch = Some(dir);
     }
     let outcome = boot_file(
         &Settings {
