@@ -6,7 +6,9 @@
 //! - [`board!`](crate::board), invoked once where the board is picked (the `apps` crate),
 //!   defines `__novillo_start` for that board's [`Platform`] and calls [`start`];
 //! - [`main!`](crate::main), invoked by each application, defines `__novillo_main`, which
-//!   [`start`] calls.
+//!   [`start`] calls;
+//! - [`cores!`](crate::cores), invoked by `board!`, defines `__novillo_current_core`,
+//!   which tells the kernel which core runs without an indirect call.
 
 use alloc::boxed::Box;
 
@@ -37,6 +39,10 @@ const _: () = assert!(
     CORE_STACK < hal::board::HEAP_PER_CORE,
     "the core stack outgrew hal::board::HEAP_PER_CORE"
 );
+
+// The kernel's own tests run on the fake cores.
+#[cfg(test)]
+crate::cores!(hal::mock::FakeCores);
 
 fn leak<T>(value: T) -> &'static mut T {
     Box::leak(Box::new(value))
@@ -154,6 +160,24 @@ macro_rules! board {
         #[unsafe(no_mangle)]
         fn __novillo_start(board: $crate::hal::board::Board<$platform>) -> ! {
             $crate::start(board)
+        }
+        $crate::cores!(<$platform as $crate::hal::board::Platform>::Cores);
+    };
+}
+
+/// Tells the kernel how its cores find their number without a `Cores` value
+/// ([`Cores::here`](hal::cpu::Cores::here)): [`board!`](crate::board) invokes it for the
+/// board's cores; a host test of the kernel, for the fake ones,
+/// `kernel::cores!(hal::mock::FakeCores);`.
+///
+/// The kernel calls it by name, directly: with link-time optimisation a board's lookup
+/// (one load on x86_64) is inlined into the kernel's locks and allocator.
+#[macro_export]
+macro_rules! cores {
+    ($cores:ty) => {
+        #[unsafe(no_mangle)]
+        fn __novillo_current_core() -> ::core::option::Option<usize> {
+            <$cores as $crate::hal::cpu::Cores>::here()
         }
     };
 }

@@ -10,6 +10,8 @@ use hal::trap::Fault;
 use kernel::sync::{Condvar, Mutex, OnceLock, TryLockError, mpsc};
 use kernel::thread::{self, ThreadError};
 
+kernel::cores!(hal::mock::FakeCores);
+
 /// A general-protection fault, as a thread that fails on purpose raises it.
 const GP: Fault = Fault {
     vector: 13,

@@ -131,6 +131,8 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    // Out of line, so that the uncontended `lock` stays a few instructions.
+    #[cold]
     fn lock_contended(&self, me: usize) {
         let current = thread::try_current();
         // This thread's entry in the queue. A thread woken for another reason comes back
