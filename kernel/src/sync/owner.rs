@@ -3,8 +3,8 @@
 //! A locked mutex's state word names its owner: the address of the owning thread's record
 //! (`ThreadInner`), or [`NO_THREAD`] for a core's own loop. The build aborts on panic, so
 //! a thread that panics or faults never unlocks: its mutexes stay locked in its name. Its
-//! [`LockHolder`] then says it failed and wakes the threads parked on those mutexes; the
-//! next thread to lock one takes it over, poisoned.
+//! [`LockHolder`] then says it failed and wakes a thread parked on each of those mutexes;
+//! the next thread to lock one takes it over, poisoned.
 //!
 //! # Why an owner's address stays valid
 //! A thread's record is freed when it ends, unless it still holds a lock (a failure, or a
@@ -133,7 +133,7 @@ pub(super) unsafe fn released(owner: usize) {
 }
 
 /// Whether `owner`, which holds the mutex at address `mutex`, failed; if not, `waiter`
-/// (when there is one) is woken should it fail.
+/// (when there is one) is woken should it fail, unless another waiter of that mutex is.
 ///
 /// # Safety
 /// As for [`holder`]: the caller holds the mutex's waiter list, with the state marked
