@@ -324,6 +324,10 @@ impl Cores for ApicCores {
         CoreLocal::index()
     }
 
+    fn here() -> Option<usize> {
+        Some(CoreLocal::index())
+    }
+
     fn wake(&self, core: usize) {
         if core < self.count
             && core != self.current()
