@@ -5,6 +5,9 @@
 //! holding its header and status byte at a stable address; the slot's index is the
 //! request's [`Token`]. A request is three descriptors (header, data, status; a flush has
 //! no data), or one when the device takes indirect descriptors.
+//!
+//! A flush to a device without a write cache finishes inside `submit`, with no interrupt
+//! (the kernel polls after every submit).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -12,8 +15,11 @@ use core::ptr::NonNull;
 
 use bitflags::bitflags;
 use hal::block::{BlockDevice, Completion, ErrorKind, ErrorType, Request, SECTOR_SIZE, Token};
+use hal::device::BlockDriver;
 use hal::irq::InterruptSource;
 use virtio_drivers::queue::VirtQueue;
+use virtio_drivers::transport::mmio::MmioTransport;
+use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 
 use crate::virtio::{Error, VirtioHal};
@@ -42,7 +48,7 @@ const CONFIG_BLK_SIZE: usize = 20;
 bitflags! {
     /// The features this driver asks for; the device grants a subset.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(crate) struct Features: u64 {
+    struct Features: u64 {
         /// The device refuses writes.
         const RO = 1 << 5;
         /// The device reports its logical block size.
@@ -114,6 +120,13 @@ pub struct VirtioBlk<T: Transport> {
 // pointers. The slots' data pointers are request buffers that `submit`'s caller keeps
 // valid until `poll` returns them, on whichever core that is.
 unsafe impl<T: Transport + Sync> Send for VirtioBlk<T> {}
+
+// The boards hand the driver on both of the crate's transports to the kernel.
+const _: () = {
+    const fn is_driver<D: BlockDriver>() {}
+    is_driver::<VirtioBlk<MmioTransport<'static>>>();
+    is_driver::<VirtioBlk<PciTransport>>();
+};
 
 impl<T: Transport> VirtioBlk<T> {
     /// Negotiates features, reads the capacity, sets up the request queue and starts the
