@@ -239,11 +239,7 @@ mod tests {
         // A busy host (parallel tests, builds) may take most of the core away from it: the
         // point is that spinning reads as running, far above an idle process's ~0 %, and
         // never as more than one core.
-        assert!(
-            (5.0..=110.0).contains(&pct),
-            "{pct} % by {}",
-            source.name()
-        );
+        assert!((5.0..=110.0).contains(&pct), "{pct} % by {}", source.name());
     }
 
     #[test]
