@@ -4,10 +4,10 @@
 use drivers::board::common::{self, Acpi, BOOT_FAILURE, BootData};
 use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
+use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::x86_64::cpu;
 use hal::board::Board;
 use hal::device::NoDevices;
-use hal::irq::NoLines;
 use hal::trap::Fault;
 
 use crate::{Microvm, pvh};
@@ -57,8 +57,9 @@ fn init(start_info: u64, eax: u64) -> Board<Microvm> {
     let (data, acpi) = unsafe { KIT.read_loader_data(|data| read_start_info(start_info, data)) };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { KIT.find_common(data, acpi) };
-    // No interrupt lines or devices yet: the I/O APIC and the device lists come next.
-    KIT.assemble(data, common, traps, NoLines, NoDevices)
+    let interrupts = IoApicInterrupts::new(&common.cores);
+    // No devices yet: the device lists come next.
+    KIT.assemble(data, common, traps, interrupts, NoDevices)
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

@@ -5,10 +5,10 @@ use drivers::board::common::{self, Acpi, BOOT_FAILURE, BootData};
 use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
 use drivers::bus::pci::PortConfig;
+use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::x86_64::cpu;
 use hal::board::Board;
 use hal::device::NoDevices;
-use hal::irq::NoLines;
 use hal::trap::Fault;
 
 use crate::{QemuPc, multiboot};
@@ -73,8 +73,9 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     let (data, ()) = unsafe { KIT.read_loader_data(|data| read_multiboot(info, magic, data)) };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { KIT.find_common(data, Acpi::Search) };
-    // No interrupt lines or devices yet: the I/O APIC and the device lists come next.
-    KIT.assemble(data, common, traps, NoLines, NoDevices)
+    let interrupts = IoApicInterrupts::new(&common.cores);
+    // No devices yet: the device lists come next.
+    KIT.assemble(data, common, traps, interrupts, NoDevices)
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

@@ -47,6 +47,7 @@ mod entry;
 mod multiboot;
 
 use drivers::console::uart16550::{PortRegisters, Uart16550};
+use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::platform::smp::ApicCores;
 use drivers::power::qemu::QemuPower;
 use drivers::x86_64::context::X86ContextSwitch;
@@ -69,7 +70,6 @@ impl Platform for QemuPc {
     type Guard = PageGuard;
     type Power = QemuPower<Uart16550<PortRegisters>>;
     type Traps = Exceptions;
-    // No device lines or devices yet: the I/O APIC and the device list come next.
-    type Interrupts = hal::irq::NoLines;
+    type Interrupts = IoApicInterrupts;
     type Devices = hal::device::NoDevices;
 }
