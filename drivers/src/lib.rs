@@ -10,6 +10,8 @@
 //! | [`x86_64`] | the processor: the long-mode entry, GDT/TSS, IDT and trap entry, context switch, paging and guard pages, TSC clock, idle halting, port I/O |
 //! | [`platform`] | the PC-compatible machine around it (`pc` and `microvm`): firmware tables ([`platform::firmware`]: MP table, ACPI MADT and FADT/S5), interrupt controllers ([`platform::irq`]: local APIC, 8259 masking), the PIT, starting the other cores ([`platform::smp`]) |
 //! | [`bus`] | PCI configuration space through ports 0xcf8/0xcfc |
+//! | [`block`] | block devices: [`block::virtio::VirtioBlk`], virtio-blk on any virtio transport, split-phase behind [`hal::block::BlockDevice`] |
+//! | [`virtio`] | what the `virtio-drivers` crate needs from us ([`virtio::VirtioHal`]: DMA from the heap, identity addresses) and virtio start-up errors |
 //! | [`console`] | the 16550 serial port, behind [`hal::console::Console`] |
 //! | [`power`] | QEMU's `isa-debug-exit` device, else ACPI S5, the i8042 reset or a triple fault, behind [`hal::power::PowerOff`] |
 //! | [`board`] | what every x86_64 board's boot path shares: which loader entered the image, the loader's data, the heap and memory checks, finding the clock and the cores ([`board::common`]), and the steps every board takes in the same order ([`board::kit`]) |
@@ -21,9 +23,13 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+extern crate alloc;
+
+pub mod block;
 pub mod board;
 pub mod bus;
 pub mod console;
 pub mod platform;
 pub mod power;
+pub mod virtio;
 pub mod x86_64;

@@ -1,0 +1,3 @@
+//! Block device drivers, each behind [`hal::block::BlockDevice`].
+
+pub mod virtio;
