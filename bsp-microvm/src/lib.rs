@@ -42,6 +42,7 @@
 
 #[cfg(target_os = "none")]
 mod boot;
+mod devices;
 #[cfg(target_os = "none")]
 mod entry;
 // Only the boot path uses the parser; on the host, only its tests do.
@@ -59,6 +60,8 @@ use drivers::x86_64::paging::PageGuard;
 use drivers::x86_64::tsc::TscClock;
 use hal::board::Platform;
 
+pub use crate::devices::MicrovmDevices;
+
 /// The devices of a microvm.
 #[derive(Debug)]
 pub struct Microvm;
@@ -73,5 +76,5 @@ impl Platform for Microvm {
     type Power = QemuPower<Uart16550<PortRegisters>>;
     type Traps = Exceptions;
     type Interrupts = IoApicInterrupts;
-    type Devices = hal::device::NoDevices;
+    type Devices = MicrovmDevices;
 }

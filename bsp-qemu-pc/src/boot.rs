@@ -8,10 +8,9 @@ use drivers::bus::pci::PortConfig;
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::x86_64::cpu;
 use hal::board::Board;
-use hal::device::NoDevices;
 use hal::trap::Fault;
 
-use crate::{QemuPc, multiboot};
+use crate::{PcDevices, QemuPc, multiboot};
 
 /// The most memory-map bytes the board reads.
 const MAX_MMAP_BYTES: usize = 4096;
@@ -73,9 +72,9 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     let (data, ()) = unsafe { KIT.read_loader_data(|data| read_multiboot(info, magic, data)) };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { KIT.find_common(data, Acpi::Search) };
-    let interrupts = IoApicInterrupts::new(&common.cores);
-    // No devices yet: the device lists come next.
-    KIT.assemble(data, common, traps, interrupts, NoDevices)
+    // SAFETY: `init` runs once, on the boot core, before any other core.
+    let interrupts = unsafe { IoApicInterrupts::new(&common.cores) };
+    KIT.assemble(data, common, traps, interrupts, PcDevices::new())
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

@@ -40,6 +40,7 @@
 
 #[cfg(target_os = "none")]
 mod boot;
+mod devices;
 #[cfg(target_os = "none")]
 mod entry;
 // Only the boot path uses the parser; on the host, only its tests do.
@@ -57,6 +58,8 @@ use drivers::x86_64::paging::PageGuard;
 use drivers::x86_64::tsc::TscClock;
 use hal::board::Platform;
 
+pub use crate::devices::PcDevices;
+
 /// The devices of a QEMU PC.
 #[derive(Debug)]
 pub struct QemuPc;
@@ -71,5 +74,5 @@ impl Platform for QemuPc {
     type Power = QemuPower<Uart16550<PortRegisters>>;
     type Traps = Exceptions;
     type Interrupts = IoApicInterrupts;
-    type Devices = hal::device::NoDevices;
+    type Devices = PcDevices;
 }

@@ -102,6 +102,23 @@ impl Case {
         self
     }
 
+    /// Attaches `count` disks of QEMU's null driver (reading zeros, no image file) on
+    /// `device`, disk *i* of `64 KiB × (i + 1)`, so that each is told by its size.
+    fn null_disks(mut self, device: &str, count: u64) -> Self {
+        for i in 0..count {
+            self.variant.extra_args.extend([
+                "-blockdev".to_owned(),
+                format!(
+                    "driver=null-co,node-name=n{i},size={},read-zeroes=on",
+                    65536 * (i + 1)
+                ),
+                "-device".to_owned(),
+                format!("{device},drive=n{i}"),
+            ]);
+        }
+        self
+    }
+
     /// Runs the case on `board`'s build only.
     fn only_on(mut self, board: Board) -> Self {
         self.board = Some(board);
@@ -368,6 +385,56 @@ fn fixed_cases() -> Vec<Case> {
         )
         .qemu(&["-append", "tsc_khz=0"]),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
+        // Device discovery: the PC's PCI scan listed at log=debug, virtio-blk on INTx
+        // through the I/O APIC, lines shared by two disks and spread over the cores; on
+        // microvm, the slots QEMU names on the command line (cut off before the
+        // application's arguments) or, with ACPI on, the probed slots behind the second I/O
+        // APIC. The disks read zeros (QEMU's null block driver): no image file needed.
+        Case::new(
+            "disks-pci",
+            Example,
+            "disks",
+            0,
+            &[
+                "pci 00:00.0 8086:1237 class 06.00 host bridge",
+                "pci 00:02.0 1af4:1001 class 01.00 pin A line 10 virtio-blk",
+                "disk 0: virtio-blk 00:02.0, 128 sectors, read ok",
+                "line 1 on core 1",
+                "disk 3: virtio-blk 00:05.0, 512 sectors, read ok",
+            ],
+        )
+        .args(&["log=debug"])
+        .smp(2)
+        .null_disks("virtio-blk-pci", 4)
+        .only_on(Board::QemuPc),
+        Case::new(
+            "disks-mmio",
+            Example,
+            "disks",
+            0,
+            &[
+                "arguments: a b\n",
+                "disk 0: virtio-blk mmio 0xfeb00e00, 128 sectors, read ok",
+                "disk 1: virtio-blk mmio 0xfeb00c00, 256 sectors, read ok",
+            ],
+        )
+        .args(&["--", "a", "b"])
+        .null_disks("virtio-blk-device", 2)
+        .only_on(Board::Microvm),
+        Case::new(
+            "disks-mmio-acpi",
+            Example,
+            "disks",
+            0,
+            &[
+                "arguments:\n",
+                "disk 0: virtio-blk mmio 0xfeb02e00, 128 sectors, read ok",
+                "disk 1: virtio-blk mmio 0xfeb02c00, 256 sectors, read ok",
+            ],
+        )
+        .null_disks("virtio-blk-device", 2)
+        .qemu(&["-M", "microvm,acpi=on"])
+        .only_on(Board::Microvm),
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
     ]
 }

@@ -125,6 +125,9 @@ pub fn table_len(header: &[u8]) -> Option<usize> {
 const HEADER: usize = 44;
 
 /// The configuration table `table` (exactly [`table_len`] bytes), checked.
+// Inlined, as `walk` and `configuration_table`: in the boot path, calls cost more than
+// they share (`cargo probe size`).
+#[inline(always)]
 fn checked(table: &[u8]) -> Result<&[u8], Error> {
     if table.len() < HEADER {
         return Err(Error::Truncated);
@@ -145,6 +148,7 @@ fn checked(table: &[u8]) -> Result<&[u8], Error> {
 }
 
 /// Calls `visit` with each entry of the checked table `table` (its type, its bytes).
+#[inline(always)]
 fn walk(table: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), Error> {
     let mut rest = &table[HEADER..];
     // The entries run to the table's length. The header's entry count is not trusted: qboot
@@ -253,6 +257,7 @@ pub unsafe fn scan_routing() -> Option<Routing> {
 ///
 /// # Safety
 /// As for [`scan`].
+#[inline(always)]
 unsafe fn configuration_table() -> Option<&'static [u8]> {
     const AREAS: [(usize, usize); 2] = [(0x9_fc00, 0x400), (0xf_0000, 0x1_0000)];
     for (start, len) in AREAS {

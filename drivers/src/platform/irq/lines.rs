@@ -11,7 +11,7 @@
 //! The table is atomics only: the top half reads it with no lock, and an application that
 //! never asks for a device never links anything here but [`IoApicInterrupts::new`].
 
-use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use hal::irq::{InterruptHandler, Interrupts, Line, MAX_LINES};
 
@@ -220,7 +220,6 @@ pub struct LineTable {
     ioapics: [AtomicUsize; MAX_IOAPICS],
     gsi_bases: [AtomicU32; MAX_IOAPICS],
     lines: [AtomicU64; MAX_LINES],
-    apic_ids: [AtomicU8; MAX_CORES],
     claims: spin::Mutex<()>,
 }
 
@@ -231,15 +230,7 @@ impl LineTable {
             ioapics: [const { AtomicUsize::new(0) }; MAX_IOAPICS],
             gsi_bases: [const { AtomicU32::new(0) }; MAX_IOAPICS],
             lines: [const { AtomicU64::new(0) }; MAX_LINES],
-            apic_ids: [const { AtomicU8::new(0) }; MAX_CORES],
             claims: spin::Mutex::new(()),
-        }
-    }
-
-    /// Takes the cores' local APIC IDs, by core number.
-    pub fn set_cores(&self, apic_ids: &[u8]) {
-        for (slot, &id) in self.apic_ids.iter().zip(apic_ids) {
-            slot.store(id, Ordering::Relaxed);
         }
     }
 
@@ -322,13 +313,10 @@ impl LineTable {
         Some((entry, IoApic::new(bank(address))))
     }
 
-    /// Sends `line` to core `core` and unmasks it; nothing for a line never claimed.
-    pub fn route<R: Registers>(&self, line: Line, core: usize, bank: impl Fn(usize) -> R) {
+    /// Sends `line` to the local APIC `apic_id` and unmasks it; nothing for a line never
+    /// claimed.
+    pub fn route<R: Registers>(&self, line: Line, apic_id: u8, bank: impl Fn(usize) -> R) {
         if let Some((entry, chip)) = self.entry(line, bank) {
-            let apic_id = self
-                .apic_ids
-                .get(core)
-                .map_or(0, |id| id.load(Ordering::Relaxed));
             chip.route(entry.pin, vector(line), entry.signal, apic_id);
         }
     }
@@ -363,6 +351,10 @@ impl Default for LineTable {
 
 /// The machine's line table.
 static TABLE: LineTable = LineTable::new();
+/// The cores' local APIC IDs, by core number: written once at boot, before any other core
+/// runs, and only read from then on. A plain array copied with `memcpy`, not atomics: the
+/// copy is in every image (`cargo probe size`).
+static mut APIC_IDS: [u8; MAX_CORES] = [0; MAX_CORES];
 /// The kernel's handler, once installed (0 until then).
 static HANDLER: AtomicUsize = AtomicUsize::new(0);
 
@@ -406,8 +398,16 @@ pub struct IoApicInterrupts(());
 
 impl IoApicInterrupts {
     /// The controller for `cores`, whose APIC IDs the lines' destinations name.
-    pub fn new(cores: &ApicCores) -> Self {
-        TABLE.set_cores(cores.apic_ids());
+    ///
+    /// # Safety
+    /// Runs once, on the boot core, before any other core runs.
+    pub unsafe fn new(cores: &ApicCores) -> Self {
+        let ids = cores.apic_ids();
+        #[allow(clippy::deref_addrof)]
+        // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
+        // SAFETY: the caller's promise: nothing else reads or writes APIC_IDS yet.
+        let table = unsafe { &mut *(&raw mut APIC_IDS) };
+        table[..ids.len()].copy_from_slice(ids);
         Self(())
     }
 }
@@ -419,7 +419,11 @@ impl Interrupts for IoApicInterrupts {
     }
 
     fn route(&self, line: Line, core: usize) {
-        TABLE.route(line, core, mmio);
+        #[allow(clippy::deref_addrof)]
+        // `&*(&raw const S)` is how edition 2024 borrows a `static mut`.
+        // SAFETY: written once by `new`, at boot, and only read from then on.
+        let ids = unsafe { &*(&raw const APIC_IDS) };
+        TABLE.route(line, ids.get(core).copied().unwrap_or(0), mmio);
     }
 
     fn unmask(&self, line: Line) {
@@ -459,7 +463,6 @@ mod tests {
             }));
         }
         table.set_ioapics(&routing);
-        table.set_cores(&[0, 2, 4]);
         (table, chips)
     }
 
@@ -516,17 +519,17 @@ mod tests {
     }
 
     #[test]
-    fn routing_names_the_cores_apic_and_the_top_half_masks_level_lines() {
+    fn routing_names_the_apic_and_the_top_half_masks_level_lines() {
         let (table, chips) = two_chips();
         let level = table
             .claim_gsi(5, Signal::LEVEL_HIGH, bank(&chips))
             .unwrap();
         let edge = table.claim_gsi(6, EDGE_HIGH, bank(&chips)).unwrap();
         chips[0].writes.borrow_mut().clear();
-        table.route(level, 2, bank(&chips));
+        table.route(level, 4, bank(&chips));
         assert!(table.before_eoi(level, bank(&chips)));
         table.set_mask(level, false, bank(&chips));
-        table.route(edge, 1, bank(&chips));
+        table.route(edge, 2, bank(&chips));
         assert!(table.before_eoi(edge, bank(&chips)));
         assert!(!table.before_eoi(Line::new(7).unwrap(), bank(&chips)));
         assert_eq!(
