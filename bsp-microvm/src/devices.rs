@@ -4,7 +4,8 @@
 //! With ACPI off, QEMU names its devices in `virtio_mmio.device=` words at the end of the
 //! command line; the boot path cut them off ([`keep`]) and they are read here. With ACPI
 //! on there are no words: the slots are probed at their fixed places, with ACPI's GSI
-//! numbering (16 + slot), 24 of them when the MADT lists a second I/O APIC. Each slot holding a virtio-blk device becomes a block device on
+//! numbering: GSI 16 + slot, or, when the MADT lists a second I/O APIC, 24 slots on its
+//! pins. Each slot holding a virtio-blk device becomes a block device on
 //! the line of its GSI, level-triggered and active high (QEMU holds the line while the
 //! device's interrupt status is not zero).
 
@@ -88,15 +89,14 @@ impl Discover for MicrovmDevices {
         lines::set_ioapics(&routing);
         let words = words();
         if words.is_empty() {
-            let slots = if routing.ioapics().nth(1).is_some() {
-                SLOTS_WITH_SECOND_IOAPIC
-            } else {
-                SLOTS
+            let (slots, first_gsi) = match routing.ioapics().nth(1) {
+                Some(second) => (SLOTS_WITH_SECOND_IOAPIC, second.gsi_base),
+                None => (SLOTS, virtio_mmio::ACPI_FIRST_GSI),
             };
             // QEMU fills the slots from the last one down: the first device is in the last.
             (0..slots)
                 .rev()
-                .for_each(|i| start(virtio_mmio::probed_slot(i), sink));
+                .for_each(|i| start(virtio_mmio::probed_slot(i, first_gsi), sink));
         }
         for slot in virtio_mmio::parse_devices(words) {
             match slot {

@@ -523,6 +523,9 @@ mod tests {
                 "warns-too-many-cores",
                 "warns-cut-command-line",
                 "warns-bad-tsc-hint",
+                "disks-pci",
+                "disks-mmio",
+                "disks-mmio-acpi",
                 "failing-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -536,7 +539,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 24);
+        assert_eq!(default.len(), 27);
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

@@ -6,8 +6,9 @@
 //! syntax), after everything the user wrote. The board cuts these words off
 //! ([`split_devices`]) so that the application never sees them, and reads them at
 //! discovery ([`parse_devices`]). With ACPI on there are no words (the DSDT lists the
-//! devices): the slots are then probed at their fixed places ([`probed_slot`]): 8, or 24
-//! when QEMU added a second I/O APIC, and it fills them from the last one down.
+//! devices): the slots are then probed at their fixed places ([`probed_slot`]): 8 on GSI
+//! 16.., or 24 on the second I/O APIC's pins when QEMU added one; it fills them from the
+//! last one down.
 
 use core::fmt;
 
@@ -21,7 +22,9 @@ pub const SLOTS_WITH_SECOND_IOAPIC: usize = 24;
 pub const FIRST_SLOT: usize = 0xfeb0_0000;
 /// The distance between slots, and the size of each.
 pub const SLOT_STRIDE: usize = 0x200;
-/// The GSI of slot 0 with ACPI on: slot *i* raises GSI `16 + i`.
+/// The GSI of slot 0 with ACPI on and one I/O APIC: slot *i* raises GSI `16 + i`. With
+/// a second I/O APIC, QEMU wires the slots to its pins instead: GSI `24 + i` (its GSI
+/// base), as a guest finds out the hard way: an interrupt on 16 + i never comes.
 pub const ACPI_FIRST_GSI: u32 = 16;
 
 /// One device's registers and interrupt.
@@ -35,12 +38,13 @@ pub struct Slot {
     pub gsi: u32,
 }
 
-/// Slot `index` probed at its fixed place, with ACPI's GSI numbering.
-pub fn probed_slot(index: usize) -> Slot {
+/// Slot `index` probed at its fixed place, slot 0 raising GSI `first_gsi`
+/// ([`ACPI_FIRST_GSI`], or the second I/O APIC's GSI base).
+pub fn probed_slot(index: usize, first_gsi: u32) -> Slot {
     Slot {
         address: FIRST_SLOT + SLOT_STRIDE * index,
         size: SLOT_STRIDE,
-        gsi: ACPI_FIRST_GSI + index as u32,
+        gsi: first_gsi + index as u32,
     }
 }
 
@@ -131,7 +135,7 @@ fn number(text: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{BadWord, Slot, parse_devices, probed_slot, split_devices};
+    use super::{ACPI_FIRST_GSI, BadWord, Slot, parse_devices, probed_slot, split_devices};
 
     fn split(line: &str) -> (&str, &str) {
         let (kept, words) = split_devices(line.as_bytes());
@@ -207,12 +211,13 @@ mod tests {
     #[test]
     fn probed_slots_follow_acpi_numbering() {
         assert_eq!(
-            probed_slot(3),
+            probed_slot(3, ACPI_FIRST_GSI),
             Slot {
                 address: 0xfeb0_0600,
                 size: 0x200,
                 gsi: 19
             }
         );
+        assert_eq!(probed_slot(23, 24).gsi, 47);
     }
 }
