@@ -11,26 +11,32 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use apps as _;
-use kernel::sync::{Mutex, mpsc};
+use kernel::sync::{Condvar, Mutex, mpsc};
 use kernel::thread::{self, Builder};
 use kernel::time::Instant;
 
 kernel::main!(main);
 
 const RUNS: usize = 7;
+/// How many threads queue on one lock in the queue benchmarks.
+const QUEUED: usize = 1_000;
+/// Their stacks: they only wait.
+const QUEUED_STACK: usize = 8 * 1024;
 
 /// A benchmark: given the far core, the nanoseconds one operation took.
 type Bench = fn(usize) -> f64;
 
 fn main() {
     let other = thread::available_cores() - 1;
-    let benches: [(&str, Bench); 6] = [
+    let benches: [(&str, Bench); 8] = [
         ("switch", switch),
         ("spawn_join_same", |_| spawn_join(0, 2_000)),
         ("spawn_join_other", |other| spawn_join(other, 1_000)),
         ("round_trip", round_trip),
         ("mutex_uncontended", |_| mutex_uncontended()),
         ("mutex_contended", |_| mutex_contended()),
+        ("mutex_handoff_1000", |_| mutex_handoff()),
+        ("condvar_relay_1000", |_| condvar_relay()),
     ];
     for (name, bench) in benches {
         for _ in 0..RUNS {
@@ -135,4 +141,74 @@ fn mutex_contended() -> f64 {
         worker.join().expect("join");
     }
     per_op(start, threads * ROUNDS)
+}
+
+/// `QUEUED` threads on this core (0) running `start`, each run until it first blocks.
+fn queued(start: impl Fn() + Clone + Send + 'static) -> Vec<thread::JoinHandle<()>> {
+    let threads = (0..QUEUED)
+        .map(|_| {
+            let start = start.clone();
+            Builder::new()
+                .core(0)
+                .stack_size(QUEUED_STACK)
+                .spawn(start)
+                .expect("spawn")
+        })
+        .collect();
+    thread::yield_now(); // each runs until it parks
+    threads
+}
+
+/// `QUEUED` threads of one core parked on one lock, each handed it by the one before as it
+/// unlocks, then ending: the cost of one hand-off with a long queue behind it, and of the
+/// thread's end and join.
+fn mutex_handoff() -> f64 {
+    let lock = Arc::new(Mutex::new(0u64));
+    let held = lock.lock().unwrap();
+    let threads = {
+        let lock = lock.clone();
+        queued(move || *lock.lock().unwrap() += 1)
+    };
+    let start = Instant::now();
+    drop(held);
+    for thread in threads {
+        thread.join().expect("join");
+    }
+    let ns = per_op(start, QUEUED as u64);
+    assert_eq!(
+        *lock.lock().unwrap(),
+        QUEUED as u64,
+        "every queued thread took the lock"
+    );
+    ns
+}
+
+/// `QUEUED` threads of one core waiting on one condvar, each woken with `notify_one` by
+/// the one before: the cost of one wake-up with a long queue behind it.
+fn condvar_relay() -> f64 {
+    let pair = Arc::new((Mutex::new((false, 0u64)), Condvar::new()));
+    let threads = {
+        let pair = pair.clone();
+        queued(move || {
+            let (state, woken) = &*pair;
+            let mut state = woken.wait_while(state.lock().unwrap(), |s| !s.0).unwrap();
+            state.1 += 1;
+            drop(state);
+            woken.notify_one();
+        })
+    };
+    let (state, woken) = &*pair;
+    let start = Instant::now();
+    state.lock().unwrap().0 = true;
+    woken.notify_one();
+    // Waiting behind them all, this thread is woken last.
+    let state = woken
+        .wait_while(state.lock().unwrap(), |s| s.1 < QUEUED as u64)
+        .unwrap();
+    let ns = per_op(start, QUEUED as u64);
+    drop(state);
+    for thread in threads {
+        thread.join().expect("join");
+    }
+    ns
 }

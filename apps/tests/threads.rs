@@ -119,8 +119,10 @@ fn sleep_is_accurate() -> Outcome {
         thread::sleep(wanted);
         let slept = start.elapsed();
         check!(slept >= wanted, "asked for {wanted:?}, slept {slept:?}");
+        // Late only by what a loaded host may take from the virtual CPU, not by a timer
+        // that waits for some later tick.
         check!(
-            slept < wanted + Duration::from_millis(50),
+            slept < wanted + Duration::from_millis(250),
             "asked for {wanted:?}, slept {slept:?}"
         );
     }

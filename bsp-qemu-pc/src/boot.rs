@@ -1,10 +1,11 @@
 //! The boot path: from the 64-bit entry to the hand-off to the kernel. What is not
 //! Multiboot or PC-specific here is the kit's (`drivers::board::kit`).
 
-use drivers::board::common::{self, Acpi, BOOT_FAILURE, BootData};
+use drivers::board::common::{self, BOOT_FAILURE, BootData};
 use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
 use drivers::bus::pci::PortConfig;
+use drivers::platform::firmware::acpi::Acpi;
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::x86_64::cpu;
 use hal::board::Board;

@@ -50,6 +50,18 @@ pub trait Cores {
     /// The core this call runs on.
     fn current(&self) -> usize;
 
+    /// The core this call runs on, for cores that tell it without a `Cores` value (a
+    /// per-core register): the kernel calls this directly, where the compiler can inline it
+    /// into its hottest paths (locks, the allocator), and asks [`Cores::current`] only when
+    /// it says `None`, which is what it says unless a type overrides it. Where it says
+    /// `Some`, it agrees with `current`.
+    fn here() -> Option<usize>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
     /// Interrupts `core` so that it leaves [`CpuIdle::idle`] and looks for work. Waking a
     /// core that is not idle costs it an interrupt and nothing else; waking the current
     /// core or one that does not run does nothing.

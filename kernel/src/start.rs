@@ -9,6 +9,8 @@
 //!   [`start`] calls;
 //! - [`board!`](crate::board) also defines `__novillo_discover`, which the kernel calls the
 //!   first time an application asks for a device (see `device`).
+//! - [`cores!`](crate::cores), invoked by `board!`, defines `__novillo_current_core`,
+//!   which tells the kernel which core runs without an indirect call.
 
 use alloc::boxed::Box;
 
@@ -39,6 +41,10 @@ const _: () = assert!(
     CORE_STACK < hal::board::HEAP_PER_CORE,
     "the core stack outgrew hal::board::HEAP_PER_CORE"
 );
+
+// The kernel's own tests run on the fake cores.
+#[cfg(test)]
+crate::cores!(hal::mock::FakeCores);
 
 fn leak<T>(value: T) -> &'static mut T {
     Box::leak(Box::new(value))
@@ -163,6 +169,24 @@ macro_rules! board {
         #[unsafe(no_mangle)]
         fn __novillo_start(board: $crate::hal::board::Board<$platform>) -> ! {
             $crate::start(board)
+        }
+        $crate::cores!(<$platform as $crate::hal::board::Platform>::Cores);
+    };
+}
+
+/// Tells the kernel how its cores find their number without a `Cores` value
+/// ([`Cores::here`](hal::cpu::Cores::here)): [`board!`](crate::board) invokes it for the
+/// board's cores; a host test of the kernel, for the fake ones,
+/// `kernel::cores!(hal::mock::FakeCores);`.
+///
+/// The kernel calls it by name, directly: with link-time optimisation a board's lookup
+/// (one load on x86_64) is inlined into the kernel's locks and allocator.
+#[macro_export]
+macro_rules! cores {
+    ($cores:ty) => {
+        #[unsafe(no_mangle)]
+        fn __novillo_current_core() -> ::core::option::Option<usize> {
+            <$cores as $crate::hal::cpu::Cores>::here()
         }
     };
 }

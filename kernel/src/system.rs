@@ -42,7 +42,7 @@ pub fn core_count() -> usize {
 
 /// The core this call runs on.
 pub fn current_core() -> usize {
-    SYSTEM.get().map_or(0, |s| s.cores.current())
+    crate::sched::current_core()
 }
 
 /// The usable RAM of the machine, in bytes.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use hal::trap::Fault;
 
+kernel::cores!(hal::mock::FakeCores);
+
 #[test]
 fn kernel_takes_over_the_board_and_reports_a_fault() {
     let mut board = hal::mock::board(2, 1 << 20);

@@ -12,6 +12,7 @@ use kernel::host_test;
 use kernel::thread;
 
 kernel::devices!(hal::mock::MockPlatform);
+kernel::cores!(hal::mock::FakeCores);
 
 const SECTORS: u64 = 64;
 

@@ -10,6 +10,8 @@ use hal::trap::Fault;
 use kernel::sync::{Condvar, Mutex, OnceLock, TryLockError, mpsc};
 use kernel::thread::{self, ThreadError};
 
+kernel::cores!(hal::mock::FakeCores);
+
 /// A general-protection fault, as a thread that fails on purpose raises it.
 const GP: Fault = Fault {
     vector: 13,
@@ -176,6 +178,33 @@ fn threads_locks_channels_sleep_and_faults() {
             )
             .unwrap();
         assert!(result.timed_out() && *guard);
+        drop(guard);
+
+        // A waiter that timed out is passed over: notify_one wakes the one queued behind.
+        let pair = StdArc::new((Mutex::new(0u32), Condvar::new()));
+        let impatient = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (count, condvar) = &*pair;
+                let wait = kernel::time::Duration::from_millis(2);
+                let (_, result) = condvar.wait_timeout(count.lock().unwrap(), wait).unwrap();
+                result.timed_out()
+            })
+        };
+        let patient = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (count, condvar) = &*pair;
+                *condvar
+                    .wait_while(count.lock().unwrap(), |n| *n == 0)
+                    .unwrap() += 1;
+            })
+        };
+        assert_eq!(impatient.join(), Ok(true));
+        *pair.0.lock().unwrap() = 1;
+        pair.1.notify_one();
+        patient.join().unwrap();
+        assert_eq!(*pair.0.lock().unwrap(), 2);
     });
 
     scenario(&cores, &clock, "sleep", || {
@@ -276,6 +305,35 @@ fn threads_locks_channels_sleep_and_faults() {
         assert!(lock.is_poisoned());
         lock.clear_poison();
         assert_eq!(*lock.lock().unwrap(), 4, "a cleared lock is healthy again");
+
+        // With many parked on the lock, its owner watches only one of them: they still all
+        // wake to the poison, each handing the lock on to the next.
+        let lock = StdArc::new(Mutex::new(0u32));
+        let (held_tx, held_rx) = mpsc::channel();
+        let owner = {
+            let (lock, traps) = (lock.clone(), traps.clone());
+            thread::spawn(move || {
+                let _guard = lock.lock().unwrap();
+                held_tx.send(()).unwrap();
+                thread::sleep(kernel::time::Duration::from_millis(5)); // the waiters park
+                fail(&traps)
+            })
+        };
+        held_rx.recv().unwrap();
+        let waiters: Vec<_> = (0..20)
+            .map(|i| {
+                let lock = lock.clone();
+                thread::Builder::new()
+                    .core(i % 2)
+                    .spawn(move || lock.lock().map_or_else(|e| *e.into_inner() += 1, |_| ()))
+                    .unwrap()
+            })
+            .collect();
+        assert!(failed_with_gp(owner.join()));
+        for waiter in waiters {
+            waiter.join().unwrap();
+        }
+        assert_eq!(*lock.lock().unwrap_err().into_inner(), 20);
 
         // A thread that took the lock from the queue and then failed still wakes the one
         // queued behind it.

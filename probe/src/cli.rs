@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::accel::AccelChoice;
 use crate::board::Board;
+use crate::disk::Disk;
 
 /// The environment variable whose words are parsed as `run` options before the real ones.
 pub(crate) const ENV_OPTIONS: &str = "NOVILLO_PROBE";
@@ -86,6 +87,8 @@ pub(crate) struct RunOptions {
     pub(crate) timing: bool,
     pub(crate) tsc_hint: bool,
     pub(crate) qemu: String,
+    /// `--disk`, in the order given (`NOVILLO_PROBE`'s first).
+    pub(crate) disks: Vec<Disk>,
     pub(crate) elf: PathBuf,
     pub(crate) guest_args: Vec<String>,
 }
@@ -311,6 +314,7 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
         timing: false,
         tsc_hint: true,
         qemu: "qemu-system-x86_64".to_owned(),
+        disks: Vec::new(),
         elf: PathBuf::new(),
         guest_args: Vec::new(),
     };
@@ -390,6 +394,9 @@ fn run_option(
                 return Err(UsageError("--qemu needs a program, not ''".to_owned()));
             }
         }
+        "--disk" => run
+            .disks
+            .push(Disk::parse(&options.value(flag, inline)?).map_err(UsageError)?),
         _ => return Err(options.unknown(flag)),
     }
     Ok(())

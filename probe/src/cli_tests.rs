@@ -9,6 +9,7 @@ use super::{
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
+use crate::disk::{Bus, Disk};
 
 fn words(line: &str) -> Vec<String> {
     line.split_whitespace().map(str::to_owned).collect()
@@ -50,6 +51,7 @@ fn run_defaults() {
             timing: false,
             tsc_hint: true,
             qemu: "qemu-system-x86_64".to_owned(),
+            disks: Vec::new(),
             elf: PathBuf::from("target/hello"),
             guest_args: Vec::new(),
         }
@@ -72,6 +74,46 @@ fn run_options_then_elf_then_guest_args() {
     assert_eq!(options.qemu, "/q");
     assert_eq!(options.elf, PathBuf::from("hello"));
     assert_eq!(options.guest_args, words("a --smp 9 --"));
+}
+
+#[test]
+fn disks_are_kept_in_order_environment_first() {
+    let options = run(
+        "run --disk a.img --disk=b.img,bus=ide hello --disk c.img",
+        Some("--disk e.img,bus=virtio"),
+    );
+    let disk = |file: &str, bus| Disk {
+        file: PathBuf::from(file),
+        bus,
+    };
+    assert_eq!(
+        options.disks,
+        [
+            disk("e.img", Bus::Virtio),
+            disk("a.img", Bus::Virtio),
+            disk("b.img", Bus::Ide),
+        ]
+    );
+    // After the image, `--disk` is the guest's.
+    assert_eq!(options.guest_args, words("--disk c.img"));
+}
+
+#[test]
+fn bad_disks() {
+    assert_eq!(
+        error("run --disk a.img,bus=scsi hello", None),
+        "--disk a.img,bus=scsi: bus must be virtio or ide, not 'scsi'"
+    );
+    assert_eq!(
+        error("run --disk", None),
+        "option --disk for 'run' needs a value (see probe run --help)"
+    );
+    assert!(error("run hello", Some("--disk ,bus=ide")).contains("--disk needs a file"));
+    assert!(error("run --disk a.img,ro hello", None).contains("unknown option 'ro'"));
+    assert_eq!(
+        error("test --disk a.img", None),
+        "unknown option --disk for 'test' (see probe test --help)"
+    );
 }
 
 #[test]

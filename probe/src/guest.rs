@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::accel::Accel;
 use crate::cli::memory_bytes;
 use crate::cmdline::{check_length, guest_cmdline};
+use crate::disk;
 use crate::elf::image_of_file;
 use crate::qemu::{self, Launch, LaunchError, MachineVariant, Outcome, Running};
 
@@ -47,6 +48,7 @@ pub(crate) fn start_file(
     let board = image.board;
     let cmdline = guest_cmdline(settings.tsc_khz, args);
     check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
+    disk::check(board, &settings.variant.disks).map_err(LaunchError::Usage)?;
     qemu::start(&Launch {
         qemu: &settings.qemu,
         elf,

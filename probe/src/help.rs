@@ -70,13 +70,22 @@ Options:
   --timing              print the time to the first console byte and to exit (stderr)
   --no-tsc-hint         do not pass tsc_khz=N; the guest calibrates its TSC itself
   --qemu PATH           the QEMU to run [default: qemu-system-x86_64]
+  --disk FILE[,bus=virtio|ide]
+                        attach the raw image FILE as a disk (repeatable: disk 0, 1...
+                        in order); the guest's writes go to the file. virtio is the
+                        default: virtio-blk-device on microvm (at most 8), virtio-blk-pci
+                        on qemu-pc; ide (qemu-pc only, at most 4) is an IDE hard disk.
+                        FILE must exist and be readable and writable (make one with
+                        `truncate -s 64M FILE`)
   -h, --help            this text
 
-Options may also come from NOVILLO_PROBE (read first, so the command line wins).
+Options may also come from NOVILLO_PROBE (read first, so the command line wins; its disks
+come first).
 
 Exit codes: the guest's status (0-111), 124 timeout, 125 QEMU failed or the guest stopped
 without a status or the image could not be booted, 127 QEMU missing, 2 bad command line
-(or a guest command line the board would cut), 128+N stopped by signal N.
+(or a guest command line the board would cut, or a --disk that is missing, unusable or one
+too many for the board), 128+N stopped by signal N.
 ";
 
 const TEST: &str = "\
@@ -86,7 +95,11 @@ Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`
 applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
 examples `panic` and `fault` (ud2, pf), `hello` and `panic` without QEMU's exit device
 (no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), and each
-integration test in apps/tests as `tests::<name>`. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except the disk suite:
+its cases `disk` and `disk-smp4` attach two virtio disks (2 MiB and 512 KiB images
+holding a pattern, made in a temporary directory and removed afterwards), and after the
+run probe checks that the guest's writes reached the files and nothing else changed. The
+disk cases run only with --only until the boards find disks. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 
@@ -95,7 +108,8 @@ Options:
   --host-only                  only the host tests
   --guest-only                 only the guest cases
   --only NAME                  only guest cases whose name contains NAME; this also reaches
-                               cases not run by default (failing-on-purpose)
+                               cases not run by default (failing-on-purpose,
+                               corrupt-image-on-purpose, disk)
   --smp N                      CPUs per guest, 1-64 [default: 1]
   --accel tcg|kvm|auto         accelerator [default: auto]
   --timeout SECS               per guest case; 0 = never, at most 604800 [default: 60]

@@ -11,6 +11,7 @@ mod cargo;
 mod children;
 mod cli;
 mod cmdline;
+mod disk;
 mod elf;
 mod exit;
 mod guest;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::accel::Accel;
 use crate::board::Board;
 use crate::children::{self, Child};
+use crate::disk::{Disk, disk_args};
 use crate::exit::{self, GuestExit};
 
 /// Everything needed to boot one image.
@@ -36,8 +37,8 @@ pub(crate) struct Launch<'a> {
     pub(crate) variant: &'a MachineVariant,
 }
 
-/// What a launch changes in the board's usual machine: tests of other firmware, other
-/// machine options or a missing exit device use it.
+/// What a launch changes in the board's usual machine: disks, and for tests other
+/// firmware, other machine options or a missing exit device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct MachineVariant {
     /// Attach QEMU's `isa-debug-exit` (the usual way a guest reports its status).
@@ -45,6 +46,8 @@ pub(crate) struct MachineVariant {
     /// QEMU arguments after all of probe's own: a later `-M` merges into the board's, and a
     /// later `-smp` or `-append` replaces probe's (to give the guest what probe refuses to).
     pub(crate) extra_args: Vec<String>,
+    /// Raw images attached in order (`--disk`); `disk::check` has accepted them.
+    pub(crate) disks: Vec<Disk>,
 }
 
 impl Default for MachineVariant {
@@ -52,6 +55,7 @@ impl Default for MachineVariant {
         MachineVariant {
             exit_device: true,
             extra_args: Vec::new(),
+            disks: Vec::new(),
         }
     }
 }
@@ -122,6 +126,7 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     }
     push(launch.accel.qemu_args());
     push(launch.board.machine_args());
+    args.extend(disk_args(launch.board, &launch.variant.disks));
     args.push("-kernel".into());
     args.push(launch.elf.into());
     args.push("-append".into());
@@ -404,7 +409,7 @@ fn decode_status(status: std::process::ExitStatus) -> GuestExit {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::process::Command;
     use std::time::Duration;
 
@@ -413,11 +418,13 @@ mod tests {
     use super::{Launch, MachineVariant, Waited, qemu_args, start, supervise};
     use crate::accel::Accel;
     use crate::board::Board;
+    use crate::disk::Disk;
     use crate::exit::GuestExit;
 
     const USUAL: &MachineVariant = &MachineVariant {
         exit_device: true,
         extra_args: Vec::new(),
+        disks: Vec::new(),
     };
 
     fn launch<'a>(qemu: &'a str, board: Board, accel: Accel) -> Launch<'a> {
@@ -457,6 +464,7 @@ mod tests {
         let variant = MachineVariant {
             exit_device: false,
             extra_args: vec!["-M".to_owned(), "microvm,acpi=on".to_owned()],
+            disks: Vec::new(),
         };
         let line = joined(&Launch {
             variant: &variant,
@@ -465,6 +473,25 @@ mod tests {
         assert!(!line.contains("isa-debug-exit"), "{line}");
         assert!(
             line.ends_with("-append tsc_khz=1000000 a -M microvm,acpi=on"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn disks_come_after_the_machine() {
+        let variant = MachineVariant {
+            disks: vec![Disk::virtio(PathBuf::from("/d/a.img"))],
+            ..MachineVariant::default()
+        };
+        let line = joined(&Launch {
+            variant: &variant,
+            ..launch("qemu", Board::QemuPc, Accel::Tcg)
+        });
+        assert!(
+            line.contains(
+                " -M pc -drive file=/d/a.img,format=raw,if=none,id=disk0 \
+                 -device virtio-blk-pci,drive=disk0 -kernel /img/hello "
+            ),
             "{line}"
         );
     }

@@ -26,7 +26,10 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             None
         },
         timeout: options.guest.timeout,
-        variant: MachineVariant::default(),
+        variant: MachineVariant {
+            disks: options.disks,
+            ..MachineVariant::default()
+        },
     };
     let outcome = match boot_file(&settings, &options.elf, &options.guest_args, true) {
         Ok(outcome) => outcome,

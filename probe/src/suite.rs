@@ -1,12 +1,15 @@
 //! The guest test cases: which image to boot, with which arguments, and what must happen.
 //!
 //! To add a case, add a row to `fixed_cases`; every integration test of `apps`
-//! (`apps/tests/*.rs`) becomes a case on its own.
+//! (`apps/tests/*.rs`) becomes a case on its own, on one core and on four, unless it needs
+//! more than a plain boot (disks): those are listed in `SUITES_WITH_OWN_CASES` and get
+//! their cases in `fixed_cases`.
 
 use std::path::Path;
 
 use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
+use crate::disk::DiskSpec;
 use crate::qemu::MachineVariant;
 
 /// What the guest harness prints at the end of a suite that passed.
@@ -14,6 +17,13 @@ const ALL_PASSED: &str = " passed, 0 failed";
 
 /// What a board prints when the machine has too little memory (status 103).
 const NOT_ENOUGH_MEMORY: &str = "not enough memory: the firmware reports RAM up to ";
+
+/// Whether the `disk` suite's cases run without `--only`. They need the boards to find
+/// virtio-blk disks; until both boards do, the cases run only when asked for (`--only disk`).
+const DISK_CASES_BY_DEFAULT: bool = false;
+
+/// The integration tests that do not become cases on their own: `fixed_cases` has theirs.
+const SUITES_WITH_OWN_CASES: &[&str] = &["disk"];
 
 /// SeaBIOS built for microvm, as Debian's `seabios` package installs it.
 const SEABIOS_MICROVM: &str = "/usr/share/seabios/bios-microvm.bin";
@@ -44,6 +54,10 @@ pub(crate) struct Case {
     /// Boot a copy of the image whose board note names this board instead: a note that
     /// lies, so the image lands on a machine it was not built for.
     pub(crate) board_note: Option<Board>,
+    /// Raw images probe creates with the host pattern before the boot and attaches as
+    /// virtio disks in order; after the run it checks them against what the `disk` suite
+    /// writes (`disk::suite_writes`), so only that suite's cases have disks.
+    pub(crate) disks: Vec<DiskSpec>,
 }
 
 impl Case {
@@ -67,7 +81,20 @@ impl Case {
             variant: MachineVariant::default(),
             board: None,
             board_note: None,
+            disks: Vec::new(),
         }
+    }
+
+    /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
+    /// sizes it learns from its `sectors=` argument.
+    fn disk_suite(name: &str, cpus: u32) -> Self {
+        let disks = vec![DiskSpec::new(4096, 1), DiskSpec::new(1024, 2)];
+        let sizes: Vec<String> = disks.iter().map(|disk| disk.sectors.to_string()).collect();
+        let mut case = Case::new(name, TargetKind::Test, "disk", 0, &[ALL_PASSED]).smp(cpus);
+        case.args = vec![format!("sectors={}", sizes.join(","))];
+        case.disks = disks;
+        case.default = DISK_CASES_BY_DEFAULT;
+        case
     }
 
     fn args(mut self, args: &[&str]) -> Self {
@@ -134,6 +161,14 @@ impl Case {
     /// Whether the case runs on `board`'s build.
     pub(crate) fn runs_on(&self, board: Board) -> bool {
         self.board.is_none_or(|only| only == board)
+    }
+
+    /// Spoils `sector` of disk `disk`'s host pattern after it is written.
+    fn altered_sector(mut self, disk: usize, sector: u64) -> Self {
+        if let Some(spec) = self.disks.get_mut(disk) {
+            spec.altered = Some(sector);
+        }
+        self
     }
 
     fn not_by_default(mut self) -> Self {
@@ -436,6 +471,15 @@ fn fixed_cases() -> Vec<Case> {
         .qemu(&["-M", "microvm,acpi=on"])
         .only_on(Board::Microvm),
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
+        // Sectors read back byte for byte from threads on every core, writes that reach the
+        // image files, refused requests, two disks at once.
+        Case::disk_suite("disk", 1),
+        Case::disk_suite("disk-smp4", 4),
+        // One sector of disk 0's host pattern spoiled: the guest's read-back and probe's
+        // check of the image afterwards must both fail it.
+        Case::disk_suite("corrupt-image-on-purpose", 1)
+            .altered_sector(0, 1000)
+            .not_by_default(),
     ]
 }
 
@@ -446,6 +490,7 @@ pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
         .iter()
         .filter(|artifact| artifact.kind == TargetKind::Test)
         .map(|artifact| artifact.name.as_str())
+        .filter(|name| !SUITES_WITH_OWN_CASES.contains(name))
         .collect();
     suites.sort_unstable();
     suites.dedup();
@@ -476,9 +521,10 @@ pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{Case, SEABIOS_MICROVM, cases};
+    use super::{Case, DISK_CASES_BY_DEFAULT, SEABIOS_MICROVM, cases};
     use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
+    use crate::disk::DiskSpec;
 
     fn artifact(kind: TargetKind, name: &str) -> Artifact {
         Artifact {
@@ -494,6 +540,7 @@ mod tests {
             artifact(TargetKind::Test, "timers"),
             artifact(TargetKind::Bin, "hello"),
             artifact(TargetKind::Test, "alloc"),
+            artifact(TargetKind::Test, "disk"),
         ];
         let names: Vec<_> = cases(&built).into_iter().map(|case| case.name).collect();
         assert_eq!(
@@ -527,6 +574,9 @@ mod tests {
                 "disks-mmio",
                 "disks-mmio-acpi",
                 "failing-on-purpose",
+                "disk",
+                "disk-smp4",
+                "corrupt-image-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -539,7 +589,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 27);
+        assert_eq!(default.len(), 27 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -610,5 +660,28 @@ mod tests {
         assert!(present.missing().is_empty());
         let mem = Case::new("x", TargetKind::Bin, "hello", 0, &[]).mem("2M");
         assert_eq!(mem.mem.as_deref(), Some("2M"));
+    }
+
+    #[test]
+    fn the_disk_suite_gets_its_disks_and_their_sizes() {
+        let all = cases(&[artifact(TargetKind::Test, "disk")]);
+        let disk: Vec<_> = all.iter().filter(|case| case.target == "disk").collect();
+        assert_eq!(disk.len(), 3);
+        for case in &disk {
+            assert_eq!(case.kind, TargetKind::Test);
+            assert_eq!(case.args, ["sectors=4096,1024"]);
+            assert_eq!(case.disks[1], DiskSpec::new(1024, 2));
+            assert!(case.runs_on(Board::Microvm) && case.runs_on(Board::QemuPc));
+        }
+        assert_eq!(disk[0].disks[0], DiskSpec::new(4096, 1));
+        assert_eq!((disk[0].smp, disk[1].smp), (Some(1), Some(4)));
+        assert_eq!(disk[0].default, DISK_CASES_BY_DEFAULT);
+        assert!(disk[1].selected(Some("disk")));
+        let corrupt = disk[2];
+        assert_eq!(corrupt.name, "corrupt-image-on-purpose");
+        assert_eq!(corrupt.disks[0].altered, Some(1000));
+        assert!(!corrupt.selected(None) && !corrupt.selected(Some("disk")));
+        let plain: Vec<_> = all.iter().filter(|case| case.disks.is_empty()).collect();
+        assert_eq!(plain.len(), all.len() - 3);
     }
 }

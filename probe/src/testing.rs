@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::board::Board;
 use crate::cargo::{self, Artifact, Counts};
 use crate::cli::TestOptions;
+use crate::disk::{Disk, Scratch, check_images, suite_writes, write_image};
 use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
 use crate::guest::{Settings, boot_file};
@@ -183,29 +184,8 @@ fn run_case(
             )],
             Vec::new(),
         ),
-        Some(artifact) => {
-            let image = match case.board_note {
-                None => Ok(Image::Built(&artifact.executable)),
-                Some(note) => relabelled(&artifact.executable, note, board, &case.name),
-            };
-            match image.and_then(|image| {
-                boot_file(
-                    &Settings {
-                        smp: case.smp.unwrap_or(settings.smp),
-                        mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
-                        variant: case.variant.clone(),
-                        ..settings.clone()
-                    },
-                    image.path(),
-                    &case.args,
-                    false,
-                )
-                .map_err(|err| err.message())
-            }) {
-                Ok(outcome) => (problems(case, &outcome), outcome.console),
-                Err(message) => (vec![message], Vec::new()),
-            }
-        }
+        Some(artifact) => boot_case(settings, board, case, &artifact.executable)
+            .unwrap_or_else(|message| (vec![message], Vec::new())),
     };
     if problems.is_empty() {
         println!("ok");
@@ -223,6 +203,54 @@ fn run_case(
         }
     }
     tally.fail(full_name);
+}
+
+/// Boots `case` from the image at `executable`, with its disks, and returns what went
+/// wrong and the console output.
+fn boot_case(
+    settings: &Settings,
+    board: Board,
+    case: &Case,
+    executable: &Path,
+) -> Result<(Vec<String>, Vec<u8>), String> {
+    let image = match case.board_note {
+        None => Image::Built(executable),
+        Some(note) => relabelled(executable, note, board, &case.name)?,
+    };
+    let smp = case.smp.unwrap_or(settings.smp);
+    let mut variant = case.variant.clone();
+    // The images live until the check below; the directory goes when the function returns.
+    let scratch = if case.disks.is_empty() {
+        None
+    } else {
+        Some(Scratch::new(&format!("{board}-{}", case.name))?)
+    };
+    let mut disk_files = Vec::new();
+    if let Some(dir) = &scratch {
+        for (index, spec) in case.disks.iter().enumerate() {
+            let file = dir.path().join(format!("disk{index}.img"));
+            write_image(&file, spec)?;
+            variant.disks.push(Disk::virtio(file.clone()));
+            disk_files.push(file);
+        }
+    }
+    let outcome = boot_file(
+        &Settings {
+            smp,
+            mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
+            variant,
+            ..settings.clone()
+        },
+        image.path(),
+        &case.args,
+        false,
+    )
+    .map_err(|err| err.message())?;
+    let mut found = problems(case, &outcome);
+    if scratch.is_some() {
+        found.extend(check_images(&case.disks, &disk_files, &suite_writes(smp)));
+    }
+    Ok((found, outcome.console))
 }
 
 /// The image a case boots: the one cargo built, or a relabelled copy removed on drop.
@@ -310,6 +338,7 @@ mod tests {
             variant: MachineVariant::default(),
             board: None,
             board_note: None,
+            disks: Vec::new(),
         }
     }
 

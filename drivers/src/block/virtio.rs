@@ -5,6 +5,9 @@
 //! holding its header and status byte at a stable address; the slot's index is the
 //! request's [`Token`]. A request is three descriptors (header, data, status; a flush has
 //! no data), or one when the device takes indirect descriptors.
+//!
+//! A flush to a device without a write cache finishes inside `submit`, with no interrupt
+//! (the kernel polls after every submit).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -12,14 +15,19 @@ use core::ptr::NonNull;
 
 use bitflags::bitflags;
 use hal::block::{BlockDevice, Completion, ErrorKind, ErrorType, Request, SECTOR_SIZE, Token};
+use hal::device::BlockDriver;
 use hal::irq::InterruptSource;
 use virtio_drivers::queue::VirtQueue;
+use virtio_drivers::transport::mmio::MmioTransport;
+use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 
 use crate::virtio::{Error, VirtioHal};
 
-/// Entries in the request queue; QEMU offers 256.
+/// Entries in the request queue, when the device offers them; QEMU offers 256.
 const QUEUE_SIZE: usize = 64;
+/// Entries in the request queue of a device that offers fewer than [`QUEUE_SIZE`].
+const SMALL_QUEUE_SIZE: usize = 16;
 /// virtio-blk has one request queue (without the multi-queue feature).
 const QUEUE: u16 = 0;
 /// Descriptors a read or write takes without indirect descriptors.
@@ -42,7 +50,7 @@ const CONFIG_BLK_SIZE: usize = 20;
 bitflags! {
     /// The features this driver asks for; the device grants a subset.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(crate) struct Features: u64 {
+    struct Features: u64 {
         /// The device refuses writes.
         const RO = 1 << 5;
         /// The device reports its logical block size.
@@ -53,6 +61,81 @@ bitflags! {
         const RING_INDIRECT_DESC = 1 << 28;
         /// A virtio 1.0 (non-legacy) device; must be accepted when offered.
         const VERSION_1 = 1 << 32;
+    }
+}
+
+/// The request queue, as large as the device allows (the crate fixes the size at
+/// compile time). Boxed: the queue keeps a shadow of its descriptor table.
+#[derive(Debug)]
+enum Ring {
+    Large(Box<VirtQueue<VirtioHal, QUEUE_SIZE>>),
+    Small(Box<VirtQueue<VirtioHal, SMALL_QUEUE_SIZE>>),
+}
+
+impl Ring {
+    fn new<T: Transport>(transport: &mut T, indirect: bool) -> Result<Self, Error> {
+        let max = transport.max_queue_size(QUEUE);
+        Ok(if max >= QUEUE_SIZE as u32 {
+            Self::Large(Box::new(VirtQueue::new(transport, QUEUE, indirect, false)?))
+        } else if max >= SMALL_QUEUE_SIZE as u32 {
+            Self::Small(Box::new(VirtQueue::new(transport, QUEUE, indirect, false)?))
+        } else {
+            return Err(Error::QueueTooSmall(max));
+        })
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Self::Large(_) => QUEUE_SIZE,
+            Self::Small(_) => SMALL_QUEUE_SIZE,
+        }
+    }
+
+    /// # Safety
+    /// As [`VirtQueue::add`].
+    unsafe fn add<'a, 'b>(
+        &mut self,
+        inputs: &'a [&'b [u8]],
+        outputs: &'a mut [&'b mut [u8]],
+    ) -> Result<u16, virtio_drivers::Error> {
+        // SAFETY: the caller keeps `VirtQueue::add`'s contract.
+        unsafe {
+            match self {
+                Self::Large(queue) => queue.add(inputs, outputs),
+                Self::Small(queue) => queue.add(inputs, outputs),
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`VirtQueue::pop_used`].
+    unsafe fn pop_used<'a>(
+        &mut self,
+        token: u16,
+        inputs: &'a [&'a [u8]],
+        outputs: &'a mut [&'a mut [u8]],
+    ) -> Result<u32, virtio_drivers::Error> {
+        // SAFETY: the caller keeps `VirtQueue::pop_used`'s contract.
+        unsafe {
+            match self {
+                Self::Large(queue) => queue.pop_used(token, inputs, outputs),
+                Self::Small(queue) => queue.pop_used(token, inputs, outputs),
+            }
+        }
+    }
+
+    fn peek_used(&self) -> Option<u16> {
+        match self {
+            Self::Large(queue) => queue.peek_used(),
+            Self::Small(queue) => queue.peek_used(),
+        }
+    }
+
+    fn should_notify(&self) -> bool {
+        match self {
+            Self::Large(queue) => queue.should_notify(),
+            Self::Small(queue) => queue.should_notify(),
+        }
     }
 }
 
@@ -101,7 +184,7 @@ impl Slot {
 #[derive(Debug)]
 pub struct VirtioBlk<T: Transport> {
     transport: T,
-    queue: VirtQueue<VirtioHal, QUEUE_SIZE>,
+    queue: Ring,
     /// Boxed so that headers and status bytes keep their address while `self` moves.
     slots: Box<[Slot]>,
     capacity: u64,
@@ -114,6 +197,13 @@ pub struct VirtioBlk<T: Transport> {
 // pointers. The slots' data pointers are request buffers that `submit`'s caller keeps
 // valid until `poll` returns them, on whichever core that is.
 unsafe impl<T: Transport + Sync> Send for VirtioBlk<T> {}
+
+// The boards hand the driver on both of the crate's transports to the kernel.
+const _: () = {
+    const fn is_driver<D: BlockDriver>() {}
+    is_driver::<VirtioBlk<MmioTransport<'static>>>();
+    is_driver::<VirtioBlk<PciTransport>>();
+};
 
 impl<T: Transport> VirtioBlk<T> {
     /// Negotiates features, reads the capacity, sets up the request queue and starts the
@@ -129,9 +219,9 @@ impl<T: Transport> VirtioBlk<T> {
                 transport.finish_init();
                 let indirect = features.contains(Features::RING_INDIRECT_DESC);
                 let depth = if indirect {
-                    QUEUE_SIZE
+                    queue.size()
                 } else {
-                    QUEUE_SIZE / DESCRIPTORS_PER_REQUEST
+                    queue.size() / DESCRIPTORS_PER_REQUEST
                 };
                 let slots: Vec<Slot> = (0..depth).map(|_| Slot::FREE).collect();
                 Ok(Self {
@@ -150,10 +240,7 @@ impl<T: Transport> VirtioBlk<T> {
         }
     }
 
-    fn set_up(
-        transport: &mut T,
-        features: Features,
-    ) -> Result<(VirtQueue<VirtioHal, QUEUE_SIZE>, u64), Error> {
+    fn set_up(transport: &mut T, features: Features) -> Result<(Ring, u64), Error> {
         if features.contains(Features::BLK_SIZE) {
             let size: u32 = transport.read_config_space(CONFIG_BLK_SIZE)?;
             if size as usize != SECTOR_SIZE {
@@ -166,13 +253,8 @@ impl<T: Transport> VirtioBlk<T> {
             let high: u32 = transport.read_config_space(CONFIG_CAPACITY + 4)?;
             Ok(u64::from(high) << 32 | u64::from(low))
         })?;
-        let max = transport.max_queue_size(QUEUE);
-        if max < QUEUE_SIZE as u32 {
-            return Err(Error::QueueTooSmall(max));
-        }
         let indirect = features.contains(Features::RING_INDIRECT_DESC);
-        let queue = VirtQueue::new(transport, QUEUE, indirect, false)?;
-        Ok((queue, capacity))
+        Ok((Ring::new(transport, indirect)?, capacity))
     }
 
     /// Puts slot `index`'s request on the queue; `Err` when the queue has no room.
@@ -350,7 +432,7 @@ mod tests {
     use hal::mock::{BlockHarness, block_contract};
     use virtio_drivers::transport::{DeviceStatus, DeviceType};
 
-    use super::{Features, QUEUE_SIZE, VirtioBlk};
+    use super::{Features, QUEUE_SIZE, SMALL_QUEUE_SIZE, VirtioBlk};
     use crate::virtio::Error;
     use crate::virtio::fake::FakeTransport;
 
@@ -379,18 +461,21 @@ mod tests {
         fake: FakeTransport,
         features: Features,
         legacy: bool,
+        max_queue_size: u32,
     }
 
     impl Harness {
-        fn new(image: &[u8], features: Features, legacy: bool) -> Self {
+        fn new(image: &[u8], features: Features, legacy: bool, max_queue_size: u32) -> Self {
             let fake = FakeTransport::new(image.to_vec(), features.bits());
             fake.set_legacy(legacy);
+            fake.set_max_queue_size(max_queue_size);
             let device = VirtioBlk::new(fake.clone()).expect("the device starts");
             Self {
                 device,
                 fake,
                 features,
                 legacy,
+                max_queue_size,
             }
         }
     }
@@ -416,10 +501,12 @@ mod tests {
 
         fn set_read_only(&mut self) {
             // Read-only is a feature the device offers when it starts: start a new one.
+            let features = self.features | Features::RO;
             *self = Self::new(
                 &self.fake.image(),
-                self.features | Features::RO,
+                features,
                 self.legacy,
+                self.max_queue_size,
             );
         }
     }
@@ -427,13 +514,15 @@ mod tests {
     #[test]
     fn virtio_blk_keeps_the_contract() {
         let setups = [
-            (QEMU, false),
-            (QEMU, true),
-            (QEMU - Features::RING_INDIRECT_DESC, false),
-            (QEMU - Features::FLUSH - Features::VERSION_1, true),
+            (QEMU, false, 256),
+            (QEMU, true, 256),
+            (QEMU - Features::RING_INDIRECT_DESC, false, 256),
+            (QEMU - Features::FLUSH - Features::VERSION_1, true, 256),
+            (QEMU, false, 16),
+            (QEMU - Features::RING_INDIRECT_DESC, true, 32),
         ];
-        for (features, legacy) in setups {
-            block_contract(|image| Harness::new(image, features, legacy));
+        for (features, legacy, max_queue_size) in setups {
+            block_contract(|image| Harness::new(image, features, legacy, max_queue_size));
         }
     }
 
@@ -459,6 +548,15 @@ mod tests {
             QUEUE_SIZE / 3,
             "three descriptors per request"
         );
+        for (features, depth) in [
+            (QEMU, SMALL_QUEUE_SIZE),
+            (QEMU - Features::RING_INDIRECT_DESC, SMALL_QUEUE_SIZE / 3),
+        ] {
+            let fake = FakeTransport::new(image(8), features.bits());
+            fake.set_max_queue_size(SMALL_QUEUE_SIZE as u32 * 2 - 1);
+            let small = VirtioBlk::new(fake).expect("a small queue is enough");
+            assert_eq!(small.queue_depth(), depth, "{features:?}");
+        }
     }
 
     /// Makes a fake device into one the driver must refuse.
@@ -472,7 +570,7 @@ mod tests {
                 Error::WrongDevice(DeviceType::Network),
             ),
             (|fake| fake.set_block_size(4096), Error::BlockSize(4096)),
-            (|fake| fake.set_max_queue_size(16), Error::QueueTooSmall(16)),
+            (|fake| fake.set_max_queue_size(8), Error::QueueTooSmall(8)),
         ];
         for (spoil, expected) in cases {
             let fake = FakeTransport::new(image(8), QEMU.bits());

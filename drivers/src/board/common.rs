@@ -7,8 +7,8 @@ use core::mem::MaybeUninit;
 
 use hal::memory::{self, Region};
 
-use crate::platform::firmware::fadt::{self, SoftOff};
-use crate::platform::firmware::{acpi, mptable};
+use crate::platform::firmware::acpi::{self, Acpi};
+use crate::platform::firmware::mptable;
 use crate::platform::irq::lapic::MmioRegisters;
 use crate::platform::smp::ApicCores;
 use crate::x86_64::cpu;
@@ -203,8 +203,8 @@ pub struct Common {
     pub guard: PageGuard,
     /// The heap.
     pub heap: &'static mut [MaybeUninit<u8>],
-    /// How to enter ACPI S5, when the firmware tables say.
-    pub soft_off: Option<SoftOff>,
+    /// Where the ACPI tables are, for power-off to read how to enter S5 when it needs to.
+    pub acpi: Acpi,
     /// What the board booted through but must say; it prints each one.
     pub warnings: [Option<Warning>; 4],
 }
@@ -320,17 +320,6 @@ impl core::fmt::Display for Error {
     }
 }
 
-/// Where the ACPI tables are, as far as the loader said.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Acpi {
-    /// The loader says there are none (PVH with a zero RSDP address).
-    Absent,
-    /// The loader gave the RSDP's address.
-    At(u64),
-    /// The loader does not say: search the BIOS area.
-    Search,
-}
-
 /// Where the local APIC is when no table says: the address every x86 CPU resets it to.
 const DEFAULT_APIC: usize = 0xfee0_0000;
 
@@ -366,13 +355,6 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
     };
     // SAFETY: as above.
     let processors = madt.or_else(|| unsafe { mptable::scan() });
-    let soft_off = match tables {
-        Acpi::Absent => None,
-        // SAFETY: as above.
-        Acpi::At(rsdp) => unsafe { fadt::scan(Some(rsdp)) },
-        // SAFETY: as above.
-        Acpi::Search => unsafe { fadt::scan(None) },
-    };
     let apic_base = processors
         .map(|p| p.local_apic as usize)
         .filter(|&base| base != 0)
@@ -418,7 +400,7 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         idle,
         guard,
         heap,
-        soft_off,
+        acpi: tables,
         warnings,
     })
 }

@@ -22,10 +22,10 @@ use hal::board::{Board, Platform};
 use hal::power::PowerOff;
 use hal::trap::Fault;
 
-use crate::board::common::{self, Acpi, BOOT_FAILURE, BootData, Common, Warning};
+use crate::board::common::{self, BOOT_FAILURE, BootData, Common, Warning};
 use crate::board::loader::Loader;
 use crate::console::uart16550::{PortRegisters, Uart16550};
-use crate::platform::firmware::fadt::SoftOff;
+use crate::platform::firmware::acpi::Acpi;
 use crate::platform::smp::ApicCores;
 use crate::power::qemu::{DEBUG_EXIT_PORT, QemuPower};
 use crate::x86_64::context::X86ContextSwitch;
@@ -72,12 +72,12 @@ impl Kit {
         Uart16550::new(unsafe { PortRegisters::new(PortRegisters::COM1) })
     }
 
-    /// The way out; `soft_off` only ever comes from this machine's tables ([`Common`]).
+    /// The way out; `acpi` only ever comes from this machine's loader ([`Common`]).
     #[inline(always)]
-    fn power(&self, soft_off: Option<SoftOff>) -> QemuPower<Serial> {
-        // SAFETY: `new`'s caller vouched for the exit port and the i8042's; the S5
-        // register is this machine's, or none.
-        unsafe { QemuPower::new(DEBUG_EXIT_PORT, soft_off, self.serial()) }
+    fn power(&self, acpi: Acpi) -> QemuPower<Serial> {
+        // SAFETY: `new`'s caller vouched for the exit port and the i8042's; the tables are
+        // this machine's, or none, and the boot tables keep identity-mapping them.
+        unsafe { QemuPower::new(DEBUG_EXIT_PORT, acpi, self.serial()) }
     }
 
     /// Says why the board cannot go on, and leaves with `status`.
@@ -85,7 +85,7 @@ impl Kit {
         let _ = self
             .serial()
             .write_fmt(format_args!("\n{}: {args}\n", self.name));
-        self.power(None).power_off(status)
+        self.power(Acpi::Absent).power_off(status)
     }
 
     /// Says what the board booted through but must not pass over in silence.
@@ -207,7 +207,7 @@ impl Kit {
             idle: common.idle,
             switch: X86ContextSwitch,
             guard: common.guard,
-            power: self.power(common.soft_off),
+            power: self.power(common.acpi),
             traps,
             interrupts,
             devices,

@@ -329,6 +329,10 @@ impl Cores for ApicCores {
         CoreLocal::index()
     }
 
+    fn here() -> Option<usize> {
+        Some(CoreLocal::index())
+    }
+
     fn wake(&self, core: usize) {
         if core < self.count
             && core != self.current()

@@ -18,7 +18,8 @@ use core::fmt;
 use embedded_io::Write;
 use hal::power::{MAX_STATUS, PowerOff};
 
-use crate::platform::firmware::fadt::{SleepRegister, SoftOff};
+use crate::platform::firmware::acpi::Acpi;
+use crate::platform::firmware::fadt::{self, SleepRegister, SoftOff};
 use crate::x86_64::{instructions, port};
 
 /// The I/O port where boards put `isa-debug-exit` (`-device isa-debug-exit,iobase=0xf4`).
@@ -55,18 +56,20 @@ pub fn status_line(status: u8) -> impl fmt::Display {
 #[derive(Debug)]
 pub struct QemuPower<W> {
     debug_exit: u16,
-    soft_off: Option<SoftOff>,
+    acpi: Acpi,
     console: W,
 }
 
 impl<W: Write> QemuPower<W> {
     /// # Safety
-    /// `debug_exit` must be the `isa-debug-exit` port or unused, `soft_off` must come from
-    /// this machine's ACPI tables, and port 0x64 must be the i8042 or unused.
-    pub unsafe fn new(debug_exit: u16, soft_off: Option<SoftOff>, console: W) -> Self {
+    /// `debug_exit` must be the `isa-debug-exit` port or unused, `acpi` must say where this
+    /// machine's ACPI tables are, and port 0x64 must be the i8042 or unused. Physical
+    /// memory from 4 KiB to 4 GiB must stay identity-mapped and readable, and the tables
+    /// in place: power-off reads them.
+    pub unsafe fn new(debug_exit: u16, acpi: Acpi, console: W) -> Self {
         Self {
             debug_exit,
-            soft_off,
+            acpi,
             console,
         }
     }
@@ -80,7 +83,10 @@ impl<W: Write> PowerOff for QemuPower<W> {
         let _ = self
             .console
             .write_fmt(format_args!("\n{}\n", status_line(status)));
-        if let Some(soft_off) = self.soft_off {
+        // Read only now: finding S5 (the FADT, then `\_S5` in the DSDT's AML) would cost
+        // every boot, and only a machine without the exit device gets here.
+        // SAFETY: `new`'s caller vouched for the memory and the tables.
+        if let Some(soft_off) = unsafe { fadt::scan_tables(self.acpi) } {
             // SAFETY: `new`'s caller vouched that the register is this machine's.
             unsafe { enter(soft_off) };
             settle();

@@ -19,6 +19,8 @@ use crate::x86_64::instructions;
 
 /// An entry maps something (or points at a table).
 const PRESENT: u64 = 1;
+/// The CPU has used an entry for a translation (and may have cached it).
+const ACCESSED: u64 = 1 << 5;
 /// An entry in a page directory or PDPT maps a large page instead of pointing at a table.
 const LARGE: u64 = 1 << 7;
 /// The PAT bit of a 4 KiB page's entry.
@@ -103,13 +105,21 @@ pub unsafe fn with_null_page<T>(f: impl FnOnce() -> T) -> T {
     let Ok(entry) = (unsafe { leaf(root(), 0, &mut || None) }) else {
         return f();
     };
+    // No `invlpg` after mapping: a CPU caches no translation for a page that is not
+    // present. Under TCG each `invlpg` here empties the whole soft TLB (page 0 lies inside
+    // the range of the large pages QEMU tracks), which a boot then pays for in refills.
     // SAFETY: `leaf` returns a pointer into a live table; page 0 maps to address 0.
     unsafe { entry.write_volatile(PRESENT) };
-    instructions::invlpg(0);
     let result = f();
     // SAFETY: as above.
+    let used = unsafe { entry.read_volatile() } & ACCESSED != 0;
+    // SAFETY: as above.
     unsafe { entry.write_volatile(0) };
-    instructions::invlpg(0);
+    // The CPU sets the accessed bit before it caches a translation: without it there is
+    // nothing to drop.
+    if used {
+        instructions::invlpg(0);
+    }
     result
 }
 

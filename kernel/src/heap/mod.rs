@@ -87,9 +87,22 @@ static HEAP: KernelHeap = KernelHeap {
     caches: [const { UnsafeCell::new(CoreCache::new()) }; MAX_CORES],
 };
 
+/// The size of the first of the two regions the boot memory is split into: what a boot
+/// with a few cores allocates. Each region's bitmap lies at its start, so the first one's
+/// is small and its blocks begin near the image; a boot then touches no memory far from
+/// it, whose first touch can cost a hypervisor a fresh host page (0.3 ms under TCG).
+const FIRST_REGION: usize = 1 << 20;
+
 /// Gives the kernel heap its memory (once, at boot).
 pub(crate) fn init(region: &'static mut [MaybeUninit<u8>]) {
-    HEAP.shared.lock().add_region(region);
+    let mut heap = HEAP.shared.lock();
+    if region.len() > 2 * FIRST_REGION {
+        let (first, rest) = region.split_at_mut(FIRST_REGION);
+        heap.add_region(first);
+        heap.add_region(rest);
+    } else {
+        heap.add_region(region);
+    }
 }
 
 /// How much of the shared heap is in use; blocks in the per-core caches count as used.

@@ -70,7 +70,7 @@ fn cores() -> &'static [Core] {
 }
 
 fn this_core() -> &'static Core {
-    &cores()[machine().cores.current()]
+    &cores()[current_core()]
 }
 
 /// How many cores run threads.
@@ -580,7 +580,7 @@ pub(crate) fn unpark(thread: &Arc<ThreadInner>) {
 /// Hands `thread` to its core: directly on that core, else through its inbox and a
 /// wake-up interrupt if the core is halted.
 fn make_ready(thread: Arc<ThreadInner>) {
-    let here = machine().cores.current();
+    let here = current_core();
     let target = thread.core;
     if target == here {
         let core = this_core();
@@ -647,9 +647,20 @@ pub(crate) fn current_ptr() -> *const ThreadInner {
         .map_or(core::ptr::null(), Arc::as_ptr)
 }
 
+unsafe extern "Rust" {
+    /// The board's `Cores::here`, defined by [`cores!`](crate::cores).
+    fn __novillo_current_core() -> Option<usize>;
+}
+
 /// The current core.
+#[inline]
 pub(crate) fn current_core() -> usize {
-    MACHINE.get().map_or(0, |m| m.cores.current())
+    // SAFETY: `kernel::cores!`, which `kernel::board!` invokes, defines it with exactly this
+    // signature; an image or test without it does not link.
+    match unsafe { __novillo_current_core() } {
+        Some(core) => core,
+        None => MACHINE.get().map_or(0, |m| m.cores.current()),
+    }
 }
 
 /// The thread a CPU exception belongs to: the current thread, unless the exception hit

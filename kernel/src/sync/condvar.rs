@@ -1,6 +1,6 @@
-use alloc::collections::VecDeque;
 use core::fmt;
 
+use super::queue::WaitQueue;
 use crate::sync::poison::{self, LockResult};
 use crate::sync::{Mutex, MutexGuard};
 use crate::thread::{self, Thread};
@@ -24,27 +24,26 @@ impl WaitTimeoutResult {
 /// waiter that counts on it to do so waits on, as with `std`.
 #[derive(Default)]
 pub struct Condvar {
-    waiters: spin::Mutex<VecDeque<Thread>>,
+    waiters: spin::Mutex<WaitQueue<Thread>>,
 }
 
 impl Condvar {
     /// A condition variable nobody waits on.
     pub const fn new() -> Self {
         Self {
-            waiters: spin::Mutex::new(VecDeque::new()),
+            waiters: spin::Mutex::new(WaitQueue::new()),
         }
     }
 
     /// Releases `guard`'s lock, waits for a notification, and takes the lock again.
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let mutex = guard.mutex();
-        let me = thread::current();
-        super::with_spin_lock_held(|| self.waiters.lock().push_back(me.clone()));
+        let ticket = super::with_spin_lock_held(|| self.waiters.lock().push(thread::current()));
         drop(guard);
         thread::park();
         // Woken by a notification, the entry is gone; woken for another reason, it must go,
         // or a later notification would be spent on a thread that no longer waits.
-        self.waiters.lock().retain(|t| t.id() != me.id());
+        self.waiters.lock().cancel(&ticket);
         mutex.lock()
     }
 
@@ -68,11 +67,10 @@ impl Condvar {
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let deadline = Instant::now() + timeout;
         let mutex: &Mutex<T> = guard.mutex();
-        let me = thread::current();
-        super::with_spin_lock_held(|| self.waiters.lock().push_back(me.clone()));
+        let ticket = super::with_spin_lock_held(|| self.waiters.lock().push(thread::current()));
         drop(guard);
         crate::sched::park_until(deadline.into());
-        self.waiters.lock().retain(|t| t.id() != me.id());
+        self.waiters.lock().cancel(&ticket);
         poison::map_result(mutex.lock(), |guard| {
             (guard, WaitTimeoutResult(Instant::now() >= deadline))
         })
@@ -80,7 +78,7 @@ impl Condvar {
 
     /// Wakes one waiting thread, if any.
     pub fn notify_one(&self) {
-        let next = self.waiters.lock().pop_front();
+        let next = self.waiters.lock().pop();
         if let Some(next) = next {
             next.unpark();
         }
@@ -88,7 +86,7 @@ impl Condvar {
 
     /// Wakes every waiting thread.
     pub fn notify_all(&self) {
-        let waiters = core::mem::take(&mut *self.waiters.lock());
+        let waiters = self.waiters.lock().take_all();
         for waiter in waiters {
             waiter.unpark();
         }

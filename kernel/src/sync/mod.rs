@@ -18,6 +18,7 @@ mod once;
 mod owner;
 mod percore;
 mod poison;
+mod queue;
 
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};

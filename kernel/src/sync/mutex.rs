@@ -1,4 +1,4 @@
-use alloc::collections::VecDeque;
+use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::owner;
 use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
+use super::queue::{Ticket, WaitQueue};
 use crate::thread::{self, Thread};
 
 const UNLOCKED: usize = 0;
@@ -25,7 +26,7 @@ pub struct Mutex<T: ?Sized> {
     /// `UNLOCKED`, or the owner (see `owner`) with the `CONTENDED` bit.
     state: AtomicUsize,
     poisoned: AtomicBool,
-    waiters: spin::Mutex<VecDeque<Thread>>,
+    waiters: spin::Mutex<WaitQueue<Thread>>,
     data: UnsafeCell<T>,
 }
 
@@ -40,7 +41,7 @@ impl<T> Mutex<T> {
         Self {
             state: AtomicUsize::new(UNLOCKED),
             poisoned: AtomicBool::new(false),
-            waiters: spin::Mutex::new(VecDeque::new()),
+            waiters: spin::Mutex::new(WaitQueue::new()),
             data: UnsafeCell::new(value),
         }
     }
@@ -79,7 +80,7 @@ impl<T: ?Sized> Mutex<T> {
             .state
             .compare_exchange(UNLOCKED, me, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-            || super::with_spin_lock_held(|| self.claim(me, None, &mut self.waiters.lock()));
+            || super::with_spin_lock_held(|| self.claim(me, None, None, &mut self.waiters.lock()));
         if taken {
             Ok(self.guard(me)?)
         } else {
@@ -130,22 +131,23 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    // Out of line, so that the uncontended `lock` stays a few instructions.
+    #[cold]
     fn lock_contended(&self, me: usize) {
         let current = thread::try_current();
+        // This thread's entry in the queue. A thread woken for another reason comes back
+        // here while still queued, and keeps its place.
+        let mut ticket: Option<Arc<Ticket<Thread>>> = None;
         loop {
             let claimed = super::with_spin_lock_held(|| {
                 let mut waiters = self.waiters.lock();
-                // A thread woken for another reason comes back here while still queued:
-                // its old entry goes, so that an unlock never wakes a thread that is not
-                // waiting while the real waiter sleeps on.
-                if let Some(current) = &current {
-                    waiters.retain(|t| t.id() != current.id());
-                }
-                if self.claim(me, current.as_ref(), &mut waiters) {
+                if self.claim(me, current.as_ref(), ticket.as_deref(), &mut waiters) {
                     return true;
                 }
-                if let Some(current) = &current {
-                    waiters.push_back(current.clone());
+                if let Some(current) = &current
+                    && !ticket.as_ref().is_some_and(|ticket| waiters.holds(ticket))
+                {
+                    ticket = Some(waiters.push(current.clone()));
                 }
                 false
             });
@@ -161,9 +163,16 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// With the waiter list held: takes the lock for `me` if it is free or its owner
-    /// failed (poisoned, then) and says whether it did; else marks it contended and, if
+    /// failed (poisoned, then) and says whether it did, taking `ticket` (`me`'s place in
+    /// the queue, if it has one) out of the queue; else marks it contended and, if
     /// `waiter` is given, has the owner's failure wake it.
-    fn claim(&self, me: usize, waiter: Option<&Thread>, waiters: &mut VecDeque<Thread>) -> bool {
+    fn claim(
+        &self,
+        me: usize,
+        waiter: Option<&Thread>,
+        ticket: Option<&Ticket<Thread>>,
+        waiters: &mut WaitQueue<Thread>,
+    ) -> bool {
         loop {
             let state = self.state.load(Ordering::Acquire);
             if state == UNLOCKED {
@@ -202,6 +211,9 @@ impl<T: ?Sized> Mutex<T> {
                 // Its owner will never unlock it, and no one else changes a locked state.
                 self.state.store(me | CONTENDED, Ordering::Release);
                 self.poisoned.store(true, Ordering::Relaxed);
+            }
+            if let Some(ticket) = ticket {
+                waiters.cancel(ticket);
             }
             // SAFETY: `me` came from `owner::current` in this call.
             unsafe { owner::inherit(me, self.tag(), waiters) };
@@ -245,7 +257,7 @@ impl<T: ?Sized> Mutex<T> {
                 let mut waiters = self.waiters.lock();
                 // SAFETY: as above.
                 unsafe { owner::unwatch(owner, self.tag()) };
-                waiters.pop_front()
+                waiters.pop()
             };
             if let Some(next) = next {
                 next.unpark();

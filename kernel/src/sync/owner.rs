@@ -3,8 +3,8 @@
 //! A locked mutex's state word names its owner: the address of the owning thread's record
 //! (`ThreadInner`), or [`NO_THREAD`] for a core's own loop. The build aborts on panic, so
 //! a thread that panics or faults never unlocks: its mutexes stay locked in its name. Its
-//! [`LockHolder`] then says it failed and wakes the threads parked on those mutexes; the
-//! next thread to lock one takes it over, poisoned.
+//! [`LockHolder`] then says it failed and wakes a thread parked on each of those mutexes;
+//! the next thread to lock one takes it over, poisoned.
 //!
 //! # Why an owner's address stays valid
 //! A thread's record is freed when it ends, unless it still holds a lock (a failure, or a
@@ -14,22 +14,27 @@
 //! has not ended.
 //!
 //! # Who wakes whom
-//! Every thread parked on a mutex is on its owner's watchers, tagged with the mutex's
-//! address (a tag only, never followed):
-//! - a waiter that parks puts itself there;
-//! - an owner that unlocks a contended mutex takes that mutex's entries off;
+//! A thread holding a contended mutex watches one of the threads parked on it, tagged with
+//! the mutex's address (a tag only, never followed); should it fail, that waiter wakes,
+//! takes the mutex over, poisoned, and hands it on to the next as it unlocks, so every
+//! waiter wakes to the poison in turn. One watched waiter per mutex keeps each step O(1)
+//! (in the mutexes a thread holds), however many threads wait:
+//! - a waiter that parks is watched, unless another waiter of that mutex is;
+//! - an owner that unlocks a contended mutex stops watching it (its waiter leaves the
+//!   queue then, or has left: a queued waiter leaves only when it is handed the lock or
+//!   takes it);
 //! - a thread that takes a contended mutex (from the queue, or over from a failed owner)
-//!   puts every queued waiter on its own watchers;
-//! - a thread that fails marks itself failed and wakes all its watchers.
+//!   watches the waiter at the front of its queue;
+//! - a thread that fails marks itself failed and wakes the waiters it watches.
 //!
 //! All but the last happen while the mutex's waiter list is held, so they see each other
 //! whole; the last and a waiter's check of `failed` share the watchers' lock.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::queue::WaitQueue;
 use crate::sched::{self, ThreadInner};
 use crate::thread::Thread;
 
@@ -46,7 +51,8 @@ pub(crate) struct LockHolder {
     /// How many it holds; used by the thread itself only.
     held: Cell<usize>,
     failed: AtomicBool,
-    /// Threads parked on a mutex this thread holds, each with that mutex's address.
+    /// A thread parked on each contended mutex this thread holds, with that mutex's
+    /// address.
     watchers: spin::Mutex<Vec<(usize, Thread)>>,
 }
 
@@ -127,7 +133,7 @@ pub(super) unsafe fn released(owner: usize) {
 }
 
 /// Whether `owner`, which holds the mutex at address `mutex`, failed; if not, `waiter`
-/// (when there is one) is woken should it fail.
+/// (when there is one) is woken should it fail, unless another waiter of that mutex is.
 ///
 /// # Safety
 /// As for [`holder`]: the caller holds the mutex's waiter list, with the state marked
@@ -147,25 +153,22 @@ pub(super) unsafe fn failed_or_watch(owner: usize, mutex: usize, waiter: Option<
     false
 }
 
-/// Puts the `waiters` queued on the mutex at `mutex` on the watchers of its new owner, the
-/// current thread `me`.
+/// Has the current thread `me`, the new owner of the mutex at `mutex`, watch the first of
+/// its `waiters`.
 ///
 /// # Safety
 /// `me` is the current thread (from [`current`]).
-pub(super) unsafe fn inherit(me: usize, mutex: usize, waiters: &VecDeque<Thread>) {
-    if waiters.is_empty() {
+pub(super) unsafe fn inherit(me: usize, mutex: usize, waiters: &mut WaitQueue<Thread>) {
+    let Some(first) = waiters.first() else {
         return;
-    }
+    };
     // SAFETY: forwarded from the caller.
     if let Some(holder) = unsafe { holder(me) } {
-        let mut watchers = holder.watchers.lock();
-        for waiter in waiters {
-            watch(&mut watchers, mutex, waiter);
-        }
+        watch(&mut holder.watchers.lock(), mutex, first);
     }
 }
 
-/// Takes the waiters of the mutex at `mutex`, which `owner` released, off its watchers.
+/// Stops `owner` watching the waiter of the mutex at `mutex`, which it released.
 ///
 /// # Safety
 /// `owner` is the current thread (from [`current`]).
@@ -177,10 +180,7 @@ pub(super) unsafe fn unwatch(owner: usize, mutex: usize) {
 }
 
 fn watch(watchers: &mut Vec<(usize, Thread)>, mutex: usize, waiter: &Thread) {
-    if !watchers
-        .iter()
-        .any(|(tag, thread)| *tag == mutex && thread.id() == waiter.id())
-    {
+    if !watchers.iter().any(|(tag, _)| *tag == mutex) {
         watchers.push((mutex, waiter.clone()));
     }
 }

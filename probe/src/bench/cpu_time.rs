@@ -236,12 +236,10 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn a_spinning_process_uses_one_core() {
         let (pct, source) = measure("while :; do :; done");
-        // A busy host (parallel tests, builds) may take some of the core away from it.
-        assert!(
-            (40.0..=110.0).contains(&pct),
-            "{pct} % by {}",
-            source.name()
-        );
+        // A busy host (parallel tests, builds) may take most of the core away from it: the
+        // point is that spinning reads as running, far above an idle process's ~0 %, and
+        // never as more than one core.
+        assert!((5.0..=110.0).contains(&pct), "{pct} % by {}", source.name());
     }
 
     #[test]

@@ -353,7 +353,9 @@ qemu-pc    8        1.50  stat ticks            -
             window,
         )
         .unwrap();
-        assert!((40.0..=110.0).contains(&pct), "{pct}");
+        // Spinning reads as running whatever share a loaded host leaves it (the sleeper
+        // above reads below 5 %), and never as more than one core.
+        assert!((5.0..=110.0).contains(&pct), "{pct}");
         let failure = watch(stand_in("echo booting; exit 235", None), settle, window).unwrap_err();
         assert!(
             failure

@@ -13,6 +13,17 @@ const HEADER: usize = 36;
 /// The largest table the scanner reads.
 const MAX_TABLE: usize = 64 * 1024;
 
+/// Where the ACPI tables are, as far as the loader said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acpi {
+    /// The loader says there are none (PVH with a zero RSDP address).
+    Absent,
+    /// The loader gave the RSDP's address.
+    At(u64),
+    /// The loader does not say: search the BIOS area.
+    Search,
+}
+
 /// Finds the RSDP in `area` (the BIOS area 0xe0000..0x100000) and returns the physical
 /// address of the root table and whether it is an XSDT (64-bit entries).
 pub fn find_root(area: &[u8]) -> Option<(u64, bool)> {

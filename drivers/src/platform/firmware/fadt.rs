@@ -8,7 +8,7 @@
 //! write it. A DSDT that says it some other way leaves S5 undescribed. The parsers read
 //! byte slices; the board decides which memory to show them.
 
-use crate::platform::firmware::acpi;
+use crate::platform::firmware::acpi::{self, Acpi};
 use crate::platform::firmware::mptable::checksum_ok;
 
 /// The offset of the FADT's `DSDT` field (a 32-bit address).
@@ -61,6 +61,21 @@ pub unsafe fn scan(rsdp: Option<u64>) -> Option<SoftOff> {
         SleepRegister::SleepControlMemory(address) => (0x1000..1 << 32).contains(&address),
         SleepRegister::Pm1aControl(_) | SleepRegister::SleepControlPort(_) => true,
     })
+}
+
+/// [`scan`] in the tables `acpi` says the machine has.
+///
+/// # Safety
+/// As for [`scan`].
+pub unsafe fn scan_tables(acpi: Acpi) -> Option<SoftOff> {
+    // SAFETY: the caller vouches for the memory.
+    unsafe {
+        match acpi {
+            Acpi::Absent => None,
+            Acpi::At(rsdp) => scan(Some(rsdp)),
+            Acpi::Search => scan(None),
+        }
+    }
 }
 
 impl SoftOff {
