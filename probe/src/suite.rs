@@ -18,9 +18,9 @@ const ALL_PASSED: &str = " passed, 0 failed";
 /// What a board prints when the machine has too little memory (status 103).
 const NOT_ENOUGH_MEMORY: &str = "not enough memory: the firmware reports RAM up to ";
 
-/// Whether the `disk` suite's cases run without `--only`. They need the boards to find
-/// virtio-blk disks; until both boards do, the cases run only when asked for (`--only disk`).
-const DISK_CASES_BY_DEFAULT: bool = false;
+/// Whether the `disk` suite's cases run without `--only`: both boards find virtio-blk
+/// disks, so they do.
+const DISK_CASES_BY_DEFAULT: bool = true;
 
 /// The integration tests that do not become cases on their own: `fixed_cases` has theirs.
 const SUITES_WITH_OWN_CASES: &[&str] = &["disk"];
