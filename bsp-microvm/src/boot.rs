@@ -4,14 +4,14 @@
 use drivers::board::common::{self, BOOT_FAILURE, BootData};
 use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
+use drivers::bus::virtio_mmio;
 use drivers::platform::firmware::acpi::Acpi;
+use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::x86_64::cpu;
 use hal::board::Board;
-use hal::device::NoDevices;
-use hal::irq::NoLines;
 use hal::trap::Fault;
 
-use crate::{Microvm, pvh};
+use crate::{Microvm, MicrovmDevices, devices, pvh};
 
 // SAFETY: microvm's COM1 is a 16550 at 0x3f8, 0xf4 is `isa-debug-exit` or nothing, as is
 // the i8042's 0x64; the board is COM1's only user until it hands the console over.
@@ -22,18 +22,23 @@ fn early_fault(fault: &Fault) -> ! {
     KIT.early_fault(fault)
 }
 
-/// Copies the command line and the memory map out of the PVH start info at `start_info`
-/// into `data`, and says where the ACPI tables are.
+/// Copies the command line (without QEMU's `virtio_mmio.device=` words, kept for
+/// discovery) and the memory map out of the PVH start info at `start_info` into `data`,
+/// and says where the ACPI tables are.
 ///
 /// # Safety
-/// The start info, command line and memory map must be mapped.
+/// The start info, command line and memory map must be mapped; runs once, on the boot
+/// core, before any other core.
 unsafe fn read_start_info(start_info: u64, data: &mut BootData) -> Acpi {
     // SAFETY: the caller's promise.
     unsafe {
         let fixed = &*(start_info as *const [u8; pvh::START_INFO_LEN]);
         let info = pvh::parse(fixed)
             .unwrap_or_else(|e| KIT.fail(BOOT_FAILURE, format_args!("bad PVH start info: {e}")));
-        data.set_command_line(common::c_string_at(info.cmdline));
+        // QEMU's device words follow the application's arguments: they are the board's.
+        let (line, words) = virtio_mmio::split_devices(common::c_string_at(info.cmdline));
+        data.set_command_line(line);
+        devices::keep(words, info.rsdp);
         let entries = info.memmap as *const [u8; pvh::MEMMAP_ENTRY_LEN];
         for i in 0..(info.memmap_entries as usize).min(common::MAX_REGIONS) {
             data.push_region(pvh::region(&*entries.add(i)));
@@ -58,8 +63,9 @@ fn init(start_info: u64, eax: u64) -> Board<Microvm> {
     let (data, acpi) = unsafe { KIT.read_loader_data(|data| read_start_info(start_info, data)) };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { KIT.find_common(data, acpi) };
-    // No interrupt lines or devices yet: the I/O APIC and the device lists come next.
-    KIT.assemble(data, common, traps, NoLines, NoDevices)
+    // SAFETY: `init` runs once, on the boot core, before any other core.
+    let interrupts = unsafe { IoApicInterrupts::new(&common.cores) };
+    KIT.assemble(data, common, traps, interrupts, MicrovmDevices::new())
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

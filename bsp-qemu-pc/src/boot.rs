@@ -6,13 +6,12 @@ use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
 use drivers::bus::pci::PortConfig;
 use drivers::platform::firmware::acpi::Acpi;
+use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::x86_64::cpu;
 use hal::board::Board;
-use hal::device::NoDevices;
-use hal::irq::NoLines;
 use hal::trap::Fault;
 
-use crate::{QemuPc, multiboot};
+use crate::{PcDevices, QemuPc, multiboot};
 
 /// The most memory-map bytes the board reads.
 const MAX_MMAP_BYTES: usize = 4096;
@@ -74,8 +73,9 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     let (data, ()) = unsafe { KIT.read_loader_data(|data| read_multiboot(info, magic, data)) };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { KIT.find_common(data, Acpi::Search) };
-    // No interrupt lines or devices yet: the I/O APIC and the device lists come next.
-    KIT.assemble(data, common, traps, NoLines, NoDevices)
+    // SAFETY: `init` runs once, on the boot core, before any other core.
+    let interrupts = unsafe { IoApicInterrupts::new(&common.cores) };
+    KIT.assemble(data, common, traps, interrupts, PcDevices::new())
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

@@ -19,7 +19,9 @@
 //!    again for that many cores, the other cores' descriptor tables off the heap's top;
 //! 4. interrupts: the 8259s masked, the boot core's local APIC enabled (timer, wake-up IPI
 //!    and spurious vectors); interrupts stay masked until the kernel first idles;
-//! 5. hand-off: the kernel gets a [`Board`] with the heap and every device.
+//! 5. hand-off: the kernel gets a [`Board`] with the heap and every device;
+//! 6. devices found when an application first asks for one (`devices`): the PCI scan,
+//!    virtio-blk functions started on their INTx line.
 //!
 //! The board's own code is the Multiboot header and entry (`entry`), the information's
 //! parser (`multiboot`) and `boot`, which checks for a PCI host bridge and takes the other
@@ -33,6 +35,8 @@
 //! | cores | local APIC (xAPIC), IDs from the ACPI MADT; INIT–SIPI through a trampoline at 0x8000 | works |
 //! | idle | `sti; hlt`, woken by the wake-up IPI or the one-shot APIC timer | works |
 //! | guard pages | the boot page tables, 2 MiB pages split on demand | works |
+//! | block | virtio-blk on PCI (`virtio-blk-pci`, found by a scan of bus 0 and the buses behind bridges, every function listed at `log=debug`), INTx through the I/O APIC | works |
+//! | interrupts | I/O APICs and ISA overrides from the ACPI MADT (else the MP table, else one at 0xfec0_0000); device lines 0x30.., level lines masked while serviced | works |
 //! | legacy IRQs | 8259 PICs | masked |
 
 #![cfg_attr(not(test), no_std)]
@@ -40,6 +44,7 @@
 
 #[cfg(target_os = "none")]
 mod boot;
+mod devices;
 #[cfg(target_os = "none")]
 mod entry;
 // Only the boot path uses the parser; on the host, only its tests do.
@@ -47,6 +52,7 @@ mod entry;
 mod multiboot;
 
 use drivers::console::uart16550::{PortRegisters, Uart16550};
+use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::platform::smp::ApicCores;
 use drivers::power::qemu::QemuPower;
 use drivers::x86_64::context::X86ContextSwitch;
@@ -55,6 +61,8 @@ use drivers::x86_64::idle::HaltIdle;
 use drivers::x86_64::paging::PageGuard;
 use drivers::x86_64::tsc::TscClock;
 use hal::board::Platform;
+
+pub use crate::devices::PcDevices;
 
 /// The devices of a QEMU PC.
 #[derive(Debug)]
@@ -69,7 +77,6 @@ impl Platform for QemuPc {
     type Guard = PageGuard;
     type Power = QemuPower<Uart16550<PortRegisters>>;
     type Traps = Exceptions;
-    // No device lines or devices yet: the I/O APIC and the device list come next.
-    type Interrupts = hal::irq::NoLines;
-    type Devices = hal::device::NoDevices;
+    type Interrupts = IoApicInterrupts;
+    type Devices = PcDevices;
 }

@@ -8,8 +8,8 @@
 //! | module | what |
 //! |---|---|
 //! | [`x86_64`] | the processor: the long-mode entry, GDT/TSS, IDT and trap entry, context switch, paging and guard pages, TSC clock, idle halting, port I/O |
-//! | [`platform`] | the PC-compatible machine around it (`pc` and `microvm`): firmware tables ([`platform::firmware`]: MP table, ACPI MADT and FADT/S5), interrupt controllers ([`platform::irq`]: local APIC, 8259 masking), the PIT, starting the other cores ([`platform::smp`]) |
-//! | [`bus`] | PCI configuration space through ports 0xcf8/0xcfc |
+//! | [`platform`] | the PC-compatible machine around it (`pc` and `microvm`): firmware tables ([`platform::firmware`]: MP table, ACPI MADT and FADT/S5, with the I/O APICs and interrupt overrides), interrupt controllers ([`platform::irq`]: local APIC, I/O APICs and the board's interrupt lines, 8259 masking), the PIT, starting the other cores ([`platform::smp`]) |
+//! | [`bus`] | PCI configuration space through ports 0xcf8/0xcfc, the bus scan and `virtio-drivers`' configuration access; microvm's virtio-mmio slots |
 //! | [`block`] | block devices: [`block::virtio::VirtioBlk`], virtio-blk on any virtio transport, split-phase behind [`hal::block::BlockDevice`] |
 //! | [`virtio`] | what the `virtio-drivers` crate needs from us ([`virtio::VirtioHal`]: DMA from the heap, identity addresses) and virtio start-up errors |
 //! | [`console`] | the 16550 serial port, behind [`hal::console::Console`] |
@@ -17,7 +17,7 @@
 //! | [`board`] | what every x86_64 board's boot path shares: which loader entered the image, the loader's data, the heap and memory checks, finding the clock and the cores ([`board::common`]), and the steps every board takes in the same order ([`board::kit`]) |
 //!
 //! Register access sits behind small traits ([`console::uart16550::Registers`],
-//! [`platform::irq::lapic::Registers`]) so that the drivers are tested on the host against
+//! [`platform::irq::lapic::Registers`], [`platform::irq::ioapic::Registers`]) so that the drivers are tested on the host against
 //! fake register banks.
 
 #![cfg_attr(not(test), no_std)]

@@ -18,9 +18,9 @@ const ALL_PASSED: &str = " passed, 0 failed";
 /// What a board prints when the machine has too little memory (status 103).
 const NOT_ENOUGH_MEMORY: &str = "not enough memory: the firmware reports RAM up to ";
 
-/// Whether the `disk` suite's cases run without `--only`. They need the boards to find
-/// virtio-blk disks; until both boards do, the cases run only when asked for (`--only disk`).
-const DISK_CASES_BY_DEFAULT: bool = false;
+/// Whether the `disk` suite's cases run without `--only`: both boards find virtio-blk
+/// disks, so they do.
+const DISK_CASES_BY_DEFAULT: bool = true;
 
 /// The integration tests that do not become cases on their own: `fixed_cases` has theirs.
 const SUITES_WITH_OWN_CASES: &[&str] = &["disk"];
@@ -126,6 +126,23 @@ impl Case {
         self.variant
             .extra_args
             .extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
+    /// Attaches `count` disks of QEMU's null driver (reading zeros, no image file) on
+    /// `device`, disk *i* of `64 KiB × (i + 1)`, so that each is told by its size.
+    fn null_disks(mut self, device: &str, count: u64) -> Self {
+        for i in 0..count {
+            self.variant.extra_args.extend([
+                "-blockdev".to_owned(),
+                format!(
+                    "driver=null-co,node-name=n{i},size={},read-zeroes=on",
+                    65536 * (i + 1)
+                ),
+                "-device".to_owned(),
+                format!("{device},drive=n{i}"),
+            ]);
+        }
         self
     }
 
@@ -403,6 +420,56 @@ fn fixed_cases() -> Vec<Case> {
         )
         .qemu(&["-append", "tsc_khz=0"]),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
+        // Device discovery: the PC's PCI scan listed at log=debug, virtio-blk on INTx
+        // through the I/O APIC, lines shared by two disks and spread over the cores; on
+        // microvm, the slots QEMU names on the command line (cut off before the
+        // application's arguments) or, with ACPI on, the probed slots behind the second I/O
+        // APIC. The disks read zeros (QEMU's null block driver): no image file needed.
+        Case::new(
+            "disks-pci",
+            Example,
+            "disks",
+            0,
+            &[
+                "pci 00:00.0 8086:1237 class 06.00 host bridge",
+                "pci 00:02.0 1af4:1001 class 01.00 pin A line 10 virtio-blk",
+                "disk 0: virtio-blk 00:02.0, 128 sectors, read ok",
+                "line 1 on core 1",
+                "disk 3: virtio-blk 00:05.0, 512 sectors, read ok",
+            ],
+        )
+        .args(&["log=debug"])
+        .smp(2)
+        .null_disks("virtio-blk-pci", 4)
+        .only_on(Board::QemuPc),
+        Case::new(
+            "disks-mmio",
+            Example,
+            "disks",
+            0,
+            &[
+                "arguments: a b\n",
+                "disk 0: virtio-blk mmio 0xfeb00e00, 128 sectors, read ok",
+                "disk 1: virtio-blk mmio 0xfeb00c00, 256 sectors, read ok",
+            ],
+        )
+        .args(&["--", "a", "b"])
+        .null_disks("virtio-blk-device", 2)
+        .only_on(Board::Microvm),
+        Case::new(
+            "disks-mmio-acpi",
+            Example,
+            "disks",
+            0,
+            &[
+                "arguments:\n",
+                "disk 0: virtio-blk mmio 0xfeb02e00, 128 sectors, read ok",
+                "disk 1: virtio-blk mmio 0xfeb02c00, 256 sectors, read ok",
+            ],
+        )
+        .null_disks("virtio-blk-device", 2)
+        .qemu(&["-M", "microvm,acpi=on"])
+        .only_on(Board::Microvm),
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
         // Sectors read back byte for byte from threads on every core, writes that reach the
         // image files, refused requests, two disks at once.
@@ -503,6 +570,9 @@ mod tests {
                 "warns-too-many-cores",
                 "warns-cut-command-line",
                 "warns-bad-tsc-hint",
+                "disks-pci",
+                "disks-mmio",
+                "disks-mmio-acpi",
                 "failing-on-purpose",
                 "disk",
                 "disk-smp4",
@@ -519,7 +589,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 24 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 27 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

@@ -1,3 +1,4 @@
 //! Buses, through which devices are found.
 
 pub mod pci;
+pub mod virtio_mmio;

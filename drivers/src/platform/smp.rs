@@ -251,6 +251,11 @@ impl ApicCores {
         }
     }
 
+    /// The local APIC IDs of the cores, by core number (the boot core first).
+    pub fn apic_ids(&self) -> &[u8] {
+        &self.apic_ids[..self.count]
+    }
+
     /// Waits up to `micros` for core `core` to answer.
     fn answered_within(&self, core: usize, micros: u64) -> bool {
         let start = instructions::rdtsc();

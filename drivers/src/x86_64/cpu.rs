@@ -1,9 +1,10 @@
 //! Setting up a core: descriptor tables, the shared IDT, and trap routing.
 //!
-//! CPU exceptions go to the [`FaultHandler`] in charge. The three interrupts Novillo takes
-//! (the local APIC timer, the wake-up IPI and the APIC's spurious interrupt) exist only to
-//! end a `hlt`: their handler acknowledges them (all but the spurious one, which must not
-//! be) and returns.
+//! CPU exceptions go to the [`FaultHandler`] in charge. The local APIC timer, the wake-up
+//! IPI and the APIC's spurious interrupt exist only to end a `hlt`: their handler
+//! acknowledges them (all but the spurious one, which must not be) and returns. The device
+//! vectors ([`DEVICE_VECTOR_BASE`] on) first go to the device handler
+//! ([`set_device_handler`]), then are acknowledged the same way.
 
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -15,13 +16,19 @@ use crate::platform::irq::pic;
 use crate::x86_64::gdt::{CoreLocal, CoreTables, DOUBLE_FAULT_IST, PAGE_FAULT_IST};
 use crate::x86_64::idt::Idt;
 use crate::x86_64::instructions;
-use crate::x86_64::trap::{self, EXCEPTION_ENTRIES, INTERRUPT_ENTRIES, SPURIOUS_VECTOR, TrapFrame};
+use crate::x86_64::trap::{
+    self, DEVICE_STUB_SIZE, DEVICE_VECTOR_BASE, DEVICE_VECTORS, EXCEPTION_ENTRIES,
+    INTERRUPT_ENTRIES, SPURIOUS_VECTOR, TrapFrame,
+};
 
 /// The fault handler in charge: the board's early one, then the kernel's.
 static FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
 /// The local APIC's address, once [`enable_interrupts_controller`] set it up.
 static LOCAL_APIC: AtomicUsize = AtomicUsize::new(0);
+
+/// What a device vector calls, with the line's number (0 until set).
+static DEVICE_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
 /// The IDT every core loads; written once by the boot core before any other core runs.
 static mut IDT: Idt = Idt::new();
@@ -36,8 +43,23 @@ impl Traps for Exceptions {
     }
 }
 
+/// Sends every later device vector, on every core, to `handler`, with the vector's
+/// distance from [`DEVICE_VECTOR_BASE`]; it runs in interrupt context, before the local
+/// APIC's end-of-interrupt. Until then device vectors are only acknowledged.
+pub fn set_device_handler(handler: fn(usize)) {
+    DEVICE_HANDLER.store(handler as usize, Ordering::Release);
+}
+
 fn on_trap(frame: &mut TrapFrame) {
     if !frame.is_exception() {
+        let device = frame.vector.wrapping_sub(u64::from(DEVICE_VECTOR_BASE)) as usize;
+        let handler = DEVICE_HANDLER.load(Ordering::Acquire);
+        if device < DEVICE_VECTORS && handler != 0 {
+            // SAFETY: DEVICE_HANDLER only ever holds 0 or a `fn(usize)` stored by
+            // `set_device_handler`.
+            let handler = unsafe { core::mem::transmute::<usize, fn(usize)>(handler) };
+            handler(device);
+        }
         let base = LOCAL_APIC.load(Ordering::Relaxed);
         if frame.vector != u64::from(SPURIOUS_VECTOR) && base != 0 {
             // SAFETY: LOCAL_APIC only holds the address `enable_interrupt_controller` was
@@ -57,7 +79,7 @@ fn on_trap(frame: &mut TrapFrame) {
 }
 
 /// Sets up the boot core as core 0: its GDT, TSS (with double-fault and page-fault
-/// stacks) and per-core block, an IDT with every CPU exception and the three interrupts,
+/// stacks) and per-core block, an IDT with every CPU exception and interrupt vector,
 /// and `early` as the fault handler until the kernel installs its own through the returned
 /// [`Exceptions`].
 ///
@@ -89,7 +111,15 @@ pub unsafe fn init_boot_core(early: FaultHandler) -> Exceptions {
                 14 => PAGE_FAULT_IST,
                 _ => 0,
             };
-            idt.set(vector, entry, ist);
+            idt.set(vector, entry as usize, ist);
+        }
+        let devices = trap::device_entries as *const () as usize;
+        for line in 0..DEVICE_VECTORS {
+            idt.set(
+                DEVICE_VECTOR_BASE + line as u8,
+                devices + line * DEVICE_STUB_SIZE,
+                0,
+            );
         }
         idt.load();
     }

@@ -42,10 +42,10 @@ impl Idt {
         }
     }
 
-    /// Points `vector` at `handler` as a ring-0 interrupt gate (interrupts masked on entry),
-    /// on interrupt stack `ist` (0: the current stack).
-    pub fn set(&mut self, vector: u8, handler: unsafe extern "C" fn(), ist: u8) {
-        let address = handler as usize as u64;
+    /// Points `vector` at the trap entry at `handler` as a ring-0 interrupt gate (interrupts
+    /// masked on entry), on interrupt stack `ist` (0: the current stack).
+    pub fn set(&mut self, vector: u8, handler: usize, ist: u8) {
+        let address = handler as u64;
         self.gates[usize::from(vector)] = Gate {
             offset_low: address as u16,
             selector: KERNEL_CODE,

@@ -103,3 +103,17 @@ pub fn invlpg(address: usize) {
     // tables; it cannot make memory unsafe.
     unsafe { asm!("invlpg [{}]", in(reg) address, options(nostack, preserves_flags)) };
 }
+
+/// Runs `f` with interrupts masked on this core, then puts the interrupt flag back as it
+/// was: a section an interrupt handler on the same core cannot enter.
+pub fn without_interrupts<T>(f: impl FnOnce() -> T) -> T {
+    let flags: u64;
+    // SAFETY: saving RFLAGS and masking interrupts touches no memory but the stack slot.
+    unsafe { asm!("pushfq", "pop {}", "cli", out(reg) flags, options(nomem)) };
+    let result = f();
+    if flags & (1 << 9) != 0 {
+        // SAFETY: interrupts were on before `cli` above; turning them back on restores that.
+        unsafe { asm!("sti", options(nomem, nostack)) };
+    }
+    result
+}

@@ -217,6 +217,44 @@ stubs! {
     SPURIOUS_VECTOR => spurious_interrupt,
 }
 
+/// The first device vector: line *n* of [`crate::platform::irq::lines`] raises
+/// `DEVICE_VECTOR_BASE + n`.
+pub const DEVICE_VECTOR_BASE: u8 = 0x30;
+/// How many device vectors there are, one per line.
+pub const DEVICE_VECTORS: usize = hal::irq::MAX_LINES;
+
+/// The size of one device vector's stub in [`device_entries`].
+pub const DEVICE_STUB_SIZE: usize = 4;
+
+/// The trap entries of the device vectors: [`DEVICE_VECTORS`] stubs of
+/// [`DEVICE_STUB_SIZE`] bytes, the one for `DEVICE_VECTOR_BASE + n` at `n ×
+/// DEVICE_STUB_SIZE`. Each pushes its vector and jumps to a shared tail that slips a zero
+/// error code under it; four bytes a vector rather than a full stub and a table entry,
+/// which every image carries (`cargo probe size`).
+///
+/// # Safety
+/// Only the CPU enters these stubs, through an IDT gate.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn device_entries() {
+    naked_asm!(
+        ".set vector, {base}",
+        ".rept {count}",
+        // `push imm8` (the vectors stay below 0x80, so sign extension keeps them) and a
+        // short `jmp` to the tail: 4 bytes.
+        ".byte 0x6a, vector",
+        ".byte 0xeb, 2f - . - 1",
+        ".set vector, vector + 1",
+        ".endr",
+        "2:",
+        "push qword ptr [rsp]",
+        "mov qword ptr [rsp + 8], 0",
+        "jmp {common}",
+        base = const DEVICE_VECTOR_BASE,
+        count = const DEVICE_VECTORS,
+        common = sym common_entry,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::{TrapFrame, exception_name};

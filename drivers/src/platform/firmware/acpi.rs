@@ -1,10 +1,12 @@
-//! Just enough ACPI to count the processors: the RSDP, the RSDT or XSDT, and the MADT.
+//! Just enough ACPI to count the processors and route device interrupts: the RSDP, the
+//! RSDT or XSDT, and the MADT.
 //!
 //! SeaBIOS builds the ACPI tables from what QEMU reports, so on `-M pc` the MADT lists
 //! every CPU, where SeaBIOS's MP table may list only the boot processor. As with the MP
 //! table, the parsers read byte slices and the board decides which memory to show them.
 
 use crate::platform::firmware::mptable::{Processors, checksum_ok};
+use crate::platform::irq::lines::{IoApicInfo, Override, Routing};
 
 /// The size of a system description table's header.
 const HEADER: usize = 36;
@@ -161,6 +163,47 @@ pub unsafe fn table_at(address: u64) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(start as *const u8, len) })
 }
 
+/// Reads the interrupt routing from the MADT `madt` (exactly [`table_len`] bytes): I/O APIC
+/// entries (type 1) and interrupt source overrides (type 2). `None` for a damaged table;
+/// entries past the [`Routing`]'s room are left out.
+pub fn madt_routing(madt: &[u8]) -> Option<Routing> {
+    if madt.len() < HEADER + 8 || !is_madt(madt) || !checksum_ok(madt) {
+        return None;
+    }
+    let mut routing = Routing::new();
+    let mut rest = &madt[HEADER + 8..];
+    while let [kind, len, ..] = *rest {
+        let entry = rest.get(..usize::from(len)).filter(|_| len >= 2)?;
+        match kind {
+            1 if entry.len() >= 12 => {
+                routing.push_ioapic(IoApicInfo {
+                    id: entry[2],
+                    address: le32(entry, 4)?,
+                    gsi_base: le32(entry, 8)?,
+                });
+            }
+            // Bus 0 is ISA, the only bus ACPI overrides.
+            2 if entry.len() >= 10 && entry[2] == 0 => {
+                let flags = u16::from_le_bytes([entry[8], entry[9]]);
+                routing.push_override(Override::from_flags(entry[3], le32(entry, 4)?, flags));
+            }
+            _ => {}
+        }
+        rest = &rest[usize::from(len)..];
+    }
+    Some(routing)
+}
+
+/// Finds the MADT through the RSDP at `rsdp` (or, for `None`, one in the BIOS area) and
+/// reads its interrupt routing. `None` without ACPI or with damaged tables.
+///
+/// # Safety
+/// As for [`scan`].
+pub unsafe fn routing(rsdp: Option<u64>) -> Option<Routing> {
+    // SAFETY: the caller vouches for the memory.
+    madt_routing(unsafe { find_table(rsdp, b"APIC")? })
+}
+
 fn le32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
@@ -171,9 +214,10 @@ fn le64(bytes: &[u8], at: usize) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_root, parse_madt, root_entries, table_len};
+    use super::{find_root, madt_routing, parse_madt, root_entries, table_len};
     use crate::platform::firmware::mptable::fuzz::{self, Rng};
     use crate::platform::firmware::mptable::seal;
+    use crate::platform::irq::lines::{IoApicInfo, Override};
 
     fn table(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
         let mut t = vec![0u8; 36];
@@ -202,6 +246,60 @@ mod tests {
         }
         body.extend([1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0]); // an I/O APIC
         table(b"APIC", &body)
+    }
+
+    #[test]
+    fn reads_ioapics_and_isa_overrides() {
+        let mut body = 0xfee0_0000u32.to_le_bytes().to_vec();
+        body.extend(1u32.to_le_bytes());
+        body.extend([0, 8, 0, 0, 1, 0, 0, 0]); // a processor: not routing
+        body.extend([1, 12, 2, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0]);
+        body.extend([1, 12, 3, 0, 0, 0x10, 0xc0, 0xfe, 24, 0, 0, 0]);
+        body.extend([2, 10, 0, 0, 2, 0, 0, 0, 0, 0]); // IRQ 0 → GSI 2
+        body.extend([2, 10, 0, 11, 11, 0, 0, 0, 0xd, 0]); // IRQ 11: level, high
+        body.extend([2, 10, 1, 5, 5, 0, 0, 0, 0xf, 0]); // not ISA: left out
+        let routing = madt_routing(&table(b"APIC", &body)).expect("a valid MADT");
+        assert_eq!(
+            routing.ioapics().collect::<Vec<_>>(),
+            [
+                IoApicInfo {
+                    id: 2,
+                    address: 0xfec0_0000,
+                    gsi_base: 0,
+                },
+                IoApicInfo {
+                    id: 3,
+                    address: 0xfec0_1000,
+                    gsi_base: 24,
+                },
+            ]
+        );
+        assert_eq!(
+            routing.overrides().collect::<Vec<_>>(),
+            [
+                Override::from_flags(0, 2, 0),
+                Override::from_flags(11, 11, 0xd),
+            ]
+        );
+        assert_eq!(routing.overrides().nth(1).and_then(|o| o.level), Some(true));
+    }
+
+    #[test]
+    fn damaged_routing_entries_are_refused() {
+        let mut body = 0xfee0_0000u32.to_le_bytes().to_vec();
+        body.extend(1u32.to_le_bytes());
+        body.extend([1, 12, 2, 0, 0, 0, 0xc0, 0xfe]); // runs past the end
+        assert_eq!(madt_routing(&table(b"APIC", &body)), None);
+        let mut valid = madt(&[(0, 1)], &[]);
+        assert!(madt_routing(&valid).is_some());
+        valid[40] ^= 1; // checksum
+        assert_eq!(madt_routing(&valid), None);
+        let mut rng = Rng::new(7);
+        let valid = madt(&[(0, 1)], &[]);
+        for _ in 0..2000 {
+            let bytes = fuzz::mutate(&mut rng, &valid, &[4, 45, 49]);
+            let _ = madt_routing(&bytes);
+        }
     }
 
     #[test]

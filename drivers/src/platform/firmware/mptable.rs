@@ -1,8 +1,11 @@
-//! The Intel MultiProcessor table: which processors the firmware says the machine has.
+//! The Intel MultiProcessor table: which processors the firmware says the machine has, and
+//! how its device interrupts reach the I/O APICs.
 //!
 //! Both QEMU firmwares write one (SeaBIOS on `-M pc`, qboot on microvm, where it is the
 //! only table when ACPI is off). The parser reads byte slices, so that the board decides
 //! which physical memory to look at and the parsing is tested on the host.
+
+use crate::platform::irq::lines::{IoApicInfo, MAX_IOAPICS, Override, Routing};
 
 /// The most processors Novillo keeps track of.
 pub const MAX_CORES: usize = 64;
@@ -118,10 +121,14 @@ pub fn table_len(header: &[u8]) -> Option<usize> {
     Some(usize::from(u16::from_le_bytes([bytes[0], bytes[1]])))
 }
 
-/// Reads the processor entries of the configuration table `table` (exactly
-/// [`table_len`] bytes).
-pub fn parse(table: &[u8]) -> Result<Processors, Error> {
-    const HEADER: usize = 44;
+/// The size of the configuration table's header.
+const HEADER: usize = 44;
+
+/// The configuration table `table` (exactly [`table_len`] bytes), checked.
+// Inlined, as `walk` and `configuration_table`: in the boot path, calls cost more than
+// they share (`cargo probe size`).
+#[inline(always)]
+fn checked(table: &[u8]) -> Result<&[u8], Error> {
     if table.len() < HEADER {
         return Err(Error::Truncated);
     }
@@ -137,8 +144,12 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
     if !checksum_ok(table) {
         return Err(Error::BadChecksum);
     }
-    let local_apic = u32::from_le_bytes([table[36], table[37], table[38], table[39]]);
-    let mut found = Processors::new(local_apic);
+    Ok(table)
+}
+
+/// Calls `visit` with each entry of the checked table `table` (its type, its bytes).
+#[inline(always)]
+fn walk(table: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), Error> {
     let mut rest = &table[HEADER..];
     // The entries run to the table's length. The header's entry count is not trusted: qboot
     // leaves it at zero.
@@ -148,16 +159,79 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
             1..=4 => 8,
             other => return Err(Error::BadEntry(other)),
         };
-        let entry = rest.get(..size).ok_or(Error::Truncated)?;
-        let (apic_id, flags) = (entry.get(1).copied(), entry.get(3).copied());
-        if let (0, Some(apic_id), Some(flags)) = (kind, apic_id, flags)
+        visit(kind, rest.get(..size).ok_or(Error::Truncated)?);
+        rest = &rest[size..];
+    }
+    Ok(())
+}
+
+/// Reads the processor entries of the configuration table `table` (exactly
+/// [`table_len`] bytes).
+pub fn parse(table: &[u8]) -> Result<Processors, Error> {
+    let table = checked(table)?;
+    let local_apic = u32::from_le_bytes([table[36], table[37], table[38], table[39]]);
+    let mut found = Processors::new(local_apic);
+    walk(table, |kind, entry| {
+        if let (0, Some(&apic_id), Some(&flags)) = (kind, entry.get(1), entry.get(3))
             && flags & 1 != 0
         {
             found.push(u32::from(apic_id), flags & 2 != 0);
         }
-        rest = &rest[size..];
-    }
+    })?;
     Ok(found)
+}
+
+/// The most buses [`parse_routing`] tells apart.
+const MAX_BUSES: usize = 16;
+/// How many pins an I/O APIC is taken to have: MP tables give no GSI base, so the I/O
+/// APICs are numbered on as QEMU's, of 24 pins each.
+const PINS_PER_IOAPIC: u32 = 24;
+
+/// Reads the interrupt routing of the configuration table `table` (exactly [`table_len`]
+/// bytes): its enabled I/O APICs (entry 2), and its I/O interrupt entries (entry 3) of ISA
+/// buses (entry 1) as overrides. Entries past the [`Routing`]'s room are left out.
+pub fn parse_routing(table: &[u8]) -> Result<Routing, Error> {
+    let table = checked(table)?;
+    let mut isa = [false; MAX_BUSES];
+    let mut ioapic_ids = [None; MAX_IOAPICS];
+    let mut count = 0;
+    walk(table, |kind, entry| match kind {
+        1 => {
+            if let Some(bus) = isa.get_mut(usize::from(entry[1])) {
+                *bus = entry[2..8] == *b"ISA   ";
+            }
+        }
+        2 if entry[3] & 1 != 0 && count < MAX_IOAPICS => {
+            ioapic_ids[count] = Some((
+                entry[1],
+                u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]),
+            ));
+            count += 1;
+        }
+        _ => {}
+    })?;
+    let mut routing = Routing::new();
+    for (index, (id, address)) in (0u32..).zip(ioapic_ids.iter().flatten().copied()) {
+        routing.push_ioapic(IoApicInfo {
+            id,
+            address,
+            gsi_base: index * PINS_PER_IOAPIC,
+        });
+    }
+    walk(table, |kind, entry| {
+        let is_isa = isa.get(usize::from(entry[4])).copied().unwrap_or(false);
+        // Type 0 is a vectored interrupt; the others (NMI, SMI, ExtINT) are not devices'.
+        if kind != 3 || entry[1] != 0 || !is_isa {
+            return;
+        }
+        let chip = routing.ioapics().find(|chip| chip.id == entry[6]);
+        if let Some(chip) = chip {
+            let flags = u16::from_le_bytes([entry[2], entry[3]]);
+            let gsi = chip.gsi_base + u32::from(entry[7]);
+            routing.push_override(Override::from_flags(entry[5], gsi, flags));
+        }
+    })?;
+    Ok(routing)
 }
 
 /// Searches the places the specification names (the last KiB of base memory and the BIOS
@@ -166,6 +240,25 @@ pub fn parse(table: &[u8]) -> Result<Processors, Error> {
 /// # Safety
 /// Physical memory from 4 KiB to 4 GiB must be identity-mapped and readable.
 pub unsafe fn scan() -> Option<Processors> {
+    // SAFETY: the caller's promise.
+    parse(unsafe { configuration_table()? }).ok()
+}
+
+/// Finds the MP table as [`scan`] does and reads its interrupt routing.
+///
+/// # Safety
+/// As for [`scan`].
+pub unsafe fn scan_routing() -> Option<Routing> {
+    // SAFETY: the caller's promise.
+    parse_routing(unsafe { configuration_table()? }).ok()
+}
+
+/// The first configuration table a floating pointer names, unchecked.
+///
+/// # Safety
+/// As for [`scan`].
+#[inline(always)]
+unsafe fn configuration_table() -> Option<&'static [u8]> {
     const AREAS: [(usize, usize); 2] = [(0x9_fc00, 0x400), (0xf_0000, 0x1_0000)];
     for (start, len) in AREAS {
         // SAFETY: the caller vouches that this low memory is mapped; reading it has no effect.
@@ -178,8 +271,7 @@ pub unsafe fn scan() -> Option<Processors> {
         let header = unsafe { core::slice::from_raw_parts(address as *const u8, 6) };
         let len = table_len(header)?;
         // SAFETY: as above.
-        let table = unsafe { core::slice::from_raw_parts(address as *const u8, len) };
-        return parse(table).ok();
+        return Some(unsafe { core::slice::from_raw_parts(address as *const u8, len) });
     }
     None
 }
@@ -289,7 +381,64 @@ pub(crate) mod fuzz {
 #[cfg(test)]
 mod tests {
     use super::fuzz::{self, Rng};
-    use super::{Error, MAX_CORES, find_table, parse, seal, table_len};
+    use super::{Error, MAX_CORES, find_table, parse, parse_routing, seal, table_len};
+    use crate::platform::irq::lines::{IoApicInfo, Override};
+
+    /// A table of the 8-byte entries `entries` (buses, I/O APICs, interrupts).
+    fn routing_table(entries: &[[u8; 8]]) -> Vec<u8> {
+        let mut t = vec![0u8; 44];
+        t[..4].copy_from_slice(b"PCMP");
+        for entry in entries {
+            t.extend_from_slice(entry);
+        }
+        let len = t.len() as u16;
+        t[4..6].copy_from_slice(&len.to_le_bytes());
+        seal(&mut t, 7);
+        t
+    }
+
+    #[test]
+    fn reads_ioapics_and_isa_interrupts() {
+        let t = routing_table(&[
+            [1, 0, b'P', b'C', b'I', b' ', b' ', b' '],
+            [1, 1, b'I', b'S', b'A', b' ', b' ', b' '],
+            [2, 0, 0x11, 1, 0, 0, 0xc0, 0xfe],
+            [2, 7, 0x11, 0, 0, 0x10, 0xc0, 0xfe], // disabled: left out
+            [2, 9, 0x11, 1, 0, 0x20, 0xc0, 0xfe],
+            [3, 0, 0, 0, 1, 0, 0, 2],        // ISA IRQ 0 → pin 2
+            [3, 0, 0x0f, 0, 1, 9, 9, 3],     // ISA IRQ 9 → second chip's pin 3, level low
+            [3, 3, 0, 0, 1, 4, 0, 4],        // ExtINT: not a device's
+            [3, 0, 0x0f, 0, 0, 0x10, 0, 16], // a PCI bus entry: not an ISA IRQ
+            [3, 0, 0, 0, 1, 5, 42, 5],       // an unknown I/O APIC
+        ]);
+        let routing = parse_routing(&t).unwrap();
+        assert_eq!(
+            routing.ioapics().collect::<Vec<_>>(),
+            [
+                IoApicInfo {
+                    id: 0,
+                    address: 0xfec0_0000,
+                    gsi_base: 0,
+                },
+                IoApicInfo {
+                    id: 9,
+                    address: 0xfec0_2000,
+                    gsi_base: 24,
+                },
+            ]
+        );
+        assert_eq!(
+            routing.overrides().collect::<Vec<_>>(),
+            [
+                Override::from_flags(0, 2, 0),
+                Override::from_flags(9, 27, 0xf)
+            ]
+        );
+        assert_eq!(parse_routing(&t[..50]), Err(Error::Truncated));
+        let mut bad = t.clone();
+        bad[44] = 7;
+        assert_eq!(parse_routing(&bad), Err(Error::BadChecksum));
+    }
 
     /// A table with processors given as (APIC ID, flags) and one bus entry.
     fn table(processors: &[(u8, u8)]) -> Vec<u8> {
