@@ -30,7 +30,8 @@ static LOCAL_APIC: AtomicUsize = AtomicUsize::new(0);
 /// What a device vector calls, with the line's number (0 until set).
 static DEVICE_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
-/// The IDT every core loads; written once by the boot core before any other core runs.
+/// The IDT every core loads: filled by the boot core before any other core runs, then only
+/// the device gates are written, once, by [`set_device_handler`].
 static mut IDT: Idt = Idt::new();
 
 /// CPU exceptions, routed to the [`FaultHandler`] in charge.
@@ -101,10 +102,9 @@ fn on_trap(frame: &mut TrapFrame) {
 }
 
 /// Sets up the boot core as core 0: its GDT, TSS (with double-fault and page-fault
-/// stacks) and per-core block, an IDT with every CPU exception and the three interrupts (the device vectors come with
-/// [`set_device_handler`]),
-/// and `early` as the fault handler until the kernel installs its own through the returned
-/// [`Exceptions`].
+/// stacks) and per-core block, an IDT with every CPU exception and the three interrupts
+/// (the device vectors come with [`set_device_handler`]), and `early` as the fault handler
+/// until the kernel installs its own through the returned [`Exceptions`].
 ///
 /// # Safety
 /// Runs once, on the boot core, with interrupts masked, before anything relies on the old
@@ -136,7 +136,7 @@ pub unsafe fn init_boot_core(early: FaultHandler) -> Exceptions {
             };
             idt.set(vector, entry as usize, ist);
         }
-        idt.load();
+        Idt::load(&raw const IDT);
     }
     exceptions
 }
@@ -148,14 +148,11 @@ pub unsafe fn init_boot_core(early: FaultHandler) -> Exceptions {
 /// Runs once per core, on that core, with interrupts masked, after [`init_boot_core`];
 /// `slot` must be used by nothing else, for ever.
 pub unsafe fn init_other_core(slot: &'static mut MaybeUninit<CoreTables>, core: usize) {
-    #[allow(clippy::deref_addrof)]
-    // `&*(&raw const S)` is how edition 2024 borrows a `static mut`.
-    // SAFETY: the caller's promises are `load`'s; the IDT was filled by the boot core
-    // before this core started and is only read from now on.
+    // SAFETY: the caller's promises are `load`'s; the boot core filled the IDT before this
+    // core started, and later writes (`set_device_handler`) keep every gate valid.
     unsafe {
         CoreTables::load(slot, core);
-        let idt: &'static Idt = &*(&raw const IDT);
-        idt.load();
+        Idt::load(&raw const IDT);
     }
 }
 

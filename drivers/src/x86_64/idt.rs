@@ -77,17 +77,19 @@ impl Idt {
         }
     }
 
-    /// Makes this table the current core's.
+    /// Makes the table at `table` the current core's. A pointer, not a reference: gates of
+    /// a loaded table may still be written ([`set_shared`](Self::set_shared)).
     ///
     /// # Safety
     /// Every present gate must point at a valid trap entry, and the table must stay where
-    /// it is for ever (hence `'static`).
-    pub unsafe fn load(&'static self) {
+    /// it is for ever.
+    pub unsafe fn load(table: *const Self) {
         let pointer = DescriptorPointer {
             limit: (size_of::<Self>() - 1) as u16,
-            base: self.gates.as_ptr() as u64,
+            // `repr(C)`: the gates are at the table's address.
+            base: table as u64,
         };
-        // SAFETY: the table is 'static and the caller vouches for its gates.
+        // SAFETY: the caller vouches for the table's place and its gates.
         unsafe {
             asm!("lidt [{}]", in(reg) &raw const pointer, options(readonly, nostack, preserves_flags))
         };

@@ -352,8 +352,8 @@ impl Default for LineTable {
 /// The machine's line table.
 static TABLE: LineTable = LineTable::new();
 /// The cores' local APIC IDs, by core number: written once at boot, before any other core
-/// runs, and only read from then on. A plain array copied with `memcpy`, not atomics: the
-/// copy is in every image (`cargo probe size`).
+/// runs, and only read from then on. A plain array copied whole, not atomics or a slice:
+/// the copy is in every image (`cargo probe size`).
 static mut APIC_IDS: [u8; MAX_CORES] = [0; MAX_CORES];
 /// The kernel's handler, once installed (0 until then).
 static HANDLER: AtomicUsize = AtomicUsize::new(0);
