@@ -38,15 +38,19 @@ pub(crate) enum Error {
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
+            // Widened: u64 formatting is linked anyway, u32's would be only for this.
             Self::BadMagic(magic) => write!(
                 f,
-                "magic {magic:#010x}, not {MAGIC:#010x}: not started by a PVH loader"
+                "magic {:#010x}, not {:#010x}: not started by a PVH loader",
+                u64::from(*magic),
+                u64::from(MAGIC)
             ),
             Self::NoMemoryMap => f.write_str("no memory map (start info version 0)"),
             Self::MemoryMapOutOfReach(address, entries) => write!(
                 f,
-                "the memory map ({entries} entries at {address:#x}) reaches past 4 GiB, \
-                 the memory mapped at boot"
+                "the memory map ({} entries at {address:#x}) reaches past 4 GiB, the memory \
+                 mapped at boot",
+                u64::from(*entries)
             ),
             Self::CommandLineOutOfReach(address) => write!(
                 f,

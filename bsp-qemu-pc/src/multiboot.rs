@@ -34,16 +34,19 @@ pub(crate) enum Error {
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::BadMagic(magic) => {
-                write!(
-                    f,
-                    "eax holds {magic:#010x}, not {LOADER_MAGIC:#010x}: not started by a Multiboot loader"
-                )
-            }
+            // Widened: u64 formatting is linked anyway, u32's would be only for this.
+            Self::BadMagic(magic) => write!(
+                f,
+                "eax holds {:#010x}, not {:#010x}: not started by a Multiboot loader",
+                u64::from(*magic),
+                u64::from(LOADER_MAGIC)
+            ),
             Self::NoMemoryMap => f.write_str("the loader gave no memory map"),
             Self::MemoryMapOutOfReach(address, len) => write!(
                 f,
-                "the memory map ({len} bytes at {address:#x}) ends past 4 GiB"
+                "the memory map ({} bytes at {:#x}) ends past 4 GiB",
+                u64::from(*len),
+                u64::from(*address)
             ),
         }
     }

@@ -251,9 +251,10 @@ impl ApicCores {
         }
     }
 
-    /// The local APIC IDs of the cores, by core number (the boot core first).
-    pub fn apic_ids(&self) -> &[u8] {
-        &self.apic_ids[..self.count]
+    /// The local APIC IDs of the cores, by core number (the boot core first), then zeros
+    /// up to [`MAX_CORES`]: a whole table, which copies without a length check.
+    pub fn apic_ids(&self) -> &[u8; MAX_CORES] {
+        &self.apic_ids
     }
 
     /// Waits up to `micros` for core `core` to answer.

@@ -30,7 +30,8 @@ static LOCAL_APIC: AtomicUsize = AtomicUsize::new(0);
 /// What a device vector calls, with the line's number (0 until set).
 static DEVICE_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
-/// The IDT every core loads; written once by the boot core before any other core runs.
+/// The IDT every core loads: filled by the boot core before any other core runs, then only
+/// the device gates are written, once, by [`set_device_handler`].
 static mut IDT: Idt = Idt::new();
 
 /// CPU exceptions, routed to the [`FaultHandler`] in charge.
@@ -45,21 +46,43 @@ impl Traps for Exceptions {
 
 /// Sends every later device vector, on every core, to `handler`, with the vector's
 /// distance from [`DEVICE_VECTOR_BASE`]; it runs in interrupt context, before the local
-/// APIC's end-of-interrupt. Until then device vectors are only acknowledged.
+/// APIC's end-of-interrupt. The first call points the device vectors' IDT gates at their
+/// trap entries: not at boot, so that an image that never asks for a device carries none
+/// of this (`cargo probe size`). Call it before routing any device line.
 pub fn set_device_handler(handler: fn(usize)) {
+    static GATES: spin::Once = spin::Once::new();
     DEVICE_HANDLER.store(handler as usize, Ordering::Release);
+    GATES.call_once(|| {
+        let idt = &raw mut IDT;
+        let entries = trap::device_entries as *const () as usize;
+        for line in 0..DEVICE_VECTORS {
+            let vector = DEVICE_VECTOR_BASE + line as u8;
+            // SAFETY: `GATES` lets one caller in, once; only `platform::irq::lines` routes
+            // device lines, and it calls this first, so no core delivers these vectors
+            // while their gates change (CPUs read the IDT only to deliver); each gate
+            // points at a device trap entry.
+            unsafe { Idt::set_shared(idt, vector, entries + line * DEVICE_STUB_SIZE, 0) };
+        }
+        trap::set_handler(on_device_trap);
+    });
+}
+
+/// [`on_trap`] with the device vectors first given to the device handler: the trap handler
+/// once [`set_device_handler`] ran.
+fn on_device_trap(frame: &mut TrapFrame) {
+    let device = frame.vector.wrapping_sub(u64::from(DEVICE_VECTOR_BASE)) as usize;
+    let handler = DEVICE_HANDLER.load(Ordering::Acquire);
+    if device < DEVICE_VECTORS && handler != 0 {
+        // SAFETY: DEVICE_HANDLER only ever holds 0 or a `fn(usize)` stored by
+        // `set_device_handler`.
+        let handler = unsafe { core::mem::transmute::<usize, fn(usize)>(handler) };
+        handler(device);
+    }
+    on_trap(frame);
 }
 
 fn on_trap(frame: &mut TrapFrame) {
     if !frame.is_exception() {
-        let device = frame.vector.wrapping_sub(u64::from(DEVICE_VECTOR_BASE)) as usize;
-        let handler = DEVICE_HANDLER.load(Ordering::Acquire);
-        if device < DEVICE_VECTORS && handler != 0 {
-            // SAFETY: DEVICE_HANDLER only ever holds 0 or a `fn(usize)` stored by
-            // `set_device_handler`.
-            let handler = unsafe { core::mem::transmute::<usize, fn(usize)>(handler) };
-            handler(device);
-        }
         let base = LOCAL_APIC.load(Ordering::Relaxed);
         if frame.vector != u64::from(SPURIOUS_VECTOR) && base != 0 {
             // SAFETY: LOCAL_APIC only holds the address `enable_interrupt_controller` was
@@ -79,9 +102,9 @@ fn on_trap(frame: &mut TrapFrame) {
 }
 
 /// Sets up the boot core as core 0: its GDT, TSS (with double-fault and page-fault
-/// stacks) and per-core block, an IDT with every CPU exception and interrupt vector,
-/// and `early` as the fault handler until the kernel installs its own through the returned
-/// [`Exceptions`].
+/// stacks) and per-core block, an IDT with every CPU exception and the three interrupts
+/// (the device vectors come with [`set_device_handler`]), and `early` as the fault handler
+/// until the kernel installs its own through the returned [`Exceptions`].
 ///
 /// # Safety
 /// Runs once, on the boot core, with interrupts masked, before anything relies on the old
@@ -113,15 +136,7 @@ pub unsafe fn init_boot_core(early: FaultHandler) -> Exceptions {
             };
             idt.set(vector, entry as usize, ist);
         }
-        let devices = trap::device_entries as *const () as usize;
-        for line in 0..DEVICE_VECTORS {
-            idt.set(
-                DEVICE_VECTOR_BASE + line as u8,
-                devices + line * DEVICE_STUB_SIZE,
-                0,
-            );
-        }
-        idt.load();
+        Idt::load(&raw const IDT);
     }
     exceptions
 }
@@ -133,14 +148,11 @@ pub unsafe fn init_boot_core(early: FaultHandler) -> Exceptions {
 /// Runs once per core, on that core, with interrupts masked, after [`init_boot_core`];
 /// `slot` must be used by nothing else, for ever.
 pub unsafe fn init_other_core(slot: &'static mut MaybeUninit<CoreTables>, core: usize) {
-    #[allow(clippy::deref_addrof)]
-    // `&*(&raw const S)` is how edition 2024 borrows a `static mut`.
-    // SAFETY: the caller's promises are `load`'s; the IDT was filled by the boot core
-    // before this core started and is only read from now on.
+    // SAFETY: the caller's promises are `load`'s; the boot core filled the IDT before this
+    // core started, and later writes (`set_device_handler`) keep every gate valid.
     unsafe {
         CoreTables::load(slot, core);
-        let idt: &'static Idt = &*(&raw const IDT);
-        idt.load();
+        Idt::load(&raw const IDT);
     }
 }
 

@@ -18,6 +18,22 @@ struct Gate {
     reserved: u32,
 }
 
+impl Gate {
+    /// A ring-0 interrupt gate to `handler` on interrupt stack `ist`.
+    fn interrupt(handler: usize, ist: u8) -> Self {
+        let address = handler as u64;
+        Self {
+            offset_low: address as u16,
+            selector: KERNEL_CODE,
+            ist: ist & 0x7,
+            attributes: 0x8e, // present, DPL 0, 64-bit interrupt gate
+            offset_middle: (address >> 16) as u16,
+            offset_high: (address >> 32) as u32,
+            reserved: 0,
+        }
+    }
+}
+
 /// An interrupt descriptor table of 256 gates.
 #[derive(Debug)]
 #[repr(C, align(16))]
@@ -45,29 +61,35 @@ impl Idt {
     /// Points `vector` at the trap entry at `handler` as a ring-0 interrupt gate (interrupts
     /// masked on entry), on interrupt stack `ist` (0: the current stack).
     pub fn set(&mut self, vector: u8, handler: usize, ist: u8) {
-        let address = handler as u64;
-        self.gates[usize::from(vector)] = Gate {
-            offset_low: address as u16,
-            selector: KERNEL_CODE,
-            ist: ist & 0x7,
-            attributes: 0x8e, // present, DPL 0, 64-bit interrupt gate
-            offset_middle: (address >> 16) as u16,
-            offset_high: (address >> 32) as u32,
-            reserved: 0,
-        };
+        self.gates[usize::from(vector)] = Gate::interrupt(handler, ist);
     }
 
-    /// Makes this table the current core's.
+    /// [`set`](Self::set) on a table cores may have loaded: writes the one gate through
+    /// `table`, with no reference to the whole table.
+    ///
+    /// # Safety
+    /// `table` is valid for writes, nothing else writes that gate at the same time, and no
+    /// core delivers `vector` while it changes.
+    pub unsafe fn set_shared(table: *mut Self, vector: u8, handler: usize, ist: u8) {
+        // SAFETY: the caller's promises; the index is a `u8`, inside the 256 gates.
+        unsafe {
+            (&raw mut (*table).gates[usize::from(vector)]).write(Gate::interrupt(handler, ist));
+        }
+    }
+
+    /// Makes the table at `table` the current core's. A pointer, not a reference: gates of
+    /// a loaded table may still be written ([`set_shared`](Self::set_shared)).
     ///
     /// # Safety
     /// Every present gate must point at a valid trap entry, and the table must stay where
-    /// it is for ever (hence `'static`).
-    pub unsafe fn load(&'static self) {
+    /// it is for ever.
+    pub unsafe fn load(table: *const Self) {
         let pointer = DescriptorPointer {
             limit: (size_of::<Self>() - 1) as u16,
-            base: self.gates.as_ptr() as u64,
+            // `repr(C)`: the gates are at the table's address.
+            base: table as u64,
         };
-        // SAFETY: the table is 'static and the caller vouches for its gates.
+        // SAFETY: the caller vouches for the table's place and its gates.
         unsafe {
             asm!("lidt [{}]", in(reg) &raw const pointer, options(readonly, nostack, preserves_flags))
         };

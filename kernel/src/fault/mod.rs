@@ -162,8 +162,9 @@ fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Opti
         (None, Some(at)) => console::emergency_print(format_args!(
             "\n{who} panicked at {}:{}:{}:\n{}\n",
             at.file(),
-            at.line(),
-            at.column(),
+            // As u64, the one integer width every image formats (`cargo probe size`).
+            u64::from(at.line()),
+            u64::from(at.column()),
             info.message(),
         )),
         (None, None) => {

@@ -55,7 +55,18 @@ static RUNNING: AtomicUsize = AtomicUsize::new(1);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) fn machine() -> &'static Machine {
-    MACHINE.get().expect("the kernel took over the board")
+    match MACHINE.get() {
+        Some(machine) => machine,
+        None => no_machine(),
+    }
+}
+
+/// `machine()` before `init`: a bug in the kernel. Out of line, so that each of the many
+/// inlined `machine()` calls costs one `call` (`cargo probe size`).
+#[cold]
+#[inline(never)]
+fn no_machine() -> ! {
+    panic!("the kernel took over the board")
 }
 
 /// Sets the schedulers up, one per core; the cores other than 0 start later.

@@ -352,8 +352,8 @@ impl Default for LineTable {
 /// The machine's line table.
 static TABLE: LineTable = LineTable::new();
 /// The cores' local APIC IDs, by core number: written once at boot, before any other core
-/// runs, and only read from then on. A plain array copied with `memcpy`, not atomics: the
-/// copy is in every image (`cargo probe size`).
+/// runs, and only read from then on. A plain array copied whole, not atomics or a slice:
+/// the copy is in every image (`cargo probe size`).
 static mut APIC_IDS: [u8; MAX_CORES] = [0; MAX_CORES];
 /// The kernel's handler, once installed (0 until then).
 static HANDLER: AtomicUsize = AtomicUsize::new(0);
@@ -402,12 +402,8 @@ impl IoApicInterrupts {
     /// # Safety
     /// Runs once, on the boot core, before any other core runs.
     pub unsafe fn new(cores: &ApicCores) -> Self {
-        let ids = cores.apic_ids();
-        #[allow(clippy::deref_addrof)]
-        // `&mut *(&raw mut S)` is how edition 2024 borrows a `static mut`.
         // SAFETY: the caller's promise: nothing else reads or writes APIC_IDS yet.
-        let table = unsafe { &mut *(&raw mut APIC_IDS) };
-        table[..ids.len()].copy_from_slice(ids);
+        unsafe { (&raw mut APIC_IDS).write(*cores.apic_ids()) };
         Self(())
     }
 }
@@ -419,6 +415,8 @@ impl Interrupts for IoApicInterrupts {
     }
 
     fn route(&self, line: Line, core: usize) {
+        // The device gates exist before any line is routed, handler or not.
+        cpu::set_device_handler(top_half);
         #[allow(clippy::deref_addrof)]
         // `&*(&raw const S)` is how edition 2024 borrows a `static mut`.
         // SAFETY: written once by `new`, at boot, and only read from then on.
