@@ -135,6 +135,8 @@ pub(crate) struct IdleOptions {
     pub(crate) linux: bool,
     /// `--linux-kernel`: the baseline's kernel instead of the newest in `/boot`.
     pub(crate) linux_kernel: Option<PathBuf>,
+    /// `--slow-disk`: also measure each guest with a thread blocked on a disk read.
+    pub(crate) slow_disk: bool,
 }
 
 /// A command-line mistake; the message is one line, without the `probe: ` prefix.
@@ -531,6 +533,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
         smp_list: vec![1, 4],
         linux: false,
         linux_kernel: None,
+        slow_disk: false,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -539,6 +542,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
         }
         let (flag, inline) = bench_flag(word)?;
         match flag {
+            "--slow-disk" => idle.slow_disk = options.switch(flag, inline)?,
             "--accel" => idle.accel = parse_accel(&options.value(flag, inline)?)?,
             "--board" => {
                 let value = options.value(flag, inline)?;

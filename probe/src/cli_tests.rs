@@ -352,12 +352,14 @@ fn bench_idle_defaults_and_options() {
             smp_list: vec![1, 4],
             linux: false,
             linux_kernel: None,
+            slow_disk: false,
         }
     );
     let options = idle(
         "bench idle --board all --seconds 3 --smp-list 2,1,8 --accel=kvm \
-                        --baseline=linux",
+                        --baseline=linux --slow-disk",
     );
+    assert!(options.slow_disk);
     assert_eq!(options.boards, Board::ALL.to_vec());
     assert_eq!(options.seconds, 3);
     assert_eq!(options.smp_list, [2, 1, 8]);
@@ -400,6 +402,10 @@ fn bad_bench_options() {
         let message = error(&format!("bench idle --seconds {seconds}"), None);
         assert!(message.contains("from 1 to 3600"), "{seconds}: {message}");
     }
+    assert!(
+        error("bench idle --slow-disk=yes", None)
+            .contains("--slow-disk for 'bench' takes no value")
+    );
     assert!(error("bench idle --accel hvf", None).contains("tcg, kvm or auto"));
     for bench in ["threads", "idle"] {
         let message = error(&format!("bench {bench} --linux-kernel /k/bzImage"), None);

@@ -186,6 +186,11 @@ QEMU is killed after the window.
                                measure it the same way over a window as long
   --linux-kernel FILE          the Linux guest's kernel, a bzImage [default: the newest
                                /boot/vmlinuz-*]
+  --slow-disk                  also boot each guest with `idle disk` and a 1 MiB virtio disk
+                               (QEMU's null-co) that answers after 24 h: one thread stays
+                               parked on a read of it, the other cores idle; adds its CPU %
+                               and +pp, the difference from the plain guest in percentage
+                               points (the goal: at most +0.5)
 
 The Linux guest (--baseline linux) is built from Debian packages: the kernel
 (linux-image-amd64) with its own virtio modules, busybox (busybox-static), and for threads gcc
