@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             .spawn(move || {
                 let mut sector = [0u8; SECTOR_SIZE];
                 // The request is handed over just after this; probe waits a second more.
-                let _ = issuing.send(());
+                issuing.send(()).expect("main waits for this");
                 let read = disk.read(0, &mut sector);
                 kernel::println!("IDLE-DISK-READ-ENDED {read:?}");
                 kernel::process::exit(1);
