@@ -172,6 +172,30 @@ pub(crate) fn disk_args(board: Board, disks: &[Disk]) -> Vec<OsString> {
     args
 }
 
+/// The QEMU arguments attaching `files` as the board's virtio disks `bench0`, `bench1`...,
+/// bypassing the host's page cache (`cache=none`), for benchmarks: the same for Novillo's
+/// guest and the Linux baseline.
+pub(crate) fn uncached_virtio_args(board: Board, files: &[PathBuf]) -> Result<Vec<String>, String> {
+    let device = match board {
+        Board::Microvm => "virtio-blk-device",
+        Board::QemuPc => "virtio-blk-pci",
+    };
+    let mut args = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let file = file
+            .to_str()
+            .ok_or_else(|| format!("{}: the path is not UTF-8", file.display()))?
+            .replace(',', ",,");
+        args.push("-drive".to_owned());
+        args.push(format!(
+            "file={file},format=raw,if=none,id=bench{index},cache=none"
+        ));
+        args.push("-device".to_owned());
+        args.push(format!("{device},drive=bench{index}"));
+    }
+    Ok(args)
+}
+
 /// The QEMU arguments attaching one virtio disk of 1 MiB that holds no data and answers
 /// every request after `latency`: QEMU's `null-co` driver. Its geometry is given, because
 /// QEMU otherwise reads sector 0 to guess one and would stall its own start-up for as long.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{
     Bus, Disk, DiskSpec, SECTOR_SIZE, Scratch, Written, check, check_images, disk_args,
-    pattern_sector, slow_disk_args, suite_writes, write_image,
+    pattern_sector, slow_disk_args, suite_writes, uncached_virtio_args, write_image,
 };
 use crate::board::Board;
 
@@ -287,5 +287,23 @@ fn the_slow_disk_is_a_null_drive_with_a_geometry_on_the_boards_virtio() {
     assert_eq!(
         slow_disk_args(Board::QemuPc, latency)[3],
         "virtio-blk-pci,drive=slow,cyls=2,heads=16,secs=63"
+    );
+}
+
+#[test]
+fn benchmark_images_bypass_the_host_cache_on_the_boards_virtio() {
+    let files = [PathBuf::from("/t/a,b.img"), PathBuf::from("/t/c.img")];
+    assert_eq!(
+        uncached_virtio_args(Board::QemuPc, &files)
+            .unwrap()
+            .join(" "),
+        "-drive file=/t/a,,b.img,format=raw,if=none,id=bench0,cache=none \
+         -device virtio-blk-pci,drive=bench0 \
+         -drive file=/t/c.img,format=raw,if=none,id=bench1,cache=none \
+         -device virtio-blk-pci,drive=bench1"
+    );
+    assert_eq!(
+        uncached_virtio_args(Board::Microvm, &files[1..]).unwrap()[3],
+        "virtio-blk-device,drive=bench0"
     );
 }

@@ -200,9 +200,13 @@ cache neither serves reads nor absorbs writes) and boots the example `bench_disk
 prints `DISK <metric> <value> <unit>` lines and `DISK-DONE`: seq-read-64k and
 seq-write-64k MiB/s (64 KiB requests over the image; the writes end with a flush, timed),
 rand-read-4k-qd1 IOPS and median us (2000 4 KiB reads at random places, one at a time),
-rand-read-4k-1-per-core IOPS (2000 such reads by a thread on each core at once). Prints
-one row per board, CPU count and metric. It fails (exit 1) if a guest does not exit 0 or
-prints a malformed DISK line. No Linux baseline yet.
+rand-read-4k-1-per-core IOPS (2000 such reads by a thread on each core at once). Right
+after each, the Linux guest boots on the same machine with the same drive arguments and
+runs probe/linux/disk.c (gcc -static; O_DIRECT on /dev/vda, the same sizes, counts and
+random places), which prints the same lines. Prints one row per board, CPU count and
+metric: novillo, linux, ratio = novillo / linux. It fails (exit 1) if a guest does not
+exit 0 or prints a malformed DISK line; a missing Linux prerequisite only empties its
+column.
   --board microvm|qemu-pc|all  boards [default: all]
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
   --accel tcg|kvm|auto         accelerator [default: auto]

@@ -2,18 +2,22 @@
 //! with probe's pattern (real data, not a sparse file) is attached with `cache=none`, so
 //! that the host's page cache neither serves the reads nor absorbs the writes; the example
 //! `bench_disk` reads and writes it (see there) and prints `DISK <metric> <value> <unit>`.
+//! Right after each Novillo guest, the Linux baseline boots on the same machine with the
+//! same drive and runs `probe/linux/disk.c`, which prints the same lines.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::bench::linux::{self as baseline, Finished};
 use crate::bench::stats::Align::{Left, Right};
 use crate::bench::stats::table;
-use crate::bench::{Failure, build_example, settings, with_console};
+use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::board::Board;
 use crate::cli::DiskOptions;
-use crate::disk::{DiskSpec, SECTOR_SIZE, Scratch, write_image};
+use crate::disk::{DiskSpec, SECTOR_SIZE, Scratch, uncached_virtio_args, write_image};
 use crate::exit::GuestExit;
 use crate::guest::boot_file;
+use crate::linux::{Image, Machine, Skipped};
 
 /// The `apps` example that measures.
 const EXAMPLE: &str = "bench_disk";
@@ -38,12 +42,26 @@ struct Run {
     board: Board,
     smp: u32,
     metrics: Result<Vec<Metric>, String>,
+    /// The Linux guest's.
+    linux: Result<Vec<Metric>, String>,
 }
 
 pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
     let accel = options.accel.resolve()?;
     let scratch = Scratch::new("bench-disk")?;
     let image = scratch.path().join("disk.img");
+    let mut notes = Vec::new();
+    let linux_image = match baseline::disk_image(&options.boards, None, &image) {
+        Ok(linux_image) => Ok(linux_image),
+        Err(Skipped::Missing(message)) => {
+            notes.push(format!("probe: {message}"));
+            Err("skipped")
+        }
+        Err(Skipped::Failed(message)) => {
+            eprintln!("probe: the Linux baseline failed: {message}");
+            Err("failed")
+        }
+    };
     let mut runs = Vec::new();
     for &board in &options.boards {
         let elf = match build_example(board, EXAMPLE) {
@@ -54,6 +72,7 @@ pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
                     board,
                     smp,
                     metrics: Err("not built".to_owned()),
+                    linux: Err("-".to_owned()),
                 }));
                 continue;
             }
@@ -64,10 +83,24 @@ pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
                 eprintln!("probe: {}", failure.message);
                 "failed".to_owned()
             });
+            let machine = Machine {
+                board,
+                accel,
+                smp,
+                mem: MEM,
+            };
+            let linux = match &linux_image {
+                Ok(linux_image) => measure_linux(linux_image, machine, &image).map_err(|message| {
+                    eprintln!("probe: {message}");
+                    "failed".to_owned()
+                }),
+                Err(why) => Err((*why).to_owned()),
+            };
             runs.push(Run {
                 board,
                 smp,
                 metrics,
+                linux,
             });
         }
     }
@@ -79,7 +112,31 @@ pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
          a flush; rand = 4 KiB reads at random places, one at a time, then one thread per core",
         IMAGE_BYTES >> 20
     );
-    let failed = runs.iter().filter(|run| run.metrics.is_err()).count();
+    println!("ratio = novillo / linux: above 1 Novillo is faster, except for a median in us");
+    if let Ok(linux_image) = &linux_image {
+        println!(
+            "linux: kernel {} ({}), probe/linux/disk.c with O_DIRECT on /dev/vda, the same \
+             drive arguments, booted right after each Novillo guest; Linux's microvm has ACPI \
+             on (its default), Novillo's off",
+            linux_image.version,
+            options
+                .boards
+                .iter()
+                .map(|&board| format!("{} on {board}", linux_image.boot_kind(board)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for note in &linux_image.notes {
+            println!("linux: {note}");
+        }
+    }
+    for note in &notes {
+        println!("{note}");
+    }
+    let failed = runs
+        .iter()
+        .filter(|run| run.metrics.is_err() || matches!(&run.linux, Err(why) if why == "failed"))
+        .count();
     if failed > 0 {
         return Err(format!("{failed} of {} disk benchmark runs failed", runs.len()).into());
     }
@@ -96,7 +153,7 @@ fn measure(
 ) -> Result<Vec<Metric>, Failure> {
     write_image(image, &DiskSpec::new(IMAGE_BYTES / SECTOR_SIZE as u64, 1))?;
     let mut settings = settings(accel, smp, Some(TIMEOUT));
-    settings.variant.extra_args = drive_args(board, image)?;
+    settings.variant.extra_args = uncached_virtio_args(board, &[image.to_path_buf()])?;
     let outcome = boot_file(&settings, elf, &[], false)?;
     if outcome.exit != GuestExit::Status(0) {
         return Err(with_console(
@@ -109,22 +166,15 @@ fn measure(
         .map_err(|message| with_console(format!("{EXAMPLE}: {message}"), &outcome.console).into())
 }
 
-/// The image as the board's virtio disk, bypassing the host's page cache.
-fn drive_args(board: Board, image: &Path) -> Result<Vec<String>, String> {
-    let file = image
-        .to_str()
-        .ok_or_else(|| format!("{}: the path is not UTF-8", image.display()))?
-        .replace(',', ",,");
-    let device = match board {
-        Board::Microvm => "virtio-blk-device",
-        Board::QemuPc => "virtio-blk-pci",
-    };
-    Ok(vec![
-        "-drive".to_owned(),
-        format!("file={file},format=raw,if=none,id=bench,cache=none"),
-        "-device".to_owned(),
-        format!("{device},drive=bench"),
-    ])
+/// Writes a fresh image, boots the Linux guest on it and returns its metrics.
+fn measure_linux(image: &Image, machine: Machine<'_>, disk: &Path) -> Result<Vec<Metric>, String> {
+    write_image(disk, &DiskSpec::new(IMAGE_BYTES / SECTOR_SIZE as u64, 1))?;
+    let finished: Finished =
+        baseline::run_workload(image, machine, Some(TIMEOUT)).map_err(|skipped| match skipped {
+            Skipped::Missing(message) | Skipped::Failed(message) => message,
+        })?;
+    parse_metrics(&finished.text)
+        .map_err(|message| with_console(format!("disk.c: {message}"), &finished.console))
 }
 
 /// The `DISK` lines of the console, which must end with [`DONE`].
@@ -160,35 +210,58 @@ fn parse_metrics(console: &str) -> Result<Vec<Metric>, String> {
     Err(format!("no {DONE} line"))
 }
 
-/// One row per board, CPU count and metric.
+/// One row per board, CPU count and metric, Novillo's beside Linux's.
 fn report(runs: &[Run]) -> String {
     let header = [
         ("board", Left),
         ("smp", Right),
         ("metric", Left),
         ("novillo", Right),
+        ("linux", Right),
+        ("ratio", Right),
         ("unit", Left),
     ];
     let mut cells = Vec::new();
     for run in runs {
-        let row = |metric: String, value: String, unit: String| {
+        let linux_value = |name: &str| match &run.linux {
+            Ok(metrics) => metrics
+                .iter()
+                .find(|metric| metric.name == name)
+                .map(|metric| metric.value),
+            Err(_) => None,
+        };
+        let linux_cell = |name: &str| match (&run.linux, linux_value(name)) {
+            (_, Some(value)) => format!("{value:.1}"),
+            (Err(why), None) => why.clone(),
+            (Ok(_), None) => "-".to_owned(),
+        };
+        let row = |metric: &str, ours: String, ratio: String, unit: &str| {
             vec![
                 run.board.to_string(),
                 run.smp.to_string(),
-                metric,
-                value,
-                unit,
+                metric.to_owned(),
+                ours,
+                linux_cell(metric),
+                ratio,
+                unit.to_owned(),
             ]
         };
         match &run.metrics {
             Ok(metrics) => cells.extend(metrics.iter().map(|metric| {
+                let ratio = linux_value(&metric.name)
+                    .filter(|linux| *linux > 0.0)
+                    .map_or_else(
+                        || "-".to_owned(),
+                        |linux| format!("{:.2}", metric.value / linux),
+                    );
                 row(
-                    metric.name.clone(),
+                    &metric.name,
                     format!("{:.1}", metric.value),
-                    metric.unit.clone(),
+                    ratio,
+                    &metric.unit,
                 )
             })),
-            Err(why) => cells.push(row("-".to_owned(), why.clone(), "-".to_owned())),
+            Err(why) => cells.push(row("-", why.clone(), "-".to_owned(), "-")),
         }
     }
     table(&header, &cells)
@@ -196,7 +269,7 @@ fn report(runs: &[Run]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Metric, Run, drive_args, parse_metrics, report};
+    use super::{Metric, Run, parse_metrics, report};
     use crate::board::Board;
 
     #[test]
@@ -250,34 +323,26 @@ mod tests {
                     value: 89.26,
                     unit: "MiB/s".to_owned(),
                 }]),
+                linux: Ok(vec![Metric {
+                    name: "seq-read-64k".to_owned(),
+                    value: 178.52,
+                    unit: "MiB/s".to_owned(),
+                }]),
             },
             Run {
                 board: Board::QemuPc,
                 smp: 2,
                 metrics: Err("failed".to_owned()),
+                linux: Err("skipped".to_owned()),
             },
         ];
         assert_eq!(
             report(&runs),
             "\
-board    smp  metric        novillo  unit
-microvm    1  seq-read-64k     89.3  MiB/s
-qemu-pc    2  -              failed  -
+board    smp  metric        novillo    linux  ratio  unit
+microvm    1  seq-read-64k     89.3    178.5   0.50  MiB/s
+qemu-pc    2  -              failed  skipped      -  -
 "
-        );
-    }
-
-    #[test]
-    fn the_image_bypasses_the_host_cache_on_the_boards_virtio() {
-        let args = drive_args(Board::QemuPc, std::path::Path::new("/t/a,b.img")).unwrap();
-        assert_eq!(
-            args.join(" "),
-            "-drive file=/t/a,,b.img,format=raw,if=none,id=bench,cache=none -device \
-             virtio-blk-pci,drive=bench"
-        );
-        assert_eq!(
-            drive_args(Board::Microvm, std::path::Path::new("x")).unwrap()[3],
-            "virtio-blk-device,drive=bench"
         );
     }
 }

@@ -332,7 +332,11 @@ fn report(rows: &[Row], linux: bool, slow_disk: bool) -> String {
             if slow_disk {
                 let (pct, extra) = match (&row.slow_disk, &row.ours) {
                     (Some(Ok(pct)), Ok((plain, _))) => {
-                        (format!("{pct:.2}"), format!("{:+.2}", pct - plain))
+                        {
+                            // Rounded first, so that a hair below zero reads +0.00.
+                            let difference = ((pct - plain) * 100.0).round() / 100.0 + 0.0;
+                            (format!("{pct:.2}"), format!("{difference:+.2}"))
+                        }
                     }
                     (Some(Ok(pct)), Err(_)) => (format!("{pct:.2}"), "-".to_owned()),
                     (Some(Err(why)), _) => (why.clone(), "-".to_owned()),
