@@ -108,6 +108,7 @@ pub(crate) struct TestOptions {
 pub(crate) enum Bench {
     Threads(ThreadsOptions),
     Idle(IdleOptions),
+    Disk(DiskOptions),
 }
 
 /// `probe bench threads`.
@@ -135,6 +136,17 @@ pub(crate) struct IdleOptions {
     pub(crate) linux: bool,
     /// `--linux-kernel`: the baseline's kernel instead of the newest in `/boot`.
     pub(crate) linux_kernel: Option<PathBuf>,
+    /// `--slow-disk`: also measure each guest with a thread blocked on a disk read.
+    pub(crate) slow_disk: bool,
+}
+
+/// `probe bench disk`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct DiskOptions {
+    pub(crate) accel: AccelChoice,
+    pub(crate) boards: Vec<Board>,
+    /// The CPU counts to boot each board with, in order.
+    pub(crate) smp_list: Vec<u32>,
 }
 
 /// A command-line mistake; the message is one line, without the `probe: ` prefix.
@@ -465,19 +477,20 @@ fn parse_test(args: &[String]) -> Result<Command, UsageError> {
 /// The longest idle window `bench idle --seconds` accepts: an hour.
 const MAX_IDLE_SECONDS: u64 = 3600;
 
-/// `bench threads ...` or `bench idle ...`.
+/// `bench threads ...`, `bench idle ...` or `bench disk ...`.
 fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
     let Some((kind, rest)) = args.split_first() else {
         return Err(UsageError(
-            "'bench' needs a benchmark: threads or idle (see probe bench --help)".to_owned(),
+            "'bench' needs a benchmark: threads, idle or disk (see probe bench --help)".to_owned(),
         ));
     };
     match kind.as_str() {
         word if is_help(word) => Ok(Command::Help(Some(Subcommand::Bench))),
         "threads" => parse_bench_threads(rest),
         "idle" => parse_bench_idle(rest),
+        "disk" => parse_bench_disk(rest),
         other => Err(UsageError(format!(
-            "unknown benchmark '{other}': threads or idle (see probe bench --help)"
+            "unknown benchmark '{other}': threads, idle or disk (see probe bench --help)"
         ))),
     }
 }
@@ -531,6 +544,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
         smp_list: vec![1, 4],
         linux: false,
         linux_kernel: None,
+        slow_disk: false,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -539,6 +553,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
         }
         let (flag, inline) = bench_flag(word)?;
         match flag {
+            "--slow-disk" => idle.slow_disk = options.switch(flag, inline)?,
             "--accel" => idle.accel = parse_accel(&options.value(flag, inline)?)?,
             "--board" => {
                 let value = options.value(flag, inline)?;
@@ -567,6 +582,28 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
     }
     kernel_needs_baseline(idle.linux, idle.linux_kernel.as_ref())?;
     Ok(Command::Bench(Bench::Idle(idle)))
+}
+
+fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
+    let mut disk = DiskOptions {
+        accel: AccelChoice::Auto,
+        boards: Board::ALL.to_vec(),
+        smp_list: vec![1, 2],
+    };
+    let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Bench)));
+        }
+        let (flag, inline) = bench_flag(word)?;
+        match flag {
+            "--accel" => disk.accel = parse_accel(&options.value(flag, inline)?)?,
+            "--board" => disk.boards = parse_boards(&options.value(flag, inline)?)?,
+            "--smp-list" => disk.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    Ok(Command::Bench(Bench::Disk(disk)))
 }
 
 /// Splits an option word of `bench`; a bare word there is a mistake.

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    Bench, Command, GuestOptions, IdleOptions, MAX_SMP, RunOptions, Subcommand, TestOptions,
-    ThreadsOptions, parse,
+    Bench, Command, DiskOptions, GuestOptions, IdleOptions, MAX_SMP, RunOptions, Subcommand,
+    TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
@@ -314,6 +314,31 @@ fn idle(line: &str) -> IdleOptions {
     }
 }
 
+fn disk(line: &str) -> DiskOptions {
+    match parse(&words(line), None) {
+        Ok(Command::Bench(Bench::Disk(options))) => options,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn bench_disk_defaults_and_options() {
+    assert_eq!(
+        disk("bench disk"),
+        DiskOptions {
+            accel: AccelChoice::Auto,
+            boards: Board::ALL.to_vec(),
+            smp_list: vec![1, 2],
+        }
+    );
+    let options = disk("bench disk --board microvm --smp-list 4 --accel tcg");
+    assert_eq!(options.boards, [Board::Microvm]);
+    assert_eq!(options.smp_list, [4]);
+    assert_eq!(options.accel, AccelChoice::Tcg);
+    assert!(error("bench disk --seconds 3", None).contains("unknown option --seconds"));
+    assert!(error("bench disk --smp-list 0", None).contains("--smp-list"));
+}
+
 #[test]
 fn bench_threads_defaults_and_options() {
     assert_eq!(
@@ -352,12 +377,14 @@ fn bench_idle_defaults_and_options() {
             smp_list: vec![1, 4],
             linux: false,
             linux_kernel: None,
+            slow_disk: false,
         }
     );
     let options = idle(
         "bench idle --board all --seconds 3 --smp-list 2,1,8 --accel=kvm \
-                        --baseline=linux",
+                        --baseline=linux --slow-disk",
     );
+    assert!(options.slow_disk);
     assert_eq!(options.boards, Board::ALL.to_vec());
     assert_eq!(options.seconds, 3);
     assert_eq!(options.smp_list, [2, 1, 8]);
@@ -375,9 +402,9 @@ fn bench_idle_defaults_and_options() {
 fn bad_bench_options() {
     assert_eq!(
         error("bench", None),
-        "'bench' needs a benchmark: threads or idle (see probe bench --help)"
+        "'bench' needs a benchmark: threads, idle or disk (see probe bench --help)"
     );
-    assert!(error("bench disk", None).contains("unknown benchmark 'disk'"));
+    assert!(error("bench disks", None).contains("unknown benchmark 'disks'"));
     assert_eq!(
         error("bench threads --seconds 3", None),
         "unknown option --seconds for 'bench' (see probe bench --help)"
@@ -400,6 +427,10 @@ fn bad_bench_options() {
         let message = error(&format!("bench idle --seconds {seconds}"), None);
         assert!(message.contains("from 1 to 3600"), "{seconds}: {message}");
     }
+    assert!(
+        error("bench idle --slow-disk=yes", None)
+            .contains("--slow-disk for 'bench' takes no value")
+    );
     assert!(error("bench idle --accel hvf", None).contains("tcg, kvm or auto"));
     for bench in ["threads", "idle"] {
         let message = error(&format!("bench {bench} --linux-kernel /k/bzImage"), None);

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::board::Board;
 
@@ -169,6 +170,50 @@ pub(crate) fn disk_args(board: Board, disks: &[Disk]) -> Vec<OsString> {
         args.push(device.into());
     }
     args
+}
+
+/// The QEMU arguments attaching `files` as the board's virtio disks `bench0`, `bench1`...,
+/// bypassing the host's page cache (`cache=none`), for benchmarks: the same for Novillo's
+/// guest and the Linux baseline.
+pub(crate) fn uncached_virtio_args(board: Board, files: &[PathBuf]) -> Result<Vec<String>, String> {
+    let device = match board {
+        Board::Microvm => "virtio-blk-device",
+        Board::QemuPc => "virtio-blk-pci",
+    };
+    let mut args = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let file = file
+            .to_str()
+            .ok_or_else(|| format!("{}: the path is not UTF-8", file.display()))?
+            .replace(',', ",,");
+        args.push("-drive".to_owned());
+        args.push(format!(
+            "file={file},format=raw,if=none,id=bench{index},cache=none"
+        ));
+        args.push("-device".to_owned());
+        args.push(format!("{device},drive=bench{index}"));
+    }
+    Ok(args)
+}
+
+/// The QEMU arguments attaching one virtio disk of 1 MiB that holds no data and answers
+/// every request after `latency`: QEMU's `null-co` driver. Its geometry is given, because
+/// QEMU otherwise reads sector 0 to guess one and would stall its own start-up for as long.
+pub(crate) fn slow_disk_args(board: Board, latency: Duration) -> Vec<String> {
+    let device = match board {
+        Board::Microvm => "virtio-blk-device",
+        Board::QemuPc => "virtio-blk-pci",
+    };
+    vec![
+        "-drive".to_owned(),
+        format!(
+            "driver=null-co,size=1M,latency-ns={},if=none,id=slow",
+            latency.as_nanos()
+        ),
+        "-device".to_owned(),
+        // 2 cylinders of 16 heads of 63 sectors: the 1 MiB, rounded down, as QEMU wants.
+        format!("{device},drive=slow,cyls=2,heads=16,secs=63"),
+    ]
 }
 
 /// Sector `sector` of the pattern with `seed`: byte `i` is

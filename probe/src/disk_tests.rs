@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{
     Bus, Disk, DiskSpec, SECTOR_SIZE, Scratch, Written, check, check_images, disk_args,
-    pattern_sector, suite_writes, write_image,
+    pattern_sector, slow_disk_args, suite_writes, uncached_virtio_args, write_image,
 };
 use crate::board::Board;
 
@@ -274,4 +274,36 @@ fn scratch_is_removed_on_drop() {
     std::fs::write(path.join("x"), b"x").unwrap();
     drop(scratch);
     assert!(!path.exists());
+}
+
+#[test]
+fn the_slow_disk_is_a_null_drive_with_a_geometry_on_the_boards_virtio() {
+    let latency = std::time::Duration::from_secs(2);
+    assert_eq!(
+        slow_disk_args(Board::Microvm, latency).join(" "),
+        "-drive driver=null-co,size=1M,latency-ns=2000000000,if=none,id=slow \
+         -device virtio-blk-device,drive=slow,cyls=2,heads=16,secs=63"
+    );
+    assert_eq!(
+        slow_disk_args(Board::QemuPc, latency)[3],
+        "virtio-blk-pci,drive=slow,cyls=2,heads=16,secs=63"
+    );
+}
+
+#[test]
+fn benchmark_images_bypass_the_host_cache_on_the_boards_virtio() {
+    let files = [PathBuf::from("/t/a,b.img"), PathBuf::from("/t/c.img")];
+    assert_eq!(
+        uncached_virtio_args(Board::QemuPc, &files)
+            .unwrap()
+            .join(" "),
+        "-drive file=/t/a,,b.img,format=raw,if=none,id=bench0,cache=none \
+         -device virtio-blk-pci,drive=bench0 \
+         -drive file=/t/c.img,format=raw,if=none,id=bench1,cache=none \
+         -device virtio-blk-pci,drive=bench1"
+    );
+    assert_eq!(
+        uncached_virtio_args(Board::Microvm, &files[1..]).unwrap()[3],
+        "virtio-blk-device,drive=bench0"
+    );
 }

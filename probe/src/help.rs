@@ -15,8 +15,9 @@ Subcommands:
   test [OPTIONS]                      host tests, then guest tests on each board
   size                                stripped release size of `hello` on each board
   lint                                rustfmt and clippy over every crate and board
-  bench threads|idle [OPTIONS]        benchmarks: thread costs in the guest, host CPU of an
-                                      idle guest; optionally beside a Linux guest
+  bench threads|idle|disk [OPTIONS]   benchmarks: thread costs in the guest, host CPU of an
+                                      idle guest, virtio disk throughput; optionally beside
+                                      a Linux guest
   help [SUBCOMMAND]                   this text, or a subcommand's
 
 Run `probe <SUBCOMMAND> --help` for its options.
@@ -139,6 +140,7 @@ Exit codes: 0 clean, 1 a check failed, 2 bad command line.
 const BENCH: &str = "\
 Usage: probe bench threads [OPTIONS]
        probe bench idle [OPTIONS]
+       probe bench disk [OPTIONS]
 
 Benchmarks are commands, never tests: they report numbers and pass or fail on nothing but
 whether they could measure. The numbers depend on the machine and its load (TCG most of
@@ -186,6 +188,28 @@ QEMU is killed after the window.
                                measure it the same way over a window as long
   --linux-kernel FILE          the Linux guest's kernel, a bzImage [default: the newest
                                /boot/vmlinuz-*]
+  --slow-disk                  also boot each guest with `idle disk` and a 1 MiB virtio disk
+                               (QEMU's null-co) that answers after 24 h: one thread stays
+                               parked on a read of it, the other cores idle; adds its CPU %
+                               and +pp, the difference from the plain guest in percentage
+                               points (the goal: at most +0.5)
+
+bench disk: for each board and CPU count, writes a 64 MiB image of probe's pattern (real
+data, not sparse), attaches it as the board's virtio-blk with cache=none (the host's page
+cache neither serves reads nor absorbs writes) and boots the example `bench_disk`, which
+prints `DISK <metric> <value> <unit>` lines and `DISK-DONE`: seq-read-64k and
+seq-write-64k MiB/s (64 KiB requests over the image; the writes end with a flush, timed),
+rand-read-4k-qd1 IOPS and median us (2000 4 KiB reads at random places, one at a time),
+rand-read-4k-1-per-core IOPS (2000 such reads by a thread on each core at once). Right
+after each, the Linux guest boots on the same machine with the same drive arguments and
+runs probe/linux/disk.c (gcc -static; O_DIRECT on /dev/vda, the same sizes, counts and
+random places), which prints the same lines. Prints one row per board, CPU count and
+metric: novillo, linux, ratio = novillo / linux. It fails (exit 1) if a guest does not
+exit 0 or prints a malformed DISK line; a missing Linux prerequisite only empties its
+column.
+  --board microvm|qemu-pc|all  boards [default: all]
+  --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
+  --accel tcg|kvm|auto         accelerator [default: auto]
 
 The Linux guest (--baseline linux) is built from Debian packages: the kernel
 (linux-image-amd64) with its own virtio modules, busybox (busybox-static), and for threads gcc

@@ -5,6 +5,9 @@
 //! a window of `--seconds`. 100 % is one host core busy for the whole window. With
 //! `--baseline linux`, a Linux guest (busybox httpd, no traffic) boots on the same machine
 //! right after each Novillo guest, prints `LINUX-IDLE-READY` and is measured the same way.
+//! With `--slow-disk`, each Novillo guest boots a second time with a disk that answers
+//! after a day and the argument `disk`, so that one thread stays parked on a read through
+//! the window, and the table gains its CPU % and the difference in percentage points.
 
 use std::path::Path;
 use std::thread;
@@ -18,6 +21,7 @@ use crate::bench::stats::table;
 use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::board::Board;
 use crate::cli::IdleOptions;
+use crate::disk::slow_disk_args;
 use crate::linux::{Image, Machine, Skipped};
 use crate::qemu::{Running, Waited};
 
@@ -32,6 +36,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const LINUX_READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Time after `READY` for the last boot work (console, timers) to drain.
 const SETTLE: Duration = Duration::from_secs(1);
+/// How long the slow disk takes to answer: longer than any boot and window.
+const SLOW_DISK_LATENCY: Duration = Duration::from_secs(24 * 3600);
+/// The example's argument that has it wait on the slow disk.
+const DISK_ARG: &str = "disk";
 /// How the Linux guest is named in messages.
 const LINUX_GUEST: &str = "the Linux guest";
 
@@ -44,6 +52,9 @@ struct Row {
     ours: Result<(f64, Source), String>,
     /// The Linux guest's host CPU %, or why there is none; `None` when not asked for.
     linux: Option<Result<f64, String>>,
+    /// The host CPU % with a thread waiting on the slow disk, or why there is none; `None`
+    /// when not asked for.
+    slow_disk: Option<Result<f64, String>>,
 }
 
 pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
@@ -78,6 +89,7 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
                     smp,
                     ours: Err("not built".to_owned()),
                     linux: None,
+                    slow_disk: None,
                 }));
                 continue;
             }
@@ -87,9 +99,22 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
                 "probe: {EXAMPLE} on {board} with smp {smp} under {accel}: {} s window",
                 options.seconds
             );
-            let ours = measure(accel, &elf, smp, window).map_err(|failure| {
+            let ours = measure(accel, &elf, smp, window, None).map_err(|failure| {
                 eprintln!("probe: {}", failure.message);
                 "failed".to_owned()
+            });
+            let slow_disk = options.slow_disk.then(|| {
+                println!(
+                    "probe: {EXAMPLE} {DISK_ARG} on {board} with smp {smp} under {accel}, one \
+                     thread waiting on a disk that answers after {} h",
+                    SLOW_DISK_LATENCY.as_secs() / 3600
+                );
+                measure(accel, &elf, smp, window, Some(board))
+                    .map(|(pct, _)| pct)
+                    .map_err(|failure| {
+                        eprintln!("probe: {}", failure.message);
+                        "failed".to_owned()
+                    })
             });
             let machine = Machine {
                 board,
@@ -110,15 +135,24 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
                 smp,
                 ours,
                 linux,
+                slow_disk,
             });
         }
     }
     println!();
-    print!("{}", report(&rows, options.linux));
+    print!("{}", report(&rows, options.linux, options.slow_disk));
     println!(
         "host CPU % of QEMU over {} s after {READY} (100 % = one host core), accel {accel}",
         options.seconds
     );
+    if options.slow_disk {
+        println!(
+            "slow disk: the same guest with `{DISK_ARG}`, a thread parked on a read of a QEMU \
+             null-co virtio disk answering after {} h, the other cores idle; +pp = slow disk - \
+             plain, in percentage points",
+            SLOW_DISK_LATENCY.as_secs() / 3600
+        );
+    }
     if let Ok(Some(image)) = &linux_image {
         let boots: Vec<String> = options
             .boards
@@ -139,7 +173,10 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
     for note in &notes {
         println!("{note}");
     }
-    let failed = rows.iter().filter(|row| row.ours.is_err()).count();
+    let failed = rows
+        .iter()
+        .filter(|row| row.ours.is_err() || matches!(row.slow_disk, Some(Err(_))))
+        .count();
     let linux_failed = rows
         .iter()
         .filter(|row| matches!(&row.linux, Some(Err(why)) if why == "failed"))
@@ -161,10 +198,23 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
 }
 
 /// Boots the image, waits for `READY` and the settling time, and returns QEMU's host CPU %
-/// over `window`; QEMU is killed at the end whatever happens.
-fn measure(accel: Accel, elf: &Path, smp: u32, window: Duration) -> Result<(f64, Source), Failure> {
+/// over `window`; QEMU is killed at the end whatever happens. `slow_disk` names the board
+/// to attach the slow disk on and has the guest wait on it.
+fn measure(
+    accel: Accel,
+    elf: &Path,
+    smp: u32,
+    window: Duration,
+    slow_disk: Option<Board>,
+) -> Result<(f64, Source), Failure> {
     // No timeout of its own: probe stops the guest itself, and dropping `guest` kills it.
-    let guest = crate::guest::start_file(&settings(accel, smp, None), elf, &[], false)?;
+    let mut settings = settings(accel, smp, None);
+    let mut args = Vec::new();
+    if let Some(board) = slow_disk {
+        settings.variant.extra_args = slow_disk_args(board, SLOW_DISK_LATENCY);
+        args.push(DISK_ARG.to_owned());
+    }
+    let guest = crate::guest::start_file(&settings, elf, &args, false)?;
     watch(guest, SETTLE, window)
 }
 
@@ -257,13 +307,17 @@ fn measure_window(
 }
 
 /// The results table: one row per board and CPU count.
-fn report(rows: &[Row], linux: bool) -> String {
+fn report(rows: &[Row], linux: bool, slow_disk: bool) -> String {
     let mut header = vec![
         ("board", Left),
         ("smp", Right),
         ("host CPU %", Right),
         ("source", Left),
     ];
+    if slow_disk {
+        header.push(("slow disk CPU %", Right));
+        header.push(("+pp", Right));
+    }
     if linux {
         header.push(("linux CPU %", Right));
     }
@@ -275,6 +329,22 @@ fn report(rows: &[Row], linux: bool) -> String {
                 Err(why) => (why.clone(), "-".to_owned()),
             };
             let mut cells = vec![row.board.to_string(), row.smp.to_string(), ours, source];
+            if slow_disk {
+                let (pct, extra) = match (&row.slow_disk, &row.ours) {
+                    (Some(Ok(pct)), Ok((plain, _))) => {
+                        {
+                            // Rounded first, so that a hair below zero reads +0.00.
+                            let difference = ((pct - plain) * 100.0).round() / 100.0 + 0.0;
+                            (format!("{pct:.2}"), format!("{difference:+.2}"))
+                        }
+                    }
+                    (Some(Ok(pct)), Err(_)) => (format!("{pct:.2}"), "-".to_owned()),
+                    (Some(Err(why)), _) => (why.clone(), "-".to_owned()),
+                    (None, _) => ("-".to_owned(), "-".to_owned()),
+                };
+                cells.push(pct);
+                cells.push(extra);
+            }
             if linux {
                 cells.push(match &row.linux {
                     Some(Ok(pct)) => format!("{pct:.2}"),
@@ -302,22 +372,25 @@ mod tests {
                 smp: 1,
                 ours: Ok((0.123, Source::Schedstat)),
                 linux: Some(Ok(0.61)),
+                slow_disk: Some(Ok(0.2)),
             },
             Row {
                 board: Board::QemuPc,
                 smp: 4,
                 ours: Err("failed".to_owned()),
                 linux: Some(Err("skipped".to_owned())),
+                slow_disk: Some(Ok(1.0)),
             },
             Row {
                 board: Board::QemuPc,
                 smp: 8,
                 ours: Ok((1.5, Source::Ticks(100))),
                 linux: None,
+                slow_disk: Some(Err("failed".to_owned())),
             },
         ];
         assert_eq!(
-            report(&rows, true),
+            report(&rows, true, false),
             "\
 board    smp  host CPU %  source      linux CPU %
 microvm    1        0.12  schedstat          0.61
@@ -325,7 +398,16 @@ qemu-pc    4      failed  -               skipped
 qemu-pc    8        1.50  stat ticks            -
 "
         );
-        assert!(report(&rows, false).starts_with("board    smp  host CPU %  source\n"));
+        assert!(report(&rows, false, false).starts_with("board    smp  host CPU %  source\n"));
+        assert_eq!(
+            report(&rows, false, true),
+            "\
+board    smp  host CPU %  source      slow disk CPU %    +pp
+microvm    1        0.12  schedstat              0.20  +0.08
+qemu-pc    4      failed  -                      1.00      -
+qemu-pc    8        1.50  stat ticks           failed      -
+"
+        );
     }
 
     /// The whole measurement on shell scripts standing in for QEMU: one that sleeps once

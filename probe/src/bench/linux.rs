@@ -3,7 +3,9 @@
 //!
 //! `threads`: a static C benchmark (`probe/linux/threads.c`, compiled on the host) that
 //! prints a table of thread costs. `idle`: busybox httpd listening on a forwarded port and
-//! nothing else, for the host CPU an idle guest costs.
+//! nothing else, for the host CPU an idle guest costs. `disk`: a static C program
+//! (`probe/linux/disk.c`) that measures `/dev/vda` as the example `bench_disk` measures
+//! its disk and prints the same `DISK` lines.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -23,6 +25,10 @@ use crate::linux::{
 const THREADS_C: &str = include_str!("../../linux/threads.c");
 /// Where the compiled benchmark goes in the guest.
 const THREADS_BIN: &str = "/bin/threads";
+/// The C source of the disk benchmark.
+const DISK_C: &str = include_str!("../../linux/disk.c");
+/// Where it goes in the guest.
+const DISK_BIN: &str = "/bin/disk";
 
 /// The threads baseline as the guest printed it.
 #[derive(Debug, PartialEq)]
@@ -49,7 +55,7 @@ pub(crate) fn threads_image(board: Board, kernel: Option<&Path>) -> Result<Image
         microvm: board == Board::Microvm,
         static_c: true,
     })?;
-    let binary = compile_threads().map_err(Skipped::Failed)?;
+    let binary = compile("threads", THREADS_C).map_err(Skipped::Failed)?;
     let workload = Workload {
         command: THREADS_BIN.to_owned(),
         files: vec![GuestFile {
@@ -58,16 +64,44 @@ pub(crate) fn threads_image(board: Board, kernel: Option<&Path>) -> Result<Image
             executable: true,
         }],
         ports: Vec::new(),
+        disks: Vec::new(),
     };
     Image::build(&checked, board == Board::Microvm, &workload).map_err(Skipped::Failed)
 }
 
-/// `gcc -static -O2 -pthread` of the benchmark, in a scratch directory.
-fn compile_threads() -> Result<Vec<u8>, String> {
-    let scratch = Scratch::new("threads")?;
-    let source = scratch.path().join("threads.c");
-    let binary = scratch.path().join("threads");
-    std::fs::write(&source, THREADS_C)
+/// Checks the prerequisites, compiles the disk benchmark and builds the guest for
+/// `boards`, with `disk` as its `/dev/vda`.
+pub(crate) fn disk_image(
+    boards: &[Board],
+    kernel: Option<&Path>,
+    disk: &Path,
+) -> Result<Image, Skipped> {
+    let microvm = boards.contains(&Board::Microvm);
+    let checked = linux::check(Request {
+        kernel,
+        microvm,
+        static_c: true,
+    })?;
+    let binary = compile("disk", DISK_C).map_err(Skipped::Failed)?;
+    let workload = Workload {
+        command: DISK_BIN.to_owned(),
+        files: vec![GuestFile {
+            path: DISK_BIN.to_owned(),
+            contents: binary,
+            executable: true,
+        }],
+        ports: Vec::new(),
+        disks: vec![disk.to_path_buf()],
+    };
+    Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
+}
+
+/// `gcc -static -O2 -pthread` of the benchmark `name`, in a scratch directory.
+fn compile(name: &str, text: &str) -> Result<Vec<u8>, String> {
+    let scratch = Scratch::new(name)?;
+    let source = scratch.path().join(format!("{name}.c"));
+    let binary = scratch.path().join(name);
+    std::fs::write(&source, text)
         .map_err(|err| format!("cannot write {}: {err}", source.display()))?;
     // gcc ends with probe, as every child probe starts does.
     let output = children::output(
@@ -79,7 +113,7 @@ fn compile_threads() -> Result<Vec<u8>, String> {
     .map_err(|err| format!("cannot run gcc: {err}"))?;
     if !output.status.success() {
         return Err(format!(
-            "gcc could not compile the threads benchmark: {}",
+            "gcc could not compile the {name} benchmark: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
@@ -92,6 +126,57 @@ pub(crate) fn threads(
     machine: Machine<'_>,
     timeout: Option<Duration>,
 ) -> Result<ThreadsBaseline, Skipped> {
+    let finished = run_workload(image, machine, timeout)?;
+    let failed = |message: String| Skipped::Failed(message);
+    let mut baseline = parse_threads(&finished.text)
+        .map_err(|message| failed(with_console(message, &finished.console)))?;
+    baseline.notes.push(format!(
+        "kernel {} ({}, {}) | machine={} smp={} accel={} mem={} cpu={}",
+        finished.release,
+        image.kernel_path.display(),
+        image.boot_kind(machine.board),
+        machine.board,
+        machine.smp,
+        machine.accel,
+        machine.mem,
+        machine
+            .accel
+            .qemu_args()
+            .last()
+            .copied()
+            .unwrap_or("default"),
+    ));
+    baseline
+        .notes
+        .push(format!("kernel command line: {}", finished.cmdline));
+    baseline.notes.extend(image.notes.iter().cloned());
+    baseline.notes.push(format!(
+        "wall: QEMU start to power-off {:.1} s",
+        finished.elapsed.as_secs_f64()
+    ));
+    Ok(baseline)
+}
+
+/// What a workload that ran to its end printed.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// Between `/init`'s markers.
+    pub(crate) text: String,
+    /// The guest kernel's release.
+    pub(crate) release: String,
+    /// The whole console, for messages.
+    pub(crate) console: Vec<u8>,
+    pub(crate) cmdline: String,
+    /// QEMU start to power-off.
+    pub(crate) elapsed: Duration,
+}
+
+/// Boots the guest on `machine` and waits for its workload to end with status 0.
+pub(crate) fn run_workload(
+    image: &Image,
+    machine: Machine<'_>,
+    timeout: Option<Duration>,
+) -> Result<Finished, Skipped> {
     println!(
         "probe: Linux baseline: kernel {} ({}) on {} with smp {} under {}",
         image.version,
@@ -131,33 +216,13 @@ pub(crate) fn threads(
             &outcome.console,
         )));
     }
-    let mut baseline = parse_threads(output.text)
-        .map_err(|message| failed(with_console(message, &outcome.console)))?;
-    baseline.notes.push(format!(
-        "kernel {} ({}, {}) | machine={} smp={} accel={} mem={} cpu={}",
-        output.release,
-        image.kernel_path.display(),
-        image.boot_kind(machine.board),
-        machine.board,
-        machine.smp,
-        machine.accel,
-        machine.mem,
-        machine
-            .accel
-            .qemu_args()
-            .last()
-            .copied()
-            .unwrap_or("default"),
-    ));
-    baseline
-        .notes
-        .push(format!("kernel command line: {cmdline}"));
-    baseline.notes.extend(image.notes.iter().cloned());
-    baseline.notes.push(format!(
-        "wall: QEMU start to power-off {:.1} s",
-        outcome.elapsed.as_secs_f64()
-    ));
-    Ok(baseline)
+    Ok(Finished {
+        text: output.text.to_owned(),
+        release: output.release.to_owned(),
+        cmdline,
+        elapsed: outcome.elapsed,
+        console: outcome.console,
+    })
 }
 
 /// What the workload printed between `/init`'s markers.
@@ -272,6 +337,7 @@ pub(crate) fn idle_image(boards: &[Board], kernel: Option<&Path>) -> Result<Imag
             executable: false,
         }],
         ports: vec![IDLE_PORT],
+        disks: Vec::new(),
     };
     Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
 }

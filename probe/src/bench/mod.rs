@@ -1,5 +1,5 @@
 //! `probe bench`: benchmarks that boot a release image of an `apps` example and report what
-//! it measured (`threads`), or what it costs the host while it does nothing (`idle`), with
+//! it measured (`threads`, `disk`), or what it costs the host while it does nothing (`idle`), with
 //! a Linux guest under the same QEMU as an optional baseline.
 //!
 //! Benchmarks are commands, never tests: their numbers depend on the machine and its load,
@@ -7,6 +7,7 @@
 //! one command, both guests booted back to back on the same machine.
 
 mod cpu_time;
+mod disk;
 mod idle;
 mod linux;
 mod stats;
@@ -33,6 +34,7 @@ pub(crate) fn run(bench: Bench) -> u8 {
     let result = match bench {
         Bench::Threads(options) => threads::run(&options),
         Bench::Idle(options) => idle::run(&options),
+        Bench::Disk(options) => disk::run(&options),
     };
     match result {
         Ok(()) => 0,

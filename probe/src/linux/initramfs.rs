@@ -20,7 +20,10 @@ const GATEWAY: &str = "10.0.2.2";
 /// The modules a guest with forwarded ports loads for its virtio NIC: microvm's virtio-mmio
 /// transport and the PC's virtio-pci (each finds nothing on the other board), then the NIC.
 /// Debian builds them as modules; a kernel that has them built in needs none.
-const NIC_MODULES: [&str; 3] = ["virtio_mmio", "virtio_pci", "virtio_net"];
+pub(crate) const NIC_MODULES: [&str; 3] = ["virtio_mmio", "virtio_pci", "virtio_net"];
+
+/// The modules a guest with disks loads: the same transports, then virtio-blk.
+pub(crate) const DISK_MODULES: [&str; 3] = ["virtio_mmio", "virtio_pci", "virtio_blk"];
 
 /// Where modules go in the guest.
 const MODULE_DIR: &str = "/lib/modules";
@@ -32,15 +35,18 @@ pub(crate) struct Module {
     pub(crate) file: PathBuf,
 }
 
-/// The modules of `NIC_MODULES` and what they depend on, in load order, from the kernel's
-/// `modules.dep` in `dir` (`/lib/modules/<release>`). Without that file (a kernel built by
-/// hand) the drivers are taken to be built in.
-pub(crate) fn nic_modules(dir: &Path) -> Result<Vec<Module>, String> {
+/// The modules `wanted` and what they depend on, in load order, each once, from the
+/// kernel's `modules.dep` in `dir` (`/lib/modules/<release>`). Without that file (a kernel
+/// built by hand) the drivers are taken to be built in.
+pub(crate) fn modules(dir: &Path, wanted: &[&str]) -> Result<Vec<Module>, String> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
     let dep_file = dir.join("modules.dep");
     let Ok(deps) = std::fs::read_to_string(&dep_file) else {
         return Ok(Vec::new());
     };
-    Ok(load_order(&deps, &NIC_MODULES)
+    Ok(load_order(&deps, wanted)
         .into_iter()
         .map(|(name, relative)| Module {
             name,
@@ -187,7 +193,10 @@ fn module_bytes(file: &Path) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Module, build, init_script, load_order, module_bytes, module_name};
+    use super::{
+        DISK_MODULES, Module, NIC_MODULES, build, init_script, load_order, module_bytes,
+        module_name,
+    };
     use crate::linux::kernel::tests::gzipped;
     use crate::linux::{GuestFile, Scratch, Workload};
 
@@ -195,7 +204,7 @@ mod tests {
         archive.windows(text.len()).any(|window| window == text)
     }
 
-    /// Lines of Debian 12's `modules.dep` for the NIC drivers, plus noise.
+    /// Lines of Debian 12's `modules.dep` for the NIC and disk drivers, plus noise.
     const DEPS: &str = "\
 kernel/fs/fuse/virtiofs.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko kernel/fs/fuse/fuse.ko
 kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko
@@ -208,6 +217,7 @@ kernel/drivers/char/hw_random/virtio-rng.ko.xz: kernel/drivers/virtio/virtio.ko
 kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
 kernel/net/core/failover.ko:
+kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 ";
 
     #[test]
@@ -229,6 +239,21 @@ kernel/net/core/failover.ko:
             ]
         );
         assert_eq!(order[0].1, "kernel/drivers/virtio/virtio_ring.ko");
+    }
+
+    #[test]
+    fn a_guest_with_a_nic_and_a_disk_loads_the_shared_modules_once() {
+        let wanted: Vec<&str> = NIC_MODULES.into_iter().chain(DISK_MODULES).collect();
+        let names: Vec<String> = load_order(DEPS, &wanted)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names.len(), 10, "{names:?}");
+        assert_eq!(names.last().map(String::as_str), Some("virtio_blk"));
+        assert_eq!(
+            names.iter().filter(|name| *name == "virtio_mmio").count(),
+            1
+        );
     }
 
     #[test]
@@ -309,6 +334,7 @@ kernel/net/core/failover.ko:
                 executable: false,
             }],
             ports: vec![80],
+            disks: Vec::new(),
         };
         let archive = build(b"\x7fELF busybox", &modules, &workload).unwrap();
         for name in [
@@ -338,6 +364,7 @@ kernel/net/core/failover.ko:
                 executable: true,
             }],
             ports: Vec::new(),
+            disks: Vec::new(),
         };
         let err = build(b"busybox", &[], &workload).unwrap_err();
         assert_eq!(err, "the workload's file /init is in the initramfs twice");

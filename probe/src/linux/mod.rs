@@ -28,6 +28,7 @@ pub(crate) use initramfs::{BEGIN, END};
 
 use crate::accel::Accel;
 use crate::board::Board;
+use crate::disk::uncached_virtio_args;
 use crate::linux::kernel::Kernel;
 use crate::linux::prereq::{BUSYBOX, ThisHost, Wants};
 use crate::qemu::{LaunchError, Running};
@@ -53,6 +54,9 @@ pub(crate) struct Workload {
     /// Guest TCP ports to forward from free ports on the host's 127.0.0.1. Any port gives
     /// the guest a virtio NIC on QEMU's user network, at 10.0.2.15.
     pub(crate) ports: Vec<u16>,
+    /// Raw images attached as virtio disks (`/dev/vda`...), as Novillo's benchmark guest
+    /// gets them (`disk::uncached_virtio_args`); any disk loads the virtio-blk modules.
+    pub(crate) disks: Vec<PathBuf>,
 }
 
 /// A file in the guest's initramfs.
@@ -166,6 +170,7 @@ pub(crate) struct Image {
     initrd: PathBuf,
     pub(crate) version: String,
     ports: Vec<u16>,
+    disks: Vec<PathBuf>,
     /// What a reader of the numbers should know, e.g. why microvm boots the bzImage.
     pub(crate) notes: Vec<String>,
 }
@@ -194,11 +199,15 @@ impl Image {
         };
         let busybox =
             std::fs::read(BUSYBOX).map_err(|err| format!("cannot read {BUSYBOX}: {err}"))?;
-        let modules = if workload.ports.is_empty() {
-            Vec::new()
-        } else {
-            initramfs::nic_modules(&Path::new("/lib/modules").join(&kernel.version))?
-        };
+        let mut wanted = Vec::new();
+        if !workload.ports.is_empty() {
+            wanted.extend(initramfs::NIC_MODULES);
+        }
+        if !workload.disks.is_empty() {
+            wanted.extend(initramfs::DISK_MODULES);
+        }
+        let modules =
+            initramfs::modules(&Path::new("/lib/modules").join(&kernel.version), &wanted)?;
         let archive = initramfs::build(&busybox, &modules, workload)?;
         let initrd = scratch.write("initrd.cpio", &archive)?;
         Ok(Image {
@@ -207,6 +216,7 @@ impl Image {
             initrd,
             version: kernel.version.clone(),
             ports: workload.ports.clone(),
+            disks: workload.disks.clone(),
             notes,
             _scratch: scratch,
         })
@@ -240,6 +250,7 @@ impl Image {
             _ => &self.kernel_path,
         };
         let cmdline = cmdline(machine.accel, host_tsc_khz());
+        let disks = uncached_virtio_args(machine.board, &self.disks).map_err(LaunchError::Other)?;
         let mut command = Command::new(QEMU);
         command.args(qemu_args(
             machine,
@@ -248,6 +259,7 @@ impl Image {
             &cmdline,
             &forwards,
         ));
+        command.args(disks);
         let running = Running::spawn(command, QEMU, timeout, false)?;
         Ok(Guest {
             running,

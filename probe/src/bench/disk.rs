@@ -1,0 +1,348 @@
+//! `probe bench disk`: what the guest gets out of a virtio disk. A 64 MiB image filled
+//! with probe's pattern (real data, not a sparse file) is attached with `cache=none`, so
+//! that the host's page cache neither serves the reads nor absorbs the writes; the example
+//! `bench_disk` reads and writes it (see there) and prints `DISK <metric> <value> <unit>`.
+//! Right after each Novillo guest, the Linux baseline boots on the same machine with the
+//! same drive and runs `probe/linux/disk.c`, which prints the same lines.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::bench::linux::{self as baseline, Finished};
+use crate::bench::stats::Align::{Left, Right};
+use crate::bench::stats::table;
+use crate::bench::{Failure, MEM, build_example, settings, with_console};
+use crate::board::Board;
+use crate::cli::DiskOptions;
+use crate::disk::{DiskSpec, SECTOR_SIZE, Scratch, uncached_virtio_args, write_image};
+use crate::exit::GuestExit;
+use crate::guest::boot_file;
+use crate::linux::{Image, Machine, Skipped};
+
+/// The `apps` example that measures.
+const EXAMPLE: &str = "bench_disk";
+/// What it prints once every metric is out.
+const DONE: &str = "DISK-DONE";
+/// The image's size: the span the example covers.
+const IMAGE_BYTES: u64 = 64 << 20;
+/// Far more than the example needs under TCG on a loaded host.
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One metric of one guest.
+#[derive(Debug, PartialEq)]
+struct Metric {
+    name: String,
+    value: f64,
+    unit: String,
+}
+
+/// The metrics of one board and CPU count, or why there are none.
+#[derive(Debug)]
+struct Run {
+    board: Board,
+    smp: u32,
+    metrics: Result<Vec<Metric>, String>,
+    /// The Linux guest's.
+    linux: Result<Vec<Metric>, String>,
+}
+
+pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
+    let accel = options.accel.resolve()?;
+    let scratch = Scratch::new("bench-disk")?;
+    let image = scratch.path().join("disk.img");
+    let mut notes = Vec::new();
+    let linux_image = match baseline::disk_image(&options.boards, None, &image) {
+        Ok(linux_image) => Ok(linux_image),
+        Err(Skipped::Missing(message)) => {
+            notes.push(format!("probe: {message}"));
+            Err("skipped")
+        }
+        Err(Skipped::Failed(message)) => {
+            eprintln!("probe: the Linux baseline failed: {message}");
+            Err("failed")
+        }
+    };
+    let mut runs = Vec::new();
+    for &board in &options.boards {
+        let elf = match build_example(board, EXAMPLE) {
+            Ok(elf) => elf,
+            Err(message) => {
+                eprintln!("probe: {message}");
+                runs.extend(options.smp_list.iter().map(|&smp| Run {
+                    board,
+                    smp,
+                    metrics: Err("not built".to_owned()),
+                    linux: Err("-".to_owned()),
+                }));
+                continue;
+            }
+        };
+        for &smp in &options.smp_list {
+            println!("probe: {EXAMPLE} on {board} with smp {smp} under {accel}");
+            let metrics = measure(accel, board, &elf, smp, &image).map_err(|failure| {
+                eprintln!("probe: {}", failure.message);
+                "failed".to_owned()
+            });
+            let machine = Machine {
+                board,
+                accel,
+                smp,
+                mem: MEM,
+            };
+            let linux = match &linux_image {
+                Ok(linux_image) => measure_linux(linux_image, machine, &image).map_err(|message| {
+                    eprintln!("probe: {message}");
+                    "failed".to_owned()
+                }),
+                Err(why) => Err((*why).to_owned()),
+            };
+            runs.push(Run {
+                board,
+                smp,
+                metrics,
+                linux,
+            });
+        }
+    }
+    println!();
+    print!("{}", report(&runs));
+    println!(
+        "a {} MiB image of probe's pattern on the board's virtio-blk, cache=none (no host page \
+         cache), accel {accel}; seq = 64 KiB requests over the image, the writes ending with \
+         a flush; rand = 4 KiB reads at random places, one at a time, then one thread per core",
+        IMAGE_BYTES >> 20
+    );
+    println!("ratio = novillo / linux: above 1 Novillo is faster, except for a median in us");
+    if let Ok(linux_image) = &linux_image {
+        println!(
+            "linux: kernel {} ({}), probe/linux/disk.c with O_DIRECT on /dev/vda, the same \
+             drive arguments, booted right after each Novillo guest; Linux's microvm has ACPI \
+             on (its default), Novillo's off",
+            linux_image.version,
+            options
+                .boards
+                .iter()
+                .map(|&board| format!("{} on {board}", linux_image.boot_kind(board)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for note in &linux_image.notes {
+            println!("linux: {note}");
+        }
+    }
+    for note in &notes {
+        println!("{note}");
+    }
+    let failed = runs
+        .iter()
+        .filter(|run| run.metrics.is_err() || matches!(&run.linux, Err(why) if why == "failed"))
+        .count();
+    if failed > 0 {
+        return Err(format!("{failed} of {} disk benchmark runs failed", runs.len()).into());
+    }
+    Ok(())
+}
+
+/// Writes a fresh image, boots the example on it and returns its metrics.
+fn measure(
+    accel: crate::accel::Accel,
+    board: Board,
+    elf: &Path,
+    smp: u32,
+    image: &Path,
+) -> Result<Vec<Metric>, Failure> {
+    write_image(image, &DiskSpec::new(IMAGE_BYTES / SECTOR_SIZE as u64, 1))?;
+    let mut settings = settings(accel, smp, Some(TIMEOUT));
+    settings.variant.extra_args = uncached_virtio_args(board, &[image.to_path_buf()])?;
+    let outcome = boot_file(&settings, elf, &[], false)?;
+    if outcome.exit != GuestExit::Status(0) {
+        return Err(with_console(
+            format!("{EXAMPLE} on {board} ended with {}", outcome.exit),
+            &outcome.console,
+        )
+        .into());
+    }
+    parse_metrics(&String::from_utf8_lossy(&outcome.console))
+        .map_err(|message| with_console(format!("{EXAMPLE}: {message}"), &outcome.console).into())
+}
+
+/// Writes a fresh image, boots the Linux guest on it and returns its metrics.
+fn measure_linux(image: &Image, machine: Machine<'_>, disk: &Path) -> Result<Vec<Metric>, String> {
+    write_image(disk, &DiskSpec::new(IMAGE_BYTES / SECTOR_SIZE as u64, 1))?;
+    let finished: Finished =
+        baseline::run_workload(image, machine, Some(TIMEOUT)).map_err(|skipped| match skipped {
+            Skipped::Missing(message) | Skipped::Failed(message) => message,
+        })?;
+    parse_metrics(&finished.text)
+        .map_err(|message| with_console(format!("disk.c: {message}"), &finished.console))
+}
+
+/// The `DISK` lines of the console, which must end with [`DONE`].
+fn parse_metrics(console: &str) -> Result<Vec<Metric>, String> {
+    let mut metrics = Vec::new();
+    for line in console.lines().map(|line| line.trim_end_matches('\r')) {
+        if line == DONE {
+            if metrics.is_empty() {
+                return Err(format!("{DONE} without a DISK line before it"));
+            }
+            return Ok(metrics);
+        }
+        let Some(rest) = line.strip_prefix("DISK ") else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split(' ').collect();
+        let [name, value, unit] = words[..] else {
+            return Err(format!(
+                "malformed line '{line}' (DISK <metric> <value> <unit>)"
+            ));
+        };
+        let value = value
+            .parse()
+            .ok()
+            .filter(|value: &f64| value.is_finite())
+            .ok_or_else(|| format!("malformed value in '{line}'"))?;
+        metrics.push(Metric {
+            name: name.to_owned(),
+            value,
+            unit: unit.to_owned(),
+        });
+    }
+    Err(format!("no {DONE} line"))
+}
+
+/// One row per board, CPU count and metric, Novillo's beside Linux's.
+fn report(runs: &[Run]) -> String {
+    let header = [
+        ("board", Left),
+        ("smp", Right),
+        ("metric", Left),
+        ("novillo", Right),
+        ("linux", Right),
+        ("ratio", Right),
+        ("unit", Left),
+    ];
+    let mut cells = Vec::new();
+    for run in runs {
+        let linux_value = |name: &str| match &run.linux {
+            Ok(metrics) => metrics
+                .iter()
+                .find(|metric| metric.name == name)
+                .map(|metric| metric.value),
+            Err(_) => None,
+        };
+        let linux_cell = |name: &str| match (&run.linux, linux_value(name)) {
+            (_, Some(value)) => format!("{value:.1}"),
+            (Err(why), None) => why.clone(),
+            (Ok(_), None) => "-".to_owned(),
+        };
+        let row = |metric: &str, ours: String, ratio: String, unit: &str| {
+            vec![
+                run.board.to_string(),
+                run.smp.to_string(),
+                metric.to_owned(),
+                ours,
+                linux_cell(metric),
+                ratio,
+                unit.to_owned(),
+            ]
+        };
+        match &run.metrics {
+            Ok(metrics) => cells.extend(metrics.iter().map(|metric| {
+                let ratio = linux_value(&metric.name)
+                    .filter(|linux| *linux > 0.0)
+                    .map_or_else(
+                        || "-".to_owned(),
+                        |linux| format!("{:.2}", metric.value / linux),
+                    );
+                row(
+                    &metric.name,
+                    format!("{:.1}", metric.value),
+                    ratio,
+                    &metric.unit,
+                )
+            })),
+            Err(why) => cells.push(row("-", why.clone(), "-".to_owned(), "-")),
+        }
+    }
+    table(&header, &cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Metric, Run, parse_metrics, report};
+    use crate::board::Board;
+
+    #[test]
+    fn metrics_come_from_disk_lines_up_to_done() {
+        let console = "boot\r\nDISK seq-read-64k 89.3 MiB/s\r\nnoise\nDISK rand-read-4k-qd1 4681 \
+                       IOPS\nDISK-DONE\n";
+        assert_eq!(
+            parse_metrics(console).unwrap(),
+            [
+                Metric {
+                    name: "seq-read-64k".to_owned(),
+                    value: 89.3,
+                    unit: "MiB/s".to_owned()
+                },
+                Metric {
+                    name: "rand-read-4k-qd1".to_owned(),
+                    value: 4681.0,
+                    unit: "IOPS".to_owned()
+                },
+            ]
+        );
+        assert_eq!(
+            parse_metrics("DISK a 1 x\n").unwrap_err(),
+            "no DISK-DONE line"
+        );
+        assert!(
+            parse_metrics("DISK-DONE\n")
+                .unwrap_err()
+                .contains("without a DISK line")
+        );
+        assert!(
+            parse_metrics("DISK a 1\nDISK-DONE\n")
+                .unwrap_err()
+                .contains("malformed line")
+        );
+        assert!(
+            parse_metrics("DISK a NaN x\nDISK-DONE\n")
+                .unwrap_err()
+                .contains("malformed value")
+        );
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_metric_and_one_per_failure() {
+        let runs = [
+            Run {
+                board: Board::Microvm,
+                smp: 1,
+                metrics: Ok(vec![Metric {
+                    name: "seq-read-64k".to_owned(),
+                    value: 89.26,
+                    unit: "MiB/s".to_owned(),
+                }]),
+                linux: Ok(vec![Metric {
+                    name: "seq-read-64k".to_owned(),
+                    value: 178.52,
+                    unit: "MiB/s".to_owned(),
+                }]),
+            },
+            Run {
+                board: Board::QemuPc,
+                smp: 2,
+                metrics: Err("failed".to_owned()),
+                linux: Err("skipped".to_owned()),
+            },
+        ];
+        assert_eq!(
+            report(&runs),
+            "\
+board    smp  metric        novillo    linux  ratio  unit
+microvm    1  seq-read-64k     89.3    178.5   0.50  MiB/s
+qemu-pc    2  -              failed  skipped      -  -
+"
+        );
+    }
+}
