@@ -51,17 +51,8 @@ pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
     let scratch = Scratch::new("bench-disk")?;
     let image = scratch.path().join("disk.img");
     let mut notes = Vec::new();
-    let linux_image = match baseline::disk_image(&options.boards, None, &image) {
-        Ok(linux_image) => Ok(linux_image),
-        Err(Skipped::Missing(message)) => {
-            notes.push(format!("probe: {message}"));
-            Err("skipped")
-        }
-        Err(Skipped::Failed(message)) => {
-            eprintln!("probe: the Linux baseline failed: {message}");
-            Err("failed")
-        }
-    };
+    let linux_image = baseline::disk_image(&options.boards, None, &image)
+        .map_err(|skipped| skipped.column(&mut notes));
     let mut runs = Vec::new();
     for &board in &options.boards {
         let elf = match build_example(board, EXAMPLE) {

@@ -22,7 +22,7 @@ use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::board::Board;
 use crate::cli::IdleOptions;
 use crate::disk::slow_disk_args;
-use crate::linux::{Image, Machine, Skipped};
+use crate::linux::{Image, Machine};
 use crate::qemu::{Running, Waited};
 
 /// The `apps` example that boots and then idles.
@@ -63,21 +63,11 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
     let mut notes = Vec::new();
     // Built first, so each Linux guest boots right after the Novillo guest it is
     // compared with.
-    let linux_image = match options
+    let linux_image = options
         .linux
         .then(|| linux::idle_image(&options.boards, options.linux_kernel.as_deref()))
-    {
-        None => Ok(None),
-        Some(Ok(image)) => Ok(Some(image)),
-        Some(Err(Skipped::Missing(message))) => {
-            notes.push(format!("probe: {message}"));
-            Err("skipped")
-        }
-        Some(Err(Skipped::Failed(message))) => {
-            eprintln!("probe: the Linux baseline failed: {message}");
-            Err("failed")
-        }
-    };
+        .transpose()
+        .map_err(|skipped| skipped.column(&mut notes));
     let mut rows = Vec::new();
     for &board in &options.boards {
         let elf = match build_example(board, EXAMPLE) {

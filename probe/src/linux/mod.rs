@@ -43,6 +43,23 @@ pub(crate) enum Skipped {
     Failed(String),
 }
 
+impl Skipped {
+    /// What a benchmark table shows in the Linux column instead of figures, after saying why:
+    /// a missing package goes to `notes` (printed under the table), a failure to stderr.
+    pub(crate) fn column(self, notes: &mut Vec<String>) -> &'static str {
+        match self {
+            Skipped::Missing(message) => {
+                notes.push(format!("probe: {message}"));
+                "skipped"
+            }
+            Skipped::Failed(message) => {
+                eprintln!("probe: the Linux baseline failed: {message}");
+                "failed"
+            }
+        }
+    }
+}
+
 /// What runs in the guest.
 #[derive(Debug, Default)]
 pub(crate) struct Workload {
