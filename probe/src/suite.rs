@@ -420,7 +420,8 @@ fn fixed_cases() -> Vec<Case> {
         )
         .qemu(&["-append", "tsc_khz=0"]),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
-        // Device discovery: the PC's PCI scan listed at log=debug, virtio-blk on INTx
+        // Device discovery: the PC's PCI scan listed at log=debug, virtio-blk on MSI-X
+        // (its own edge line each) and, with QEMU's MSI-X vectors taken away, on INTx
         // through the I/O APIC, lines shared by two disks and spread over the cores; on
         // microvm, the slots QEMU names on the command line (cut off before the
         // application's arguments) or, with ACPI on, the probed slots behind the second I/O
@@ -433,8 +434,27 @@ fn fixed_cases() -> Vec<Case> {
             &[
                 "pci 00:00.0 8086:1237 class 06.00 host bridge",
                 "pci 00:02.0 1af4:1001 class 01.00 pin A line 10 virtio-blk",
+                "pci 00:02.0: virtio-blk on intx",
                 "disk 0: virtio-blk 00:02.0, 128 sectors, read ok",
                 "line 1 on core 1",
+                "disk 3: virtio-blk 00:05.0, 512 sectors, read ok",
+            ],
+        )
+        .args(&["log=debug"])
+        .smp(2)
+        .qemu(&["-global", "virtio-blk-pci.vectors=0"])
+        .null_disks("virtio-blk-pci", 4)
+        .only_on(Board::QemuPc),
+        Case::new(
+            "disks-msix",
+            Example,
+            "disks",
+            0,
+            &[
+                "pci 00:02.0: virtio-blk on msi-x",
+                "disk 0: virtio-blk 00:02.0, 128 sectors, read ok",
+                "pci 00:05.0: virtio-blk on msi-x",
+                "line 3 on core 1",
                 "disk 3: virtio-blk 00:05.0, 512 sectors, read ok",
             ],
         )
@@ -571,6 +591,7 @@ mod tests {
                 "warns-cut-command-line",
                 "warns-bad-tsc-hint",
                 "disks-pci",
+                "disks-msix",
                 "disks-mmio",
                 "disks-mmio-acpi",
                 "failing-on-purpose",
@@ -589,7 +610,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 27 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 28 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

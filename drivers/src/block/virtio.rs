@@ -208,7 +208,13 @@ const _: () = {
 impl<T: Transport> VirtioBlk<T> {
     /// Negotiates features, reads the capacity, sets up the request queue and starts the
     /// device. On an error the device is marked failed and left alone.
-    pub fn new(mut transport: T) -> Result<Self, Error> {
+    pub fn new(transport: T) -> Result<Self, Error> {
+        Self::new_with(transport, || ())
+    }
+
+    /// As [`new`](Self::new), calling `before_start` once the request queue is set up and
+    /// before the device starts: where a PCI board picks the queue's MSI-X vector.
+    pub fn new_with(mut transport: T, before_start: impl FnOnce()) -> Result<Self, Error> {
         let kind = transport.device_type();
         if kind != DeviceType::Block {
             return Err(Error::WrongDevice(kind));
@@ -216,6 +222,7 @@ impl<T: Transport> VirtioBlk<T> {
         let features = transport.begin_init(Features::all());
         match Self::set_up(&mut transport, features) {
             Ok((queue, capacity)) => {
+                before_start();
                 transport.finish_init();
                 let indirect = features.contains(Features::RING_INDIRECT_DESC);
                 let depth = if indirect {

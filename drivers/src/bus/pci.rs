@@ -4,7 +4,8 @@
 //!
 //! The scan walks bus 0 and every bus behind a PCI-to-PCI bridge, with functions 1..8 of
 //! multi-function devices, and hands each function found to the caller, with its INTx pin
-//! and the interrupt line the firmware wrote (config `0x3d` and `0x3c`).
+//! and the interrupt line the firmware wrote (config `0x3d` and `0x3c`). A function's
+//! capability list tells where its MSI-X table and virtio common configuration are.
 
 use core::fmt;
 
@@ -151,6 +152,83 @@ impl fmt::Display for Function {
     }
 }
 
+/// What a function's MSI-X capability says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsiX {
+    /// Where the capability is in configuration space.
+    pub capability: u8,
+    /// The BAR holding the table.
+    pub table_bar: u8,
+    /// The table's offset in that BAR.
+    pub table_offset: u32,
+    /// Table entries.
+    pub size: u16,
+}
+
+impl MsiX {
+    /// The message control register with MSI-X enabled and the function unmasked, in the
+    /// capability's first word as it reads `first`.
+    pub fn enabled(first: u32) -> u32 {
+        (first | 1 << 31) & !(1 << 30)
+    }
+}
+
+const STATUS_CAPABILITIES: u32 = 1 << 20;
+const CAPABILITY_MSIX: u8 = 0x11;
+const CAPABILITY_VENDOR: u8 = 0x09;
+/// virtio's `cfg_type` of the common configuration structure (virtio 1.2 §4.1.4).
+const VIRTIO_COMMON_CFG: u8 = 1;
+
+/// The capabilities of `at`: each one's offset and first word. A list that loops is cut
+/// off (at most 48 capabilities fit in 192 bytes).
+fn capabilities(config: &impl Config, at: DeviceFunction) -> impl Iterator<Item = (u8, u32)> {
+    let DeviceFunction {
+        bus,
+        device,
+        function,
+    } = at;
+    let read = move |offset: u8| config.read(bus, device, function, offset);
+    let mut next = if read(0x04) & STATUS_CAPABILITIES != 0 {
+        read(0x34) as u8 & 0xfc
+    } else {
+        0
+    };
+    core::iter::from_fn(move || {
+        // Past 0xf0 a capability's registers would run off the end.
+        if !(0x40..=0xf0).contains(&next) {
+            return None;
+        }
+        let offset = next;
+        let first = read(offset);
+        next = (first >> 8) as u8 & 0xfc;
+        Some((offset, first))
+    })
+    .take(48)
+}
+
+/// The MSI-X capability of `at`, if it has one.
+pub fn msix(config: &impl Config, at: DeviceFunction) -> Option<MsiX> {
+    let (capability, first) =
+        capabilities(config, at).find(|&(_, first)| first as u8 == CAPABILITY_MSIX)?;
+    let table = config.read(at.bus, at.device, at.function, capability + 4);
+    Some(MsiX {
+        capability,
+        table_bar: table as u8 & 7,
+        table_offset: table & !7,
+        size: ((first >> 16) as u16 & 0x7ff) + 1,
+    })
+}
+
+/// Where a virtio function's common configuration is: its BAR and offset in it.
+pub fn virtio_common_config(config: &impl Config, at: DeviceFunction) -> Option<(u8, u32)> {
+    let (offset, _) = capabilities(config, at).find(|&(_, first)| {
+        first as u8 == CAPABILITY_VENDOR && (first >> 24) as u8 == VIRTIO_COMMON_CFG
+    })?;
+    let bar = config.read(at.bus, at.device, at.function, offset + 4) as u8;
+    let start = config.read(at.bus, at.device, at.function, offset + 8);
+    Some((bar, start))
+}
+
 /// Reads the function at `address`, if one answers.
 fn function(config: &impl Config, address: DeviceFunction) -> Option<Function> {
     let DeviceFunction {
@@ -228,7 +306,7 @@ mod tests {
 
     use virtio_drivers::transport::pci::bus::DeviceFunction;
 
-    use super::{Config, Function, config_address, scan};
+    use super::{Config, Function, MsiX, config_address, msix, scan, virtio_common_config};
 
     #[test]
     fn addresses_select_bus_device_function_and_register() {
@@ -345,5 +423,62 @@ mod tests {
                 function: 0
             }
         );
+    }
+
+    /// A virtio-blk function at 00:04.0 whose capability list is `caps` (offset, first
+    /// word, second, third), chained in that order.
+    fn with_capabilities(caps: &[(u8, u32, u32, u32)]) -> (FakeConfig, DeviceFunction) {
+        let mut config = FakeConfig::default();
+        config.add((0, 4, 0), (0x1af4, 0x1001), 0x0100, 0, (1, 11));
+        let regs = &mut config.0;
+        regs.insert((0, 4, 0, 0x04), 0x0010_0000);
+        regs.insert((0, 4, 0, 0x34), caps.first().map_or(0, |c| u32::from(c.0)));
+        for (i, &(offset, first, second, third)) in caps.iter().enumerate() {
+            let next = caps.get(i + 1).map_or(0, |c| u32::from(c.0));
+            regs.insert((0, 4, 0, offset), first | next << 8);
+            regs.insert((0, 4, 0, offset + 4), second);
+            regs.insert((0, 4, 0, offset + 8), third);
+        }
+        let at = DeviceFunction {
+            bus: 0,
+            device: 4,
+            function: 0,
+        };
+        (config, at)
+    }
+
+    #[test]
+    fn msix_and_the_virtio_common_config_are_found_in_the_capability_list() {
+        // QEMU's virtio-blk-pci: MSI-X (2 entries, table in BAR 1 at 0), then virtio's
+        // vendor capabilities (ISR = type 3, common = type 1 in BAR 4 at 0x0).
+        let (config, at) = with_capabilities(&[
+            (0x98, 0x0001_0011, 0x0000_0001, 0),
+            (0x84, 0x0314_0009, 4, 0x1000),
+            (0x70, 0x0110_0009, 4, 0x2000),
+        ]);
+        assert_eq!(
+            msix(&config, at),
+            Some(MsiX {
+                capability: 0x98,
+                table_bar: 1,
+                table_offset: 0,
+                size: 2,
+            })
+        );
+        assert_eq!(virtio_common_config(&config, at), Some((4, 0x2000)));
+        assert_eq!(MsiX::enabled(0x4001_0011), 0x8001_0011);
+    }
+
+    #[test]
+    fn without_the_capabilities_or_with_a_looping_list_there_is_none() {
+        let (config, at) = with_capabilities(&[(0x40, 0x0000_0005, 0, 0)]);
+        assert_eq!(msix(&config, at), None);
+        assert_eq!(virtio_common_config(&config, at), None);
+        let (mut config, at) = with_capabilities(&[(0x40, 0x0000_0005, 0, 0)]);
+        config.0.insert((0, 4, 0, 0x40), 0x0000_4005);
+        assert_eq!(msix(&config, at), None);
+        let (mut config, at) = with_capabilities(&[(0x40, 0x0000_0011, 0x10, 0)]);
+        config.0.insert((0, 4, 0, 0x04), 0);
+        assert_eq!(msix(&config, at), None, "status says there is no list");
     }
 }

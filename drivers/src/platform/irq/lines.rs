@@ -6,7 +6,9 @@
 //! the same line, which is how a shared PCI interrupt is shared. The trap path calls
 //! [`top_half`] for those vectors: a level-triggered pin is masked there, before the local
 //! APIC's end-of-interrupt, so that it cannot fire again until the kernel has acked the
-//! device and calls [`Interrupts::unmask`].
+//! device and calls [`Interrupts::unmask`]. A device with MSI-X gets a line of its own
+//! ([`claim_msi`]): edge-triggered, never masked, routed by rewriting its table entry's
+//! destination.
 //!
 //! The table is atomics only: the top half reads it with no lock, and an application that
 //! never asks for a device never links anything here but [`IoApicInterrupts::new`].
@@ -176,6 +178,8 @@ impl core::fmt::Display for ClaimError {
 const USED: u64 = 1 << 63;
 const LEVEL: u64 = 1 << 62;
 const ACTIVE_LOW: u64 = 1 << 61;
+/// An MSI-X line: the low 32 bits are its table entry's address, not a GSI.
+const MSI: u64 = 1 << 60;
 
 fn pack(gsi: u32, ioapic: usize, pin: u8, signal: Signal) -> u64 {
     let mut entry = USED | u64::from(gsi) | (ioapic as u64) << 32 | u64::from(pin) << 40;
@@ -195,6 +199,7 @@ struct Entry {
     ioapic: usize,
     pin: u8,
     signal: Signal,
+    msi: bool,
 }
 
 fn unpack(entry: u64) -> Option<Entry> {
@@ -206,6 +211,7 @@ fn unpack(entry: u64) -> Option<Entry> {
             level: entry & LEVEL != 0,
             active_low: entry & ACTIVE_LOW != 0,
         },
+        msi: entry & MSI != 0,
     })
 }
 
@@ -269,6 +275,7 @@ impl LineTable {
         let mut free = None;
         for (index, slot) in self.lines.iter().enumerate() {
             match unpack(slot.load(Ordering::Relaxed)) {
+                Some(entry) if entry.msi => {}
                 Some(entry) if entry.gsi == gsi && entry.signal == signal => {
                     return Line::new(index).ok_or(ClaimError::Full);
                 }
@@ -285,6 +292,25 @@ impl LineTable {
         IoApic::new(bank(address)).set_masked(pin, vector(line), signal);
         self.lines[line.index()].store(pack(gsi, index, pin, signal), Ordering::Release);
         Ok(line)
+    }
+
+    /// A new edge-triggered line for the MSI-X table entry at `table_entry` (an address
+    /// below 4 GiB), never shared.
+    pub fn claim_msi(&self, table_entry: u32) -> Result<Line, ClaimError> {
+        let _claims = self.claims.lock();
+        let free = self
+            .lines
+            .iter()
+            .position(|slot| slot.load(Ordering::Relaxed) == 0);
+        let line = free.and_then(Line::new).ok_or(ClaimError::Full)?;
+        self.lines[line.index()].store(USED | MSI | u64::from(table_entry), Ordering::Release);
+        Ok(line)
+    }
+
+    /// The MSI-X table entry address of `line`, if it is an MSI line.
+    pub fn msi_entry(&self, line: Line) -> Option<u32> {
+        let entry = unpack(self.lines.get(line.index())?.load(Ordering::Acquire))?;
+        entry.msi.then_some(entry.gsi)
     }
 
     /// The I/O APIC (index) and pin of `gsi`: the chip with the highest GSI base at or
@@ -309,6 +335,9 @@ impl LineTable {
         bank: impl Fn(usize) -> R,
     ) -> Option<(Entry, IoApic<R>)> {
         let entry = unpack(self.lines.get(line.index())?.load(Ordering::Acquire))?;
+        if entry.msi {
+            return None;
+        }
         let address = self.ioapics[entry.ioapic].load(Ordering::Relaxed);
         Some((entry, IoApic::new(bank(address))))
     }
@@ -329,8 +358,12 @@ impl LineTable {
     }
 
     /// What the top half does for `line` before its end-of-interrupt: masks the pin if
-    /// it is level-triggered. `false` for a line never claimed.
+    /// it is level-triggered (an MSI line is edge: nothing to mask). `false` for a line
+    /// never claimed.
     pub fn before_eoi<R: Registers>(&self, line: Line, bank: impl Fn(usize) -> R) -> bool {
+        if self.msi_entry(line).is_some() {
+            return true;
+        }
         match self.entry(line, bank) {
             Some((entry, chip)) => {
                 if entry.signal.level {
@@ -372,6 +405,49 @@ pub fn set_ioapics(routing: &Routing) {
 /// The line of `gsi` (see [`LineTable::claim_gsi`]).
 pub fn claim_gsi(gsi: u32, signal: Signal) -> Result<Line, ClaimError> {
     TABLE.claim_gsi(gsi, signal, mmio)
+}
+
+/// The address and data of an MSI message: fixed delivery, edge, `vector` on the local
+/// APIC `apic_id`.
+pub fn msi_message(apic_id: u8, vector: u8) -> (u32, u32) {
+    (0xfee0_0000 | u32::from(apic_id) << 12, u32::from(vector))
+}
+
+/// A new MSI line whose message the MSI-X table entry at `table_entry` sends; the entry
+/// is programmed for the boot core, unmasked.
+///
+/// # Safety
+/// `table_entry` is the identity-mapped address of an MSI-X table entry (16 bytes) of a
+/// function that nothing else programs.
+pub unsafe fn claim_msi(table_entry: u32) -> Result<Line, ClaimError> {
+    let line = TABLE.claim_msi(table_entry)?;
+    // SAFETY: the caller's promise.
+    unsafe { write_msi_entry(table_entry, apic_id(0), vector(line)) };
+    Ok(line)
+}
+
+fn apic_id(core: usize) -> u8 {
+    #[allow(clippy::deref_addrof)]
+    // `&*(&raw const S)` is how edition 2024 borrows a `static mut`.
+    // SAFETY: written once by `IoApicInterrupts::new`, at boot, and only read from then on.
+    let ids = unsafe { &*(&raw const APIC_IDS) };
+    ids.get(core).copied().unwrap_or(0)
+}
+
+/// Programs the MSI-X table entry at `table_entry`: message address, data, unmasked.
+///
+/// # Safety
+/// As [`claim_msi`].
+unsafe fn write_msi_entry(table_entry: u32, apic_id: u8, vector: u8) {
+    let (address, data) = msi_message(apic_id, vector);
+    let entry = table_entry as usize as *mut u32;
+    // SAFETY: the caller's promise: 16 bytes of the entry, written as 32-bit words.
+    unsafe {
+        entry.write_volatile(address);
+        entry.add(1).write_volatile(0);
+        entry.add(2).write_volatile(data);
+        entry.add(3).write_volatile(0);
+    }
 }
 
 /// The top half of device vector `VECTOR_BASE + index`, called by the trap path in
@@ -417,11 +493,12 @@ impl Interrupts for IoApicInterrupts {
     fn route(&self, line: Line, core: usize) {
         // The device gates exist before any line is routed, handler or not.
         cpu::set_device_handler(top_half);
-        #[allow(clippy::deref_addrof)]
-        // `&*(&raw const S)` is how edition 2024 borrows a `static mut`.
-        // SAFETY: written once by `new`, at boot, and only read from then on.
-        let ids = unsafe { &*(&raw const APIC_IDS) };
-        TABLE.route(line, ids.get(core).copied().unwrap_or(0), mmio);
+        let apic_id = apic_id(core);
+        match TABLE.msi_entry(line) {
+            // SAFETY: only `claim_msi` makes MSI lines, from an entry its caller vouched for.
+            Some(entry) => unsafe { write_msi_entry(entry, apic_id, vector(line)) },
+            None => TABLE.route(line, apic_id, mmio),
+        }
     }
 
     fn unmask(&self, line: Line) {
@@ -436,7 +513,7 @@ mod tests {
     use hal::irq::Line;
     use hal::irq::MAX_LINES;
 
-    use super::{ClaimError, IoApicInfo, LineTable, Override, Routing};
+    use super::{ClaimError, IoApicInfo, LineTable, Override, Routing, msi_message};
     use crate::platform::irq::ioapic::Signal;
     use crate::platform::irq::ioapic::tests::FakeIoApic;
 
@@ -572,5 +649,29 @@ mod tests {
         assert_eq!(routing.isa_irq(0, EDGE_HIGH), (2, EDGE_HIGH));
         assert_eq!(routing.isa_irq(11, pci_default), (11, Signal::LEVEL_HIGH));
         assert_eq!(routing.isa_irq(10, pci_default), (10, pci_default));
+    }
+
+    #[test]
+    fn msi_lines_are_their_own_edge_lines_and_the_message_names_the_apic() {
+        let (table, chips) = two_chips();
+        let gsi = table
+            .claim_gsi(5, Signal::LEVEL_HIGH, bank(&chips))
+            .unwrap();
+        let msi = table.claim_msi(0xfebf_1000).unwrap();
+        let other = table.claim_msi(0xfebf_2000).unwrap();
+        assert_ne!(msi, gsi);
+        assert_ne!(msi, other);
+        assert_eq!(table.msi_entry(msi), Some(0xfebf_1000));
+        assert_eq!(table.msi_entry(gsi), None);
+        chips[0].writes.borrow_mut().clear();
+        assert!(table.before_eoi(msi, bank(&chips)));
+        table.set_mask(msi, false, bank(&chips));
+        table.route(msi, 3, bank(&chips));
+        assert!(chips[0].writes.borrow().is_empty(), "no I/O APIC pin");
+        assert_eq!(
+            table.claim_gsi(5, Signal::LEVEL_HIGH, bank(&chips)),
+            Ok(gsi)
+        );
+        assert_eq!(msi_message(3, 0x31), (0xfee0_3000, 0x31));
     }
 }
