@@ -110,18 +110,22 @@ impl Default for BootData {
 }
 
 /// The bytes of the NUL-terminated string at physical address `address`, at most
-/// [`MAX_LOADER_STRING`] of them, or nothing for address 0.
+/// [`MAX_LOADER_STRING`] of them and none past the boot mapping ([`MAPPED_LIMIT`]), or
+/// nothing for address 0.
 ///
 /// # Safety
-/// The string, or the first `MAX_LOADER_STRING` bytes at `address`, must be mapped memory.
+/// The string, or the bytes at `address` up to the cap, must be mapped memory.
 pub unsafe fn c_string_at(address: u64) -> &'static [u8] {
     if address == 0 {
         return &[];
     }
+    // A loader's string that runs to the end of the boot mapping without a NUL stops there.
+    let cap = usize::try_from(MAPPED_LIMIT.saturating_sub(address))
+        .map_or(MAX_LOADER_STRING, |room| room.min(MAX_LOADER_STRING));
     let start = address as *const u8;
     let mut len = 0;
     // SAFETY: the caller vouches for the memory up to the NUL or the cap.
-    while len < MAX_LOADER_STRING && unsafe { start.add(len).read() } != 0 {
+    while len < cap && unsafe { start.add(len).read() } != 0 {
         len += 1;
     }
     // SAFETY: the `len` bytes just read are mapped and stay in place.

@@ -52,19 +52,22 @@ pub unsafe fn find_rate(hint: Option<u64>) -> Option<(u64, RateSource)> {
     unsafe { pit::measure_tsc_khz(PIT_WINDOW) }.map(|khz| (khz, RateSource::Pit))
 }
 
-/// The TSC rate as the hypervisor or the CPU reports it, in kHz, if either does.
+/// The TSC rate as the hypervisor or the CPU reports it, in kHz, if either reports one in
+/// [`PLAUSIBLE_KHZ`]: a rate no CPU runs at is a broken report, and the caller then
+/// measures the rate against the PIT instead.
 pub fn reported_khz() -> Option<u64> {
     let hypervisor = cpuid(1).ecx & (1 << 31) != 0;
     if hypervisor && cpuid(0x4000_0000).eax >= 0x4000_0010 {
-        let khz = cpuid(0x4000_0010).eax;
-        if khz != 0 {
-            return Some(u64::from(khz));
+        let khz = u64::from(cpuid(0x4000_0010).eax);
+        if PLAUSIBLE_KHZ.contains(&khz) {
+            return Some(khz);
         }
     }
     if cpuid(0).eax >= 0x15 {
         let leaf = cpuid(0x15);
         if leaf.eax != 0 && leaf.ebx != 0 && leaf.ecx != 0 {
-            return Some(u64::from(leaf.ecx) * u64::from(leaf.ebx) / u64::from(leaf.eax) / 1000);
+            let khz = u64::from(leaf.ecx) * u64::from(leaf.ebx) / u64::from(leaf.eax) / 1000;
+            return Some(khz).filter(|khz| PLAUSIBLE_KHZ.contains(khz));
         }
     }
     None
