@@ -204,11 +204,13 @@ pub unsafe fn routing(rsdp: Option<u64>) -> Option<Routing> {
     madt_routing(unsafe { find_table(rsdp, b"APIC")? })
 }
 
-fn le32(bytes: &[u8], at: usize) -> Option<u32> {
+/// The little-endian field at `at`, or `None` past the end: the firmware tables' reads.
+pub(crate) fn le32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn le64(bytes: &[u8], at: usize) -> Option<u64> {
+/// As [`le32`], for 64-bit fields.
+pub(crate) fn le64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 

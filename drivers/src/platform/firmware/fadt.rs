@@ -8,7 +8,7 @@
 //! write it. A DSDT that says it some other way leaves S5 undescribed. The parsers read
 //! byte slices; the board decides which memory to show them.
 
-use crate::platform::firmware::acpi::{self, Acpi};
+use crate::platform::firmware::acpi::{self, Acpi, le32, le64};
 use crate::platform::firmware::mptable::checksum_ok;
 
 /// The offset of the FADT's `DSDT` field (a 32-bit address).
@@ -148,14 +148,6 @@ pub fn s5_sleep_type(dsdt: &[u8]) -> Option<u8> {
         [0x0a, value, ..] => Some(value), // BytePrefix
         _ => None,
     }
-}
-
-fn le32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn le64(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
 #[cfg(test)]
