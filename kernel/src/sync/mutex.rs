@@ -6,7 +6,7 @@ use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::owner;
-use super::poison::{LockResult, PoisonError, TryLockError, TryLockResult};
+use super::poison::{LockResult, TryLockError, TryLockResult, lock_result};
 use super::queue::{Ticket, WaitQueue};
 use crate::thread::{self, Thread};
 
@@ -20,7 +20,7 @@ const CONTENDED: usize = 1;
 /// Poisoning is `std`'s: when a thread panics or takes a CPU exception while holding the
 /// lock, the next [`lock`](Self::lock) (even of a thread already parked on it) takes the
 /// lock over and returns `Err(PoisonError)`, whose
-/// [`into_inner`](PoisonError::into_inner) is the guard; the lock stays poisoned until
+/// [`into_inner`](super::PoisonError::into_inner) is the guard; the lock stays poisoned until
 /// [`clear_poison`](Self::clear_poison).
 pub struct Mutex<T: ?Sized> {
     /// `UNLOCKED`, or the owner (see `owner`) with the `CONTENDED` bit.
@@ -49,12 +49,7 @@ impl<T> Mutex<T> {
     /// The value, taken out of the mutex; `Err` with the value if it is poisoned.
     pub fn into_inner(self) -> LockResult<T> {
         let poisoned = self.is_poisoned();
-        let value = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        lock_result(poisoned, self.data.into_inner())
     }
 }
 
@@ -104,12 +99,7 @@ impl<T: ?Sized> Mutex<T> {
     /// is poisoned.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let poisoned = self.is_poisoned();
-        let value = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        lock_result(poisoned, self.data.get_mut())
     }
 
     /// The address that tags this mutex in its owner's watchers.
@@ -124,11 +114,7 @@ impl<T: ?Sized> Mutex<T> {
             mutex: self,
             _not_send: PhantomData,
         };
-        if self.poisoned.load(Ordering::Relaxed) {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        lock_result(self.poisoned.load(Ordering::Relaxed), guard)
     }
 
     // Out of line, so that the uncontended `lock` stays a few instructions.

@@ -86,6 +86,15 @@ pub type LockResult<T> = Result<T, PoisonError<T>>;
 /// What a non-blocking lock returns.
 pub type TryLockResult<T> = Result<T, TryLockError<T>>;
 
+/// `value` as a lock returns it: `Err` when the lock is poisoned.
+pub(crate) fn lock_result<T>(poisoned: bool, value: T) -> LockResult<T> {
+    if poisoned {
+        Err(PoisonError::new(value))
+    } else {
+        Ok(value)
+    }
+}
+
 /// `result` with its guard turned into `f(guard)`, poisoned or not.
 pub(crate) fn map_result<T, U>(result: LockResult<T>, f: impl FnOnce(T) -> U) -> LockResult<U> {
     match result {
