@@ -104,21 +104,25 @@ impl LaunchError {
     }
 }
 
+/// The start of every guest's QEMU line, Novillo's and the Linux baseline's: nothing the
+/// guest does not ask for (no default NIC, VGA, config file or monitor), the console on
+/// stdio, and a triple fault or reset ends the run (QEMU exits 0) instead of rebooting for
+/// ever.
+pub(crate) const BARE_MACHINE: &[&str] = &[
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+];
+
 /// The QEMU arguments for a launch.
 pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
-    // Nothing the board does not ask for: no default NIC, VGA, config file or monitor.
-    push(&[
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-serial",
-        "stdio",
-    ]);
-    // A triple fault ends the run (QEMU exits 0) instead of rebooting forever.
-    push(&["-no-reboot"]);
+    push(BARE_MACHINE);
     push(&["-m", launch.mem, "-smp", &launch.smp.to_string()]);
     // The guest reports its status by writing to this port (see `exit`).
     if launch.variant.exit_device {

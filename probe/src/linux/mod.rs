@@ -31,7 +31,7 @@ use crate::board::Board;
 use crate::disk::uncached_virtio_args;
 use crate::linux::kernel::Kernel;
 use crate::linux::prereq::{BUSYBOX, ThisHost, Wants};
-use crate::qemu::{LaunchError, Running};
+use crate::qemu::{BARE_MACHINE, LaunchError, Running};
 use crate::tsc::host_tsc_khz;
 
 /// Why there is no baseline.
@@ -353,15 +353,7 @@ fn qemu_args(
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
-    push(&[
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-serial",
-        "stdio",
-        "-no-reboot",
-    ]);
+    push(BARE_MACHINE);
     push(&["-m", machine.mem, "-smp", &machine.smp.to_string()]);
     push(machine.accel.qemu_args());
     let (name, nic) = match machine.board {
