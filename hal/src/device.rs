@@ -9,7 +9,8 @@
 //!
 //! # For driver authors
 //! Implement [`BlockDevice`] with [`ErrorKind`] as the request error, and
-//! [`InterruptSource`]: that makes a [`BlockDriver`]. Your own error type is for start-up
+//! [`InterruptSource`]: that makes a [`BlockDriver`]; [`NetDevice`] and
+//! [`InterruptSource`] make a [`NetDriver`]. Your own error type is for start-up
 //! failures, which the board logs.
 //!
 //! # For board authors
@@ -18,17 +19,27 @@
 
 use crate::block::{BlockDevice, ErrorKind};
 use crate::irq::{InterruptSource, Line};
+use crate::net::NetDevice;
 
 /// A block device the kernel can drive, with its errors in the shared words.
 pub trait BlockDriver: BlockDevice<Error = ErrorKind> + InterruptSource + Send {}
 
 impl<T: BlockDevice<Error = ErrorKind> + InterruptSource + Send> BlockDriver for T {}
 
+/// A network device the kernel can drive.
+pub trait NetDriver: NetDevice + InterruptSource + Send {}
+
+impl<T: NetDevice + InterruptSource + Send> NetDriver for T {}
+
 /// Where a board puts what it found.
 pub trait DeviceSink {
     /// A block device raising its interrupts on `line`; `name` is for logs, such as
     /// `"virtio-blk 00:04.0"`.
     fn block(&mut self, name: &'static str, device: &'static mut dyn BlockDriver, line: Line);
+
+    /// A network device raising its interrupts on `line`; `name` is for logs, such as
+    /// `"virtio-net 00:03.0"`.
+    fn net(&mut self, name: &'static str, device: &'static mut dyn NetDriver, line: Line);
 }
 
 /// Finding a board's devices: see the [module docs](self) for the contract.

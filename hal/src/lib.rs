@@ -11,7 +11,7 @@
 //! | [`block`] | [`BlockDevice`](block::BlockDevice) | an array of 512-byte sectors, split-phase: submit, then poll |
 //! | [`irq`] | [`Interrupts`](irq::Interrupts), [`InterruptSource`](irq::InterruptSource) | device interrupt lines, and a device that raises them |
 //! | [`device`] | [`Discover`](device::Discover), [`DeviceSink`](device::DeviceSink) | handing a board's devices to the kernel |
-//! | [`net`] | [`NetDevice`](net::NetDevice) | an Ethernet interface that hands out tokens |
+//! | [`net`] | [`NetDevice`](net::NetDevice) | an Ethernet interface that receives and sends whole frames |
 //! | [`time`] | [`Clock`](time::Clock) | the monotonic clock |
 //! | [`cpu`] | [`CpuIdle`](cpu::CpuIdle), [`Cores`](cpu::Cores) | halting a core, finding and waking cores |
 //! | [`context`] | [`ContextSwitch`](context::ContextSwitch) | saving one thread's registers and resuming another's |

@@ -26,6 +26,6 @@ pub use cpu::{FakeCores, RecordingIdle};
 pub use disk::FakeDisk;
 pub use guard::FakeGuard;
 pub use irq::FakeInterrupts;
-pub use net::{FakeNic, FakeRxToken, FakeTxToken};
+pub use net::FakeNic;
 pub use platform::{FakeDevices, FakePower, FakeTraps, MockPlatform, board};
 pub use time::ManualClock;

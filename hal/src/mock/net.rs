@@ -2,7 +2,8 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::net::{DEFAULT_MTU, MacAddress, NetDevice, RxToken, TxToken};
+use crate::irq::InterruptSource;
+use crate::net::{DEFAULT_MTU, MIN_FRAME, MacAddress, NetDevice, NetStats};
 
 /// A NIC whose wire is the test: frames the test queues are received, frames the code
 /// under test sends are kept, and the transmit queue has a fixed number of slots.
@@ -12,6 +13,8 @@ pub struct FakeNic {
     rx: VecDeque<Vec<u8>>,
     sent: Vec<Vec<u8>>,
     tx_slots: usize,
+    stats: NetStats,
+    interrupt: bool,
 }
 
 impl FakeNic {
@@ -22,93 +25,103 @@ impl FakeNic {
             rx: VecDeque::new(),
             sent: Vec::new(),
             tx_slots,
+            stats: NetStats::default(),
+            interrupt: false,
         }
     }
 
-    /// Queues a frame for the code under test to receive.
+    /// Queues a frame for the code under test to receive, and raises the interrupt.
     pub fn push_rx(&mut self, frame: &[u8]) {
         self.rx.push_back(frame.to_vec());
+        self.interrupt = true;
     }
 
     /// Takes the frames sent so far, which frees their transmit slots.
     pub fn take_sent(&mut self) -> Vec<Vec<u8>> {
+        if !self.sent.is_empty() {
+            self.interrupt = true;
+        }
         core::mem::take(&mut self.sent)
-    }
-
-    fn tx_token(&mut self) -> Option<FakeTxToken<'_>> {
-        (self.sent.len() < self.tx_slots).then_some(FakeTxToken {
-            sent: &mut self.sent,
-        })
-    }
-}
-
-/// A frame from [`FakeNic`].
-#[derive(Debug)]
-pub struct FakeRxToken(Vec<u8>);
-
-impl RxToken for FakeRxToken {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-/// Room for one frame in [`FakeNic`].
-#[derive(Debug)]
-pub struct FakeTxToken<'a> {
-    sent: &'a mut Vec<Vec<u8>>,
-}
-
-impl TxToken for FakeTxToken<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0; len.min(DEFAULT_MTU)];
-        let result = f(&mut frame);
-        self.sent.push(frame);
-        result
     }
 }
 
 impl NetDevice for FakeNic {
-    type RxToken<'a> = FakeRxToken;
-    type TxToken<'a> = FakeTxToken<'a>;
-
-    fn receive(&mut self) -> Option<(FakeRxToken, FakeTxToken<'_>)> {
-        if self.sent.len() >= self.tx_slots {
-            return None;
-        }
-        let frame = self.rx.pop_front()?;
-        Some((
-            FakeRxToken(frame),
-            FakeTxToken {
-                sent: &mut self.sent,
-            },
-        ))
-    }
-
-    fn transmit(&mut self) -> Option<FakeTxToken<'_>> {
-        self.tx_token()
-    }
-
     fn mac_address(&self) -> MacAddress {
         self.mac
+    }
+
+    fn receive(&mut self, buf: &mut [u8]) -> Option<usize> {
+        loop {
+            let frame = self.rx.pop_front()?;
+            if (MIN_FRAME..=DEFAULT_MTU.min(buf.len())).contains(&frame.len()) {
+                buf[..frame.len()].copy_from_slice(&frame);
+                self.stats.rx_frames += 1;
+                return Some(frame.len());
+            }
+            self.stats.rx_dropped += 1;
+        }
+    }
+
+    fn can_transmit(&mut self) -> bool {
+        self.sent.len() < self.tx_slots
+    }
+
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
+        if !self.can_transmit() {
+            return false;
+        }
+        let mut frame = vec![0; len.min(DEFAULT_MTU)];
+        fill(&mut frame);
+        self.sent.push(frame);
+        self.stats.tx_frames += 1;
+        true
+    }
+
+    fn stats(&self) -> NetStats {
+        self.stats
+    }
+}
+
+impl InterruptSource for FakeNic {
+    fn ack_interrupt(&mut self) -> bool {
+        core::mem::take(&mut self.interrupt)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::FakeNic;
-    use crate::net::{NetDevice, RxToken, TxToken};
+    use crate::irq::InterruptSource;
+    use crate::net::{DEFAULT_MTU, NetDevice};
 
     #[test]
-    fn hands_out_tokens_only_when_it_can() {
+    fn receives_queued_frames_and_sends_into_free_slots() {
         let mut nic = FakeNic::new([2, 0, 0, 0, 0, 1], 1);
-        assert!(nic.receive().is_none());
-        nic.push_rx(b"ping");
-        let (rx, tx) = nic.receive().expect("a frame is waiting");
-        let len = rx.consume(|frame| frame.len());
-        tx.consume(len, |buf| buf.copy_from_slice(b"pong"));
-        assert!(nic.transmit().is_none(), "the only slot is taken");
+        let mut buf = [0; DEFAULT_MTU];
+        assert_eq!(nic.receive(&mut buf), None);
+        nic.push_rx(b"an ethernet frame, ping");
+        assert!(nic.ack_interrupt());
+        assert!(!nic.ack_interrupt(), "acking lowers the line");
+        let len = nic.receive(&mut buf).expect("a frame is waiting");
+        assert_eq!(&buf[..len], b"an ethernet frame, ping");
+        assert!(nic.transmit(4, &mut |frame| frame.copy_from_slice(b"pong")));
+        assert!(!nic.can_transmit(), "the only slot is taken");
+        assert!(!nic.transmit(4, &mut |_| panic!("no room: fill is not called")));
         assert_eq!(nic.take_sent(), [b"pong".to_vec()]);
-        assert!(nic.transmit().is_some());
+        assert!(nic.can_transmit());
+        let stats = nic.stats();
+        assert_eq!((stats.rx_frames, stats.tx_frames), (1, 1));
         assert_eq!(nic.mac_address(), [2, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn drops_and_counts_frames_that_are_too_short_or_too_long() {
+        let mut nic = FakeNic::new([2, 0, 0, 0, 0, 1], 1);
+        nic.push_rx(b"short");
+        nic.push_rx(&[0; DEFAULT_MTU + 1]);
+        nic.push_rx(&[7; 60]);
+        let mut buf = [0; DEFAULT_MTU];
+        assert_eq!(nic.receive(&mut buf), Some(60));
+        assert_eq!(nic.stats().rx_dropped, 2);
     }
 }

@@ -10,8 +10,8 @@ use crate::device::{DeviceSink, Discover};
 use crate::irq::Line;
 use crate::memory::Region;
 use crate::mock::{
-    FakeCores, FakeDisk, FakeGuard, FakeInterrupts, ManualClock, RecordingConsole, RecordingIdle,
-    StackSwitch,
+    FakeCores, FakeDisk, FakeGuard, FakeInterrupts, FakeNic, ManualClock, RecordingConsole,
+    RecordingIdle, StackSwitch,
 };
 use crate::power::PowerOff;
 use crate::trap::{Fault, FaultHandler, Traps};
@@ -34,17 +34,22 @@ impl Platform for MockPlatform {
 }
 
 /// The devices a mock board "finds": each disk is handed over as a clone, so that the
-/// test keeps its own handle on it.
+/// test keeps its own handle on it; each NIC is handed over itself.
 #[derive(Debug, Default)]
 pub struct FakeDevices {
     /// The disks, each with its line, in discovery order.
     pub blocks: Vec<(FakeDisk, Line)>,
+    /// The NICs, each with its line, in discovery order.
+    pub nics: Vec<(FakeNic, Line)>,
 }
 
 impl Discover for FakeDevices {
     fn discover(self, sink: &mut dyn DeviceSink) {
         for (disk, line) in self.blocks {
             sink.block("fake-disk", Box::leak(Box::new(disk)), line);
+        }
+        for (nic, line) in self.nics {
+            sink.net("fake-nic", Box::leak(Box::new(nic)), line);
         }
     }
 }

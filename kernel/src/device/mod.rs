@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 
 use hal::board::Platform;
-use hal::device::{BlockDriver, DeviceSink, Discover};
+use hal::device::{BlockDriver, DeviceSink, Discover, NetDriver};
 use hal::irq::{Interrupts, Line};
 use spin::Mutex;
 
@@ -109,6 +109,14 @@ impl DeviceSink for Collect {
             line.index()
         );
         self.disks.push(Disk(disk));
+    }
+
+    fn net(&mut self, name: &'static str, device: &'static mut dyn NetDriver, line: Line) {
+        let mac = device.mac_address();
+        log::debug!(
+            "nic: {name}, {mac:02x?}, line {}, unused: the kernel has no network stack yet",
+            line.index()
+        );
     }
 }
 
