@@ -22,6 +22,7 @@ pub(crate) enum Command {
     Help(Option<Subcommand>),
     Run(RunOptions),
     Test(TestOptions),
+    Image(ImageOptions),
     Size,
     Lint,
     Bench(Bench),
@@ -32,6 +33,7 @@ pub(crate) enum Command {
 pub(crate) enum Subcommand {
     Run,
     Test,
+    Image,
     Size,
     Lint,
     Bench,
@@ -42,6 +44,7 @@ impl Subcommand {
         match name {
             "run" => Some(Subcommand::Run),
             "test" => Some(Subcommand::Test),
+            "image" => Some(Subcommand::Image),
             "size" => Some(Subcommand::Size),
             "lint" => Some(Subcommand::Lint),
             "bench" => Some(Subcommand::Bench),
@@ -53,6 +56,7 @@ impl Subcommand {
         match self {
             Subcommand::Run => "run",
             Subcommand::Test => "test",
+            Subcommand::Image => "image",
             Subcommand::Size => "size",
             Subcommand::Lint => "lint",
             Subcommand::Bench => "bench",
@@ -101,6 +105,15 @@ pub(crate) struct TestOptions {
     pub(crate) host: bool,
     pub(crate) guests: bool,
     pub(crate) only: Option<String>,
+}
+
+/// `probe image`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ImageOptions {
+    pub(crate) elf: PathBuf,
+    pub(crate) output: PathBuf,
+    /// The guest command line stored in the image.
+    pub(crate) cmdline: String,
 }
 
 /// `probe bench`: which benchmark, with its options.
@@ -175,6 +188,7 @@ pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, Usage
         },
         "run" => parse_run(rest, env),
         "test" => parse_test(rest),
+        "image" => parse_image(rest),
         "size" => parse_bare(Subcommand::Size, rest, Command::Size),
         "lint" => parse_bare(Subcommand::Lint, rest, Command::Lint),
         "bench" => parse_bench(rest),
@@ -472,6 +486,41 @@ fn parse_test(args: &[String]) -> Result<Command, UsageError> {
     test.host = !guest_only;
     test.guests = !host_only;
     Ok(Command::Test(test))
+}
+
+fn parse_image(args: &[String]) -> Result<Command, UsageError> {
+    let (mut elf, mut output, mut cmdline) = (None, None, String::new());
+    let mut options = Options::new(Subcommand::Image, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Image)));
+        }
+        if !word.starts_with('-') {
+            if elf.replace(PathBuf::from(word)).is_some() {
+                return Err(UsageError(format!(
+                    "'image' takes one ELF, found a second: '{word}' (see probe image --help)"
+                )));
+            }
+            continue;
+        }
+        let (flag, inline) = split_flag(word);
+        match flag {
+            "-o" | "--output" => output = Some(PathBuf::from(options.value(flag, inline)?)),
+            "--cmdline" => cmdline = options.value(flag, inline)?,
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    let elf = elf.ok_or_else(|| {
+        UsageError("'image' needs the path of an ELF image (see probe image --help)".to_owned())
+    })?;
+    let output = output.ok_or_else(|| {
+        UsageError("'image' needs -o FILE, the image to write (see probe image --help)".to_owned())
+    })?;
+    Ok(Command::Image(ImageOptions {
+        elf,
+        output,
+        cmdline,
+    }))
 }
 
 /// The longest idle window `bench idle --seconds` accepts: an hour.

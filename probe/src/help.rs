@@ -13,6 +13,8 @@ Subcommands:
                                       (cargo's runner: `cargo run -p apps --bin hello
                                       --features bsp-microvm -- a b` ends up here)
   test [OPTIONS]                      host tests, then guest tests on each board
+  image ELF -o FILE [--cmdline TEXT]  a raw disk image of a PC build that a PC BIOS boots
+                                      by itself (any BIOS hypervisor)
   size                                stripped release size of `hello` on each board
   lint                                rustfmt and clippy over every crate and board
   bench threads|idle|disk [OPTIONS]   benchmarks: thread costs in the guest, host CPU of an
@@ -117,6 +119,32 @@ Options:
   -h, --help                   this text
 
 Exit codes: 0 when everything passed, 1 otherwise, 2 bad command line.
+";
+
+const IMAGE: &str = "\
+Usage: probe image ELF -o FILE [--cmdline TEXT]
+
+Writes FILE, a raw disk image that a PC BIOS boots by itself, of ELF, an image built with
+--features bsp-qemu-pc. Sector 0 is an MBR with probe's own boot loader and a partition
+table; the loader (about 1 KiB of 16-bit code, assembled into probe) reads the kernel with
+the BIOS's int 13h extended reads, takes the E820 memory map and enters the kernel through
+Multiboot, as QEMU's -kernel does. Partition 1 (type 0xda, active) holds the loader, the
+command line and the kernel; the image is padded to whole MiB. Boot it with, for example,
+`qemu-system-x86_64 -drive file=FILE,format=raw` (or attach it to any BIOS virtual machine
+as its first disk; convert it for VirtualBox, VMware or Hyper-V with their own tools), or
+with `probe run --boot disk ELF`. The loader prints `novillo loader: ...` on the screen and
+COM1 and halts when it cannot boot (no int 13h extensions, a read error, a kernel that does
+not fit in RAM, a damaged image).
+
+Options:
+  -o, --output FILE  the image to write (required)
+  --cmdline TEXT     the guest command line, as `probe run` builds it from its guest
+                     arguments (e.g. `log=debug -- a b`); at most 4095 bytes with the ELF's
+                     file name [default: empty]
+  -h, --help         this text
+
+Exit codes: 0 written, 1 not a PC image or the file could not be read or written, 2 bad
+command line.
 ";
 
 const SIZE: &str = "\
@@ -229,6 +257,7 @@ pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
         None => OVERVIEW,
         Some(Subcommand::Run) => RUN,
         Some(Subcommand::Test) => TEST,
+        Some(Subcommand::Image) => IMAGE,
         Some(Subcommand::Size) => SIZE,
         Some(Subcommand::Lint) => LINT,
         Some(Subcommand::Bench) => BENCH,

@@ -16,6 +16,7 @@ mod elf;
 mod exit;
 mod guest;
 mod help;
+mod image;
 mod lint;
 mod linux;
 mod qemu;
@@ -71,6 +72,7 @@ fn dispatch() -> u8 {
         }
         Command::Run(options) => run::run(options),
         Command::Test(options) => testing::run(&options),
+        Command::Image(options) => image::run(&options),
         Command::Size => size::run(),
         Command::Lint => lint::run(),
         Command::Bench(bench) => bench::run(bench),
