@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use crate::accel::AccelChoice;
 use crate::board::Board;
-use crate::disk::Disk;
+use crate::disk::{Bus, Disk};
+use crate::qemu::Boot;
 
 /// The environment variable whose words are parsed as `run` options before the real ones.
 pub(crate) const ENV_OPTIONS: &str = "NOVILLO_PROBE";
@@ -93,6 +94,8 @@ pub(crate) struct RunOptions {
     pub(crate) qemu: String,
     /// `--disk`, in the order given (`NOVILLO_PROBE`'s first).
     pub(crate) disks: Vec<Disk>,
+    /// `--boot`.
+    pub(crate) boot: Boot,
     pub(crate) elf: PathBuf,
     pub(crate) guest_args: Vec<String>,
 }
@@ -341,6 +344,7 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
         tsc_hint: true,
         qemu: "qemu-system-x86_64".to_owned(),
         disks: Vec::new(),
+        boot: Boot::Kernel,
         elf: PathBuf::new(),
         guest_args: Vec::new(),
     };
@@ -423,9 +427,26 @@ fn run_option(
         "--disk" => run
             .disks
             .push(Disk::parse(&options.value(flag, inline)?).map_err(UsageError)?),
+        "--boot" => run.boot = parse_boot(&options.value(flag, inline)?)?,
         _ => return Err(options.unknown(flag)),
     }
     Ok(())
+}
+
+/// `--boot kernel` or `--boot disk[,bus=ide|virtio]` (IDE by default: every BIOS boots it).
+fn parse_boot(value: &str) -> Result<Boot, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--boot must be kernel, disk, disk,bus=ide or disk,bus=virtio, not '{value}'"
+        ))
+    };
+    match value.split_once(',') {
+        None if value == "kernel" => Ok(Boot::Kernel),
+        None if value == "disk" => Ok(Boot::Disk(Bus::Ide, None)),
+        Some(("disk", "bus=ide")) => Ok(Boot::Disk(Bus::Ide, None)),
+        Some(("disk", "bus=virtio")) => Ok(Boot::Disk(Bus::Virtio, None)),
+        _ => Err(bad()),
+    }
 }
 
 /// The bytes of a size as QEMU's `-m` takes it: digits with an optional K, M, G or T

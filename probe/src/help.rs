@@ -80,6 +80,12 @@ Options:
                         on qemu-pc; ide (qemu-pc only, at most 4) is an IDE hard disk.
                         FILE must exist and be readable and writable (make one with
                         `truncate -s 64M FILE`)
+  --boot kernel|disk[,bus=ide|virtio]
+                        kernel: QEMU loads ELF itself (-kernel); disk (qemu-pc builds
+                        only): probe writes a BIOS disk image of ELF with the guest
+                        command line (as `probe image` does, into a temporary directory)
+                        and SeaBIOS boots it from the first IDE disk, or from a
+                        virtio-blk-pci disk with bus=virtio [default: kernel]
   -h, --help            this text
 
 Options may also come from NOVILLO_PROBE (read first, so the command line wins; its disks

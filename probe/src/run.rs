@@ -28,6 +28,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         timeout: options.guest.timeout,
         variant: MachineVariant {
             disks: options.disks,
+            boot: options.boot,
             ..MachineVariant::default()
         },
     };

@@ -24,6 +24,7 @@ use std::path::Path;
 use crate::board::Board;
 use crate::cli::ImageOptions;
 use crate::elf::{board_of_image, load_segments};
+use crate::qemu::Damage;
 
 /// The size of one sector, in bytes.
 pub(crate) const SECTOR: usize = 512;
@@ -285,6 +286,19 @@ pub(crate) fn write(elf: &Path, cmdline: &str, output: &Path) -> Result<Vec<u8>,
     std::fs::write(output, &image)
         .map_err(|err| format!("cannot write {}: {err}", output.display()))?;
     Ok(image)
+}
+
+/// Spoils `image` as `damage` says, where the loader is to notice it: the kernel's middle
+/// sector overwritten (a checksum mismatch), or the file cut in the middle of the kernel (a
+/// read past the disk's end).
+pub(crate) fn damage(image: &mut Vec<u8>, damage: Damage) {
+    let word =
+        |at: usize| u32::from_le_bytes([image[at], image[at + 1], image[at + 2], image[at + 3]]);
+    let middle = (word(params::KERNEL_LBA) + word(params::KERNEL_SECTORS) / 2) as usize;
+    match damage {
+        Damage::KernelSector => image[middle * SECTOR..(middle + 1) * SECTOR].fill(0xa5),
+        Damage::Truncated => image.truncate(middle * SECTOR),
+    }
 }
 
 /// Runs `probe image` and returns probe's exit code.
