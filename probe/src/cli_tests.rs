@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    Bench, Command, DiskOptions, GuestOptions, IdleOptions, MAX_SMP, RunOptions, Subcommand,
-    TestOptions, ThreadsOptions, parse,
+    Bench, Command, DiskOptions, GuestOptions, IdleOptions, ImageOptions, MAX_SMP, RunOptions,
+    Subcommand, TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
 use crate::disk::{Bus, Disk};
+use crate::qemu::Boot;
 
 fn words(line: &str) -> Vec<String> {
     line.split_whitespace().map(str::to_owned).collect()
@@ -52,6 +53,7 @@ fn run_defaults() {
             tsc_hint: true,
             qemu: "qemu-system-x86_64".to_owned(),
             disks: Vec::new(),
+            boot: Boot::Kernel,
             elf: PathBuf::from("target/hello"),
             guest_args: Vec::new(),
         }
@@ -441,4 +443,58 @@ fn bad_bench_options() {
         );
         assert!(message.contains("needs a file"), "{message}");
     }
+}
+
+#[test]
+fn boot_disk_and_its_bus() {
+    assert_eq!(
+        run("run --boot disk hello", None).boot,
+        Boot::Disk(Bus::Ide, None)
+    );
+    assert_eq!(
+        run("run --boot=disk,bus=virtio hello", None).boot,
+        Boot::Disk(Bus::Virtio, None)
+    );
+    assert_eq!(
+        run("run --boot disk,bus=ide hello", None).boot,
+        Boot::Disk(Bus::Ide, None)
+    );
+    assert_eq!(run("run --boot kernel hello", None).boot, Boot::Kernel);
+    assert_eq!(
+        error("run --boot floppy hello", None),
+        "--boot must be kernel, disk, disk,bus=ide or disk,bus=virtio, not 'floppy'"
+    );
+    assert!(error("run --boot disk,bus=scsi hello", None).starts_with("--boot must be"));
+}
+
+#[test]
+fn image_takes_one_elf_an_output_and_a_command_line() {
+    let line = words("image hello -o app.img");
+    assert_eq!(
+        parse(&line, None),
+        Ok(Command::Image(ImageOptions {
+            elf: PathBuf::from("hello"),
+            output: PathBuf::from("app.img"),
+            cmdline: String::new(),
+        }))
+    );
+    let mut line = words("image --output=x.img hello --cmdline");
+    line.push("log=debug -- a b".to_owned());
+    match parse(&line, None) {
+        Ok(Command::Image(options)) => {
+            assert_eq!(options.output, PathBuf::from("x.img"));
+            assert_eq!(options.cmdline, "log=debug -- a b");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(error("image hello", None).starts_with("'image' needs -o FILE"));
+    assert!(error("image -o a.img", None).starts_with("'image' needs the path of an ELF"));
+    assert!(error("image a b -o c", None).starts_with("'image' takes one ELF"));
+    assert!(
+        error("image a -o c --share d", None).starts_with("unknown option --share for 'image'")
+    );
+    assert_eq!(
+        parse(&words("image --help"), None),
+        Ok(Command::Help(Some(Subcommand::Image)))
+    );
 }

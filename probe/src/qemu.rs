@@ -471,7 +471,7 @@ mod tests {
     use super::{Boot, Launch, MachineVariant, Waited, qemu_args, start, supervise};
     use crate::accel::Accel;
     use crate::board::Board;
-    use crate::disk::Disk;
+    use crate::disk::{Bus, Disk};
     use crate::exit::GuestExit;
 
     const USUAL: &MachineVariant = &MachineVariant {
@@ -547,6 +547,48 @@ mod tests {
                 " -M pc -drive file=/d/a.img,format=raw,if=none,id=disk0 \
                  -device virtio-blk-pci,drive=disk0 -kernel /img/hello "
             ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_boot_disk_comes_first_and_replaces_the_kernel() {
+        let variant = MachineVariant {
+            disks: vec![Disk {
+                file: PathBuf::from("/d/a.img"),
+                bus: Bus::Ide,
+            }],
+            boot: Boot::Disk(Bus::Ide, None),
+            ..MachineVariant::default()
+        };
+        let line = joined(&Launch {
+            variant: &variant,
+            elf: Path::new("/t/boot.img"),
+            ..launch("qemu", Board::QemuPc, Accel::Tcg)
+        });
+        assert!(
+            line.ends_with(
+                " -M pc -drive file=/t/boot.img,format=raw,if=none,id=boot \
+                 -device ide-hd,drive=boot,bus=ide.0,unit=0,bootindex=0 \
+                 -drive file=/d/a.img,format=raw,if=none,id=disk0 \
+                 -device ide-hd,drive=disk0,bus=ide.0,unit=1"
+            ),
+            "{line}"
+        );
+        let variant = MachineVariant {
+            boot: Boot::Disk(Bus::Virtio, None),
+            ..MachineVariant::default()
+        };
+        let line = joined(&Launch {
+            variant: &variant,
+            ..launch("qemu", Board::QemuPc, Accel::Tcg)
+        });
+        assert!(
+            line.ends_with("-device virtio-blk-pci,drive=boot,bootindex=0"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("-kernel") && !line.contains("-append"),
             "{line}"
         );
     }

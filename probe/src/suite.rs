@@ -611,6 +611,7 @@ mod tests {
     use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
     use crate::disk::DiskSpec;
+    use crate::qemu::Boot;
 
     fn artifact(kind: TargetKind, name: &str) -> Artifact {
         Artifact {
@@ -660,6 +661,15 @@ mod tests {
                 "disks-msix",
                 "disks-mmio",
                 "disks-mmio-acpi",
+                "image-ide",
+                "image-virtio",
+                "image-q35",
+                "image-threads-ide",
+                "image-threads-virtio",
+                "image-threads-q35",
+                "image-6g-smp8",
+                "image-damaged-kernel",
+                "image-truncated",
                 "failing-on-purpose",
                 "disk",
                 "disk-smp4",
@@ -676,7 +686,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 28 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 37 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -729,6 +739,32 @@ mod tests {
                 "microvm,acpi=on,x-option-roms=on"
             ]
         );
+    }
+
+    #[test]
+    fn disk_image_cases_boot_the_pc_build_from_its_image() {
+        let all = cases(&[]);
+        let images: Vec<_> = all
+            .iter()
+            .filter(|case| case.variant.boot != Boot::Kernel)
+            .collect();
+        assert_eq!(images.len(), 9);
+        for case in &images {
+            assert!(case.runs_on(Board::QemuPc) && !case.runs_on(Board::Microvm));
+            assert!(case.name.starts_with("image-"), "{}", case.name);
+        }
+        let halting: Vec<_> = images.iter().filter(|case| case.halts).collect();
+        assert_eq!(halting.len(), 2);
+        assert!(
+            halting
+                .iter()
+                .all(|case| case.expect[0].starts_with("novillo loader: "))
+        );
+        let big = images
+            .iter()
+            .find(|case| case.name == "image-6g-smp8")
+            .unwrap();
+        assert_eq!((big.mem.as_deref(), big.smp), (Some("6G"), Some(8)));
     }
 
     #[test]
