@@ -14,12 +14,14 @@ mod cmdline;
 mod disk;
 mod elf;
 mod exit;
+mod fat;
 mod guest;
 mod help;
 mod lint;
 mod linux;
 mod qemu;
 mod run;
+mod share;
 mod size;
 mod suite;
 mod testing;
@@ -74,5 +76,6 @@ fn dispatch() -> u8 {
         Command::Size => size::run(),
         Command::Lint => lint::run(),
         Command::Bench(bench) => bench::run(bench),
+        Command::Disk(disk) => fat::command::run(&disk),
     }
 }
