@@ -11,7 +11,10 @@ use std::time::Duration;
 use crate::accel::AccelChoice;
 use crate::board::Board;
 use crate::disk::{Bus, Disk};
+use crate::fat::command::{DiskCommand, NewOptions, parse_fat};
+use crate::fat::{Format, Layout};
 use crate::qemu::Boot;
+use crate::share::Share;
 
 /// The environment variable whose words are parsed as `run` options before the real ones.
 pub(crate) const ENV_OPTIONS: &str = "NOVILLO_PROBE";
@@ -27,6 +30,7 @@ pub(crate) enum Command {
     Size,
     Lint,
     Bench(Bench),
+    Disk(DiskCommand),
 }
 
 /// The subcommands, for help topics.
@@ -38,6 +42,7 @@ pub(crate) enum Subcommand {
     Size,
     Lint,
     Bench,
+    Disk,
 }
 
 impl Subcommand {
@@ -49,6 +54,7 @@ impl Subcommand {
             "size" => Some(Subcommand::Size),
             "lint" => Some(Subcommand::Lint),
             "bench" => Some(Subcommand::Bench),
+            "disk" => Some(Subcommand::Disk),
             _ => None,
         }
     }
@@ -61,6 +67,7 @@ impl Subcommand {
             Subcommand::Size => "size",
             Subcommand::Lint => "lint",
             Subcommand::Bench => "bench",
+            Subcommand::Disk => "disk",
         }
     }
 }
@@ -96,6 +103,8 @@ pub(crate) struct RunOptions {
     pub(crate) disks: Vec<Disk>,
     /// `--boot`.
     pub(crate) boot: Boot,
+    /// `--share`, in the order given; attached after the `--disk` disks.
+    pub(crate) shares: Vec<Share>,
     pub(crate) elf: PathBuf,
     pub(crate) guest_args: Vec<String>,
 }
@@ -195,6 +204,7 @@ pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, Usage
         "size" => parse_bare(Subcommand::Size, rest, Command::Size),
         "lint" => parse_bare(Subcommand::Lint, rest, Command::Lint),
         "bench" => parse_bench(rest),
+        "disk" => parse_disk(rest),
         other if other.starts_with('-') => Err(UsageError(format!(
             "unknown option {other} (a subcommand comes first; see probe --help)"
         ))),
@@ -345,6 +355,7 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
         qemu: "qemu-system-x86_64".to_owned(),
         disks: Vec::new(),
         boot: Boot::Kernel,
+        shares: Vec::new(),
         elf: PathBuf::new(),
         guest_args: Vec::new(),
     };
@@ -428,6 +439,9 @@ fn run_option(
             .disks
             .push(Disk::parse(&options.value(flag, inline)?).map_err(UsageError)?),
         "--boot" => run.boot = parse_boot(&options.value(flag, inline)?)?,
+        "--share" => run
+            .shares
+            .push(Share::parse(&options.value(flag, inline)?).map_err(UsageError)?),
         _ => return Err(options.unknown(flag)),
     }
     Ok(())
@@ -741,6 +755,125 @@ fn parse_smp_list(value: &str) -> Result<Vec<u32>, UsageError> {
         .split(',')
         .map(|part| parse_smp(part.trim()).ok_or_else(bad))
         .collect()
+}
+
+/// `disk new ...`, `disk ls ...` or `disk get ...`.
+fn parse_disk(args: &[String]) -> Result<Command, UsageError> {
+    let Some((action, rest)) = args.split_first() else {
+        return Err(UsageError(
+            "'disk' needs an action: new, ls or get (see probe disk --help)".to_owned(),
+        ));
+    };
+    let mut options = Options::new(Subcommand::Disk, Origin::CommandLine, rest);
+    let mut size = None;
+    let mut format = Format {
+        bytes: 0,
+        layout: Layout::WholeDisk,
+        fat: None,
+    };
+    let (mut share, mut force, mut out) = (None, false, None);
+    let mut operands = Vec::new();
+    match action.as_str() {
+        word if is_help(word) => return Ok(Command::Help(Some(Subcommand::Disk))),
+        "new" | "ls" | "get" => {}
+        other => {
+            return Err(UsageError(format!(
+                "unknown disk action '{other}': new, ls or get (see probe disk --help)"
+            )));
+        }
+    }
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Disk)));
+        }
+        if !word.starts_with('-') || word == "-" {
+            operands.push(word.clone());
+            continue;
+        }
+        let (flag, inline) = split_flag(word);
+        match (action.as_str(), flag) {
+            ("new", "--size") => {
+                let value = options.value(flag, inline)?;
+                size = Some(memory_bytes(&value).ok_or_else(|| {
+                    UsageError(format!(
+                        "--size must be a size such as 64M or 1G (digits with K, M, G or T;                          none = M), not '{value}'"
+                    ))
+                })?);
+            }
+            ("new", "--share") => share = Some(PathBuf::from(options.value(flag, inline)?)),
+            ("new", "--mbr") => {
+                if options.switch(flag, inline)? {
+                    format.layout = Layout::Mbr;
+                }
+            }
+            ("new", "--fat") => {
+                let value = options.value(flag, inline)?;
+                format.fat = Some(parse_fat(&value).ok_or_else(|| {
+                    UsageError(format!("--fat must be 12, 16 or 32, not '{value}'"))
+                })?);
+            }
+            ("new", "--force") => force = options.switch(flag, inline)?,
+            ("get", "-o" | "--output") => out = Some(PathBuf::from(options.value(flag, inline)?)),
+            _ => {
+                return Err(UsageError(format!(
+                    "unknown option {flag} for 'disk {action}' (see probe disk --help)"
+                )));
+            }
+        }
+    }
+    let extra = |max: usize| {
+        UsageError(format!(
+            "'disk {action}' takes {max} path{}, got {} ({}) (see probe disk --help)",
+            if max == 1 { "" } else { "s" },
+            operands.len(),
+            operands.join(" ")
+        ))
+    };
+    let command = match (action.as_str(), operands.as_slice()) {
+        ("new", [file]) => {
+            format.bytes = size.ok_or_else(|| {
+                UsageError("'disk new' needs --size, such as --size 64M".to_owned())
+            })?;
+            DiskCommand::New(NewOptions {
+                format,
+                share,
+                force,
+                file: PathBuf::from(file),
+            })
+        }
+        ("new", []) => {
+            return Err(UsageError(
+                "'disk new' needs the image file to make (see probe disk --help)".to_owned(),
+            ));
+        }
+        ("new", _) => return Err(extra(1)),
+        ("ls", [file]) => DiskCommand::Ls {
+            file: PathBuf::from(file),
+            path: "/".to_owned(),
+        },
+        ("ls", [file, path]) => DiskCommand::Ls {
+            file: PathBuf::from(file),
+            path: path.clone(),
+        },
+        ("ls", []) => {
+            return Err(UsageError(
+                "'disk ls' needs an image file, and optionally a path in it".to_owned(),
+            ));
+        }
+        ("ls", _) => return Err(extra(2)),
+        ("get", [file, path]) => DiskCommand::Get {
+            file: PathBuf::from(file),
+            path: path.clone(),
+            out,
+        },
+        ("get", [] | [_]) => {
+            return Err(UsageError(
+                "'disk get' needs an image file and the path of a file in it".to_owned(),
+            ));
+        }
+        _ => return Err(extra(2)),
+    };
+    Ok(Command::Disk(command))
 }
 
 /// Subcommands without options accept only `--help`.

@@ -20,6 +20,8 @@ Subcommands:
   bench threads|idle|disk [OPTIONS]   benchmarks: thread costs in the guest, host CPU of an
                                       idle guest, virtio disk throughput; optionally beside
                                       a Linux guest
+  disk new|ls|get [OPTIONS] FILE ...  make a FAT disk image (empty or from a folder), list
+                                      a directory of one, copy a file out of one
   help [SUBCOMMAND]                   this text, or a subcommand's
 
 Run `probe <SUBCOMMAND> --help` for its options.
@@ -86,6 +88,16 @@ Options:
                         command line (as `probe image` does, into a temporary directory)
                         and SeaBIOS boots it from the first IDE disk, or from a
                         virtio-blk-pci disk with bus=virtio [default: kernel]
+  --share DIR[,keep=FILE][,size=SIZE][,bus=virtio|ide]
+                        give the guest a FAT disk holding a copy of the folder DIR
+                        (files and directories, with their modification times), made
+                        as `probe disk new --share` makes it: SIZE defaults to 64M, or
+                        twice what DIR takes if that is more; a DIR that does not fit
+                        SIZE, or a name FAT cannot hold, is refused. The guest's
+                        writes go to the copy, never to DIR: the copy is removed when
+                        the guest exits, unless keep=FILE (a file that must not exist
+                        yet) keeps it there; probe says which on stderr. Repeatable;
+                        the shares come after the --disk disks, in order
   -h, --help            this text
 
 Options may also come from NOVILLO_PROBE (read first, so the command line wins; its disks
@@ -257,6 +269,47 @@ Exit codes: 0 measured, 1 a build, boot, measurement or baseline run failed, 2 b
 line, 127 QEMU missing.
 ";
 
+const DISK: &str = "\
+Usage: probe disk new --size SIZE [--share DIR] [--mbr] [--fat 12|16|32] [--force] FILE
+       probe disk ls FILE [PATH]
+       probe disk get FILE PATH [-o OUT]
+
+FAT disk images, made and read by probe itself (the FAT crate the guest uses), without
+mkfs.fat or mtools. FAT stores no time zone: probe writes and shows times as UTC, as the
+guest does, in FAT's range (1980 to 2107; times outside it are clamped to its ends) and
+with even seconds.
+
+disk new: makes FILE, a raw image of SIZE (digits with K, M, G or T, none = M, as --mem
+takes it: 64M, 1G; at least 64K, at most 2T) holding one empty FAT volume: FAT12 below
+about 4 MiB, FAT16 below 512 MiB, FAT32 from there, with long names. Attach it with
+`probe run --disk FILE`.
+  --share DIR        copy the folder DIR in: every file and directory under it, with its
+                     modification time. Refused, before FILE is made: names FAT cannot hold
+                     (longer than 255 bytes, holding one of \"*/:<>?\\| or a control
+                     character, ending in a dot or a space, not UTF-8), two names that differ
+                     only in case, links to directories, anything that is neither a file
+                     nor a directory; and a folder that does not fit SIZE (FILE is removed)
+  --mbr              an MBR with one FAT partition from 1 MiB to the end (as a PC
+                     installer partitions a disk), instead of the volume filling the whole
+                     image (as mkfs.fat makes it, and as mtools and fsck.fat read it)
+  --fat 12|16|32     this FAT type rather than the one the size picks (FAT32 needs at least
+                     about 33 MiB, FAT16 about 4 MiB; FAT12 holds at most about 4 MiB)
+  --force            replace FILE if it exists [default: refuse]
+
+disk ls: lists the directory PATH of the image (default /; `/`-separated, case does not
+matter), one entry a line: size in bytes (<dir> for a directory), modification time, name
+(a directory's with / after it), sorted by name; a file's PATH lists that file alone.
+
+disk get: copies the file PATH out of the image to stdout, or to OUT with -o (replacing
+OUT, with the file's modification time).
+
+ls and get read a whole-disk volume or the first FAT partition of an MBR, whichever
+FILE holds.
+
+Exit codes: 0 done, 1 failed (FILE is not a FAT image, PATH is missing, the folder does not
+fit...: one line on stderr says what), 2 bad command line.
+";
+
 /// The help text for a subcommand, or for probe as a whole.
 pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
     match topic {
@@ -267,5 +320,6 @@ pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
         Some(Subcommand::Size) => SIZE,
         Some(Subcommand::Lint) => LINT,
         Some(Subcommand::Bench) => BENCH,
+        Some(Subcommand::Disk) => DISK,
     }
 }

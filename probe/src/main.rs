@@ -14,6 +14,7 @@ mod cmdline;
 mod disk;
 mod elf;
 mod exit;
+mod fat;
 mod guest;
 mod help;
 mod image;
@@ -21,6 +22,7 @@ mod lint;
 mod linux;
 mod qemu;
 mod run;
+mod share;
 mod size;
 mod suite;
 mod testing;
@@ -76,5 +78,6 @@ fn dispatch() -> u8 {
         Command::Size => size::run(),
         Command::Lint => lint::run(),
         Command::Bench(bench) => bench::run(bench),
+        Command::Disk(disk) => fat::command::run(&disk),
     }
 }
