@@ -13,6 +13,7 @@ use crate::board::Board;
 use crate::disk::{Bus, Disk};
 use crate::fat::command::{DiskCommand, NewOptions, parse_fat};
 use crate::fat::{Format, Layout};
+use crate::image::Files;
 use crate::qemu::Boot;
 use crate::share::Share;
 
@@ -126,6 +127,8 @@ pub(crate) struct ImageOptions {
     pub(crate) output: PathBuf,
     /// The guest command line stored in the image.
     pub(crate) cmdline: String,
+    /// `--share DIR` or `--disk FILE`: the FAT volume of partition 2.
+    pub(crate) files: Option<Files>,
 }
 
 /// `probe bench`: which benchmark, with its options.
@@ -524,7 +527,7 @@ fn parse_test(args: &[String]) -> Result<Command, UsageError> {
 }
 
 fn parse_image(args: &[String]) -> Result<Command, UsageError> {
-    let (mut elf, mut output, mut cmdline) = (None, None, String::new());
+    let (mut elf, mut output, mut cmdline, mut files) = (None, None, String::new(), None);
     let mut options = Options::new(Subcommand::Image, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
         if is_help(word) {
@@ -542,6 +545,20 @@ fn parse_image(args: &[String]) -> Result<Command, UsageError> {
         match flag {
             "-o" | "--output" => output = Some(PathBuf::from(options.value(flag, inline)?)),
             "--cmdline" => cmdline = options.value(flag, inline)?,
+            "--share" | "--disk" => {
+                let path = PathBuf::from(options.value(flag, inline)?);
+                let given = match flag {
+                    "--share" => Files::Share(path),
+                    _ => Files::Disk(path),
+                };
+                if files.replace(given).is_some() {
+                    return Err(UsageError(
+                        "'image' takes one --share DIR or one --disk FILE: the image has one \
+                         FAT partition (see probe image --help)"
+                            .to_owned(),
+                    ));
+                }
+            }
             _ => return Err(options.unknown(flag)),
         }
     }
@@ -555,6 +572,7 @@ fn parse_image(args: &[String]) -> Result<Command, UsageError> {
         elf,
         output,
         cmdline,
+        files,
     }))
 }
 

@@ -14,6 +14,7 @@ use crate::board::Board;
 use crate::disk::{Bus, Disk};
 use crate::fat::command::{DiskCommand, NewOptions};
 use crate::fat::{Format, Layout};
+use crate::image::Files;
 use crate::qemu::Boot;
 use crate::share::Share;
 
@@ -482,6 +483,7 @@ fn image_takes_one_elf_an_output_and_a_command_line() {
             elf: PathBuf::from("hello"),
             output: PathBuf::from("app.img"),
             cmdline: String::new(),
+            files: None,
         }))
     );
     let mut line = words("image --output=x.img hello --cmdline");
@@ -496,9 +498,16 @@ fn image_takes_one_elf_an_output_and_a_command_line() {
     assert!(error("image hello", None).starts_with("'image' needs -o FILE"));
     assert!(error("image -o a.img", None).starts_with("'image' needs the path of an ELF"));
     assert!(error("image a b -o c", None).starts_with("'image' takes one ELF"));
+    match parse(&words("image a -o c --share site"), None) {
+        Ok(Command::Image(options)) => {
+            assert_eq!(options.files, Some(Files::Share(PathBuf::from("site"))));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
-        error("image a -o c --share d", None).starts_with("unknown option --share for 'image'")
+        error("image a -o c --share d --disk e", None).starts_with("'image' takes one --share")
     );
+    assert!(error("image a -o c --sh d", None).starts_with("unknown option --sh for 'image'"));
     assert_eq!(
         parse(&words("image --help"), None),
         Ok(Command::Help(Some(Subcommand::Image)))

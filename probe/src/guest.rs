@@ -78,7 +78,7 @@ pub(crate) fn start_file(
     }
     let scratch = Scratch::new("boot").map_err(LaunchError::Other)?;
     let file = scratch.path().join("boot.img");
-    let mut bytes = image::write(elf, &cmdline, &file).map_err(LaunchError::Other)?;
+    let mut bytes = image::write(elf, &cmdline, None, &file).map_err(LaunchError::Other)?;
     if let Some(damage) = damage {
         image::damage(&mut bytes, damage);
         std::fs::write(&file, &bytes)

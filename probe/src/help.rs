@@ -13,8 +13,9 @@ Subcommands:
                                       (cargo's runner: `cargo run -p apps --bin hello
                                       --features bsp-microvm -- a b` ends up here)
   test [OPTIONS]                      host tests, then guest tests on each board
-  image ELF -o FILE [--cmdline TEXT]  a raw disk image of a PC build that a PC BIOS boots
-                                      by itself (any BIOS hypervisor)
+  image ELF -o FILE [--cmdline TEXT] [--share DIR | --disk FILE]
+                                      a raw disk image of a PC build that a PC BIOS boots
+                                      by itself (any BIOS hypervisor), with its files
   size                                stripped release size of `hello` on each board
   lint                                rustfmt and clippy over every crate and board
   bench threads|idle|disk [OPTIONS]   benchmarks: thread costs in the guest, host CPU of an
@@ -140,14 +141,16 @@ Exit codes: 0 when everything passed, 1 otherwise, 2 bad command line.
 ";
 
 const IMAGE: &str = "\
-Usage: probe image ELF -o FILE [--cmdline TEXT]
+Usage: probe image ELF -o FILE [--cmdline TEXT] [--share DIR | --disk FILE]
 
 Writes FILE, a raw disk image that a PC BIOS boots by itself, of ELF, an image built with
 --features bsp-qemu-pc. Sector 0 is an MBR with probe's own boot loader and a partition
 table; the loader (about 1 KiB of 16-bit code, assembled into probe) reads the kernel with
 the BIOS's int 13h extended reads, takes the E820 memory map and enters the kernel through
 Multiboot, as QEMU's -kernel does. Partition 1 (type 0xda, active) holds the loader, the
-command line and the kernel; the image is padded to whole MiB. Boot it with, for example,
+command line and the kernel; with --share or --disk, partition 2 (from the next whole
+MiB) is a FAT volume with the application's files, the volume the guest mounts first; the
+image is padded to whole MiB. `probe disk ls FILE` lists that volume. Boot it with, for example,
 `qemu-system-x86_64 -drive file=FILE,format=raw` (or attach it to any BIOS virtual machine
 as its first disk; convert it for VirtualBox, VMware or Hyper-V with their own tools), or
 with `probe run --boot disk ELF`. The loader prints `novillo loader: ...` on the screen and
@@ -159,6 +162,11 @@ Options:
   --cmdline TEXT     the guest command line, as `probe run` builds it from its guest
                      arguments (e.g. `log=debug -- a b`); at most 4095 bytes with the ELF's
                      file name [default: empty]
+  --share DIR        partition 2: a new FAT volume holding a copy of the folder DIR (files,
+                     directories, modification times), twice its size and at least 8 MiB
+  --disk FILE        partition 2: the FAT volume of the image FILE (a whole-disk volume, or
+                     the first FAT partition of an MBR image, as `probe disk new` makes),
+                     copied; FILE is not changed
   -h, --help         this text
 
 Exit codes: 0 written, 1 not a PC image or the file could not be read or written, 2 bad

@@ -284,7 +284,7 @@ fn mount_region(region: Region, path: &Path) -> Result<Mounted, String> {
 
 /// What sector 0 of an image holds.
 #[derive(Debug, PartialEq, Eq)]
-enum Found {
+pub(crate) enum Found {
     WholeDisk,
     Partition { start: u64, sectors: u64 },
     Nothing,
@@ -294,7 +294,7 @@ enum Found {
 /// (LBA), FAT16 (LBA).
 const FAT_PARTITION_TYPES: [u8; 6] = [0x01, 0x04, 0x06, 0x0b, 0x0c, 0x0e];
 
-fn find_volume(first: &[u8; SECTOR_SIZE]) -> Found {
+pub(crate) fn find_volume(first: &[u8; SECTOR_SIZE]) -> Found {
     let word = |at: usize| u16::from_le_bytes([first[at], first[at + 1]]);
     let bytes_per_sector = word(11);
     let sectors_per_cluster = first[13];

@@ -8,6 +8,7 @@
 //! | 1.. | the loader's stage 2 ([`loader`]) |
 //! | then | the command line: the ELF's file name, a space, the guest command line, a NUL |
 //! | then | the kernel: its loadable segments as they lie in memory, from the lowest address |
+//! | from the next MiB | with `--share DIR` or `--disk FILE`: a FAT volume, partition 2 |
 //! | to the next MiB | zeros: images are whole MiB, as VHD and some hypervisors want |
 //!
 //! Partition 1 (type 0xda, "non-file-system data", marked active) covers sectors 1 to the
@@ -19,11 +20,17 @@
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod loader;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use fatfs::FatType;
 
 use crate::board::Board;
 use crate::cli::ImageOptions;
+use crate::disk::Scratch;
 use crate::elf::{board_of_image, load_segments};
+use crate::fat::command::NewOptions;
+use crate::fat::share::Tree;
+use crate::fat::{self, Format, Found};
 use crate::qemu::Damage;
 
 /// The size of one sector, in bytes.
@@ -127,6 +134,92 @@ pub(crate) fn kernel_of_elf(elf: &[u8]) -> Result<Kernel, String> {
     }
 }
 
+/// A FAT volume the image carries as partition 2, after the kernel from the next MiB on:
+/// the files of the application, the volume the guest's file layer mounts first.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Volume {
+    pub(crate) bytes: Vec<u8>,
+    /// Its MBR partition type: 0x01 (FAT12), 0x0e (FAT16, LBA) or 0x0c (FAT32, LBA).
+    pub(crate) kind: u8,
+}
+
+/// Where an image's files come from (`--share DIR` or `--disk FILE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Files {
+    /// A folder, copied into a new FAT volume.
+    Share(PathBuf),
+    /// A FAT image (a whole-disk volume, or an MBR whose first FAT partition is taken).
+    Disk(PathBuf),
+}
+
+/// The smallest volume `--share` makes: 8 MiB, as FAT16.
+const MIN_SHARE_BYTES: u64 = 8 << 20;
+
+/// The FAT volume of the image at `path`, checked by mounting a copy of it in `scratch`
+/// (lamfat may write to what it mounts; the user's file stays as it was).
+fn volume_of_file(path: &Path, scratch: &Scratch) -> Result<Volume, String> {
+    let bytes =
+        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let first: [u8; SECTOR] = bytes
+        .get(..SECTOR)
+        .and_then(|sector| sector.try_into().ok())
+        .ok_or_else(|| format!("{}: not a FAT image: shorter than a sector", path.display()))?;
+    let range = match fat::find_volume(&first) {
+        Found::WholeDisk => 0..bytes.len() / SECTOR * SECTOR,
+        Found::Partition { start, sectors } => {
+            (start as usize * SECTOR)..((start + sectors) as usize * SECTOR)
+        }
+        Found::Nothing => {
+            return Err(format!(
+                "{}: not a FAT image (no FAT boot sector, no MBR with a FAT partition)",
+                path.display()
+            ));
+        }
+    };
+    let bytes = bytes
+        .get(range)
+        .ok_or_else(|| format!("{}: its FAT partition runs past its end", path.display()))?
+        .to_vec();
+    let copy = scratch.path().join("volume.img");
+    std::fs::write(&copy, &bytes)
+        .map_err(|err| format!("cannot write {}: {err}", copy.display()))?;
+    let kind = match fat::open(&copy)
+        .map_err(|err| format!("{}: {err}", path.display()))?
+        .volume
+        .fat_type()
+    {
+        FatType::Fat12 => 0x01,
+        FatType::Fat16 => 0x0e,
+        FatType::Fat32 => 0x0c,
+    };
+    Ok(Volume { bytes, kind })
+}
+
+/// The volume of `files`: a copy of the image, or a new one (twice the folder's size, at
+/// least [`MIN_SHARE_BYTES`]) made in a scratch directory.
+pub(crate) fn volume_of(files: &Files) -> Result<Volume, String> {
+    match files {
+        Files::Disk(path) => volume_of_file(path, &Scratch::new("image-disk")?),
+        Files::Share(dir) => {
+            let tree = Tree::scan(dir)?;
+            let scratch = Scratch::new("image-share")?;
+            let file = scratch.path().join("share.img");
+            let bytes = MIN_SHARE_BYTES.max((tree.bytes_needed() * 2).next_multiple_of(1 << 20));
+            fat::command::new(&NewOptions {
+                format: Format {
+                    bytes,
+                    layout: fat::Layout::WholeDisk,
+                    fat: None,
+                },
+                share: Some(dir.clone()),
+                force: false,
+                file: file.clone(),
+            })?;
+            volume_of_file(&file, &scratch)
+        }
+    }
+}
+
 /// Where an image's parts lie, in sectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
@@ -135,23 +228,28 @@ pub(crate) struct Layout {
     pub(crate) cmdline_sectors: usize,
     pub(crate) kernel_lba: usize,
     pub(crate) kernel_sectors: usize,
+    /// The FAT volume's first sector (a whole MiB), when there is one.
+    pub(crate) volume_lba: usize,
     /// The whole image.
     pub(crate) total_sectors: usize,
 }
 
 impl Layout {
-    fn new(loader_len: usize, cmdline_len: usize, kernel_len: usize) -> Self {
+    fn new(loader_len: usize, cmdline_len: usize, kernel_len: usize, volume_len: usize) -> Self {
         let stage2_sectors = loader_len / SECTOR - 1;
         let cmdline_sectors = (cmdline_len + 1).div_ceil(SECTOR);
         let kernel_lba = 1 + stage2_sectors + cmdline_sectors;
         let kernel_sectors = kernel_len.div_ceil(SECTOR);
-        let used = (kernel_lba + kernel_sectors) * SECTOR;
+        let align = IMAGE_ALIGN / SECTOR;
+        let volume_lba = (kernel_lba + kernel_sectors).next_multiple_of(align);
+        let used = volume_lba * SECTOR + volume_len;
         Layout {
             stage2_sectors,
             cmdline_sectors,
             kernel_lba,
             kernel_sectors,
-            total_sectors: used.div_ceil(IMAGE_ALIGN) * IMAGE_ALIGN / SECTOR,
+            volume_lba,
+            total_sectors: used.next_multiple_of(IMAGE_ALIGN) / SECTOR,
         }
     }
 }
@@ -190,8 +288,14 @@ fn partition_entry(active: bool, kind: u8, first: u32, count: u32) -> [u8; PARTI
 }
 
 /// The image of `kernel` booted by `loader` (the loader's bytes: MBR and stage 2) with
-/// `cmdline`, which starts with a program name, as a Multiboot command line does.
-pub(crate) fn build_with(loader: &[u8], kernel: &Kernel, cmdline: &str) -> Result<Vec<u8>, String> {
+/// `cmdline`, which starts with a program name, as a Multiboot command line does, and with
+/// `volume` as partition 2.
+pub(crate) fn build_with(
+    loader: &[u8],
+    kernel: &Kernel,
+    cmdline: &str,
+    volume: Option<&Volume>,
+) -> Result<Vec<u8>, String> {
     if cmdline.len() >= MAX_COMMAND_LINE {
         return Err(format!(
             "the command line with the file name is {} bytes; the image holds at most {}",
@@ -202,7 +306,8 @@ pub(crate) fn build_with(loader: &[u8], kernel: &Kernel, cmdline: &str) -> Resul
     if cmdline.contains('\0') {
         return Err("the command line holds a NUL byte".to_owned());
     }
-    let layout = Layout::new(loader.len(), cmdline.len(), kernel.bytes.len());
+    let volume_len = volume.map_or(0, |volume| volume.bytes.len());
+    let layout = Layout::new(loader.len(), cmdline.len(), kernel.bytes.len(), volume_len);
     let mut image = vec![0; layout.total_sectors * SECTOR];
     image[..loader.len()].copy_from_slice(loader);
     let cmdline_at = (1 + layout.stage2_sectors) * SECTOR;
@@ -232,6 +337,15 @@ pub(crate) fn build_with(loader: &[u8], kernel: &Kernel, cmdline: &str) -> Resul
         (kernel_end / SECTOR - 1) as u32,
     );
     image[PARTITION_TABLE_AT..PARTITION_TABLE_AT + PARTITION_ENTRY].copy_from_slice(&entry);
+    if let Some(volume) = volume {
+        let at = layout.volume_lba * SECTOR;
+        image[at..at + volume.bytes.len()].copy_from_slice(&volume.bytes);
+        let sectors = u32::try_from(volume.bytes.len() / SECTOR)
+            .map_err(|_| "the FAT volume is too large for an MBR partition".to_owned())?;
+        let entry = partition_entry(false, volume.kind, layout.volume_lba as u32, sectors);
+        let second = PARTITION_TABLE_AT + PARTITION_ENTRY;
+        image[second..second + PARTITION_ENTRY].copy_from_slice(&entry);
+    }
     Ok(image)
 }
 
@@ -264,8 +378,13 @@ fn loader_bytes() -> Result<&'static [u8], String> {
 }
 
 /// The image of the PC board's ELF `elf` (read from `path`, whose file name starts the
-/// command line) with the guest command line `cmdline`.
-pub(crate) fn build(elf: &[u8], path: &Path, cmdline: &str) -> Result<Vec<u8>, String> {
+/// command line) with the guest command line `cmdline` and the FAT volume `volume`.
+pub(crate) fn build(
+    elf: &[u8],
+    path: &Path,
+    cmdline: &str,
+    volume: Option<&Volume>,
+) -> Result<Vec<u8>, String> {
     let kernel = kernel_of_elf(elf).map_err(|err| format!("{}: {err}", path.display()))?;
     let name = path
         .file_name()
@@ -275,14 +394,20 @@ pub(crate) fn build(elf: &[u8], path: &Path, cmdline: &str) -> Result<Vec<u8>, S
     } else {
         format!("{name} {cmdline}")
     };
-    build_with(loader_bytes()?, &kernel, &line)
+    build_with(loader_bytes()?, &kernel, &line, volume)
 }
 
-/// Writes the image of the ELF at `elf` with `cmdline` to `output`.
-pub(crate) fn write(elf: &Path, cmdline: &str, output: &Path) -> Result<Vec<u8>, String> {
+/// Writes the image of the ELF at `elf` with `cmdline` and `files` to `output`.
+pub(crate) fn write(
+    elf: &Path,
+    cmdline: &str,
+    files: Option<&Files>,
+    output: &Path,
+) -> Result<Vec<u8>, String> {
     let bytes =
         std::fs::read(elf).map_err(|err| format!("cannot read {}: {err}", elf.display()))?;
-    let image = build(&bytes, elf, cmdline)?;
+    let volume = files.map(volume_of).transpose()?;
+    let image = build(&bytes, elf, cmdline, volume.as_ref())?;
     std::fs::write(output, &image)
         .map_err(|err| format!("cannot write {}: {err}", output.display()))?;
     Ok(image)
@@ -303,7 +428,12 @@ pub(crate) fn damage(image: &mut Vec<u8>, damage: Damage) {
 
 /// Runs `probe image` and returns probe's exit code.
 pub(crate) fn run(options: &ImageOptions) -> u8 {
-    match write(&options.elf, &options.cmdline, &options.output) {
+    match write(
+        &options.elf,
+        &options.cmdline,
+        options.files.as_ref(),
+        &options.output,
+    ) {
         Ok(image) => {
             println!(
                 "probe: wrote {} ({} KiB)",

@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use super::{
-    BOOT_PARTITION_TYPE, Kernel, PARTITION_TABLE_AT, SECTOR, build_with, checksum, kernel_of_elf,
-    params,
+    BOOT_PARTITION_TYPE, Files, Kernel, PARTITION_TABLE_AT, SECTOR, Volume, build_with, checksum,
+    kernel_of_elf, params, volume_of,
 };
+use crate::disk::Scratch;
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
@@ -145,7 +146,7 @@ fn only_pc_images_with_a_true_multiboot_header() {
 #[test]
 fn partition_table_covers_loader_and_kernel() {
     let kernel = kernel_of_elf(&pc_elf()).unwrap();
-    let image = build_with(&fake_loader(), &kernel, "hello log=debug").unwrap();
+    let image = build_with(&fake_loader(), &kernel, "hello log=debug", None).unwrap();
     let entry = &image[PARTITION_TABLE_AT..PARTITION_TABLE_AT + 16];
     // 1 sector of stage 2, 1 of command line, 11 of kernel (0x2601 bytes).
     let sectors = 1 + 1 + 0x2601usize.div_ceil(SECTOR) as u32;
@@ -168,7 +169,7 @@ fn partition_table_covers_loader_and_kernel() {
 fn sectors_lie_where_the_parameters_say() {
     let kernel = kernel_of_elf(&pc_elf()).unwrap();
     let line = format!("app {}", "x".repeat(600));
-    let image = build_with(&fake_loader(), &kernel, &line).unwrap();
+    let image = build_with(&fake_loader(), &kernel, &line, None).unwrap();
     assert_eq!(image.len(), 1 << 20, "whole MiB");
     assert_eq!(image[..0x1a0], fake_loader()[..0x1a0], "the MBR's code");
     assert_eq!(image[0x200..0x400], fake_loader()[0x200..], "stage 2");
@@ -194,7 +195,13 @@ fn sectors_lie_where_the_parameters_say() {
 #[test]
 fn round_trip_to_the_segments() {
     let elf_bytes = pc_elf();
-    let image = build_with(&fake_loader(), &kernel_of_elf(&elf_bytes).unwrap(), "hello").unwrap();
+    let image = build_with(
+        &fake_loader(),
+        &kernel_of_elf(&elf_bytes).unwrap(),
+        "hello",
+        None,
+    )
+    .unwrap();
     let lba = u32_at(&image, params::KERNEL_LBA) as usize;
     let sectors = u32_at(&image, params::KERNEL_SECTORS) as usize;
     let load = u64::from(u32_at(&image, params::LOAD_ADDR));
@@ -214,10 +221,10 @@ fn a_command_line_too_long_or_with_nul_is_refused() {
         entry: 0x10_0000,
         bytes: vec![1; 8],
     };
-    assert!(build_with(&fake_loader(), &kernel, &"a".repeat(4095)).is_ok());
-    let err = build_with(&fake_loader(), &kernel, &"a".repeat(4096)).unwrap_err();
+    assert!(build_with(&fake_loader(), &kernel, &"a".repeat(4095), None).is_ok());
+    let err = build_with(&fake_loader(), &kernel, &"a".repeat(4096), None).unwrap_err();
     assert!(err.contains("at most 4095"), "{err}");
-    assert!(build_with(&fake_loader(), &kernel, "a\0b").is_err());
+    assert!(build_with(&fake_loader(), &kernel, "a\0b", None).is_err());
 }
 
 /// The real loader: a boot sector with its signature and room for the parameters and the
@@ -230,7 +237,54 @@ fn the_loader_is_a_boot_sector_and_a_small_stage_2() {
     assert!(loader.len() <= 3 * SECTOR, "{} bytes", loader.len());
     assert_eq!(loader[0x1fe..0x200], [0x55, 0xaa]);
     assert!(loader[params::AT..0x1fe].iter().all(|&b| b == 0));
-    let image = super::build(&pc_elf(), Path::new("/x/hello"), "a b").unwrap();
+    let image = super::build(&pc_elf(), Path::new("/x/hello"), "a b", None).unwrap();
     assert_eq!(image[..params::AT], loader[..params::AT]);
     assert_eq!(&image[loader.len()..loader.len() + 10], b"hello a b\0");
+}
+
+/// A FAT volume goes to partition 2 from the first whole MiB after the kernel, and the
+/// image ends at the next whole MiB after it.
+#[test]
+fn the_files_are_partition_2_from_the_next_mib() {
+    let kernel = kernel_of_elf(&pc_elf()).unwrap();
+    let volume = Volume {
+        bytes: (0..3 * SECTOR + 7 * SECTOR)
+            .map(|i| (i % 251) as u8)
+            .collect(),
+        kind: 0x0e,
+    };
+    let image = build_with(&fake_loader(), &kernel, "hello", Some(&volume)).unwrap();
+    let entry = &image[PARTITION_TABLE_AT + 16..PARTITION_TABLE_AT + 32];
+    assert_eq!(entry[0], 0, "not active");
+    assert_eq!(entry[4], 0x0e);
+    assert_eq!(u32_at(entry, 8), 2048);
+    assert_eq!(u32_at(entry, 12), 10);
+    assert_eq!(image.len(), 2 << 20);
+    assert_eq!(image[1 << 20..(1 << 20) + volume.bytes.len()], volume.bytes);
+}
+
+/// `--share DIR` makes a FAT volume that holds the folder's files; `--disk FILE` takes a
+/// FAT image's volume as it is, and refuses a file that holds none.
+#[test]
+fn share_and_disk_become_the_volume() {
+    let dir = Scratch::new("image-test-share").unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("css")).unwrap();
+    std::fs::write(site.join("index.html"), b"<h1>hi</h1>").unwrap();
+    std::fs::write(site.join("css/a.css"), b"h1{}").unwrap();
+    let volume = volume_of(&Files::Share(site)).unwrap();
+    assert_eq!(volume.kind, 0x0e, "8 MiB: FAT16");
+    assert_eq!(volume.bytes.len(), 8 << 20);
+    let file = dir.path().join("volume.img");
+    std::fs::write(&file, &volume.bytes).unwrap();
+    let listing = crate::fat::command::ls(&file, "/").unwrap();
+    assert!(
+        listing.contains("index.html") && listing.contains("css/"),
+        "{listing}"
+    );
+    let again = volume_of(&Files::Disk(file.clone())).unwrap();
+    assert_eq!(again, volume);
+    std::fs::write(&file, [0u8; 4096]).unwrap();
+    let err = volume_of(&Files::Disk(file)).unwrap_err();
+    assert!(err.contains("not a FAT image"), "{err}");
 }
