@@ -5,6 +5,7 @@ use drivers::board::common::{self, BOOT_FAILURE, BootData};
 use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
 use drivers::bus::pci::PortConfig;
+use drivers::console::vga::{self, VgaText, WithScreen};
 use drivers::platform::firmware::acpi::Acpi;
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::x86_64::cpu;
@@ -23,6 +24,35 @@ const KIT: Kit = unsafe { Kit::new("qemu-pc", Loader::Multiboot, "--features bsp
 /// Reports a CPU exception taken before the kernel installed its handler.
 fn early_fault(fault: &Fault) -> ! {
     KIT.early_fault(fault)
+}
+
+/// The BIOS data area's video mode (0x449) and the cursor of page 0 (column 0x450, row
+/// 0x451).
+const BDA_VIDEO_MODE: usize = 0x449;
+const BDA_CURSOR: usize = 0x450;
+
+/// The VGA text screen, when the video BIOS left it in 80×25 colour text (modes 2 and 3),
+/// written from the BIOS's cursor on (the next row, when the cursor is within a line). Without a video BIOS (QEMU with
+/// `-nodefaults`) the mode reads 0 and the kernel writes to no screen.
+///
+/// # Safety
+/// Page 0 is mapped; the screen is used by nothing else from now on.
+unsafe fn screen() -> Option<VgaText> {
+    // SAFETY: the caller maps page 0, which holds the BIOS data area on a PC.
+    let (mode, [column, row]) = unsafe {
+        (
+            (BDA_VIDEO_MODE as *const u8).read_volatile(),
+            (BDA_CURSOR as *const [u8; 2]).read_volatile(),
+        )
+    };
+    // SAFETY: in text modes 2 and 3 the cells are at 0xb8000, identity-mapped, and the
+    // caller hands them over.
+    matches!(mode, 2 | 3).then(|| unsafe {
+        VgaText::new(
+            vga::BUFFER as *mut u16,
+            usize::from(row) + usize::from(column != 0),
+        )
+    })
 }
 
 /// Copies the command line (without the image's path) and the memory map out of the
@@ -69,13 +99,25 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     }
     // SAFETY: `init` runs once, on the boot core with the boot tables; the loader put its
     // structures below 4 GiB (and they are checked before use), and the copy keeps no
-    // reference into them.
-    let (data, ()) = unsafe { KIT.read_loader_data(|data| read_multiboot(info, magic, data)) };
+    // reference into them; page 0 is mapped meanwhile, and the screen is the board's.
+    let (data, screen) = unsafe {
+        KIT.read_loader_data(|data| {
+            read_multiboot(info, magic, data);
+            screen()
+        })
+    };
     // SAFETY: once, at boot, with the page tables up and the loader's data copied.
     let common = unsafe { KIT.find_common(data, Acpi::Search) };
     // SAFETY: `init` runs once, on the boot core, before any other core.
     let interrupts = unsafe { IoApicInterrupts::new(&common.cores) };
-    KIT.assemble(data, common, traps, interrupts, PcDevices::new())
+    KIT.assemble_with_console(
+        data,
+        common,
+        traps,
+        interrupts,
+        PcDevices::new(),
+        |serial| WithScreen::new(serial, screen),
+    )
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

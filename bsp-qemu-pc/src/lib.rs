@@ -29,7 +29,7 @@
 //!
 //! | device | driver | status |
 //! |---|---|---|
-//! | console | 16550 UART at COM1 (`0x3f8`) | works |
+//! | console | 16550 UART at COM1 (`0x3f8`), copied to the VGA text screen when the BIOS left one in 80×25 text mode | works |
 //! | clock | TSC, rate from `tsc_khz=`, CPUID or the PIT | works |
 //! | exit | `isa-debug-exit` at `0xf4`; else the status on COM1, then ACPI S5 (PM1a control from the FADT, `\_S5` from the DSDT), the i8042 reset or a triple fault | works |
 //! | cores | local APIC (xAPIC), IDs from the ACPI MADT; INIT–SIPI through a trampoline at 0x8000 | works |
@@ -52,6 +52,7 @@ mod entry;
 mod multiboot;
 
 use drivers::console::uart16550::{PortRegisters, Uart16550};
+use drivers::console::vga::WithScreen;
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::platform::smp::ApicCores;
 use drivers::power::qemu::QemuPower;
@@ -69,7 +70,7 @@ pub use crate::devices::PcDevices;
 pub struct QemuPc;
 
 impl Platform for QemuPc {
-    type Console = Uart16550<PortRegisters>;
+    type Console = WithScreen<Uart16550<PortRegisters>>;
     type Clock = TscClock;
     type Cores = ApicCores;
     type Idle = HaltIdle;

@@ -10,7 +10,12 @@ use std::time::Duration;
 
 use crate::accel::AccelChoice;
 use crate::board::Board;
-use crate::disk::Disk;
+use crate::disk::{Bus, Disk};
+use crate::fat::command::{DiskCommand, NewOptions, parse_fat};
+use crate::fat::{Format, Layout};
+use crate::image::Files;
+use crate::qemu::Boot;
+use crate::share::Share;
 
 /// The environment variable whose words are parsed as `run` options before the real ones.
 pub(crate) const ENV_OPTIONS: &str = "NOVILLO_PROBE";
@@ -22,9 +27,11 @@ pub(crate) enum Command {
     Help(Option<Subcommand>),
     Run(RunOptions),
     Test(TestOptions),
+    Image(ImageOptions),
     Size,
     Lint,
     Bench(Bench),
+    Disk(DiskCommand),
 }
 
 /// The subcommands, for help topics.
@@ -32,9 +39,11 @@ pub(crate) enum Command {
 pub(crate) enum Subcommand {
     Run,
     Test,
+    Image,
     Size,
     Lint,
     Bench,
+    Disk,
 }
 
 impl Subcommand {
@@ -42,9 +51,11 @@ impl Subcommand {
         match name {
             "run" => Some(Subcommand::Run),
             "test" => Some(Subcommand::Test),
+            "image" => Some(Subcommand::Image),
             "size" => Some(Subcommand::Size),
             "lint" => Some(Subcommand::Lint),
             "bench" => Some(Subcommand::Bench),
+            "disk" => Some(Subcommand::Disk),
             _ => None,
         }
     }
@@ -53,9 +64,11 @@ impl Subcommand {
         match self {
             Subcommand::Run => "run",
             Subcommand::Test => "test",
+            Subcommand::Image => "image",
             Subcommand::Size => "size",
             Subcommand::Lint => "lint",
             Subcommand::Bench => "bench",
+            Subcommand::Disk => "disk",
         }
     }
 }
@@ -89,6 +102,10 @@ pub(crate) struct RunOptions {
     pub(crate) qemu: String,
     /// `--disk`, in the order given (`NOVILLO_PROBE`'s first).
     pub(crate) disks: Vec<Disk>,
+    /// `--boot`.
+    pub(crate) boot: Boot,
+    /// `--share`, in the order given; attached after the `--disk` disks.
+    pub(crate) shares: Vec<Share>,
     pub(crate) elf: PathBuf,
     pub(crate) guest_args: Vec<String>,
 }
@@ -101,6 +118,17 @@ pub(crate) struct TestOptions {
     pub(crate) host: bool,
     pub(crate) guests: bool,
     pub(crate) only: Option<String>,
+}
+
+/// `probe image`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ImageOptions {
+    pub(crate) elf: PathBuf,
+    pub(crate) output: PathBuf,
+    /// The guest command line stored in the image.
+    pub(crate) cmdline: String,
+    /// `--share DIR` or `--disk FILE`: the FAT volume of partition 2.
+    pub(crate) files: Option<Files>,
 }
 
 /// `probe bench`: which benchmark, with its options.
@@ -175,9 +203,11 @@ pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, Usage
         },
         "run" => parse_run(rest, env),
         "test" => parse_test(rest),
+        "image" => parse_image(rest),
         "size" => parse_bare(Subcommand::Size, rest, Command::Size),
         "lint" => parse_bare(Subcommand::Lint, rest, Command::Lint),
         "bench" => parse_bench(rest),
+        "disk" => parse_disk(rest),
         other if other.starts_with('-') => Err(UsageError(format!(
             "unknown option {other} (a subcommand comes first; see probe --help)"
         ))),
@@ -327,6 +357,8 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
         tsc_hint: true,
         qemu: "qemu-system-x86_64".to_owned(),
         disks: Vec::new(),
+        boot: Boot::Kernel,
+        shares: Vec::new(),
         elf: PathBuf::new(),
         guest_args: Vec::new(),
     };
@@ -409,9 +441,29 @@ fn run_option(
         "--disk" => run
             .disks
             .push(Disk::parse(&options.value(flag, inline)?).map_err(UsageError)?),
+        "--boot" => run.boot = parse_boot(&options.value(flag, inline)?)?,
+        "--share" => run
+            .shares
+            .push(Share::parse(&options.value(flag, inline)?).map_err(UsageError)?),
         _ => return Err(options.unknown(flag)),
     }
     Ok(())
+}
+
+/// `--boot kernel` or `--boot disk[,bus=ide|virtio]` (IDE by default: every BIOS boots it).
+fn parse_boot(value: &str) -> Result<Boot, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--boot must be kernel, disk, disk,bus=ide or disk,bus=virtio, not '{value}'"
+        ))
+    };
+    match value.split_once(',') {
+        None if value == "kernel" => Ok(Boot::Kernel),
+        None if value == "disk" => Ok(Boot::Disk(Bus::Ide, None)),
+        Some(("disk", "bus=ide")) => Ok(Boot::Disk(Bus::Ide, None)),
+        Some(("disk", "bus=virtio")) => Ok(Boot::Disk(Bus::Virtio, None)),
+        _ => Err(bad()),
+    }
 }
 
 /// The bytes of a size as QEMU's `-m` takes it: digits with an optional K, M, G or T
@@ -472,6 +524,56 @@ fn parse_test(args: &[String]) -> Result<Command, UsageError> {
     test.host = !guest_only;
     test.guests = !host_only;
     Ok(Command::Test(test))
+}
+
+fn parse_image(args: &[String]) -> Result<Command, UsageError> {
+    let (mut elf, mut output, mut cmdline, mut files) = (None, None, String::new(), None);
+    let mut options = Options::new(Subcommand::Image, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Image)));
+        }
+        if !word.starts_with('-') {
+            if elf.replace(PathBuf::from(word)).is_some() {
+                return Err(UsageError(format!(
+                    "'image' takes one ELF, found a second: '{word}' (see probe image --help)"
+                )));
+            }
+            continue;
+        }
+        let (flag, inline) = split_flag(word);
+        match flag {
+            "-o" | "--output" => output = Some(PathBuf::from(options.value(flag, inline)?)),
+            "--cmdline" => cmdline = options.value(flag, inline)?,
+            "--share" | "--disk" => {
+                let path = PathBuf::from(options.value(flag, inline)?);
+                let given = match flag {
+                    "--share" => Files::Share(path),
+                    _ => Files::Disk(path),
+                };
+                if files.replace(given).is_some() {
+                    return Err(UsageError(
+                        "'image' takes one --share DIR or one --disk FILE: the image has one \
+                         FAT partition (see probe image --help)"
+                            .to_owned(),
+                    ));
+                }
+            }
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    let elf = elf.ok_or_else(|| {
+        UsageError("'image' needs the path of an ELF image (see probe image --help)".to_owned())
+    })?;
+    let output = output.ok_or_else(|| {
+        UsageError("'image' needs -o FILE, the image to write (see probe image --help)".to_owned())
+    })?;
+    Ok(Command::Image(ImageOptions {
+        elf,
+        output,
+        cmdline,
+        files,
+    }))
 }
 
 /// The longest idle window `bench idle --seconds` accepts: an hour.
@@ -671,6 +773,125 @@ fn parse_smp_list(value: &str) -> Result<Vec<u32>, UsageError> {
         .split(',')
         .map(|part| parse_smp(part.trim()).ok_or_else(bad))
         .collect()
+}
+
+/// `disk new ...`, `disk ls ...` or `disk get ...`.
+fn parse_disk(args: &[String]) -> Result<Command, UsageError> {
+    let Some((action, rest)) = args.split_first() else {
+        return Err(UsageError(
+            "'disk' needs an action: new, ls or get (see probe disk --help)".to_owned(),
+        ));
+    };
+    let mut options = Options::new(Subcommand::Disk, Origin::CommandLine, rest);
+    let mut size = None;
+    let mut format = Format {
+        bytes: 0,
+        layout: Layout::WholeDisk,
+        fat: None,
+    };
+    let (mut share, mut force, mut out) = (None, false, None);
+    let mut operands = Vec::new();
+    match action.as_str() {
+        word if is_help(word) => return Ok(Command::Help(Some(Subcommand::Disk))),
+        "new" | "ls" | "get" => {}
+        other => {
+            return Err(UsageError(format!(
+                "unknown disk action '{other}': new, ls or get (see probe disk --help)"
+            )));
+        }
+    }
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Disk)));
+        }
+        if !word.starts_with('-') || word == "-" {
+            operands.push(word.clone());
+            continue;
+        }
+        let (flag, inline) = split_flag(word);
+        match (action.as_str(), flag) {
+            ("new", "--size") => {
+                let value = options.value(flag, inline)?;
+                size = Some(memory_bytes(&value).ok_or_else(|| {
+                    UsageError(format!(
+                        "--size must be a size such as 64M or 1G (digits with K, M, G or T;                          none = M), not '{value}'"
+                    ))
+                })?);
+            }
+            ("new", "--share") => share = Some(PathBuf::from(options.value(flag, inline)?)),
+            ("new", "--mbr") => {
+                if options.switch(flag, inline)? {
+                    format.layout = Layout::Mbr;
+                }
+            }
+            ("new", "--fat") => {
+                let value = options.value(flag, inline)?;
+                format.fat = Some(parse_fat(&value).ok_or_else(|| {
+                    UsageError(format!("--fat must be 12, 16 or 32, not '{value}'"))
+                })?);
+            }
+            ("new", "--force") => force = options.switch(flag, inline)?,
+            ("get", "-o" | "--output") => out = Some(PathBuf::from(options.value(flag, inline)?)),
+            _ => {
+                return Err(UsageError(format!(
+                    "unknown option {flag} for 'disk {action}' (see probe disk --help)"
+                )));
+            }
+        }
+    }
+    let extra = |max: usize| {
+        UsageError(format!(
+            "'disk {action}' takes {max} path{}, got {} ({}) (see probe disk --help)",
+            if max == 1 { "" } else { "s" },
+            operands.len(),
+            operands.join(" ")
+        ))
+    };
+    let command = match (action.as_str(), operands.as_slice()) {
+        ("new", [file]) => {
+            format.bytes = size.ok_or_else(|| {
+                UsageError("'disk new' needs --size, such as --size 64M".to_owned())
+            })?;
+            DiskCommand::New(NewOptions {
+                format,
+                share,
+                force,
+                file: PathBuf::from(file),
+            })
+        }
+        ("new", []) => {
+            return Err(UsageError(
+                "'disk new' needs the image file to make (see probe disk --help)".to_owned(),
+            ));
+        }
+        ("new", _) => return Err(extra(1)),
+        ("ls", [file]) => DiskCommand::Ls {
+            file: PathBuf::from(file),
+            path: "/".to_owned(),
+        },
+        ("ls", [file, path]) => DiskCommand::Ls {
+            file: PathBuf::from(file),
+            path: path.clone(),
+        },
+        ("ls", []) => {
+            return Err(UsageError(
+                "'disk ls' needs an image file, and optionally a path in it".to_owned(),
+            ));
+        }
+        ("ls", _) => return Err(extra(2)),
+        ("get", [file, path]) => DiskCommand::Get {
+            file: PathBuf::from(file),
+            path: path.clone(),
+            out,
+        },
+        ("get", [] | [_]) => {
+            return Err(UsageError(
+                "'disk get' needs an image file and the path of a file in it".to_owned(),
+            ));
+        }
+        _ => return Err(extra(2)),
+    };
+    Ok(Command::Disk(command))
 }
 
 /// Subcommands without options accept only `--help`.

@@ -3,13 +3,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fatfs::FatType;
+
 use super::{
-    Bench, Command, DiskOptions, GuestOptions, IdleOptions, MAX_SMP, RunOptions, Subcommand,
-    TestOptions, ThreadsOptions, parse,
+    Bench, Command, DiskOptions, GuestOptions, IdleOptions, ImageOptions, MAX_SMP, RunOptions,
+    Subcommand, TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
 use crate::disk::{Bus, Disk};
+use crate::fat::command::{DiskCommand, NewOptions};
+use crate::fat::{Format, Layout};
+use crate::image::Files;
+use crate::qemu::Boot;
+use crate::share::Share;
 
 fn words(line: &str) -> Vec<String> {
     line.split_whitespace().map(str::to_owned).collect()
@@ -52,6 +59,8 @@ fn run_defaults() {
             tsc_hint: true,
             qemu: "qemu-system-x86_64".to_owned(),
             disks: Vec::new(),
+            boot: Boot::Kernel,
+            shares: Vec::new(),
             elf: PathBuf::from("target/hello"),
             guest_args: Vec::new(),
         }
@@ -441,4 +450,197 @@ fn bad_bench_options() {
         );
         assert!(message.contains("needs a file"), "{message}");
     }
+}
+
+#[test]
+fn boot_disk_and_its_bus() {
+    assert_eq!(
+        run("run --boot disk hello", None).boot,
+        Boot::Disk(Bus::Ide, None)
+    );
+    assert_eq!(
+        run("run --boot=disk,bus=virtio hello", None).boot,
+        Boot::Disk(Bus::Virtio, None)
+    );
+    assert_eq!(
+        run("run --boot disk,bus=ide hello", None).boot,
+        Boot::Disk(Bus::Ide, None)
+    );
+    assert_eq!(run("run --boot kernel hello", None).boot, Boot::Kernel);
+    assert_eq!(
+        error("run --boot floppy hello", None),
+        "--boot must be kernel, disk, disk,bus=ide or disk,bus=virtio, not 'floppy'"
+    );
+    assert!(error("run --boot disk,bus=scsi hello", None).starts_with("--boot must be"));
+}
+
+#[test]
+fn image_takes_one_elf_an_output_and_a_command_line() {
+    let line = words("image hello -o app.img");
+    assert_eq!(
+        parse(&line, None),
+        Ok(Command::Image(ImageOptions {
+            elf: PathBuf::from("hello"),
+            output: PathBuf::from("app.img"),
+            cmdline: String::new(),
+            files: None,
+        }))
+    );
+    let mut line = words("image --output=x.img hello --cmdline");
+    line.push("log=debug -- a b".to_owned());
+    match parse(&line, None) {
+        Ok(Command::Image(options)) => {
+            assert_eq!(options.output, PathBuf::from("x.img"));
+            assert_eq!(options.cmdline, "log=debug -- a b");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(error("image hello", None).starts_with("'image' needs -o FILE"));
+    assert!(error("image -o a.img", None).starts_with("'image' needs the path of an ELF"));
+    assert!(error("image a b -o c", None).starts_with("'image' takes one ELF"));
+    match parse(&words("image a -o c --share site"), None) {
+        Ok(Command::Image(options)) => {
+            assert_eq!(options.files, Some(Files::Share(PathBuf::from("site"))));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        error("image a -o c --share d --disk e", None).starts_with("'image' takes one --share")
+    );
+    assert!(error("image a -o c --sh d", None).starts_with("unknown option --sh for 'image'"));
+    assert_eq!(
+        parse(&words("image --help"), None),
+        Ok(Command::Help(Some(Subcommand::Image)))
+    );
+}
+fn disk_command(line: &str) -> DiskCommand {
+    match parse(&words(line), None) {
+        Ok(Command::Disk(command)) => command,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn disk_new_takes_a_size_as_mem_does() {
+    assert_eq!(
+        disk_command("disk new --size 64M a.img"),
+        DiskCommand::New(NewOptions {
+            format: Format {
+                bytes: 64 << 20,
+                layout: Layout::WholeDisk,
+                fat: None,
+            },
+            share: None,
+            force: false,
+            file: PathBuf::from("a.img"),
+        })
+    );
+    let DiskCommand::New(options) =
+        disk_command("disk new --mbr --fat=32 --size=1G --share dir --force b.img")
+    else {
+        panic!("not disk new");
+    };
+    assert_eq!(options.format.bytes, 1 << 30);
+    assert_eq!(options.format.layout, Layout::Mbr);
+    assert_eq!(options.format.fat, Some(FatType::Fat32));
+    assert_eq!(options.share, Some(PathBuf::from("dir")));
+    assert!(options.force);
+    // Without a suffix, MiB, as --mem.
+    let DiskCommand::New(options) = disk_command("disk new --size 3 c.img") else {
+        panic!("not disk new");
+    };
+    assert_eq!(options.format.bytes, 3 << 20);
+}
+
+#[test]
+fn disk_ls_and_get_take_paths() {
+    assert_eq!(
+        disk_command("disk ls a.img"),
+        DiskCommand::Ls {
+            file: PathBuf::from("a.img"),
+            path: "/".to_owned()
+        }
+    );
+    assert_eq!(
+        disk_command("disk ls a.img /sub"),
+        DiskCommand::Ls {
+            file: PathBuf::from("a.img"),
+            path: "/sub".to_owned()
+        }
+    );
+    assert_eq!(
+        disk_command("disk get a.img x/y.txt -o out"),
+        DiskCommand::Get {
+            file: PathBuf::from("a.img"),
+            path: "x/y.txt".to_owned(),
+            out: Some(PathBuf::from("out")),
+        }
+    );
+    assert_eq!(
+        parse(&words("disk --help"), None),
+        Ok(Command::Help(Some(Subcommand::Disk)))
+    );
+    assert_eq!(
+        parse(&words("help disk"), None),
+        Ok(Command::Help(Some(Subcommand::Disk)))
+    );
+}
+
+#[test]
+fn bad_disk_commands_are_one_line() {
+    assert_eq!(
+        error("disk", None),
+        "'disk' needs an action: new, ls or get (see probe disk --help)"
+    );
+    assert!(error("disk format a.img", None).starts_with("unknown disk action 'format'"));
+    assert_eq!(
+        error("disk new a.img", None),
+        "'disk new' needs --size, such as --size 64M"
+    );
+    assert!(error("disk new --size 64Q a.img", None).contains("not '64Q'"));
+    assert!(error("disk new --size 64M", None).contains("needs the image file"));
+    assert!(error("disk new --size 64M a b", None).contains("takes 1 path, got 2 (a b)"));
+    assert_eq!(
+        error("disk new --fat 24 --size 1M a", None),
+        "--fat must be 12, 16 or 32, not '24'"
+    );
+    assert_eq!(
+        error("disk ls --mbr a.img", None),
+        "unknown option --mbr for 'disk ls' (see probe disk --help)"
+    );
+    assert!(error("disk get a.img", None).contains("the path of a file in it"));
+    assert!(error("disk ls a b c", None).contains("takes 2 paths, got 3"));
+    assert!(error("disk new --mbr=yes --size 1M a", None).contains("takes no value"));
+}
+
+#[test]
+fn shares_parse_with_their_options() {
+    let options = run(
+        "run --share www --share=/d,keep=k.img,size=1G,bus=ide hello",
+        Some("--share env"),
+    );
+    let share = |dir: &str| Share {
+        dir: PathBuf::from(dir),
+        keep: None,
+        bytes: None,
+        bus: Bus::Virtio,
+    };
+    assert_eq!(
+        options.shares,
+        [
+            share("env"),
+            share("www"),
+            Share {
+                keep: Some(PathBuf::from("k.img")),
+                bytes: Some(1 << 30),
+                bus: Bus::Ide,
+                ..share("/d")
+            }
+        ]
+    );
+    assert!(error("run --share , hello", None).contains("--share needs a directory"));
+    assert!(error("run --share d,keep= hello", None).contains("keep= needs a file"));
+    assert!(error("run --share d,size=big hello", None).contains("not 'big'"));
+    assert!(error("run --share d,bus=scsi hello", None).contains("not 'scsi'"));
+    assert!(error("run --share d,ro hello", None).contains("unknown option 'ro'"));
 }

@@ -17,7 +17,7 @@ pub(crate) const SECTOR_SIZE: usize = 512;
 const MICROVM_VIRTIO_SLOTS: usize = 8;
 
 /// The PC's IDE controller: two channels of two drives each.
-const IDE_DRIVES: usize = 4;
+pub(crate) const IDE_DRIVES: usize = 4;
 
 /// How a disk is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,11 +143,12 @@ fn check_file(file: &Path) -> Result<(), String> {
 }
 
 /// The QEMU arguments attaching `disks`, in order, as `disk0`, `disk1`...; [`check`] has
-/// accepted them. `format=raw` spares QEMU's format probing (and its warning); the default
-/// writeback cache reaches the file by the time QEMU exits.
-pub(crate) fn disk_args(board: Board, disks: &[Disk]) -> Vec<OsString> {
+/// accepted them, on the IDE drives from `first_ide` on (a boot disk may take the first).
+/// `format=raw` spares QEMU's format probing (and its warning); the default writeback cache
+/// reaches the file by the time QEMU exits.
+pub(crate) fn disk_args(board: Board, disks: &[Disk], first_ide: usize) -> Vec<OsString> {
     let mut args = Vec::new();
-    let mut ide = 0;
+    let mut ide = first_ide;
     for (index, disk) in disks.iter().enumerate() {
         // QEMU's option syntax: a comma inside a value is written twice.
         let file = disk.file.to_string_lossy().replace(',', ",,");

@@ -16,7 +16,7 @@ fn disk(file: &str, bus: Bus) -> Disk {
 }
 
 fn joined(board: Board, disks: &[Disk]) -> String {
-    let words: Vec<_> = disk_args(board, disks)
+    let words: Vec<_> = disk_args(board, disks, 0)
         .iter()
         .map(|arg| arg.to_string_lossy().into_owned())
         .collect();

@@ -57,6 +57,39 @@ pub(crate) fn load_start(image: &[u8]) -> Result<Option<u64>, String> {
     Ok(lowest)
 }
 
+/// A loadable segment of an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Segment<'a> {
+    /// Where it is loaded.
+    pub(crate) paddr: u64,
+    /// Its bytes in the file; the rest of its memory size is zeros.
+    pub(crate) data: &'a [u8],
+    pub(crate) mem_size: u64,
+}
+
+/// The image's loadable segments, in program-header order.
+pub(crate) fn load_segments(image: &[u8]) -> Result<Vec<Segment<'_>>, String> {
+    let header = Header::parse(image)?;
+    let mut segments = Vec::new();
+    for index in 0..header.phnum {
+        let entry = header.entry(index)?;
+        if read_u32(image, entry)? != PT_LOAD {
+            continue;
+        }
+        let offset = to_usize(read_u64(image, entry + 8)?)?;
+        let file_size = to_usize(read_u64(image, entry + 32)?)?;
+        let data = slice(image, offset, file_size).ok_or_else(|| {
+            format!("loadable segment {index} lies outside the file (truncated?)")
+        })?;
+        segments.push(Segment {
+            paddr: read_u64(image, entry + 24)?,
+            data,
+            mem_size: read_u64(image, entry + 40)?,
+        });
+    }
+    Ok(segments)
+}
+
 /// Returns the board named by the board note of an ELF image.
 pub(crate) fn board_of_image(image: &[u8]) -> Result<Board, String> {
     let name = board_note(image)?.map(|note| note.name).ok_or_else(|| {

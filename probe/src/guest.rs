@@ -5,11 +5,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::accel::Accel;
+use crate::board::Board;
 use crate::cli::memory_bytes;
 use crate::cmdline::{check_length, guest_cmdline};
-use crate::disk;
+use crate::disk::{self, Bus, IDE_DRIVES, Scratch};
 use crate::elf::image_of_file;
-use crate::qemu::{self, Launch, LaunchError, MachineVariant, Outcome, Running};
+use crate::image;
+use crate::qemu::{self, Boot, Launch, LaunchError, MachineVariant, Outcome, Running};
 
 /// How guests are booted, settled once per probe invocation.
 #[derive(Clone, Debug)]
@@ -49,14 +51,58 @@ pub(crate) fn start_file(
     let cmdline = guest_cmdline(settings.tsc_khz, args);
     check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
     disk::check(board, &settings.variant.disks).map_err(LaunchError::Usage)?;
+    let Boot::Disk(bus, damage) = settings.variant.boot else {
+        return launch(settings, elf, board, &cmdline, stream);
+    };
+    if board != Board::QemuPc {
+        return Err(LaunchError::Usage(format!(
+            "--boot disk boots a BIOS disk image, and {} is built for {board}; build it with \
+             --features bsp-qemu-pc",
+            elf.display()
+        )));
+    }
+    if bus == Bus::Ide
+        && settings
+            .variant
+            .disks
+            .iter()
+            .filter(|disk| disk.bus == Bus::Ide)
+            .count()
+            >= IDE_DRIVES
+    {
+        return Err(LaunchError::Usage(format!(
+            "the boot disk takes one of the PC's {IDE_DRIVES} IDE drives; give at most {} \
+             more",
+            IDE_DRIVES - 1
+        )));
+    }
+    let scratch = Scratch::new("boot").map_err(LaunchError::Other)?;
+    let file = scratch.path().join("boot.img");
+    let mut bytes = image::write(elf, &cmdline, None, &file).map_err(LaunchError::Other)?;
+    if let Some(damage) = damage {
+        image::damage(&mut bytes, damage);
+        std::fs::write(&file, &bytes)
+            .map_err(|err| LaunchError::Other(format!("cannot write {}: {err}", file.display())))?;
+    }
+    Ok(launch(settings, &file, board, &cmdline, stream)?.keeping(scratch))
+}
+
+/// Starts QEMU on `file` (the ELF, or the disk image made of it) with `cmdline`.
+fn launch(
+    settings: &Settings,
+    file: &Path,
+    board: Board,
+    cmdline: &str,
+    stream: bool,
+) -> Result<Running, LaunchError> {
     qemu::start(&Launch {
         qemu: &settings.qemu,
-        elf,
+        elf: file,
         board,
         accel: settings.accel,
         smp: settings.smp,
         mem: &settings.mem,
-        cmdline: &cmdline,
+        cmdline,
         timeout: settings.timeout,
         stream,
         variant: &settings.variant,

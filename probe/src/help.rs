@@ -13,11 +13,16 @@ Subcommands:
                                       (cargo's runner: `cargo run -p apps --bin hello
                                       --features bsp-microvm -- a b` ends up here)
   test [OPTIONS]                      host tests, then guest tests on each board
+  image ELF -o FILE [--cmdline TEXT] [--share DIR | --disk FILE]
+                                      a raw disk image of a PC build that a PC BIOS boots
+                                      by itself (any BIOS hypervisor), with its files
   size                                stripped release size of `hello` on each board
   lint                                rustfmt and clippy over every crate and board
   bench threads|idle|disk [OPTIONS]   benchmarks: thread costs in the guest, host CPU of an
                                       idle guest, virtio disk throughput; optionally beside
                                       a Linux guest
+  disk new|ls|get [OPTIONS] FILE ...  make a FAT disk image (empty or from a folder), list
+                                      a directory of one, copy a file out of one
   help [SUBCOMMAND]                   this text, or a subcommand's
 
 Run `probe <SUBCOMMAND> --help` for its options.
@@ -78,6 +83,22 @@ Options:
                         on qemu-pc; ide (qemu-pc only, at most 4) is an IDE hard disk.
                         FILE must exist and be readable and writable (make one with
                         `truncate -s 64M FILE`)
+  --boot kernel|disk[,bus=ide|virtio]
+                        kernel: QEMU loads ELF itself (-kernel); disk (qemu-pc builds
+                        only): probe writes a BIOS disk image of ELF with the guest
+                        command line (as `probe image` does, into a temporary directory)
+                        and SeaBIOS boots it from the first IDE disk, or from a
+                        virtio-blk-pci disk with bus=virtio [default: kernel]
+  --share DIR[,keep=FILE][,size=SIZE][,bus=virtio|ide]
+                        give the guest a FAT disk holding a copy of the folder DIR
+                        (files and directories, with their modification times), made
+                        as `probe disk new --share` makes it: SIZE defaults to 64M, or
+                        twice what DIR takes if that is more; a DIR that does not fit
+                        SIZE, or a name FAT cannot hold, is refused. The guest's
+                        writes go to the copy, never to DIR: the copy is removed when
+                        the guest exits, unless keep=FILE (a file that must not exist
+                        yet) keeps it there; probe says which on stderr. Repeatable;
+                        the shares come after the --disk disks, in order
   -h, --help            this text
 
 Options may also come from NOVILLO_PROBE (read first, so the command line wins; its disks
@@ -95,7 +116,10 @@ Usage: probe test [OPTIONS]
 Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`: the
 applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
 examples `panic` and `fault` (ud2, pf), `hello` and `panic` without QEMU's exit device
-(no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), and each
+(no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), the PC
+build from its BIOS disk image (image-*: hello and the threads suite from IDE, virtio-blk
+and q35's AHCI, hello with 6G and 8 cores, and two damaged images whose loader error is
+checked while the guest halts, after which probe stops it), and each
 integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except the disk suite:
 its cases `disk` and `disk-smp4` attach two virtio disks (2 MiB and 512 KiB images
 holding a pattern, made in a temporary directory and removed afterwards), and after the
@@ -117,6 +141,39 @@ Options:
   -h, --help                   this text
 
 Exit codes: 0 when everything passed, 1 otherwise, 2 bad command line.
+";
+
+const IMAGE: &str = "\
+Usage: probe image ELF -o FILE [--cmdline TEXT] [--share DIR | --disk FILE]
+
+Writes FILE, a raw disk image that a PC BIOS boots by itself, of ELF, an image built with
+--features bsp-qemu-pc. Sector 0 is an MBR with probe's own boot loader and a partition
+table; the loader (about 1 KiB of 16-bit code, assembled into probe) reads the kernel with
+the BIOS's int 13h extended reads, takes the E820 memory map and enters the kernel through
+Multiboot, as QEMU's -kernel does. Partition 1 (type 0xda, active) holds the loader, the
+command line and the kernel; with --share or --disk, partition 2 (from the next whole
+MiB) is a FAT volume with the application's files, the volume the guest mounts first; the
+image is padded to whole MiB. `probe disk ls FILE` lists that volume. Boot it with, for example,
+`qemu-system-x86_64 -drive file=FILE,format=raw` (or attach it to any BIOS virtual machine
+as its first disk; convert it for VirtualBox, VMware or Hyper-V with their own tools), or
+with `probe run --boot disk ELF`. The loader prints `novillo loader: ...` on the screen and
+COM1 and halts when it cannot boot (no int 13h extensions, a read error, a kernel that does
+not fit in RAM, a damaged image).
+
+Options:
+  -o, --output FILE  the image to write (required)
+  --cmdline TEXT     the guest command line, as `probe run` builds it from its guest
+                     arguments (e.g. `log=debug -- a b`); at most 4095 bytes with the ELF's
+                     file name [default: empty]
+  --share DIR        partition 2: a new FAT volume holding a copy of the folder DIR (files,
+                     directories, modification times), twice its size and at least 8 MiB
+  --disk FILE        partition 2: the FAT volume of the image FILE (a whole-disk volume, or
+                     the first FAT partition of an MBR image, as `probe disk new` makes),
+                     copied; FILE is not changed
+  -h, --help         this text
+
+Exit codes: 0 written, 1 not a PC image or the file could not be read or written, 2 bad
+command line.
 ";
 
 const SIZE: &str = "\
@@ -223,14 +280,57 @@ Exit codes: 0 measured, 1 a build, boot, measurement or baseline run failed, 2 b
 line, 127 QEMU missing.
 ";
 
+const DISK: &str = "\
+Usage: probe disk new --size SIZE [--share DIR] [--mbr] [--fat 12|16|32] [--force] FILE
+       probe disk ls FILE [PATH]
+       probe disk get FILE PATH [-o OUT]
+
+FAT disk images, made and read by probe itself (the FAT crate the guest uses), without
+mkfs.fat or mtools. FAT stores no time zone: probe writes and shows times as UTC, as the
+guest does, in FAT's range (1980 to 2107; times outside it are clamped to its ends) and
+with even seconds.
+
+disk new: makes FILE, a raw image of SIZE (digits with K, M, G or T, none = M, as --mem
+takes it: 64M, 1G; at least 64K, at most 2T) holding one empty FAT volume: FAT12 below
+about 4 MiB, FAT16 below 512 MiB, FAT32 from there, with long names. Attach it with
+`probe run --disk FILE`.
+  --share DIR        copy the folder DIR in: every file and directory under it, with its
+                     modification time. Refused, before FILE is made: names FAT cannot hold
+                     (longer than 255 bytes, holding one of \"*/:<>?\\| or a control
+                     character, ending in a dot or a space, not UTF-8), two names that differ
+                     only in case, links to directories, anything that is neither a file
+                     nor a directory; and a folder that does not fit SIZE (FILE is removed)
+  --mbr              an MBR with one FAT partition from 1 MiB to the end (as a PC
+                     installer partitions a disk), instead of the volume filling the whole
+                     image (as mkfs.fat makes it, and as mtools and fsck.fat read it)
+  --fat 12|16|32     this FAT type rather than the one the size picks (FAT32 needs at least
+                     about 33 MiB, FAT16 about 4 MiB; FAT12 holds at most about 4 MiB)
+  --force            replace FILE if it exists [default: refuse]
+
+disk ls: lists the directory PATH of the image (default /; `/`-separated, case does not
+matter), one entry a line: size in bytes (<dir> for a directory), modification time, name
+(a directory's with / after it), sorted by name; a file's PATH lists that file alone.
+
+disk get: copies the file PATH out of the image to stdout, or to OUT with -o (replacing
+OUT, with the file's modification time).
+
+ls and get read a whole-disk volume or the first FAT partition of an MBR, whichever
+FILE holds.
+
+Exit codes: 0 done, 1 failed (FILE is not a FAT image, PATH is missing, the folder does not
+fit...: one line on stderr says what), 2 bad command line.
+";
+
 /// The help text for a subcommand, or for probe as a whole.
 pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
     match topic {
         None => OVERVIEW,
         Some(Subcommand::Run) => RUN,
         Some(Subcommand::Test) => TEST,
+        Some(Subcommand::Image) => IMAGE,
         Some(Subcommand::Size) => SIZE,
         Some(Subcommand::Lint) => LINT,
         Some(Subcommand::Bench) => BENCH,
+        Some(Subcommand::Disk) => DISK,
     }
 }

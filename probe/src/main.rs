@@ -14,12 +14,15 @@ mod cmdline;
 mod disk;
 mod elf;
 mod exit;
+mod fat;
 mod guest;
 mod help;
+mod image;
 mod lint;
 mod linux;
 mod qemu;
 mod run;
+mod share;
 mod size;
 mod suite;
 mod testing;
@@ -71,8 +74,10 @@ fn dispatch() -> u8 {
         }
         Command::Run(options) => run::run(options),
         Command::Test(options) => testing::run(&options),
+        Command::Image(options) => image::run(&options),
         Command::Size => size::run(),
         Command::Lint => lint::run(),
         Command::Bench(bench) => bench::run(bench),
+        Command::Disk(disk) => fat::command::run(&disk),
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::accel::Accel;
 use crate::board::Board;
 use crate::children::{self, Child};
-use crate::disk::{Disk, disk_args};
+use crate::disk::{Bus, Disk, Scratch, disk_args};
 use crate::exit::{self, GuestExit};
 
 /// Everything needed to boot one image.
@@ -48,6 +48,28 @@ pub(crate) struct MachineVariant {
     pub(crate) extra_args: Vec<String>,
     /// Raw images attached in order (`--disk`); `disk::check` has accepted them.
     pub(crate) disks: Vec<Disk>,
+    /// How the firmware gets to the kernel.
+    pub(crate) boot: Boot,
+}
+
+/// How a guest is booted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Boot {
+    /// QEMU loads the ELF itself (`-kernel`): PVH on microvm, Multiboot on the PC.
+    #[default]
+    Kernel,
+    /// The BIOS boots a disk image of the ELF (`image`) from its first disk on `bus`,
+    /// damaged on purpose when asked, for the loader's error tests.
+    Disk(Bus, Option<Damage>),
+}
+
+/// A way to spoil a disk image, to see the loader refuse it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Damage {
+    /// A sector in the middle of the kernel overwritten.
+    KernelSector,
+    /// The file cut in the middle of the kernel.
+    Truncated,
 }
 
 impl Default for MachineVariant {
@@ -56,6 +78,7 @@ impl Default for MachineVariant {
             exit_device: true,
             extra_args: Vec::new(),
             disks: Vec::new(),
+            boot: Boot::Kernel,
         }
     }
 }
@@ -130,11 +153,28 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     }
     push(launch.accel.qemu_args());
     push(launch.board.machine_args());
-    args.extend(disk_args(launch.board, &launch.variant.disks));
-    args.push("-kernel".into());
-    args.push(launch.elf.into());
-    args.push("-append".into());
-    args.push(launch.cmdline.into());
+    match launch.variant.boot {
+        Boot::Kernel => {
+            args.extend(disk_args(launch.board, &launch.variant.disks, 0));
+            args.push("-kernel".into());
+            args.push(launch.elf.into());
+            args.push("-append".into());
+            args.push(launch.cmdline.into());
+        }
+        // `elf` is the image here; it goes first, so the firmware boots it.
+        Boot::Disk(bus, _) => {
+            let file = launch.elf.to_string_lossy().replace(',', ",,");
+            args.push("-drive".into());
+            args.push(format!("file={file},format=raw,if=none,id=boot").into());
+            args.push("-device".into());
+            args.push(match bus {
+                Bus::Ide => "ide-hd,drive=boot,bus=ide.0,unit=0,bootindex=0".into(),
+                Bus::Virtio => "virtio-blk-pci,drive=boot,bootindex=0".into(),
+            });
+            let first_ide = usize::from(bus == Bus::Ide);
+            args.extend(disk_args(launch.board, &launch.variant.disks, first_ide));
+        }
+    }
     args.extend(launch.variant.extra_args.iter().map(OsString::from));
     args
 }
@@ -178,6 +218,8 @@ pub(crate) struct Running {
     open: bool,
     start: Instant,
     timeout: Option<Duration>,
+    /// Files the guest uses (a boot image), removed when QEMU is gone.
+    scratch: Option<Scratch>,
 }
 
 impl Running {
@@ -215,7 +257,14 @@ impl Running {
             open: true,
             start,
             timeout,
+            scratch: None,
         })
+    }
+
+    /// Keeps `scratch` until QEMU is gone.
+    pub(crate) fn keeping(mut self, scratch: Scratch) -> Running {
+        self.scratch = Some(scratch);
+        self
     }
 
     /// QEMU's process id, for reading its CPU time from `/proc`.
@@ -419,16 +468,17 @@ mod tests {
 
     #[cfg(unix)]
     use super::stand_in;
-    use super::{Launch, MachineVariant, Waited, qemu_args, start, supervise};
+    use super::{Boot, Launch, MachineVariant, Waited, qemu_args, start, supervise};
     use crate::accel::Accel;
     use crate::board::Board;
-    use crate::disk::Disk;
+    use crate::disk::{Bus, Disk};
     use crate::exit::GuestExit;
 
     const USUAL: &MachineVariant = &MachineVariant {
         exit_device: true,
         extra_args: Vec::new(),
         disks: Vec::new(),
+        boot: Boot::Kernel,
     };
 
     fn launch<'a>(qemu: &'a str, board: Board, accel: Accel) -> Launch<'a> {
@@ -469,6 +519,7 @@ mod tests {
             exit_device: false,
             extra_args: vec!["-M".to_owned(), "microvm,acpi=on".to_owned()],
             disks: Vec::new(),
+            boot: Boot::Kernel,
         };
         let line = joined(&Launch {
             variant: &variant,
@@ -496,6 +547,48 @@ mod tests {
                 " -M pc -drive file=/d/a.img,format=raw,if=none,id=disk0 \
                  -device virtio-blk-pci,drive=disk0 -kernel /img/hello "
             ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_boot_disk_comes_first_and_replaces_the_kernel() {
+        let variant = MachineVariant {
+            disks: vec![Disk {
+                file: PathBuf::from("/d/a.img"),
+                bus: Bus::Ide,
+            }],
+            boot: Boot::Disk(Bus::Ide, None),
+            ..MachineVariant::default()
+        };
+        let line = joined(&Launch {
+            variant: &variant,
+            elf: Path::new("/t/boot.img"),
+            ..launch("qemu", Board::QemuPc, Accel::Tcg)
+        });
+        assert!(
+            line.ends_with(
+                " -M pc -drive file=/t/boot.img,format=raw,if=none,id=boot \
+                 -device ide-hd,drive=boot,bus=ide.0,unit=0,bootindex=0 \
+                 -drive file=/d/a.img,format=raw,if=none,id=disk0 \
+                 -device ide-hd,drive=disk0,bus=ide.0,unit=1"
+            ),
+            "{line}"
+        );
+        let variant = MachineVariant {
+            boot: Boot::Disk(Bus::Virtio, None),
+            ..MachineVariant::default()
+        };
+        let line = joined(&Launch {
+            variant: &variant,
+            ..launch("qemu", Board::QemuPc, Accel::Tcg)
+        });
+        assert!(
+            line.ends_with("-device virtio-blk-pci,drive=boot,bootindex=0"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("-kernel") && !line.contains("-append"),
             "{line}"
         );
     }

@@ -1,9 +1,11 @@
 //! `probe run`: boots one image, streams its console and exits with the guest's status.
 
 use crate::cli::RunOptions;
+use crate::elf::image_of_file;
 use crate::exit::GuestExit;
 use crate::guest::{Settings, boot_file};
 use crate::qemu::MachineVariant;
+use crate::share;
 use crate::tsc::host_tsc_khz;
 
 /// Runs the command and returns probe's exit code.
@@ -15,6 +17,22 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             return crate::exit::NO_STATUS;
         }
     };
+    // The share images live until the guest has exited. An image that is no Novillo ELF
+    // gets no shares made: the boot below says what is wrong with it.
+    let board = image_of_file(&options.elf).map(|image| image.board);
+    let prepared = match board {
+        Ok(board) => share::prepare(board, &options.shares, options.disks.len()),
+        Err(_) => Ok(Vec::new()),
+    };
+    let shares = match prepared {
+        Ok(shares) => shares,
+        Err(message) => {
+            eprintln!("probe: {message}");
+            return crate::exit::USAGE;
+        }
+    };
+    let mut disks = options.disks;
+    disks.extend(shares.iter().map(|share| share.disk.clone()));
     let settings = Settings {
         qemu: options.qemu,
         accel,
@@ -27,7 +45,8 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         },
         timeout: options.guest.timeout,
         variant: MachineVariant {
-            disks: options.disks,
+            disks,
+            boot: options.boot,
             ..MachineVariant::default()
         },
     };

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
-use crate::disk::DiskSpec;
-use crate::qemu::MachineVariant;
+use crate::disk::{Bus, DiskSpec};
+use crate::qemu::{Boot, Damage, MachineVariant};
 
 /// What the guest harness prints at the end of a suite that passed.
 const ALL_PASSED: &str = " passed, 0 failed";
@@ -58,6 +58,10 @@ pub(crate) struct Case {
     /// virtio disks in order; after the run it checks them against what the `disk` suite
     /// writes (`disk::suite_writes`), so only that suite's cases have disks.
     pub(crate) disks: Vec<DiskSpec>,
+    /// The guest halts for good instead of exiting: the case passes once the console holds
+    /// every expected string and QEMU still runs (no reset), and then stops it; `status`
+    /// is not checked.
+    pub(crate) halts: bool,
 }
 
 impl Case {
@@ -82,6 +86,7 @@ impl Case {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            halts: false,
         }
     }
 
@@ -143,6 +148,19 @@ impl Case {
                 format!("{device},drive=n{i}"),
             ]);
         }
+        self
+    }
+
+    /// Boots a BIOS disk image of the build (PC builds only) from the first disk on `bus`,
+    /// spoiled as `damage` says.
+    fn boot_disk(mut self, bus: Bus, damage: Option<Damage>) -> Self {
+        self.variant.boot = Boot::Disk(bus, damage);
+        self.only_on(Board::QemuPc)
+    }
+
+    /// The guest halts, printing every expected string first (see [`Case::halts`]).
+    fn halting(mut self) -> Self {
+        self.halts = true;
         self
     }
 
@@ -209,7 +227,7 @@ impl Case {
 
 /// The cases that do not depend on what the build found.
 fn fixed_cases() -> Vec<Case> {
-    use TargetKind::{Bin, Example};
+    use TargetKind::{Bin, Example, Test};
     vec![
         Case::new("hello", Bin, "hello", 0, &["Hello from Novillo"]),
         // The board counts the cores the firmware lists (MP table or ACPI MADT).
@@ -490,6 +508,54 @@ fn fixed_cases() -> Vec<Case> {
         .null_disks("virtio-blk-device", 2)
         .qemu(&["-M", "microvm,acpi=on"])
         .only_on(Board::Microvm),
+        // The PC board from its own BIOS disk image (`probe image`): SeaBIOS boots it from
+        // an IDE disk, a virtio-blk disk, and q35's AHCI disk; the image path on a large
+        // machine (the RAM above 4 GiB in the E820 map, ignored by the heap); and the
+        // loader's own errors on damaged images, after which it halts.
+        Case::new("image-ide", Bin, "hello", 0, &["Hello from Novillo"]).boot_disk(Bus::Ide, None),
+        Case::new("image-virtio", Bin, "hello", 0, &["Hello from Novillo"])
+            .boot_disk(Bus::Virtio, None),
+        Case::new("image-q35", Bin, "hello", 0, &["Hello from Novillo"])
+            .boot_disk(Bus::Ide, None)
+            .qemu(&["-M", "q35"]),
+        Case::new("image-threads-ide", Test, "threads", 0, &[ALL_PASSED])
+            .boot_disk(Bus::Ide, None)
+            .smp(2),
+        Case::new("image-threads-virtio", Test, "threads", 0, &[ALL_PASSED])
+            .boot_disk(Bus::Virtio, None)
+            .smp(2),
+        Case::new("image-threads-q35", Test, "threads", 0, &[ALL_PASSED])
+            .boot_disk(Bus::Ide, None)
+            .smp(2)
+            .qemu(&["-M", "q35"]),
+        Case::new(
+            "image-6g-smp8",
+            Bin,
+            "hello",
+            0,
+            &["cores:  8\n", "memory: 6"],
+        )
+        .boot_disk(Bus::Ide, None)
+        .mem("6G")
+        .smp(8),
+        Case::new(
+            "image-damaged-kernel",
+            Bin,
+            "hello",
+            0,
+            &["novillo loader: kernel checksum mismatch"],
+        )
+        .boot_disk(Bus::Ide, Some(Damage::KernelSector))
+        .halting(),
+        Case::new(
+            "image-truncated",
+            Bin,
+            "hello",
+            0,
+            &["novillo loader: disk read error"],
+        )
+        .boot_disk(Bus::Ide, Some(Damage::Truncated))
+        .halting(),
         Case::new("failing-on-purpose", Example, "failing", 0, &[ALL_PASSED]).not_by_default(),
         // Sectors read back byte for byte from threads on every core, writes that reach the
         // image files, refused requests, two disks at once.
@@ -545,6 +611,7 @@ mod tests {
     use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
     use crate::disk::DiskSpec;
+    use crate::qemu::Boot;
 
     fn artifact(kind: TargetKind, name: &str) -> Artifact {
         Artifact {
@@ -594,6 +661,15 @@ mod tests {
                 "disks-msix",
                 "disks-mmio",
                 "disks-mmio-acpi",
+                "image-ide",
+                "image-virtio",
+                "image-q35",
+                "image-threads-ide",
+                "image-threads-virtio",
+                "image-threads-q35",
+                "image-6g-smp8",
+                "image-damaged-kernel",
+                "image-truncated",
                 "failing-on-purpose",
                 "disk",
                 "disk-smp4",
@@ -610,7 +686,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 28 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 37 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -663,6 +739,32 @@ mod tests {
                 "microvm,acpi=on,x-option-roms=on"
             ]
         );
+    }
+
+    #[test]
+    fn disk_image_cases_boot_the_pc_build_from_its_image() {
+        let all = cases(&[]);
+        let images: Vec<_> = all
+            .iter()
+            .filter(|case| case.variant.boot != Boot::Kernel)
+            .collect();
+        assert_eq!(images.len(), 9);
+        for case in &images {
+            assert!(case.runs_on(Board::QemuPc) && !case.runs_on(Board::Microvm));
+            assert!(case.name.starts_with("image-"), "{}", case.name);
+        }
+        let halting: Vec<_> = images.iter().filter(|case| case.halts).collect();
+        assert_eq!(halting.len(), 2);
+        assert!(
+            halting
+                .iter()
+                .all(|case| case.expect[0].starts_with("novillo loader: "))
+        );
+        let big = images
+            .iter()
+            .find(|case| case.name == "image-6g-smp8")
+            .unwrap();
+        assert_eq!((big.mem.as_deref(), big.smp), (Some("6G"), Some(8)));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::board::Board;
 use crate::cargo::{self, Artifact, Counts};
@@ -9,8 +10,8 @@ use crate::cli::TestOptions;
 use crate::disk::{Disk, Scratch, check_images, suite_writes, write_image};
 use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
-use crate::guest::{Settings, boot_file};
-use crate::qemu::{MachineVariant, Outcome};
+use crate::guest::{Settings, boot_file, start_file};
+use crate::qemu::{MachineVariant, Outcome, Waited};
 use crate::suite::{Case, cases};
 use crate::tsc::host_tsc_khz;
 
@@ -234,22 +235,55 @@ fn boot_case(
             disk_files.push(file);
         }
     }
-    let outcome = boot_file(
-        &Settings {
-            smp,
-            mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
-            variant,
-            ..settings.clone()
-        },
-        image.path(),
-        &case.args,
-        false,
-    )
-    .map_err(|err| err.message())?;
+    let settings = Settings {
+        smp,
+        mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
+        variant,
+        ..settings.clone()
+    };
+    if case.halts {
+        return watch_halt(&settings, case, image.path());
+    }
+    let outcome =
+        boot_file(&settings, image.path(), &case.args, false).map_err(|err| err.message())?;
     let mut found = problems(case, &outcome);
     if scratch.is_some() {
         found.extend(check_images(&case.disks, &disk_files, &suite_writes(smp)));
     }
+    Ok((found, outcome.console))
+}
+
+/// How long a guest that halts must stay up after its last expected line: a reset would
+/// end QEMU (`-no-reboot`) well within it.
+const HALT_WATCH: Duration = Duration::from_millis(300);
+
+/// Boots a case whose guest halts for good: waits until the console holds each expected
+/// string (within the launch's timeout), checks that QEMU still runs a little later, then
+/// stops it.
+fn watch_halt(
+    settings: &Settings,
+    case: &Case,
+    path: &Path,
+) -> Result<(Vec<String>, Vec<u8>), String> {
+    let mut guest = start_file(settings, path, &case.args, false).map_err(|err| err.message())?;
+    let limit = settings.timeout.unwrap_or(Duration::MAX);
+    let mut found = Vec::new();
+    for expected in &case.expect {
+        match guest.wait_for(expected, limit) {
+            Waited::Found => {}
+            Waited::Closed => {
+                found.push(format!("QEMU exited before the console held {expected:?}"))
+            }
+            Waited::TimedOut => found.push(format!("the console lacks {expected:?}")),
+        }
+    }
+    if found.is_empty() {
+        std::thread::sleep(HALT_WATCH);
+        if !guest.is_running() {
+            found.push("the guest did not stay halted (QEMU exited)".to_owned());
+        }
+    }
+    let outcome = guest.stop().map_err(|err| err.message())?;
     Ok((found, outcome.console))
 }
 
@@ -339,6 +373,7 @@ mod tests {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            halts: false,
         }
     }
 

@@ -196,12 +196,36 @@ impl Kit {
                 Traps = Exceptions,
             >,
     {
+        self.assemble_with_console(data, common, traps, interrupts, devices, |serial| serial)
+    }
+
+    /// As [`Kit::assemble`], with the console `console` makes of COM1 (COM1 and a screen).
+    pub fn assemble_with_console<P>(
+        &self,
+        data: &'static BootData,
+        common: Common,
+        traps: Exceptions,
+        interrupts: P::Interrupts,
+        devices: P::Devices,
+        console: impl FnOnce(Serial) -> P::Console,
+    ) -> Board<P>
+    where
+        P: Platform<
+                Clock = TscClock,
+                Cores = ApicCores,
+                Idle = HaltIdle,
+                Switch = X86ContextSwitch,
+                Guard = PageGuard,
+                Power = QemuPower<Serial>,
+                Traps = Exceptions,
+            >,
+    {
         Board {
             name: self.name,
             command_line: data.command_line(),
             memory_map: data.regions(),
             heap: common.heap,
-            console: self.serial(),
+            console: console(self.serial()),
             clock: common.clock,
             cores: common.cores,
             idle: common.idle,

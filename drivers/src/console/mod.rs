@@ -1,3 +1,4 @@
 //! Consoles: where the kernel's and the application's text goes.
 
 pub mod uart16550;
+pub mod vga;
