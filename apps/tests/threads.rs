@@ -206,8 +206,10 @@ fn condvar_hands_over_across_cores() -> Outcome {
     }
     far.join().map_err(|e| e.to_string())?;
     check_eq!(*turn.lock().unwrap(), 200);
+    // A plain `wait_timeout` may end early for no reason (a wake-up left over from the
+    // rounds above), as std's may: only the `_while` form promises to wait out its time.
     let (guard, result) = condvar
-        .wait_timeout(turn.lock().unwrap(), Duration::from_millis(5))
+        .wait_timeout_while(turn.lock().unwrap(), Duration::from_millis(5), |_| true)
         .unwrap();
     check!(result.timed_out() && *guard == 200);
     Ok(())

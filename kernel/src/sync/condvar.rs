@@ -76,6 +76,26 @@ impl Condvar {
         })
     }
 
+    /// Waits while `condition` holds, for at most `timeout` in all: wakes for no reason
+    /// are waited out. The result says whether the time ran out with the condition still
+    /// holding.
+    pub fn wait_timeout_while<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        timeout: Duration,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let deadline = Instant::now() + timeout;
+        while condition(&mut guard) {
+            let left = deadline.duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok((guard, WaitTimeoutResult(true)));
+            }
+            guard = self.wait_timeout(guard, left)?.0;
+        }
+        Ok((guard, WaitTimeoutResult(false)))
+    }
+
     /// Wakes one waiting thread, if any.
     pub fn notify_one(&self) {
         let next = self.waiters.lock().pop();
