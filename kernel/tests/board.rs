@@ -49,6 +49,7 @@ fn kernel_takes_over_the_board_and_reports_a_fault() {
         name: "invalid opcode",
         instruction_pointer: 0x10_2030,
         stack_pointer: 0x20_0000,
+        frame_pointer: 0,
         error_code: None,
         address: None,
     };

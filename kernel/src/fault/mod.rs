@@ -6,9 +6,13 @@
 //! loop), it ends the machine with a full report and [`PANIC`](crate::process::PANIC) or
 //! [`FAULT`](crate::process::FAULT), as a panic in `main` ends a `std` process.
 //!
+//! Each report ends with a [backtrace](backtrace) of the calls that led to the failure.
+//!
 //! Reporting needs no heap: the heap may be what ran out. A failed allocation
 //! (`handle_alloc_error`'s panic) is reported as running out of memory.
 
+#[allow(unsafe_code)] // Reads the stack it walks.
+mod backtrace;
 mod message;
 
 use alloc::sync::Arc;
@@ -16,6 +20,7 @@ use core::fmt;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use backtrace::Backtrace;
 use hal::trap::Fault;
 pub use message::PanicMessage;
 
@@ -109,20 +114,31 @@ pub fn on_fault(fault: &Fault) -> ! {
             },
         };
         console::emergency_print(format_args!(
-            "{who} on core {} ended: {error}\n",
-            system::current_core()
+            "{who} on core {} ended: {error}\n{}",
+            system::current_core(),
+            fault_backtrace(fault, &who),
         ));
         drop(who);
         sched::fail_current(error)
     }
     claim_last_report(process::FAULT);
+    let who = Who::now();
     console::emergency_print(format_args!(
-        "\n{} on core {} stopped by a {}\n",
-        Who::now(),
+        "\n{who} on core {} stopped by a {fault}\n{}",
         system::current_core(),
-        fault
+        fault_backtrace(fault, &who),
     ));
     process::exit(process::FAULT)
+}
+
+/// The calls that led to `fault`, in the stack of `who`.
+fn fault_backtrace(fault: &Fault, who: &Who) -> Backtrace {
+    let frame_pointer = usize::try_from(fault.frame_pointer).unwrap_or(0);
+    Backtrace::new(
+        Some(fault.instruction_pointer),
+        frame_pointer,
+        who.0.as_deref(),
+    )
 }
 
 /// Reports a panic as `std` does: `thread 'main' panicked at file:line:column:` and the
@@ -150,7 +166,7 @@ pub fn on_panic(info: &PanicInfo<'_>) -> ! {
 }
 
 /// Writes the report of a panic whose message is `message` (cut short, so the report
-/// formats `info`'s whole message again); returns the size of the allocation that failed
+/// formats `info`'s whole message again) and its backtrace; returns the size of the allocation that failed
 /// when it was a failed allocation. One function for both reports keeps one copy of each
 /// format in the image.
 fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Option<usize> {
@@ -171,6 +187,16 @@ fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Opti
             console::emergency_print(format_args!("\n{who} panicked:\n{}\n", info.message()));
         }
     }
+    // This function's own frame, which lives while the backtrace is written: called here,
+    // not in a closure, which would be a frame of its own in a debug build.
+    let frame_pointer = match sched::context_switch() {
+        Some(switch) => switch.frame_pointer(),
+        None => 0,
+    };
+    console::emergency_print(format_args!(
+        "{}",
+        Backtrace::new(None, frame_pointer, who.0.as_deref())
+    ));
     size
 }
 
