@@ -22,6 +22,7 @@ mod qemu;
 mod run;
 mod size;
 mod suite;
+mod symbols;
 mod testing;
 mod tsc;
 
