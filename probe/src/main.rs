@@ -14,6 +14,7 @@ mod cmdline;
 mod disk;
 mod elf;
 mod exit;
+mod gdb;
 mod guest;
 mod help;
 mod lint;
