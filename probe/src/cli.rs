@@ -381,7 +381,9 @@ fn parse_run(sub: Subcommand, args: &[String], env: Option<&str>) -> Result<Comm
         }
         if word == "--" {
             break options.words.next().ok_or_else(|| {
-                UsageError(format!("'{name}' needs the path of an ELF image after '--'"))
+                UsageError(format!(
+                    "'{name}' needs the path of an ELF image after '--'"
+                ))
             })?;
         }
         if !word.starts_with('-') || word == "-" {

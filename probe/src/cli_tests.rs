@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    Bench, Command, DiskOptions, Gdb, GuestOptions, IdleOptions, MAX_SMP, RunOptions,
-    Subcommand, TestOptions, ThreadsOptions, parse,
+    Bench, Command, DiskOptions, Gdb, GuestOptions, IdleOptions, MAX_SMP, RunOptions, Subcommand,
+    TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;

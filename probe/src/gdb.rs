@@ -25,7 +25,11 @@ pub(crate) fn free_port() -> Result<u16, String> {
 
 /// The QEMU arguments that start the guest halted with its gdb server on `port`.
 pub(crate) fn qemu_args(port: u16) -> Vec<String> {
-    vec!["-S".to_owned(), "-gdb".to_owned(), format!("tcp:127.0.0.1:{port}")]
+    vec![
+        "-S".to_owned(),
+        "-gdb".to_owned(),
+        format!("tcp:127.0.0.1:{port}"),
+    ]
 }
 
 /// Waits until QEMU listens on `port`, so that gdb can attach at once; `Err` when QEMU
@@ -136,9 +140,8 @@ fn found(program: &str) -> bool {
     if program.contains('/') {
         return executable(Path::new(program));
     }
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(program))))
 }
 
 /// Runs gdb on `elf`, attached to the server on `port`, in the foreground; returns its exit
@@ -173,7 +176,10 @@ mod tests {
     #[test]
     fn names_the_main_of_a_binary_an_example_or_a_test() {
         let name = |path: &str| main_symbol(Path::new(path));
-        assert_eq!(name("target/x86_64-unknown-none/debug/hello"), "hello::main");
+        assert_eq!(
+            name("target/x86_64-unknown-none/debug/hello"),
+            "hello::main"
+        );
         assert_eq!(name("debug/examples/deep-fault"), "deep_fault::main");
         assert_eq!(name("debug/deps/threads-0123456789abcdef"), "threads::main");
         assert_eq!(name("debug/deps/threads-0123"), "threads_0123::main");

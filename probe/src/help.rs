@@ -126,7 +126,7 @@ Usage: probe test [OPTIONS]
 
 Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`: the
 applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
-examples `panic` and `fault` (ud2, pf), `hello` and `panic` without QEMU's exit device
+examples `panic` and `fault` (ud2, pf, deep), `hello` and `panic` without QEMU's exit device
 (no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), and each
 integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except the disk suite:
 its cases `disk` and `disk-smp4` attach two virtio disks (2 MiB and 512 KiB images

@@ -209,8 +209,7 @@ impl Running {
         };
         // The reader hangs up when QEMU closes its console, i.e. when QEMU exits.
         let (sender, chunks) = mpsc::channel();
-        let reader =
-            thread::spawn(move || read_console(stdout, stream, symbols, start, &sender));
+        let reader = thread::spawn(move || read_console(stdout, stream, symbols, start, &sender));
         Ok(Running {
             child,
             chunks,

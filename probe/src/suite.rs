@@ -230,6 +230,23 @@ fn fixed_cases() -> Vec<Case> {
         )
         .args(&["ud2"]),
         Case::new("fault-pf", Example, "fault", 102, &["page fault", "CR2"]).args(&["pf"]),
+        // A thread's fault three calls deep: probe names each call of the backtrace.
+        Case::new(
+            "fault-deep",
+            Example,
+            "fault",
+            0,
+            &[
+                "thread 'deep' on core 0 ended by a CPU exception 14 (page fault)",
+                "backtrace:\n",
+                " fault::read_null at apps/examples/fault.rs:",
+                " fault::third at apps/examples/fault.rs:",
+                " fault::second at apps/examples/fault.rs:",
+                " fault::first at apps/examples/fault.rs:",
+                "join: Ok(Err(Fault { vector: 14,",
+            ],
+        )
+        .args(&["deep"]),
         // Without QEMU's exit device the guest turns the machine off (ACPI S5 on the PC)
         // or resets it (i8042, else a triple fault: microvm with ACPI off has neither S5
         // nor an i8042), and its status travels on the console's last line.
@@ -571,6 +588,7 @@ mod tests {
                 "panic",
                 "fault-ud2",
                 "fault-pf",
+                "fault-deep",
                 "no-exit-device",
                 "no-exit-device-panic",
                 "no-exit-device-acpi",

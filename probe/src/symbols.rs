@@ -152,7 +152,12 @@ mod tests {
             b"  1: 0x10g",
             b"  1: 0x1004f5 main",
         ] {
-            assert_eq!(frame_address(line), None, "{}", String::from_utf8_lossy(line));
+            assert_eq!(
+                frame_address(line),
+                None,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
@@ -210,7 +215,11 @@ mod tests {
         // part of it.
         assert_eq!(
             lines[3..],
-            ["  1: 0xffffffffffff0000", "done", &format!("  2: {address:#x}")]
+            [
+                "  1: 0xffffffffffff0000",
+                "done",
+                &format!("  2: {address:#x}")
+            ]
         );
     }
 

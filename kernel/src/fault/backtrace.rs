@@ -37,7 +37,11 @@ pub(crate) struct Backtrace {
 impl Backtrace {
     /// The calls that led to the instruction at `first` (when there is one) in the frame of
     /// `frame_pointer`, in the stack of `thread` when the frame is there.
-    pub(crate) fn new(first: Option<u64>, frame_pointer: usize, thread: Option<&ThreadInner>) -> Self {
+    pub(crate) fn new(
+        first: Option<u64>,
+        frame_pointer: usize,
+        thread: Option<&ThreadInner>,
+    ) -> Self {
         let stack = thread
             .and_then(ThreadInner::stack_range)
             .filter(|stack| stack.contains(&frame_pointer))
@@ -54,18 +58,20 @@ impl fmt::Display for Backtrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("backtrace:\n")?;
         let walk = Walk {
+            first: self.first,
             frame_pointer: self.frame_pointer,
             stack: self.stack.clone(),
         };
-        for (index, address) in (0..MAX_FRAMES).zip(self.first.into_iter().chain(walk)) {
+        for (index, address) in (0..MAX_FRAMES).zip(walk) {
             writeln!(f, "  {index}: {address:#x}")?;
         }
         Ok(())
     }
 }
 
-/// The calls along a frame chain, innermost first.
+/// The faulting instruction, if any, then the calls along a frame chain, innermost first.
 struct Walk {
+    first: Option<u64>,
     frame_pointer: usize,
     /// Where the next frame may lie: its start rises past each frame read.
     stack: Range<usize>,
@@ -75,6 +81,9 @@ impl Iterator for Walk {
     type Item = u64;
 
     fn next(&mut self) -> Option<u64> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
         let frame = self.frame_pointer;
         let end = frame.checked_add(16)?;
         if frame == 0 || frame % 16 != 0 || frame < self.stack.start || end > self.stack.end {
@@ -106,9 +115,7 @@ mod tests {
     impl FakeStack {
         fn new() -> Self {
             // One spare word so that a 16-byte-aligned start exists.
-            Self {
-                words: vec![0; 65],
-            }
+            Self { words: vec![0; 65] }
         }
 
         /// The first word at a 16-byte-aligned address.
@@ -188,7 +195,11 @@ mod tests {
         stack.frame(62, None, 0x20_0001);
         let text = stack.backtrace(Some(0x1), 0);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 1 + usize::try_from(MAX_FRAMES).unwrap(), "{text}");
+        assert_eq!(
+            lines.len(),
+            1 + usize::try_from(MAX_FRAMES).unwrap(),
+            "{text}"
+        );
         assert_eq!(lines[1], "  0: 0x1");
         assert_eq!(lines[32], "  31: 0x10001e");
     }

@@ -99,11 +99,29 @@ fn thread_may_survive(vector: u8) -> bool {
 
 /// Where the board sends CPU exceptions.
 pub fn on_fault(fault: &Fault) -> ! {
-    if let Some((thread, overflow)) = sched::faulting_thread(fault.address)
-        && !thread::is_main(thread.id)
-        && thread_may_survive(fault.vector)
-    {
-        let who = Who(Some(thread));
+    let thread = sched::faulting_thread(fault.address)
+        .filter(|(thread, _)| !thread::is_main(thread.id) && thread_may_survive(fault.vector));
+    let (who, overflow, survives) = match thread {
+        Some((thread, overflow)) => (Who(Some(thread)), overflow, true),
+        None => {
+            claim_last_report(process::FAULT);
+            (Who::now(), false, false)
+        }
+    };
+    let ends = if survives { "ended" } else { "stopped" };
+    // One report for a thread and for the machine: the fault says it all, and a second
+    // format (the thread error's) would cost every image its code.
+    let cause = if overflow {
+        "a stack overflow into its guard page, "
+    } else {
+        ""
+    };
+    console::emergency_print(format_args!(
+        "\n{who} on core {} {ends} by {cause}a {fault}\n",
+        system::current_core()
+    ));
+    print_backtrace(Some(fault), &who);
+    if survives {
         let error = match (overflow, fault.address) {
             (true, Some(address)) => ThreadError::StackOverflow { address },
             _ => ThreadError::Fault {
@@ -113,32 +131,29 @@ pub fn on_fault(fault: &Fault) -> ! {
                 address: fault.address,
             },
         };
-        console::emergency_print(format_args!(
-            "{who} on core {} ended: {error}\n{}",
-            system::current_core(),
-            fault_backtrace(fault, &who),
-        ));
         drop(who);
         sched::fail_current(error)
     }
-    claim_last_report(process::FAULT);
-    let who = Who::now();
-    console::emergency_print(format_args!(
-        "\n{who} on core {} stopped by a {fault}\n{}",
-        system::current_core(),
-        fault_backtrace(fault, &who),
-    ));
     process::exit(process::FAULT)
 }
 
-/// The calls that led to `fault`, in the stack of `who`.
-fn fault_backtrace(fault: &Fault, who: &Who) -> Backtrace {
-    let frame_pointer = usize::try_from(fault.frame_pointer).unwrap_or(0);
-    Backtrace::new(
-        Some(fault.instruction_pointer),
-        frame_pointer,
-        who.0.as_deref(),
-    )
+/// Prints the calls that led to `fault`, or (`None`) to the panic being reported, in the
+/// stack of `who`.
+fn print_backtrace(fault: Option<&Fault>, who: &Who) {
+    let (first, frame_pointer) = match (fault, sched::context_switch()) {
+        (Some(fault), _) => (
+            Some(fault.instruction_pointer),
+            usize::try_from(fault.frame_pointer).unwrap_or(0),
+        ),
+        // This function's own frame, which lives while the backtrace is written: asked for
+        // here, not in a closure, which would be a frame of its own in a debug build.
+        (None, Some(switch)) => (None, switch.frame_pointer()),
+        (None, None) => (None, 0),
+    };
+    console::emergency_print(format_args!(
+        "{}",
+        Backtrace::new(first, frame_pointer, who.0.as_deref())
+    ));
 }
 
 /// Reports a panic as `std` does: `thread 'main' panicked at file:line:column:` and the
@@ -187,16 +202,7 @@ fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Opti
             console::emergency_print(format_args!("\n{who} panicked:\n{}\n", info.message()));
         }
     }
-    // This function's own frame, which lives while the backtrace is written: called here,
-    // not in a closure, which would be a frame of its own in a debug build.
-    let frame_pointer = match sched::context_switch() {
-        Some(switch) => switch.frame_pointer(),
-        None => 0,
-    };
-    console::emergency_print(format_args!(
-        "{}",
-        Backtrace::new(None, frame_pointer, who.0.as_deref())
-    ));
+    print_backtrace(None, who);
     size
 }
 
