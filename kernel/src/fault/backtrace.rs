@@ -86,7 +86,11 @@ impl Iterator for Walk {
         }
         let frame = self.frame_pointer;
         let end = frame.checked_add(16)?;
-        if frame == 0 || frame % 16 != 0 || frame < self.stack.start || end > self.stack.end {
+        if frame == 0
+            || !frame.is_multiple_of(16)
+            || frame < self.stack.start
+            || end > self.stack.end
+        {
             return None;
         }
         // SAFETY: both words lie inside the stack being walked, which is mapped memory of
