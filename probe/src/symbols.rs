@@ -96,14 +96,19 @@ fn frame_address(line: &[u8]) -> Option<u64> {
 /// `function at file:line` for `address`, with the functions inlined there innermost
 /// first, joined by `, inlined into `; `None` when the debug information does not know it.
 fn describe(loader: &Loader, address: u64) -> Option<String> {
-    let mut names = Vec::new();
-    if let Ok(mut frames) = loader.find_frames(address) {
-        while let Ok(Some(frame)) = frames.next() {
+    // The symbol table names the function that holds the address in full; the line tables
+    // of a release build name only the functions inlined into it, and those briefly.
+    let symbol = loader
+        .find_symbol(address)
+        .map(|symbol| addr2line::demangle_auto(symbol.into(), None).into_owned());
+    let mut frames: Vec<(Option<String>, Option<String>)> = Vec::new();
+    if let Ok(mut found) = loader.find_frames(address) {
+        while let Ok(Some(frame)) = found.next() {
             let function = frame
                 .function
                 .as_ref()
                 .and_then(|function| function.demangle().ok())
-                .map_or_else(|| "?".to_owned(), |name| name.into_owned());
+                .map(std::borrow::Cow::into_owned);
             let place = frame.location.as_ref().and_then(|location| {
                 let file = shorten(location.file?);
                 Some(match location.line {
@@ -111,17 +116,28 @@ fn describe(loader: &Loader, address: u64) -> Option<String> {
                     None => file,
                 })
             });
-            names.push(match place {
-                Some(place) => format!("{function} at {place}"),
-                None => function,
-            });
+            frames.push((function, place));
         }
     }
-    if names.is_empty() {
+    match frames.last_mut() {
+        Some((function, _)) => {
+            if symbol.is_some() {
+                function.clone_from(&symbol);
+            }
+        }
         // No line tables for it (hand-written assembly): the symbol table may still know.
-        let symbol = loader.find_symbol(address)?;
-        names.push(addr2line::demangle_auto(symbol.into(), None).into_owned());
+        None => frames.push((Some(symbol?), None)),
     }
+    let names: Vec<String> = frames
+        .into_iter()
+        .map(|(function, place)| {
+            let function = function.unwrap_or_else(|| "?".to_owned());
+            match place {
+                Some(place) => format!("{function} at {place}"),
+                None => function,
+            }
+        })
+        .collect();
     Some(names.join(", inlined into "))
 }
 
