@@ -628,12 +628,12 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 28 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 29 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
             .collect();
-        assert_eq!(faults.len(), 2);
+        assert_eq!(faults.len(), 3);
         assert!(
             all.iter()
                 .any(|case| case.selected(Some("failing-on-purpose")))

@@ -181,9 +181,9 @@ pub fn on_panic(info: &PanicInfo<'_>) -> ! {
 }
 
 /// Writes the report of a panic whose message is `message` (cut short, so the report
-/// formats `info`'s whole message again) and its backtrace; returns the size of the allocation that failed
-/// when it was a failed allocation. One function for both reports keeps one copy of each
-/// format in the image.
+/// formats `info`'s whole message again) and its backtrace; returns the size of the
+/// allocation that failed when it was a failed allocation. One function for both reports
+/// keeps one copy of each format in the image.
 fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Option<usize> {
     let size = message.failed_allocation();
     match (size, info.location()) {
