@@ -114,8 +114,10 @@ memory, so it holds only where the code already is when it is set (true of the i
 probe boots with -kernel, not of code a loader copies in later); `hbreak` uses the CPU's
 debug registers (4 at a time) and has no such limit. The boards enter in 32-bit mode: gdb
 shows that code as 64-bit (QEMU reports an x86-64 CPU), so read the entry's source rather
-than its disassembly. A release image has line tables (`debug = \"line-tables-only\"`):
-`bt` and breakpoints by function work, variables are mostly optimised out.
+than its disassembly. A release image has line tables only (`debug =
+\"line-tables-only\"`): `bt`, `next` and breakpoints by function work, but functions
+inlined into others (an application's `main` is, into `__novillo_main`) go by their short
+names there: `break main`; variables are mostly optimised out.
 
 Exit codes: gdb's status, 2 bad command line, 125 the image could not be booted, 127 QEMU
 or gdb missing.

@@ -76,8 +76,8 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             return code;
         }
         eprintln!(
-            "probe: the guest waits for gdb on 127.0.0.1:{port} (then e.g. `break {}`, \
-             `continue`); attach with:",
+            "probe: the guest waits for gdb on 127.0.0.1:{port} (then e.g. `break {}`, or \
+             `break main` in a release build, and `continue`); attach with:",
             gdb::main_symbol(&options.elf)
         );
         eprintln!("{}", gdb::attach_command(&options.elf, port));
