@@ -64,4 +64,9 @@ fn kernel_takes_over_the_board_and_reports_a_fault() {
         ),
         "{report}"
     );
+    // The faulting instruction leads the backtrace; the fake fault has no frame chain.
+    assert!(
+        report.ends_with("RSP=0x200000\nbacktrace:\n  0: 0x102030\n"),
+        "{report}"
+    );
 }
