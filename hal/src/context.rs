@@ -35,4 +35,10 @@ pub trait ContextSwitch {
     /// `to` must be a context that [`prepare`](Self::prepare) returned or that a `switch`
     /// saved and that has not been resumed since, and its stack must still be alive.
     unsafe fn switch(&self, from: &mut Context, to: &Context);
+
+    /// The frame pointer of the function that calls this method, where a backtrace of it
+    /// starts: that frame holds its caller's frame pointer at `fp` and its return address
+    /// at `fp + 8`, and so on up the chain, which ends with a frame pointer of 0. Valid
+    /// while the calling function runs; 0 where the code keeps no frame chain.
+    fn frame_pointer(&self) -> usize;
 }

@@ -16,6 +16,9 @@ pub struct Fault {
     pub instruction_pointer: u64,
     /// The stack pointer when the exception happened.
     pub stack_pointer: u64,
+    /// The frame pointer when the exception happened: where the faulting code's chain of
+    /// frames starts (see [`ContextSwitch::frame_pointer`](crate::context::ContextSwitch)).
+    pub frame_pointer: u64,
     /// The error code the CPU pushed, for the exceptions that have one.
     pub error_code: Option<u64>,
     /// The address whose access faulted (CR2), for page faults.
@@ -64,6 +67,7 @@ mod tests {
             name: "page fault",
             instruction_pointer: 0x10_2030,
             stack_pointer: 0x20_0000,
+            frame_pointer: 0x20_0010,
             error_code: Some(2),
             address: Some(0xdead),
         };

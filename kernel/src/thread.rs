@@ -241,12 +241,20 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T, ThreadError> {
         loop {
             if self.packet.done.load(Ordering::Acquire) {
-                return self
+                let result = self
                     .packet
                     .result
                     .lock()
                     .take()
                     .expect("a finished thread left its result");
+                if let Err(error) = &result {
+                    log::debug!(
+                        "joined thread {} ({}): {error}; its report above ends with the backtrace",
+                        self.thread.id().as_u64(),
+                        self.thread.name().unwrap_or("unnamed"),
+                    );
+                }
+                return result;
             }
             *self.packet.joiner.lock() = Some(current());
             if !self.packet.done.load(Ordering::Acquire) {

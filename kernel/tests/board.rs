@@ -49,6 +49,7 @@ fn kernel_takes_over_the_board_and_reports_a_fault() {
         name: "invalid opcode",
         instruction_pointer: 0x10_2030,
         stack_pointer: 0x20_0000,
+        frame_pointer: 0,
         error_code: None,
         address: None,
     };
@@ -61,6 +62,11 @@ fn kernel_takes_over_the_board_and_reports_a_fault() {
         report.contains(
             "the kernel on core 0 stopped by a CPU exception 6 (invalid opcode) at RIP=0x102030"
         ),
+        "{report}"
+    );
+    // The faulting instruction leads the backtrace; the fake fault has no frame chain.
+    assert!(
+        report.ends_with("RSP=0x200000\nbacktrace:\n  0: 0x102030\n"),
         "{report}"
     );
 }

@@ -18,6 +18,7 @@ const GP: Fault = Fault {
     name: "general protection",
     instruction_pointer: 0x5678,
     stack_pointer: 0,
+    frame_pointer: 0,
     error_code: Some(0),
     address: None,
 };
@@ -430,6 +431,7 @@ fn threads_locks_channels_sleep_and_faults() {
                     name: "divide error",
                     instruction_pointer: 0x1234,
                     stack_pointer: 0,
+                    frame_pointer: 0,
                     error_code: None,
                     address: None,
                 };

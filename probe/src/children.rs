@@ -14,6 +14,10 @@
 //!   started it ends. So children are started from the main thread, which lives as long
 //!   as probe. This reaches the children only, not what they started.
 //!
+//! One child may instead run in the foreground ([`spawn_foreground`]): gdb under `probe
+//! gdb`. It stays in probe's process group, so it owns the terminal with probe and Ctrl-C
+//! reaches it; while it runs, probe's signal thread lets SIGINT pass.
+//!
 //! Linux only, as probe is (`/proc`, KVM, `PR_SET_PDEATHSIG`).
 //!
 //! A group leaves the list under the list's lock when its leader is reaped, and signals are
@@ -25,6 +29,7 @@ use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread;
 
@@ -36,8 +41,12 @@ const ENDING_SIGNALS: [(libc::c_int, &str); 4] = [
     (libc::SIGTERM, "SIGTERM"),
 ];
 
-/// The process groups of the children not yet reaped, named by their leaders' ids.
+/// The children not yet reaped, each as the id `kill` takes: a group's (its leader's id,
+/// negated) or, for a foreground child, the child's own.
 static GROUPS: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
+
+/// True while a foreground child runs: SIGINT is then its, not probe's.
+static FOREGROUND: AtomicBool = AtomicBool::new(false);
 
 fn groups() -> MutexGuard<'static, Vec<libc::pid_t>> {
     // Every change to the list is a single push or retain, so it is whole even after a panic.
@@ -96,6 +105,9 @@ fn wait_for_signals(set: &libc::sigset_t) {
         if unsafe { libc::sigwait(set, &mut signal) } != 0 {
             continue;
         }
+        if signal == libc::SIGINT && FOREGROUND.load(Ordering::SeqCst) {
+            continue;
+        }
         let name = ENDING_SIGNALS
             .iter()
             .find(|(number, _)| *number == signal)
@@ -105,8 +117,8 @@ fn wait_for_signals(set: &libc::sigset_t) {
         end_all(&groups);
         let ended = match groups.as_slice() {
             [] => String::new(),
-            leaders => {
-                let ids: Vec<String> = leaders.iter().map(ToString::to_string).collect();
+            targets => {
+                let ids: Vec<String> = targets.iter().map(|id| id.abs().to_string()).collect();
                 format!(" after ending its child processes {}", ids.join(", "))
             }
         };
@@ -115,15 +127,15 @@ fn wait_for_signals(set: &libc::sigset_t) {
     }
 }
 
-/// Kills every group in `groups` and reaps each leader, for a probe about to end: no
-/// process of ours is left, not even a zombie.
+/// Kills every group (and foreground child) in `groups` and reaps each leader, for a probe
+/// about to end: no process of ours is left, not even a zombie.
 fn end_all(groups: &[libc::pid_t]) {
-    for &leader in groups {
+    for &target in groups {
         // SAFETY: `kill` touches no memory of ours. The leader is not reaped (it would have
         // left the list, under the lock the caller holds), so the group is still ours.
-        unsafe { libc::kill(-leader, libc::SIGKILL) };
+        unsafe { libc::kill(target, libc::SIGKILL) };
     }
-    for &leader in groups {
+    for leader in groups.iter().map(|target| target.abs()) {
         // SAFETY: `waitpid` with no status pointer touches no memory of ours. Nobody else
         // reaps it meanwhile: `Child` reaps only under the lock the caller holds.
         while unsafe { libc::waitpid(leader, std::ptr::null_mut(), 0) } == -1
@@ -159,18 +171,32 @@ fn wait_exited(pid: libc::pid_t) -> io::Result<()> {
 /// Starts `command` in a process group of its own, killed with probe (see the module
 /// documentation). Call it from the main thread.
 pub(crate) fn spawn(command: &mut Command) -> io::Result<Child> {
+    start(command, true)
+}
+
+/// Starts `command` in probe's own process group, so that it shares the terminal (and
+/// Ctrl-C) with probe, and killed with probe; while it runs, SIGINT does not end probe.
+/// One at a time, from the main thread.
+pub(crate) fn spawn_foreground(command: &mut Command) -> io::Result<Child> {
+    let child = start(command, false)?;
+    FOREGROUND.store(true, Ordering::SeqCst);
+    Ok(child)
+}
+
+fn start(command: &mut Command, own_group: bool) -> io::Result<Child> {
     // SAFETY: `getpid` has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: the closure runs in the child between fork and exec; it only makes system
     // calls that are async-signal-safe and allocates nothing.
-    unsafe { command.pre_exec(move || join_own_group(parent)) };
+    unsafe { command.pre_exec(move || prepare_child(parent, own_group)) };
     let mut groups = groups();
     let child = command.spawn()?;
-    let leader = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
-    groups.push(leader);
+    let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+    let target = if own_group { -pid } else { pid };
+    groups.push(target);
     Ok(Child {
         child,
-        leader,
+        target,
         reaped: false,
     })
 }
@@ -202,8 +228,9 @@ pub(crate) fn output(command: &mut Command) -> io::Result<Output> {
 }
 
 /// In a new child: no signal blocked (a child inherits the mask, and probe blocks the
-/// ending signals), a process group of its own, and death with its parent.
-fn join_own_group(parent: libc::pid_t) -> io::Result<()> {
+/// ending signals), a process group of its own when `own_group`, and death with its
+/// parent.
+fn prepare_child(parent: libc::pid_t, own_group: bool) -> io::Result<()> {
     let mut none = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: plain system calls about this process; `sigemptyset` initialises `none`.
     unsafe {
@@ -213,7 +240,7 @@ fn join_own_group(parent: libc::pid_t) -> io::Result<()> {
         if unblocked != 0 {
             return Err(io::Error::from_raw_os_error(unblocked));
         }
-        if libc::setpgid(0, 0) != 0 {
+        if own_group && libc::setpgid(0, 0) != 0 {
             return Err(io::Error::last_os_error());
         }
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
@@ -227,11 +254,13 @@ fn join_own_group(parent: libc::pid_t) -> io::Result<()> {
     Ok(())
 }
 
-/// A child started by [`spawn`]. Dropping it kills its group and reaps it.
+/// A child started by [`spawn`] or [`spawn_foreground`]. Dropping it kills its group (or
+/// it) and reaps it.
 #[derive(Debug)]
 pub(crate) struct Child {
     child: std::process::Child,
-    leader: libc::pid_t,
+    /// What `kill` takes for it: its group's id negated, or its own id.
+    target: libc::pid_t,
     /// True once the child has been reaped and its group has left the list.
     reaped: bool,
 }
@@ -253,7 +282,10 @@ impl Child {
         let status = self.child.try_wait()?;
         if status.is_some() && !self.reaped {
             self.reaped = true;
-            groups.retain(|&leader| leader != self.leader);
+            groups.retain(|&target| target != self.target);
+            if self.target > 0 {
+                FOREGROUND.store(false, Ordering::SeqCst);
+            }
         }
         Ok(status)
     }
@@ -263,7 +295,7 @@ impl Child {
         loop {
             if !self.reaped {
                 // Not reaping here keeps the group in the list until `try_wait` takes it out.
-                wait_exited(self.leader)?;
+                wait_exited(self.target.abs())?;
             }
             if let Some(status) = self.try_wait()? {
                 return Ok(status);
@@ -278,7 +310,7 @@ impl Child {
             if !self.reaped {
                 // SAFETY: `kill` touches no memory of ours; the leader is unreaped (checked
                 // under the lock that reaping takes), so the group is still ours.
-                unsafe { libc::kill(-self.leader, libc::SIGKILL) };
+                unsafe { libc::kill(self.target, libc::SIGKILL) };
             }
         }
         self.wait()
@@ -317,7 +349,7 @@ mod tests {
             .stdout(Stdio::piped());
         let mut child = spawn(&mut command).unwrap();
         let leader = libc::pid_t::try_from(child.id()).unwrap();
-        assert!(groups().contains(&leader));
+        assert!(groups().contains(&-leader));
         let mut line = String::new();
         let stdout = child.take_stdout().unwrap();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
@@ -326,7 +358,7 @@ mod tests {
 
         let status = child.kill().unwrap();
         assert!(!status.success());
-        assert!(!groups().contains(&leader));
+        assert!(!groups().contains(&-leader));
         // The grandchild was reparented when its parent died; its new parent reaps it.
         let gone = (0..500).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -350,7 +382,7 @@ mod tests {
         let mut child = spawn(Command::new("true").stdout(Stdio::null())).unwrap();
         let leader = libc::pid_t::try_from(child.id()).unwrap();
         assert!(child.wait().unwrap().success());
-        assert!(!groups().contains(&leader));
+        assert!(!groups().contains(&-leader));
         // Waiting again, killing and dropping a reaped child are harmless.
         assert!(child.wait().unwrap().success());
         assert!(child.kill().unwrap().success());

@@ -25,6 +25,7 @@ pub(crate) const ENV_OPTIONS: &str = "NOVILLO_PROBE";
 pub(crate) enum Command {
     /// Help, on one subcommand or (`None`) on probe as a whole.
     Help(Option<Subcommand>),
+    /// `run`, and `gdb` (a `run` whose `gdb` is [`Gdb::Attach`]).
     Run(RunOptions),
     Test(TestOptions),
     Image(ImageOptions),
@@ -38,6 +39,7 @@ pub(crate) enum Command {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Subcommand {
     Run,
+    Gdb,
     Test,
     Image,
     Size,
@@ -50,6 +52,7 @@ impl Subcommand {
     fn from_name(name: &str) -> Option<Subcommand> {
         match name {
             "run" => Some(Subcommand::Run),
+            "gdb" => Some(Subcommand::Gdb),
             "test" => Some(Subcommand::Test),
             "image" => Some(Subcommand::Image),
             "size" => Some(Subcommand::Size),
@@ -63,6 +66,7 @@ impl Subcommand {
     fn name(self) -> &'static str {
         match self {
             Subcommand::Run => "run",
+            Subcommand::Gdb => "gdb",
             Subcommand::Test => "test",
             Subcommand::Image => "image",
             Subcommand::Size => "size",
@@ -108,6 +112,17 @@ pub(crate) struct RunOptions {
     pub(crate) shares: Vec<Share>,
     pub(crate) elf: PathBuf,
     pub(crate) guest_args: Vec<String>,
+    pub(crate) gdb: Gdb,
+}
+
+/// Whether `run` lets gdb in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Gdb {
+    Off,
+    /// `run --gdb`: QEMU starts halted with a gdb server; probe prints how to attach.
+    Server,
+    /// `probe gdb`: as `Server`, and probe runs gdb attached to it in the foreground.
+    Attach,
 }
 
 /// `probe test`.
@@ -201,7 +216,8 @@ pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, Usage
                 .map(|sub| Command::Help(Some(sub)))
                 .ok_or_else(|| UsageError(format!("no help on '{topic}' (see probe --help)"))),
         },
-        "run" => parse_run(rest, env),
+        "run" => parse_run(Subcommand::Run, rest, env),
+        "gdb" => parse_run(Subcommand::Gdb, rest, env),
         "test" => parse_test(rest),
         "image" => parse_image(rest),
         "size" => parse_bare(Subcommand::Size, rest, Command::Size),
@@ -349,7 +365,9 @@ fn split_flag(word: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> {
+/// `run` or `gdb` (`sub`): the same options and arguments.
+fn parse_run(sub: Subcommand, args: &[String], env: Option<&str>) -> Result<Command, UsageError> {
+    let name = sub.name();
     let mut run = RunOptions {
         guest: GuestOptions::default(),
         mem: "128M".to_owned(),
@@ -361,13 +379,18 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
         shares: Vec::new(),
         elf: PathBuf::new(),
         guest_args: Vec::new(),
+        gdb: if sub == Subcommand::Gdb {
+            Gdb::Attach
+        } else {
+            Gdb::Off
+        },
     };
     let env_words: Vec<String> = env
         .unwrap_or_default()
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let mut from_env = Options::new(Subcommand::Run, Origin::Environment, &env_words);
+    let mut from_env = Options::new(sub, Origin::Environment, &env_words);
     while let Some(word) = from_env.words.next() {
         if !word.starts_with('-') || is_help(word) || word == "--" {
             return Err(UsageError(format!(
@@ -378,19 +401,21 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
         run_option(&mut run, &mut from_env, word)?;
     }
 
-    let mut options = Options::new(Subcommand::Run, Origin::CommandLine, args);
+    let mut options = Options::new(sub, Origin::CommandLine, args);
     let elf = loop {
         let Some(word) = options.words.next() else {
-            return Err(UsageError(
-                "'run' needs the path of an ELF image (see probe run --help)".to_owned(),
-            ));
+            return Err(UsageError(format!(
+                "'{name}' needs the path of an ELF image (see probe {name} --help)"
+            )));
         };
         if is_help(word) {
-            return Ok(Command::Help(Some(Subcommand::Run)));
+            return Ok(Command::Help(Some(sub)));
         }
         if word == "--" {
             break options.words.next().ok_or_else(|| {
-                UsageError("'run' needs the path of an ELF image after '--'".to_owned())
+                UsageError(format!(
+                    "'{name}' needs the path of an ELF image after '--'"
+                ))
             })?;
         }
         if !word.starts_with('-') || word == "-" {
@@ -400,6 +425,15 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
     };
     run.elf = PathBuf::from(elf);
     run.guest_args = options.words.cloned().collect();
+    // A guest waiting for gdb, or stopped in it, is not stuck: no timeout unless asked for.
+    let option_words = &args[..args.len() - run.guest_args.len()];
+    let timeout_given = env_words
+        .iter()
+        .chain(option_words)
+        .any(|word| split_flag(word).0 == "--timeout");
+    if run.gdb != Gdb::Off && !timeout_given {
+        run.guest.timeout = None;
+    }
     Ok(Command::Run(run))
 }
 
@@ -431,6 +465,12 @@ fn run_option(
             }
         }
         "--timing" => run.timing = options.switch(flag, inline)?,
+        "--gdb" => {
+            options.switch(flag, inline)?;
+            if run.gdb == Gdb::Off {
+                run.gdb = Gdb::Server;
+            }
+        }
         "--no-tsc-hint" => run.tsc_hint = !options.switch(flag, inline)?,
         "--qemu" => {
             run.qemu = options.value(flag, inline)?;

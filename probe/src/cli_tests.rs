@@ -6,7 +6,7 @@ use std::time::Duration;
 use fatfs::FatType;
 
 use super::{
-    Bench, Command, DiskOptions, GuestOptions, IdleOptions, ImageOptions, MAX_SMP, RunOptions,
+    Bench, Command, DiskOptions, Gdb, GuestOptions, IdleOptions, ImageOptions, MAX_SMP, RunOptions,
     Subcommand, TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
@@ -63,6 +63,7 @@ fn run_defaults() {
             shares: Vec::new(),
             elf: PathBuf::from("target/hello"),
             guest_args: Vec::new(),
+            gdb: Gdb::Off,
         }
     );
 }
@@ -643,4 +644,41 @@ fn shares_parse_with_their_options() {
     assert!(error("run --share d,size=big hello", None).contains("not 'big'"));
     assert!(error("run --share d,bus=scsi hello", None).contains("not 'scsi'"));
     assert!(error("run --share d,ro hello", None).contains("unknown option 'ro'"));
+}
+
+#[test]
+fn gdb_waits_without_a_timeout_unless_one_is_given() {
+    let options = run("run --gdb target/hello --timeout 5", None);
+    assert_eq!(options.gdb, Gdb::Server);
+    assert_eq!(options.guest.timeout, None);
+    assert_eq!(options.guest_args, ["--timeout", "5"]);
+    let options = run("run --timeout 5 target/hello", Some("--gdb"));
+    assert_eq!(options.gdb, Gdb::Server);
+    assert_eq!(options.guest.timeout, Some(Duration::from_secs(5)));
+    let options = run("gdb --smp 2 target/hello a", None);
+    assert_eq!(options.gdb, Gdb::Attach);
+    assert_eq!((options.guest.smp, options.guest.timeout), (2, None));
+    assert_eq!(options.guest_args, ["a"]);
+    assert_eq!(run("gdb --gdb target/hello", None).gdb, Gdb::Attach);
+    assert_eq!(run("run target/hello", None).gdb, Gdb::Off);
+}
+
+#[test]
+fn gdb_mistakes_name_the_subcommand() {
+    assert_eq!(
+        parse(&words("gdb"), None),
+        Err(super::UsageError(
+            "'gdb' needs the path of an ELF image (see probe gdb --help)".to_owned()
+        ))
+    );
+    assert_eq!(
+        parse(&words("run --gdb=yes target/hello"), None),
+        Err(super::UsageError(
+            "option --gdb for 'run' takes no value (see probe run --help)".to_owned()
+        ))
+    );
+    assert_eq!(
+        parse(&words("gdb --help"), None),
+        Ok(Command::Help(Some(Subcommand::Gdb)))
+    );
 }

@@ -12,6 +12,7 @@ Subcommands:
   run [OPTIONS] ELF [GUEST_ARGS...]   boot one image and exit with the guest's status
                                       (cargo's runner: `cargo run -p apps --bin hello
                                       --features bsp-microvm -- a b` ends up here)
+  gdb [OPTIONS] ELF [GUEST_ARGS...]   boot one image halted and debug it in gdb
   test [OPTIONS]                      host tests, then guest tests on each board
   image ELF -o FILE [--cmdline TEXT] [--share DIR | --disk FILE]
                                       a raw disk image of a PC build that a PC BIOS boots
@@ -36,7 +37,7 @@ Exit codes:
   125    QEMU failed, the guest stopped without reporting a status (reset or triple
          fault), or the image could not be booted (not a Novillo ELF, KVM unusable,
          --mem too small to hold any of the image)
-  127    QEMU is not installed
+  127    QEMU (or, for `gdb`, gdb) is not installed
   128+N  stopped by signal N: SIGHUP 129, SIGINT (Ctrl-C) 130, SIGQUIT 131, SIGTERM 143
 
 Every QEMU and cargo probe starts runs in a process group of its own and ends with probe:
@@ -47,6 +48,7 @@ Environment:
   NOVILLO_PROBE  extra options for `run`, whitespace-separated, read before the command
                  line's, e.g. NOVILLO_PROBE=\"--smp 4 --timing\" cargo run -p apps --bin hello
                  --features bsp-microvm
+  NOVILLO_GDB    the gdb that `gdb` runs [default: gdb]
   CARGO          the cargo that `test`, `size` and `lint` run (set by cargo itself)
 ";
 
@@ -76,6 +78,10 @@ Options:
   --timing              print the time to the first console byte and to exit (stderr)
   --no-tsc-hint         do not pass tsc_khz=N; the guest calibrates its TSC itself
   --qemu PATH           the QEMU to run [default: qemu-system-x86_64]
+  --gdb                 start the guest halted, with QEMU's gdb server on a free local
+                        port, and print the command that attaches gdb to it
+                        (`gdb ELF -ex 'target remote :PORT'`); no timeout unless
+                        --timeout is given. `probe gdb` also starts that gdb
   --disk FILE[,bus=virtio|ide]
                         attach the raw image FILE as a disk (repeatable: disk 0, 1...
                         in order); the guest's writes go to the file. virtio is the
@@ -110,12 +116,40 @@ without a status or the image could not be booted, 127 QEMU missing, 2 bad comma
 too many for the board), 128+N stopped by signal N.
 ";
 
+const GDB: &str = "\
+Usage: probe gdb [OPTIONS] ELF [GUEST_ARGS...]
+
+Boots ELF as `probe run --gdb` does (halted, QEMU's gdb server on a free local port) and
+runs gdb on it in the foreground, attached: `gdb -q ELF -ex 'target remote :PORT'`. The
+guest console streams to stdout meanwhile. Ctrl-C reaches gdb (it interrupts the guest),
+not probe. When gdb exits, probe kills QEMU and exits with gdb's status.
+
+Takes the options of `probe run` (see probe run --help); there is no timeout unless
+--timeout is given. The gdb is NOVILLO_GDB's, else `gdb` from PATH.
+
+In gdb: `break hello::main` (an application's `main` is `<crate>::main`: the binary's or
+example's name; `__novillo_main` is the kernel's call to it in any image), `continue`,
+`bt`, `next`, `step`. Under TCG a breakpoint (`break`) is kept by QEMU itself and works
+from the first instruction, as does `hbreak`. Under KVM `break` writes an int3 into guest
+memory, so it holds only where the code already is when it is set (true of the images
+probe boots with -kernel, not of code a loader copies in later); `hbreak` uses the CPU's
+debug registers (4 at a time) and has no such limit. The boards enter in 32-bit mode: gdb
+shows that code as 64-bit (QEMU reports an x86-64 CPU), so read the entry's source rather
+than its disassembly. A release image has line tables only (`debug =
+\"line-tables-only\"`): `bt`, `next` and breakpoints by function work, but functions
+inlined into others (an application's `main` is, into `__novillo_main`) go by their short
+names there: `break main`; variables are mostly optimised out.
+
+Exit codes: gdb's status, 2 bad command line, 125 the image could not be booted, 127 QEMU
+or gdb missing.
+";
+
 const TEST: &str = "\
 Usage: probe test [OPTIONS]
 
 Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`: the
 applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
-examples `panic` and `fault` (ud2, pf), `hello` and `panic` without QEMU's exit device
+examples `panic` and `fault` (ud2, pf, deep), `hello` and `panic` without QEMU's exit device
 (no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), the PC
 build from its BIOS disk image (image-*: hello and the threads suite from IDE, virtio-blk
 and q35's AHCI, hello with 6G and 8 cores, and two damaged images whose loader error is
@@ -326,6 +360,7 @@ pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
     match topic {
         None => OVERVIEW,
         Some(Subcommand::Run) => RUN,
+        Some(Subcommand::Gdb) => GDB,
         Some(Subcommand::Test) => TEST,
         Some(Subcommand::Image) => IMAGE,
         Some(Subcommand::Size) => SIZE,

@@ -15,6 +15,7 @@ mod disk;
 mod elf;
 mod exit;
 mod fat;
+mod gdb;
 mod guest;
 mod help;
 mod image;
@@ -25,6 +26,7 @@ mod run;
 mod share;
 mod size;
 mod suite;
+mod symbols;
 mod testing;
 mod tsc;
 

@@ -15,6 +15,7 @@ use crate::board::Board;
 use crate::children::{self, Child};
 use crate::disk::{Bus, Disk, Scratch, disk_args};
 use crate::exit::{self, GuestExit};
+use crate::symbols::Annotator;
 
 /// Everything needed to boot one image.
 #[derive(Debug)]
@@ -185,7 +186,8 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
 pub(crate) fn start(launch: &Launch<'_>) -> Result<Running, LaunchError> {
     let mut command = Command::new(launch.qemu);
     command.args(qemu_args(launch));
-    Running::spawn(command, launch.qemu, launch.timeout, launch.stream)
+    let symbols = Some(Annotator::new(launch.elf));
+    Running::spawn(command, launch.qemu, launch.timeout, launch.stream, symbols)
 }
 
 /// A chunk of console output and when it arrived (from just before spawning QEMU).
@@ -224,12 +226,14 @@ pub(crate) struct Running {
 
 impl Running {
     /// Starts `command` (a QEMU, named `program` in messages) with its console piped to us;
-    /// `start` builds the command for Novillo images, the Linux baseline its own.
+    /// `start` builds the command for Novillo images, the Linux baseline its own. `symbols`
+    /// names the addresses of the guest's backtraces in the console as it arrives.
     pub(crate) fn spawn(
         mut command: Command,
         program: &str,
         timeout: Option<Duration>,
         stream: bool,
+        symbols: Option<Annotator>,
     ) -> Result<Running, LaunchError> {
         command
             .stdin(Stdio::null())
@@ -247,7 +251,7 @@ impl Running {
         };
         // The reader hangs up when QEMU closes its console, i.e. when QEMU exits.
         let (sender, chunks) = mpsc::channel();
-        let reader = thread::spawn(move || read_console(stdout, stream, start, &sender));
+        let reader = thread::spawn(move || read_console(stdout, stream, symbols, start, &sender));
         Ok(Running {
             child,
             chunks,
@@ -393,7 +397,7 @@ fn contains(haystack: &[u8], text: &[u8]) -> bool {
 pub(crate) fn stand_in(script: &str, timeout: Option<Duration>) -> Running {
     let mut command = Command::new("sh");
     command.arg("-c").arg(script);
-    Running::spawn(command, "sh", timeout, false).expect("sh runs")
+    Running::spawn(command, "sh", timeout, false, None).expect("sh runs")
 }
 
 /// Runs QEMU (or, in tests, a stand-in) to its end with the console piped to us.
@@ -404,12 +408,19 @@ fn supervise(
     timeout: Option<Duration>,
     stream: bool,
 ) -> Result<Outcome, LaunchError> {
-    Running::spawn(command, program, timeout, stream)?.finish()
+    Running::spawn(command, program, timeout, stream, None)?.finish()
 }
 
-/// Reads the console to its end, copying it to our stdout when asked and handing each
-/// chunk to `sender`; returning drops the sender, which tells the receiver QEMU is gone.
-fn read_console(mut stdout: impl Read, stream: bool, start: Instant, sender: &mpsc::Sender<Chunk>) {
+/// Reads the console to its end, naming backtrace addresses when `symbols` is given,
+/// copying it to our stdout when asked and handing each chunk to `sender`; returning drops
+/// the sender, which tells the receiver QEMU is gone.
+fn read_console(
+    mut stdout: impl Read,
+    stream: bool,
+    mut symbols: Option<Annotator>,
+    start: Instant,
+    sender: &mpsc::Sender<Chunk>,
+) {
     let mut buffer = [0u8; 4096];
     loop {
         let len = match stdout.read(&mut buffer) {
@@ -418,7 +429,8 @@ fn read_console(mut stdout: impl Read, stream: bool, start: Instant, sender: &mp
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let bytes = &buffer[..len];
+        let annotated = symbols.as_mut().map(|symbols| symbols.feed(&buffer[..len]));
+        let bytes = annotated.as_deref().unwrap_or(&buffer[..len]);
         if stream {
             // Our own stdout going away (a closed pipe) must not stop the guest or the copy.
             let mut out = std::io::stdout().lock();

@@ -248,6 +248,23 @@ fn fixed_cases() -> Vec<Case> {
         )
         .args(&["ud2"]),
         Case::new("fault-pf", Example, "fault", 102, &["page fault", "CR2"]).args(&["pf"]),
+        // A thread's fault three calls deep: probe names each call of the backtrace.
+        Case::new(
+            "fault-deep",
+            Example,
+            "fault",
+            0,
+            &[
+                "thread 'deep' on core 0 ended by a CPU exception 14 (page fault)",
+                "backtrace:\n",
+                " fault::read_null at apps/examples/fault.rs:",
+                " fault::third at apps/examples/fault.rs:",
+                " fault::second at apps/examples/fault.rs:",
+                " fault::first at apps/examples/fault.rs:",
+                "join: Ok(Err(Fault { vector: 14,",
+            ],
+        )
+        .args(&["deep"]),
         // Without QEMU's exit device the guest turns the machine off (ACPI S5 on the PC)
         // or resets it (i8042, else a triple fault: microvm with ACPI off has neither S5
         // nor an i8042), and its status travels on the console's last line.
@@ -638,6 +655,7 @@ mod tests {
                 "panic",
                 "fault-ud2",
                 "fault-pf",
+                "fault-deep",
                 "no-exit-device",
                 "no-exit-device-panic",
                 "no-exit-device-acpi",
@@ -686,12 +704,12 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 37 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 38 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
             .collect();
-        assert_eq!(faults.len(), 2);
+        assert_eq!(faults.len(), 3);
         assert!(
             all.iter()
                 .any(|case| case.selected(Some("failing-on-purpose")))

@@ -51,6 +51,20 @@ impl ContextSwitch for X86ContextSwitch {
         // SAFETY: the caller promises `to` is a live, suspended context; `from` is ours.
         unsafe { switch_stacks(from, to.stack_pointer) }
     }
+
+    // Never inlined: the method's own frame is what `saved_frame_pointer` looks through.
+    #[inline(never)]
+    fn frame_pointer(&self) -> usize {
+        saved_frame_pointer()
+    }
+}
+
+/// The frame pointer saved in the caller's frame: called from a function with a frame
+/// (the image keeps frame pointers), the frame pointer of that function's caller. Being
+/// naked, this has no frame of its own.
+#[unsafe(naked)]
+extern "C" fn saved_frame_pointer() -> usize {
+    naked_asm!("mov rax, [rbp]", "ret");
 }
 
 /// Pushes the callee-saved registers, stores the stack pointer in `*from`, loads

@@ -155,6 +155,7 @@ novillo_enter_long_mode:
     leaq boot_stack_top(%rip), %rsp
     movq %r12, %rdi
     movq %r13, %rsi
+    xorl %ebp, %ebp                 /* the end of the frame chain, for backtraces */
     call *%r14
     ud2
 

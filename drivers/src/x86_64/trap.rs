@@ -113,6 +113,7 @@ impl TrapFrame {
             name: exception_name(self.vector),
             instruction_pointer: self.rip,
             stack_pointer: self.rsp,
+            frame_pointer: self.rbp,
             error_code: has_error_code(self.vector).then_some(self.error_code),
             address: matches!(self.vector, 8 | 14).then_some(cr2),
         }

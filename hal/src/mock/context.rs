@@ -31,6 +31,11 @@ impl ContextSwitch for StackSwitch {
         // SAFETY: the caller promises `to` is a live, suspended context.
         unsafe { switch_to(from, to.stack_pointer) }
     }
+
+    /// No chain: host builds leave frame pointers out.
+    fn frame_pointer(&self) -> usize {
+        0
+    }
 }
 
 #[unsafe(naked)]

@@ -6,9 +6,13 @@
 //! loop), it ends the machine with a full report and [`PANIC`](crate::process::PANIC) or
 //! [`FAULT`](crate::process::FAULT), as a panic in `main` ends a `std` process.
 //!
+//! Each report ends with a [backtrace](backtrace) of the calls that led to the failure.
+//!
 //! Reporting needs no heap: the heap may be what ran out. A failed allocation
 //! (`handle_alloc_error`'s panic) is reported as running out of memory.
 
+#[allow(unsafe_code)] // Reads the stack it walks.
+mod backtrace;
 mod message;
 
 use alloc::sync::Arc;
@@ -16,6 +20,7 @@ use core::fmt;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use backtrace::Backtrace;
 use hal::trap::Fault;
 pub use message::PanicMessage;
 
@@ -94,11 +99,29 @@ fn thread_may_survive(vector: u8) -> bool {
 
 /// Where the board sends CPU exceptions.
 pub fn on_fault(fault: &Fault) -> ! {
-    if let Some((thread, overflow)) = sched::faulting_thread(fault.address)
-        && !thread::is_main(thread.id)
-        && thread_may_survive(fault.vector)
-    {
-        let who = Who(Some(thread));
+    let thread = sched::faulting_thread(fault.address)
+        .filter(|(thread, _)| !thread::is_main(thread.id) && thread_may_survive(fault.vector));
+    let (who, overflow, survives) = match thread {
+        Some((thread, overflow)) => (Who(Some(thread)), overflow, true),
+        None => {
+            claim_last_report(process::FAULT);
+            (Who::now(), false, false)
+        }
+    };
+    let ends = if survives { "ended" } else { "stopped" };
+    // One report for a thread and for the machine: the fault says it all, and a second
+    // format (the thread error's) would cost every image its code.
+    let cause = if overflow {
+        "a stack overflow into its guard page, "
+    } else {
+        ""
+    };
+    console::emergency_print(format_args!(
+        "\n{who} on core {} {ends} by {cause}a {fault}\n",
+        system::current_core()
+    ));
+    print_backtrace(Some(fault), &who);
+    if survives {
         let error = match (overflow, fault.address) {
             (true, Some(address)) => ThreadError::StackOverflow { address },
             _ => ThreadError::Fault {
@@ -108,21 +131,29 @@ pub fn on_fault(fault: &Fault) -> ! {
                 address: fault.address,
             },
         };
-        console::emergency_print(format_args!(
-            "{who} on core {} ended: {error}\n",
-            system::current_core()
-        ));
         drop(who);
         sched::fail_current(error)
     }
-    claim_last_report(process::FAULT);
-    console::emergency_print(format_args!(
-        "\n{} on core {} stopped by a {}\n",
-        Who::now(),
-        system::current_core(),
-        fault
-    ));
     process::exit(process::FAULT)
+}
+
+/// Prints the calls that led to `fault`, or (`None`) to the panic being reported, in the
+/// stack of `who`.
+fn print_backtrace(fault: Option<&Fault>, who: &Who) {
+    let (first, frame_pointer) = match (fault, sched::context_switch()) {
+        (Some(fault), _) => (
+            Some(fault.instruction_pointer),
+            usize::try_from(fault.frame_pointer).unwrap_or(0),
+        ),
+        // This function's own frame, which lives while the backtrace is written: asked for
+        // here, not in a closure, which would be a frame of its own in a debug build.
+        (None, Some(switch)) => (None, switch.frame_pointer()),
+        (None, None) => (None, 0),
+    };
+    console::emergency_print(format_args!(
+        "{}",
+        Backtrace::new(first, frame_pointer, who.0.as_deref())
+    ));
 }
 
 /// Reports a panic as `std` does: `thread 'main' panicked at file:line:column:` and the
@@ -150,9 +181,9 @@ pub fn on_panic(info: &PanicInfo<'_>) -> ! {
 }
 
 /// Writes the report of a panic whose message is `message` (cut short, so the report
-/// formats `info`'s whole message again); returns the size of the allocation that failed
-/// when it was a failed allocation. One function for both reports keeps one copy of each
-/// format in the image.
+/// formats `info`'s whole message again) and its backtrace; returns the size of the
+/// allocation that failed when it was a failed allocation. One function for both reports
+/// keeps one copy of each format in the image.
 fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Option<usize> {
     let size = message.failed_allocation();
     match (size, info.location()) {
@@ -171,6 +202,7 @@ fn report_panic(who: &Who, info: &PanicInfo<'_>, message: &PanicMessage) -> Opti
             console::emergency_print(format_args!("\n{who} panicked:\n{}\n", info.message()));
         }
     }
+    print_backtrace(None, who);
     size
 }
 

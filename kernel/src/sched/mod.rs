@@ -151,6 +151,14 @@ impl ThreadInner {
         // thread); nothing else touches the stack field meanwhile.
         unsafe { (*self.stack.get()).as_ref().map(Stack::guard_range) }
     }
+
+    /// The addresses of this thread's stack above its guard page, if it has a stack: where
+    /// a backtrace of the thread may read.
+    pub(crate) fn stack_range(&self) -> Option<core::ops::Range<usize>> {
+        // SAFETY: called on the thread's own core (by the fault and panic reports, for the
+        // current thread); nothing else touches the stack field meanwhile.
+        unsafe { (*self.stack.get()).as_ref().map(Stack::range) }
+    }
 }
 
 struct Sleeper {
@@ -643,6 +651,11 @@ pub(crate) fn spawn(
     });
     make_ready(thread.clone());
     Ok(thread)
+}
+
+/// The board's context switch, once the kernel has it.
+pub(crate) fn context_switch() -> Option<&'static (dyn ContextSwitch + Sync)> {
+    MACHINE.get().map(|machine| machine.switch)
 }
 
 /// The current thread, if a thread (not a core's loop) runs.

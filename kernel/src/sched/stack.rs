@@ -52,6 +52,12 @@ impl Stack {
         base..base + PAGE_SIZE as u64
     }
 
+    /// The address range of the stack proper, above the guard page.
+    pub(crate) fn range(&self) -> core::ops::Range<usize> {
+        let base = self.base.as_ptr() as usize;
+        base + PAGE_SIZE..base + self.layout.size()
+    }
+
     /// Makes the guard page fault when touched; on the core that will run the thread.
     /// Returns `false` when the board could not (then the stack has no guard).
     pub(crate) fn protect(&mut self) -> bool {

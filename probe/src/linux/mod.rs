@@ -277,7 +277,7 @@ impl Image {
             &forwards,
         ));
         command.args(disks);
-        let running = Running::spawn(command, QEMU, timeout, false)?;
+        let running = Running::spawn(command, QEMU, timeout, false, None)?;
         Ok(Guest {
             running,
             forwards,
