@@ -63,6 +63,7 @@ pub fn init<P: Platform>(board: Board<P>) {
         heap,
         console,
         clock,
+        wall_clock,
         cores,
         idle,
         switch,
@@ -76,6 +77,7 @@ pub fn init<P: Platform>(board: Board<P>) {
     console::install(leak(console));
     let clock: &'static (dyn Clock + Sync) = leak(clock);
     time::install(clock);
+    time::install_wall_clock::<P>(wall_clock);
     process::install(leak(power));
     let cores: &'static (dyn Cores + Sync) = leak(cores);
     system::install(name, hal::memory::usable_bytes(memory_map), cores);
@@ -165,12 +167,29 @@ macro_rules! main {
 macro_rules! board {
     ($platform:ty) => {
         $crate::devices!($platform);
+        $crate::wall_clock!($platform);
 
         #[unsafe(no_mangle)]
         fn __novillo_start(board: $crate::hal::board::Board<$platform>) -> ! {
             $crate::start(board)
         }
         $crate::cores!(<$platform as $crate::hal::board::Platform>::Cores);
+    };
+}
+
+/// Defines how the kernel reads a board's wall clock:
+/// `kernel::wall_clock!(bsp_microvm::Microvm);`. [`board!`](crate::board) calls it; host
+/// tests that read the time of day call it themselves.
+#[macro_export]
+macro_rules! wall_clock {
+    ($platform:ty) => {
+        #[unsafe(no_mangle)]
+        fn __novillo_wall_clock(
+            source: &mut (dyn ::core::any::Any + Send),
+            now: $crate::time::Instant,
+        ) -> ::core::option::Option<$crate::time::Duration> {
+            $crate::time::__read_wall_clock::<$platform>(source, now)
+        }
     };
 }
 
