@@ -42,16 +42,19 @@ const _: () = assert!(
     "the core stack outgrew hal::board::HEAP_PER_CORE"
 );
 
-// The kernel's own tests run on the fake cores.
+// The kernel's own tests run on the fake cores and the fake board's wall clock.
 #[cfg(test)]
 crate::cores!(hal::mock::FakeCores);
+#[cfg(test)]
+crate::wall_clock!(hal::mock::MockPlatform);
 
 fn leak<T>(value: T) -> &'static mut T {
     Box::leak(Box::new(value))
 }
 
 /// Takes the board over: its memory becomes the heap, its console the kernel console, its
-/// clock the kernel's time, its cores the schedulers'; the logger starts and CPU
+/// clock the kernel's time (its wall clock waits for the first `SystemTime::now`), its
+/// cores the schedulers'; the logger starts and CPU
 /// exceptions come to [`fault::on_fault`]; the interrupt controller and devices wait for
 /// the first request for a device. Runs once, on core 0, before anything else in
 /// the kernel. The other cores start with [`start`].

@@ -8,7 +8,8 @@
 //! The source waits, type-erased, until then: the kernel reaches it through
 //! `__novillo_wall_clock`, which [`wall_clock!`](crate::wall_clock) (called by
 //! [`board!`](crate::board)) defines for the board's platform, so an application that never
-//! asks for the time of day links none of the board's clock code.
+//! asks for the time of day links none of the board's clock code. A host test that reads
+//! the time without `board!` invokes `kernel::wall_clock!(hal::mock::MockPlatform);`.
 
 use alloc::boxed::Box;
 use core::any::Any;
