@@ -230,7 +230,10 @@ fn boot_case(
         for (index, spec) in case.disks.iter().enumerate() {
             let file = dir.path().join(format!("disk{index}.img"));
             write_image(&file, spec)?;
-            variant.disks.push(Disk::virtio(file.clone()));
+            variant.disks.push(Disk {
+                file: file.clone(),
+                bus: case.disk_bus,
+            });
             disk_files.push(file);
         }
     }
@@ -374,6 +377,7 @@ mod tests {
             board_note: None,
             disks: Vec::new(),
             wall_clock: false,
+            disk_bus: crate::disk::Bus::Virtio,
         }
     }
 
