@@ -5,9 +5,11 @@
 //! [`AtaDrive`] values share one [`Channel`] behind a lock: the channel runs one command at
 //! a time and starts a drive's queued request when the other's ends.
 //!
-//! A request is one or more commands (READ/WRITE SECTORS, or their EXT forms when the
-//! request reaches past LBA28 or covers more than 256 sectors and the drive has LBA48), of
-//! at most 256 (LBA28) or 65,536 (LBA48) sectors, moving one sector per data-request. The
+//! A request is one or more commands (READ/WRITE MULTIPLE, or SECTORS for a drive without
+//! multiple mode; their EXT forms when the request reaches past LBA28 or covers more than
+//! 256 sectors and the drive has LBA48), of at most 256 (LBA28) or 65,536 (LBA48) sectors,
+//! moving one data block per data-request: the drive's most sectors per block (QEMU: 16),
+//! which discovery sets with SET MULTIPLE MODE, else one sector. The
 //! driver never waits for the drive in `submit` or `poll`: each call moves every sector the
 //! drive offers now and returns; the drive's interrupt brings the next call. Reading the
 //! status register lowers the drive's interrupt, so each call does, and a sector that
@@ -77,6 +79,16 @@ pub mod cmd {
     pub const FLUSH_EXT: u8 = 0xea;
     /// IDENTIFY DEVICE.
     pub const IDENTIFY: u8 = 0xec;
+    /// READ MULTIPLE (LBA28).
+    pub const READ_MULTIPLE: u8 = 0xc4;
+    /// READ MULTIPLE EXT (LBA48).
+    pub const READ_MULTIPLE_EXT: u8 = 0x29;
+    /// WRITE MULTIPLE (LBA28).
+    pub const WRITE_MULTIPLE: u8 = 0xc5;
+    /// WRITE MULTIPLE EXT (LBA48).
+    pub const WRITE_MULTIPLE_EXT: u8 = 0x39;
+    /// SET MULTIPLE MODE: the sectors per data block of the MULTIPLE commands.
+    pub const SET_MULTIPLE: u8 = 0xc6;
 }
 
 /// How many status reads discovery spends on one drive's IDENTIFY before it gives up.
@@ -88,10 +100,10 @@ pub trait Registers {
     fn read(&mut self, offset: u8) -> u8;
     /// Writes command-block register `offset`.
     fn write(&mut self, offset: u8, value: u8);
-    /// Reads one sector from the data port.
-    fn read_sector(&mut self, sector: &mut [u8]);
-    /// Writes one sector to the data port.
-    fn write_sector(&mut self, sector: &[u8]);
+    /// Reads one data block (a whole number of sectors) from the data port.
+    fn read_block(&mut self, block: &mut [u8]);
+    /// Writes one data block to the data port.
+    fn write_block(&mut self, block: &[u8]);
     /// Reads the alternate status: the status without lowering the interrupt.
     fn alt_status(&mut self) -> u8;
     /// Writes the device control register.
@@ -130,12 +142,12 @@ impl Registers for PortRegisters {
         unsafe { port::outb(self.base + u16::from(offset), value) }
     }
 
-    fn read_sector(&mut self, sector: &mut [u8]) {
+    fn read_block(&mut self, sector: &mut [u8]) {
         // SAFETY: as for `read`; the drive has a sector ready (DRQ).
         unsafe { port::insw(self.base, sector) }
     }
 
-    fn write_sector(&mut self, sector: &[u8]) {
+    fn write_block(&mut self, sector: &[u8]) {
         // SAFETY: as for `read`; the drive wants a sector (DRQ).
         unsafe { port::outsw(self.base, sector) }
     }
@@ -158,6 +170,8 @@ pub struct Identity {
     pub sectors: u64,
     /// Whether the drive takes LBA48 commands.
     pub lba48: bool,
+    /// The most sectors per data block of READ/WRITE MULTIPLE (0 or 1: one).
+    pub multiple: u8,
 }
 
 impl Identity {
@@ -173,7 +187,12 @@ impl Identity {
         } else {
             lba28_sectors
         };
-        (sectors != 0).then_some(Self { sectors, lba48 })
+        let multiple = (word(47) & 0xff) as u8;
+        (sectors != 0).then_some(Self {
+            sectors,
+            lba48,
+            multiple,
+        })
     }
 }
 
@@ -238,6 +257,8 @@ struct Active {
 pub struct Channel<R> {
     registers: R,
     identity: [Option<Identity>; 2],
+    /// Sectors per data block of each drive: more than 1 when it took SET MULTIPLE MODE.
+    block: [u64; 2],
     writable: bool,
     queued: [Option<Job>; 2],
     active: Option<Active>,
@@ -263,12 +284,19 @@ impl<R: Registers> Channel<R> {
     ) -> (Vec<AtaDrive<R>>, [Result<Identity, Error>; 2]) {
         registers.set_control(NIEN);
         let found = [identify(&mut registers, 0), identify(&mut registers, 1)];
+        let block = [0, 1].map(|unit| match found[unit] {
+            Ok(id) if id.multiple > 1 && set_multiple(&mut registers, unit, id.multiple) => {
+                u64::from(id.multiple)
+            }
+            _ => 1,
+        });
         registers.set_control(0);
         // Lowers an interrupt IDENTIFY left pending.
         registers.read(reg::STATUS);
         let channel = Arc::new(Mutex::new(Self {
             registers,
             identity: [found[0].ok(), found[1].ok()],
+            block,
             writable,
             queued: [None; 2],
             active: None,
@@ -314,13 +342,18 @@ impl<R: Registers> Channel<R> {
         let long = lba48 && (end > 1 << 28 || job.left > 256);
         let max = if long { 65_536 } else { 256 };
         let count = job.left.min(max);
-        let command = match (job.op, long) {
-            (Op::Read(_), false) => cmd::READ,
-            (Op::Read(_), true) => cmd::READ_EXT,
-            (Op::Write(_), false) => cmd::WRITE,
-            (Op::Write(_), true) => cmd::WRITE_EXT,
-            (Op::Flush, false) => cmd::FLUSH,
-            (Op::Flush, true) => cmd::FLUSH_EXT,
+        let multiple = self.block[unit] > 1;
+        let command = match (job.op, long, multiple) {
+            (Op::Read(_), false, false) => cmd::READ,
+            (Op::Read(_), true, false) => cmd::READ_EXT,
+            (Op::Read(_), false, true) => cmd::READ_MULTIPLE,
+            (Op::Read(_), true, true) => cmd::READ_MULTIPLE_EXT,
+            (Op::Write(_), false, false) => cmd::WRITE,
+            (Op::Write(_), true, false) => cmd::WRITE_EXT,
+            (Op::Write(_), false, true) => cmd::WRITE_MULTIPLE,
+            (Op::Write(_), true, true) => cmd::WRITE_MULTIPLE_EXT,
+            (Op::Flush, false, _) => cmd::FLUSH,
+            (Op::Flush, true, _) => cmd::FLUSH_EXT,
         };
         let lba = job.lba.to_le_bytes();
         let r = &mut self.registers;
@@ -370,21 +403,23 @@ impl<R: Registers> Channel<R> {
             }
             let job = active.job;
             let offset = job.moved as usize * SECTOR_SIZE;
+            // One data block: up to the drive's multiple, within the command.
+            let sectors = self.block[active.unit].min(active.in_command);
+            let len = sectors as usize * SECTOR_SIZE;
             match job.op {
-                Op::Read(buf) if status & DRQ != 0 && active.in_command > 0 => {
-                    // SAFETY: the buffer holds `left + moved` sectors and stays valid and
-                    // untouched until the token is polled (`submit`'s contract).
-                    let sector = unsafe {
-                        core::slice::from_raw_parts_mut(buf.as_ptr().add(offset), SECTOR_SIZE)
-                    };
-                    self.registers.read_sector(sector);
+                Op::Read(buf) if status & DRQ != 0 && sectors > 0 => {
+                    // SAFETY: the buffer holds `left + moved` sectors (`sectors` is at most
+                    // `left`) and stays valid and untouched until the token is polled
+                    // (`submit`'s contract).
+                    let block =
+                        unsafe { core::slice::from_raw_parts_mut(buf.as_ptr().add(offset), len) };
+                    self.registers.read_block(block);
                 }
-                Op::Write(buf) if status & DRQ != 0 && active.in_command > 0 => {
+                Op::Write(buf) if status & DRQ != 0 && sectors > 0 => {
                     // SAFETY: as above.
-                    let sector = unsafe {
-                        core::slice::from_raw_parts(buf.as_ptr().add(offset), SECTOR_SIZE)
-                    };
-                    self.registers.write_sector(sector);
+                    let block =
+                        unsafe { core::slice::from_raw_parts(buf.as_ptr().add(offset), len) };
+                    self.registers.write_block(block);
                 }
                 Op::Read(_) | Op::Write(_) | Op::Flush if status & DRQ == 0 => {
                     // Neither busy nor asking while sectors are left: the drive has not
@@ -406,10 +441,10 @@ impl<R: Registers> Channel<R> {
                     continue;
                 }
             }
-            active.job.lba += 1;
-            active.job.left -= 1;
-            active.job.moved += 1;
-            active.in_command -= 1;
+            active.job.lba += sectors;
+            active.job.left -= sectors;
+            active.job.moved += sectors;
+            active.in_command -= sectors;
             self.active = Some(active);
             self.unacked = true;
             // After a read's last sector the drive raises no interrupt: it is over.
@@ -460,8 +495,29 @@ fn identify<R: Registers>(r: &mut R, unit: usize) -> Result<Identity, Error> {
         });
     }
     let mut words = [0; SECTOR_SIZE];
-    r.read_sector(&mut words);
+    r.read_block(&mut words);
     Identity::parse(&words).ok_or(Error::NoSectors)
+}
+
+/// Sets drive `unit`'s data blocks to `sectors` sectors; `false` when it refuses or never
+/// answers (polling at most [`IDENTIFY_POLLS`] times): it then moves one sector at a time.
+fn set_multiple<R: Registers>(r: &mut R, unit: usize, sectors: u8) -> bool {
+    r.write(reg::DEVICE, 0xa0 | (unit as u8) << 4);
+    for _ in 0..4 {
+        r.alt_status();
+    }
+    r.write(reg::COUNT, sectors);
+    r.write(reg::STATUS, cmd::SET_MULTIPLE);
+    for _ in 0..4 {
+        r.alt_status();
+    }
+    for _ in 0..IDENTIFY_POLLS {
+        let status = r.read(reg::STATUS);
+        if status & BSY == 0 {
+            return status & (ERR | DF) == 0;
+        }
+    }
+    false
 }
 
 /// One drive of a [`Channel`]: a [`BlockDevice`] with a queue of one request.
@@ -579,6 +635,8 @@ mod tests {
         refuses: Option<(u8, u8)>,
         /// Reading this sector fails.
         bad_sector: Option<u64>,
+        /// The most sectors per data block it offers for the MULTIPLE commands.
+        multiple: u8,
     }
 
     #[derive(Debug, PartialEq, Eq)]
@@ -606,6 +664,8 @@ mod tests {
         buffer: Vec<u8>,
         irq: bool,
         commands: Vec<u8>,
+        /// Each drive's sectors per block, as SET MULTIPLE MODE left it (0: never set).
+        block: [u64; 2],
     }
 
     #[derive(Clone, Debug)]
@@ -625,6 +685,7 @@ mod tests {
                 buffer: Vec::new(),
                 irq: false,
                 commands: Vec::new(),
+                block: [0; 2],
             })))
         }
 
@@ -652,6 +713,19 @@ mod tests {
             self.drives[self.unit].as_mut()
         }
 
+        /// Sectors in the current command's next data block.
+        fn block_len(&self) -> u64 {
+            let multiple = matches!(
+                self.command,
+                cmd::READ_MULTIPLE
+                    | cmd::READ_MULTIPLE_EXT
+                    | cmd::WRITE_MULTIPLE
+                    | cmd::WRITE_MULTIPLE_EXT
+            );
+            let block = if multiple { self.block[self.unit] } else { 1 };
+            block.min(self.left)
+        }
+
         fn status(&mut self) -> u8 {
             let Some(drive) = self.drives[self.unit].as_ref() else {
                 return 0;
@@ -673,7 +747,14 @@ mod tests {
             let Some(drive) = self.drives[self.unit].clone() else {
                 return;
             };
-            let ext = matches!(command, cmd::READ_EXT | cmd::WRITE_EXT | cmd::FLUSH_EXT);
+            let ext = matches!(
+                command,
+                cmd::READ_EXT
+                    | cmd::WRITE_EXT
+                    | cmd::FLUSH_EXT
+                    | cmd::READ_MULTIPLE_EXT
+                    | cmd::WRITE_MULTIPLE_EXT
+            );
             let [count, low, mid, high] = self.taskfile;
             let (lba, count) = if ext {
                 let lba =
@@ -699,6 +780,7 @@ mod tests {
                     let mut words = vec![0u8; SECTOR_SIZE];
                     let lba28 = drive.sectors.min(0x0fff_ffff) as u32;
                     words[120..124].copy_from_slice(&lba28.to_le_bytes());
+                    words[94] = drive.multiple;
                     if drive.lba48 {
                         words[166..168].copy_from_slice(&(1u16 << 10).to_le_bytes());
                         words[200..208].copy_from_slice(&drive.sectors.to_le_bytes());
@@ -708,10 +790,28 @@ mod tests {
                     self.phase = Phase::Drq;
                     self.irq = true;
                 }
-                cmd::READ | cmd::READ_EXT | cmd::FLUSH | cmd::FLUSH_EXT => {
+                cmd::SET_MULTIPLE => {
+                    let sectors = self.taskfile[0][1];
+                    if sectors == 0 || sectors > drive.multiple {
+                        self.phase = Phase::Error;
+                    } else {
+                        self.block[self.unit] = u64::from(sectors);
+                        self.phase = Phase::Idle;
+                    }
+                    return;
+                }
+                cmd::READ
+                | cmd::READ_EXT
+                | cmd::READ_MULTIPLE
+                | cmd::READ_MULTIPLE_EXT
+                | cmd::FLUSH
+                | cmd::FLUSH_EXT => {
                     self.phase = Phase::Busy;
                 }
                 cmd::WRITE | cmd::WRITE_EXT => self.phase = Phase::Drq,
+                cmd::WRITE_MULTIPLE | cmd::WRITE_MULTIPLE_EXT if self.block[self.unit] > 0 => {
+                    self.phase = Phase::Drq;
+                }
                 _ => self.phase = Phase::Error,
             }
             let moves_data = !matches!(command, cmd::IDENTIFY | cmd::FLUSH | cmd::FLUSH_EXT);
@@ -723,18 +823,36 @@ mod tests {
 
         /// The end of a busy spell.
         fn ready_next(&mut self) {
-            let (command, lba) = (self.command, self.lba);
+            let (command, lba, n) = (self.command, self.lba, self.block_len());
+            let left = self.left;
             let Some(drive) = self.drive() else { return };
-            self.phase = match command {
-                cmd::READ | cmd::READ_EXT if drive.bad_sector == Some(lba) => Phase::Error,
-                cmd::READ | cmd::READ_EXT => {
-                    let sector = drive.data.get(&lba).cloned();
-                    self.buffer = sector.unwrap_or_else(|| vec![0; SECTOR_SIZE]);
-                    Phase::Drq
+            let reads = matches!(
+                command,
+                cmd::READ | cmd::READ_EXT | cmd::READ_MULTIPLE | cmd::READ_MULTIPLE_EXT
+            );
+            let writes = matches!(
+                command,
+                cmd::WRITE | cmd::WRITE_EXT | cmd::WRITE_MULTIPLE | cmd::WRITE_MULTIPLE_EXT
+            );
+            let bad = drive
+                .bad_sector
+                .is_some_and(|bad| (lba..lba + n).contains(&bad));
+            let mut buffer = Vec::new();
+            let phase = if reads && bad {
+                Phase::Error
+            } else if reads {
+                for sector in lba..lba + n {
+                    let data = drive.data.get(&sector).cloned();
+                    buffer.extend(data.unwrap_or_else(|| vec![0; SECTOR_SIZE]));
                 }
-                cmd::WRITE | cmd::WRITE_EXT if self.left > 0 => Phase::Drq,
-                _ => Phase::Idle,
+                Phase::Drq
+            } else if writes && left > 0 {
+                Phase::Drq
+            } else {
+                Phase::Idle
             };
+            self.buffer = buffer;
+            self.phase = phase;
             self.irq = true;
         }
     }
@@ -768,12 +886,18 @@ mod tests {
             }
         }
 
-        fn read_sector(&mut self, sector: &mut [u8]) {
+        fn read_block(&mut self, block: &mut [u8]) {
             let mut bank = self.0.lock();
             assert_eq!(bank.phase, Phase::Drq, "data read without DRQ");
-            sector.copy_from_slice(&bank.buffer);
-            bank.lba += 1;
-            bank.left -= 1;
+            assert_eq!(
+                block.len(),
+                bank.buffer.len(),
+                "a read of another block size"
+            );
+            block.copy_from_slice(&bank.buffer);
+            let n = (block.len() / SECTOR_SIZE) as u64;
+            bank.lba += n;
+            bank.left -= n;
             bank.phase = if bank.left > 0 {
                 Phase::Busy
             } else {
@@ -781,15 +905,23 @@ mod tests {
             };
         }
 
-        fn write_sector(&mut self, sector: &[u8]) {
+        fn write_block(&mut self, block: &[u8]) {
             let mut bank = self.0.lock();
             assert_eq!(bank.phase, Phase::Drq, "data written without DRQ");
+            let n = bank.block_len();
+            assert_eq!(
+                block.len() as u64,
+                n * SECTOR_SIZE as u64,
+                "a write of another block size"
+            );
             let lba = bank.lba;
             if let Some(drive) = bank.drive() {
-                drive.data.insert(lba, sector.to_vec());
+                for (i, sector) in block.chunks(SECTOR_SIZE).enumerate() {
+                    drive.data.insert(lba + i as u64, sector.to_vec());
+                }
             }
-            bank.lba += 1;
-            bank.left -= 1;
+            bank.lba += n;
+            bank.left -= n;
             bank.phase = Phase::Busy;
         }
 
@@ -966,6 +1098,50 @@ mod tests {
             commands[2..],
             [cmd::READ, cmd::READ, cmd::WRITE_EXT, cmd::FLUSH],
             "300 sectors: two LBA28 commands; past LBA28: one EXT command"
+        );
+    }
+
+    #[test]
+    fn a_drive_with_multiple_mode_moves_blocks_and_keeps_the_contract() {
+        let with_blocks = |image: &[u8]| Drive {
+            multiple: 4,
+            ..drive_with(image)
+        };
+        block_contract(|image| Harness::new([Some(with_blocks(image)), None], 0, true));
+        let bank = FakeRegisters::new([Some(with_blocks(&vec![6; 40 * SECTOR_SIZE])), None]);
+        let (mut drives, found) = Channel::probe(bank.clone(), true);
+        assert_eq!(found[0].map(|id| id.multiple), Ok(4));
+        let mut buf = vec![0; 10 * SECTOR_SIZE];
+        assert_eq!(
+            run(
+                &bank,
+                &mut drives[0],
+                Request::Read {
+                    first: 3,
+                    buf: &mut buf
+                }
+            ),
+            Ok(())
+        );
+        assert!(buf.iter().all(|&x| x == 6));
+        let data = vec![9; 7 * SECTOR_SIZE];
+        assert_eq!(
+            run(
+                &bank,
+                &mut drives[0],
+                Request::Write {
+                    first: 30,
+                    buf: &data
+                }
+            ),
+            Ok(())
+        );
+        assert_eq!(bank.sector(0, 36), vec![9; SECTOR_SIZE]);
+        let commands = bank.0.lock().commands.clone();
+        assert_eq!(
+            commands[2..],
+            [cmd::SET_MULTIPLE, cmd::READ_MULTIPLE, cmd::WRITE_MULTIPLE],
+            "after IDENTIFY of both units"
         );
     }
 
