@@ -49,7 +49,7 @@ impl Subcommand {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Subcommand::Run => "run",
             Subcommand::Test => "test",

@@ -64,6 +64,17 @@ fn dispatch() -> u8 {
             return exit::USAGE;
         }
     };
+    // Help, run (its image is built already) and host tests alone build nothing for bare
+    // metal; everything else does, first.
+    let bare_metal = match &command {
+        Command::Help(_) | Command::Run(_) => false,
+        Command::Test(options) => options.guests,
+        Command::Size | Command::Lint | Command::Bench(_) => true,
+    };
+    if bare_metal && let Err(message) = cargo::check_bare_metal_target() {
+        eprintln!("probe: {message}");
+        return 1;
+    }
     match command {
         Command::Help(topic) => {
             print!("{}", help::text(topic));
