@@ -131,17 +131,14 @@ fn start_cores() {
         })
         .collect();
     let mut running = 1;
-    let mut all_so_far = true;
     // SAFETY: each stack is 16-byte aligned at its top, 64 KiB, leaked (lives for ever) and
     // used by nothing else.
     unsafe {
         cores.start_all(&stack_tops, core_entry, &mut |core, result| match result {
-            Ok(()) if all_so_far => running += 1,
-            Ok(()) => log::warn!("core {core} started after one that did not: it stays idle"),
-            Err(error) => {
-                all_so_far = false;
-                log::warn!("core {core} did not start ({error})");
-            }
+            // Reports come in core order: a core counts while none before it failed.
+            Ok(()) if core == running => running += 1,
+            Ok(()) => {}
+            Err(error) => log::warn!("core {core} did not start ({error})"),
         });
     }
     if running < cores.count() {

@@ -362,6 +362,8 @@ impl ApicCores {
     ///
     /// # Safety
     /// As for [`Cores::start`], for every core.
+    // Shared by `start` and `start_all`: one copy in the image (`cargo probe size`).
+    #[inline(never)]
     unsafe fn start_cores(
         &self,
         cores: &[(usize, usize)],
