@@ -23,6 +23,13 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+// `cargo test -p drivers` builds for the default target, bare metal, which has no `std` for the
+// test harness; rustc's own error says only that `std` is missing.
+#[cfg(all(test, target_os = "none"))]
+core::compile_error!(
+    "host tests build for the host: cargo test --target host-tuple -p drivers (or cargo probe test --host-only)"
+);
+
 extern crate alloc;
 
 pub mod block;

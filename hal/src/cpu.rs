@@ -39,10 +39,10 @@ impl StartError {
 }
 
 /// The cores of the machine, numbered `0..count()`; core 0 boots first and starts the
-/// others with [`Cores::start`].
+/// others with [`Cores::start_all`] (or one by one with [`Cores::start`]).
 ///
 /// # Contract
-/// Every method but `start` returns at once and may be called on any core.
+/// Every method but `start` and `start_all` returns at once and may be called on any core.
 pub trait Cores {
     /// How many cores the machine has (at least 1).
     fn count(&self) -> usize;
@@ -79,6 +79,28 @@ pub trait Cores {
         stack_top: usize,
         entry: CoreEntry,
     ) -> Result<(), StartError>;
+
+    /// Starts cores `1..=stack_tops.len()` together: core `n` runs `entry(n)` on the stack
+    /// that ends at `stack_tops[n - 1]`. Returns once every one of them runs `entry` or a
+    /// bounded wait has passed, after telling `report` each core's outcome in core order;
+    /// a core without an answer is never started again. Boards that can signal all cores
+    /// at once override it; by default it [`start`](Cores::start)s one after the other.
+    ///
+    /// # Safety
+    /// Each of `stack_tops` must be as [`Cores::start`] requires, and all different.
+    unsafe fn start_all(
+        &self,
+        stack_tops: &[usize],
+        entry: CoreEntry,
+        report: &mut dyn FnMut(usize, Result<(), StartError>),
+    ) {
+        for (index, &stack_top) in stack_tops.iter().enumerate() {
+            // SAFETY: the caller's promises for every stack are `start`'s.
+            report(index + 1, unsafe {
+                self.start(index + 1, stack_top, entry)
+            });
+        }
+    }
 }
 
 /// Halting the current core until something happens.

@@ -34,6 +34,13 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+// `cargo test -p hal` builds for the default target, bare metal, which has no `std` for the
+// test harness; rustc's own error says only that `std` is missing.
+#[cfg(all(test, target_os = "none"))]
+core::compile_error!(
+    "host tests build for the host: cargo test --target host-tuple -p hal (or cargo probe test --host-only)"
+);
+
 #[cfg(feature = "mock")]
 extern crate alloc;
 

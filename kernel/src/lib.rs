@@ -37,6 +37,13 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+// `cargo test -p kernel` builds for the default target, bare metal, which has no `std` for the
+// test harness; rustc's own error says only that `std` is missing.
+#[cfg(all(test, target_os = "none"))]
+core::compile_error!(
+    "host tests build for the host: cargo test --target host-tuple -p kernel (or cargo probe test --host-only)"
+);
+
 extern crate alloc;
 
 pub mod block;

@@ -13,6 +13,7 @@
 //!   which tells the kernel which core runs without an indirect call.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use hal::board::{Board, Platform};
 use hal::cpu::Cores;
@@ -123,22 +124,30 @@ pub fn start<P: Platform>(board: Board<P>) -> ! {
     sched::run_core()
 }
 
-/// Starts cores 1.. in order, each in its scheduler loop, until one does not start.
+/// Starts cores 1.. together, each in its scheduler loop; threads run on the cores before
+/// the first one that did not start (a core after it that did start stays idle).
 fn start_cores() {
     let cores = sched::machine().cores;
+    let stack_tops: Vec<usize> = (1..cores.count())
+        .map(|_| {
+            let stack: &'static mut [u8] =
+                Box::leak(alloc::vec![0u8; CORE_STACK].into_boxed_slice());
+            stack.as_ptr_range().end as usize & !0xf
+        })
+        .collect();
     let mut running = 1;
-    for core in 1..cores.count() {
-        let stack: &'static mut [u8] = Box::leak(alloc::vec![0u8; CORE_STACK].into_boxed_slice());
-        let top = stack.as_ptr_range().end as usize & !0xf;
-        // SAFETY: the stack is 16-byte aligned at `top`, 64 KiB, leaked (lives for ever)
-        // and used by nothing else.
-        match unsafe { cores.start(core, top, core_entry) } {
-            Ok(()) => running += 1,
-            Err(error) => {
-                log::warn!("core {core} did not start ({error}): running on {running} cores");
-                break;
-            }
-        }
+    // SAFETY: each stack is 16-byte aligned at its top, 64 KiB, leaked (lives for ever) and
+    // used by nothing else.
+    unsafe {
+        cores.start_all(&stack_tops, core_entry, &mut |core, result| match result {
+            // Reports come in core order: a core counts while none before it failed.
+            Ok(()) if core == running => running += 1,
+            Ok(()) => {}
+            Err(error) => log::warn!("core {core} did not start ({error})"),
+        });
+    }
+    if running < cores.count() {
+        log::warn!("running on {running} cores");
     }
     sched::set_running_cores(running);
 }

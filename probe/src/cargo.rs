@@ -15,6 +15,47 @@ pub(crate) fn workspace_root() -> &'static Path {
     manifest.parent().unwrap_or(manifest)
 }
 
+/// The bare-metal target every guest image is built for.
+pub(crate) const BARE_METAL: &str = "x86_64-unknown-none";
+
+/// Checks that the toolchain the workspace pins has the bare-metal target's `core`: rustup
+/// adds the targets `rust-toolchain.toml` names only when it installs the toolchain, so a
+/// toolchain installed before has none, and every build for it fails with E0463. `Err` is
+/// the one line that says what to run.
+pub(crate) fn check_bare_metal_target() -> Result<(), String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = children::output(
+        Command::new(rustc)
+            .args(["--print", "target-libdir", "--target", BARE_METAL])
+            .current_dir(workspace_root()),
+    )
+    .map_err(|err| format!("cannot run rustc to find the {BARE_METAL} target: {err}"))?;
+    let libdir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if output.status.success() && has_core(Path::new(&libdir)) {
+        Ok(())
+    } else {
+        Err(missing_target_message())
+    }
+}
+
+/// True when `libdir` holds a compiled `core`.
+fn has_core(libdir: &Path) -> bool {
+    std::fs::read_dir(libdir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libcore-") && name.ends_with(".rlib")
+        })
+    })
+}
+
+fn missing_target_message() -> String {
+    format!(
+        "the Rust target {BARE_METAL} is not installed for the pinned toolchain (rustup adds \
+         it only when it installs the toolchain): run `rustup target add {BARE_METAL}`"
+    )
+}
+
 /// A cargo command in the workspace root; `CARGO` (set by cargo for its children) wins, so
 /// the nested cargo is the same toolchain as the one that started probe.
 pub(crate) fn cargo(args: &[&str]) -> Command {
@@ -37,6 +78,15 @@ pub(crate) fn exit_text(status: ExitStatus) -> String {
     }
 }
 
+/// A cargo command that failed: which, how, and where cargo said why.
+fn failed(args: &[&str], status: ExitStatus) -> String {
+    format!(
+        "{} failed ({}): fix what cargo printed above, then run probe again",
+        describe(args),
+        exit_text(status)
+    )
+}
+
 /// Runs cargo with inherited output; `Err` says which command failed and how.
 pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     let status = children::spawn(cargo(args).stdin(Stdio::null()))
@@ -45,7 +95,7 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{} failed ({})", describe(args), exit_text(status)))
+        Err(failed(args, status))
     }
 }
 
@@ -194,7 +244,7 @@ pub(crate) fn build(args: &[&str]) -> Result<Vec<Artifact>, String> {
     if status.success() {
         Ok(artifacts)
     } else {
-        Err(format!("{} failed ({})", describe(args), exit_text(status)))
+        Err(failed(args, status))
     }
 }
 
@@ -202,7 +252,42 @@ pub(crate) fn build(args: &[&str]) -> Result<Vec<Artifact>, String> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{Artifact, Counts, TargetKind, parse_artifact, test_counts};
+    use super::{
+        Artifact, Counts, TargetKind, check_bare_metal_target, failed, has_core,
+        missing_target_message, parse_artifact, test_counts,
+    };
+
+    #[test]
+    fn a_libdir_without_core_is_a_missing_target() {
+        let dir = std::env::temp_dir().join(format!("probe-libdir-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(!has_core(&dir));
+        assert!(!has_core(&dir.join("absent")));
+        std::fs::write(dir.join("libcore-0123abcd.rlib"), b"").unwrap();
+        assert!(has_core(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let message = missing_target_message();
+        assert!(message.ends_with("run `rustup target add x86_64-unknown-none`"));
+        assert!(!message.contains('\n'));
+    }
+
+    #[test]
+    fn a_failed_build_says_where_to_look() {
+        let status = std::process::Command::new("sh")
+            .args(["-c", "exit 101"])
+            .status()
+            .unwrap();
+        assert_eq!(
+            failed(&["build", "-p", "apps"], status),
+            "cargo build -p apps failed (exit code 101): fix what cargo printed above, then run \
+             probe again"
+        );
+    }
+
+    #[test]
+    fn this_toolchain_has_the_target() {
+        assert_eq!(check_bare_metal_target(), Ok(()));
+    }
 
     #[test]
     fn reads_test_result_lines() {

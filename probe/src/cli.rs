@@ -63,7 +63,7 @@ impl Subcommand {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Subcommand::Run => "run",
             Subcommand::Gdb => "gdb",
@@ -149,9 +149,42 @@ pub(crate) struct ImageOptions {
 /// `probe bench`: which benchmark, with its options.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Bench {
+    /// `bench` alone: every benchmark that applies; `quick` is `--quick`.
+    All {
+        quick: bool,
+    },
+    Boot(BootOptions),
     Threads(ThreadsOptions),
     Idle(IdleOptions),
     Disk(DiskOptions),
+}
+
+/// `probe bench boot`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct BootOptions {
+    pub(crate) accel: AccelChoice,
+    pub(crate) boards: Vec<Board>,
+    /// The CPU counts to boot each board with, in order.
+    pub(crate) smp_list: Vec<u32>,
+    /// Boots per guest and machine for the times.
+    pub(crate) runs: usize,
+    /// `--baseline linux`: also boot the Linux guest.
+    pub(crate) linux: bool,
+    /// `--linux-kernel`: the baseline's kernel instead of the newest in `/boot`.
+    pub(crate) linux_kernel: Option<PathBuf>,
+}
+
+impl Default for BootOptions {
+    fn default() -> Self {
+        BootOptions {
+            accel: AccelChoice::Auto,
+            boards: Board::ALL.to_vec(),
+            smp_list: vec![1, 4],
+            runs: 10,
+            linux: false,
+            linux_kernel: None,
+        }
+    }
 }
 
 /// `probe bench threads`.
@@ -190,6 +223,8 @@ pub(crate) struct DiskOptions {
     pub(crate) boards: Vec<Board>,
     /// The CPU counts to boot each board with, in order.
     pub(crate) smp_list: Vec<u32>,
+    /// Also measure the Linux guest (always, but for `bench --quick`).
+    pub(crate) linux: bool,
 }
 
 /// A command-line mistake; the message is one line, without the `probe: ` prefix.
@@ -204,10 +239,9 @@ impl fmt::Display for UsageError {
 
 /// Parses the arguments after the program name; `env` is the value of `NOVILLO_PROBE`.
 pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, UsageError> {
+    // Bare `probe` is someone finding out what it does.
     let Some((first, rest)) = args.split_first() else {
-        return Err(UsageError(
-            "no subcommand given (see probe --help)".to_owned(),
-        ));
+        return Ok(Command::Help(None));
     };
     match first.as_str() {
         "--help" | "-h" | "help" => match rest.first() {
@@ -316,7 +350,8 @@ impl<'a> Options<'a> {
                 guest.smp = parse_smp(&value).ok_or_else(|| {
                     UsageError(format!(
                         "--smp must be a whole number from 1 to {MAX_SMP} (the most cores the \
-                         guest runs on), not '{value}'"
+                         guest runs on), not \
+                             '{value}'"
                     ))
                 })?;
             }
@@ -329,7 +364,8 @@ impl<'a> Options<'a> {
                     .ok_or_else(|| {
                         UsageError(format!(
                             "--timeout must be a whole number of seconds from 0 (no timeout) to \
-                             {MAX_TIMEOUT_SECS} (a week), not '{value}'"
+                             {MAX_TIMEOUT_SECS} (a week), not \
+                             '{value}'"
                         ))
                     })?;
                 guest.timeout = (secs > 0).then(|| Duration::from_secs(secs));
@@ -341,8 +377,12 @@ impl<'a> Options<'a> {
 }
 
 fn parse_accel(value: &str) -> Result<AccelChoice, UsageError> {
-    AccelChoice::parse(value)
-        .ok_or_else(|| UsageError(format!("--accel must be tcg, kvm or auto, not '{value}'")))
+    AccelChoice::parse(value).ok_or_else(|| {
+        UsageError(format!(
+            "--accel must be tcg, kvm or auto, not \
+                             '{value}'"
+        ))
+    })
 }
 
 /// The most cores the guest runs on: `MAX_CORES` in drivers' `x86_64::mptable`. With
@@ -452,13 +492,15 @@ fn run_option(
             match memory_bytes(&value) {
                 None => {
                     return Err(UsageError(format!(
-                        "--mem must be a size such as 128M or 1G, not '{value}'"
+                        "--mem must be a size such as 128M or 1G, not \
+                             '{value}'"
                     )));
                 }
                 Some(0) => {
                     return Err(UsageError(format!(
                         "--mem must be more than nothing (QEMU would take 0 as its default), \
-                         not '{value}'"
+                         not \
+                             '{value}'"
                     )));
                 }
                 Some(_) => run.mem = value,
@@ -619,22 +661,69 @@ fn parse_image(args: &[String]) -> Result<Command, UsageError> {
 /// The longest idle window `bench idle --seconds` accepts: an hour.
 const MAX_IDLE_SECONDS: u64 = 3600;
 
-/// `bench threads ...`, `bench idle ...` or `bench disk ...`.
+/// The most boots `bench boot --runs` takes per guest and machine.
+const MAX_BOOT_RUNS: usize = 1000;
+
+/// `bench [--quick]`, `bench boot ...`, `bench threads ...`, `bench idle ...` or
+/// `bench disk ...`.
 fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
     let Some((kind, rest)) = args.split_first() else {
-        return Err(UsageError(
-            "'bench' needs a benchmark: threads, idle or disk (see probe bench --help)".to_owned(),
-        ));
+        return Ok(Command::Bench(Bench::All { quick: false }));
     };
     match kind.as_str() {
         word if is_help(word) => Ok(Command::Help(Some(Subcommand::Bench))),
+        "--quick" => match rest.first() {
+            None => Ok(Command::Bench(Bench::All { quick: true })),
+            Some(word) => Err(UsageError(format!(
+                "unexpected argument '{word}' after 'bench --quick', which runs every \
+                 benchmark (see probe bench --help)"
+            ))),
+        },
+        "boot" => parse_bench_boot(rest),
         "threads" => parse_bench_threads(rest),
         "idle" => parse_bench_idle(rest),
         "disk" => parse_bench_disk(rest),
         other => Err(UsageError(format!(
-            "unknown benchmark '{other}': threads, idle or disk (see probe bench --help)"
+            "unknown benchmark '{other}': boot, threads, idle or disk, or none for all (see \
+             probe bench --help)"
         ))),
     }
+}
+
+fn parse_bench_boot(args: &[String]) -> Result<Command, UsageError> {
+    let mut boot = BootOptions::default();
+    let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Bench)));
+        }
+        let (flag, inline) = bench_flag(word)?;
+        match flag {
+            "--accel" => boot.accel = parse_accel(&options.value(flag, inline)?)?,
+            "--board" => boot.boards = parse_boards(&options.value(flag, inline)?)?,
+            "--smp-list" => boot.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
+            "--runs" => {
+                let value = options.value(flag, inline)?;
+                boot.runs = value
+                    .parse()
+                    .ok()
+                    .filter(|runs| (1..=MAX_BOOT_RUNS).contains(runs))
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "--runs must be a whole number from 1 to {MAX_BOOT_RUNS}, not \
+                             '{value}'"
+                        ))
+                    })?;
+            }
+            "--baseline" => boot.linux = parse_baseline(&options.value(flag, inline)?)?,
+            "--linux-kernel" => {
+                boot.linux_kernel = Some(parse_kernel(&options.value(flag, inline)?)?)
+            }
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    kernel_needs_baseline(boot.linux, boot.linux_kernel.as_ref())?;
+    Ok(Command::Bench(Bench::Boot(boot)))
 }
 
 fn parse_bench_threads(args: &[String]) -> Result<Command, UsageError> {
@@ -662,7 +751,8 @@ fn parse_bench_threads(args: &[String]) -> Result<Command, UsageError> {
                 let value = options.value(flag, inline)?;
                 threads.board = Board::from_name(&value).ok_or_else(|| {
                     UsageError(format!(
-                        "--board must be one of {}, not '{value}'",
+                        "--board must be one of {}, not \
+                             '{value}'",
                         Board::known_names()
                     ))
                 })?;
@@ -710,7 +800,8 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
                     .ok_or_else(|| {
                         UsageError(format!(
                             "--seconds must be a whole number from 1 to {MAX_IDLE_SECONDS}, \
-                             not '{value}'"
+                             not \
+                             '{value}'"
                         ))
                     })?;
             }
@@ -731,6 +822,7 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
         accel: AccelChoice::Auto,
         boards: Board::ALL.to_vec(),
         smp_list: vec![1, 2],
+        linux: true,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -752,7 +844,8 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
 fn bench_flag(word: &str) -> Result<(&str, Option<&str>), UsageError> {
     if !word.starts_with('-') {
         return Err(UsageError(format!(
-            "unexpected argument '{word}' for 'bench' (see probe bench --help)"
+            "unexpected argument '{word}' for 'bench' (see \
+             probe bench --help)"
         )));
     }
     Ok(split_flag(word))
@@ -763,7 +856,8 @@ fn parse_baseline(value: &str) -> Result<bool, UsageError> {
     match value {
         "linux" => Ok(true),
         _ => Err(UsageError(format!(
-            "--baseline must be linux, not '{value}'"
+            "--baseline must be linux, not \
+                             '{value}'"
         ))),
     }
 }
@@ -794,7 +888,8 @@ fn parse_boards(value: &str) -> Result<Vec<Board>, UsageError> {
         ("all", _) => Ok(Board::ALL.to_vec()),
         (_, Some(board)) => Ok(vec![board]),
         (_, None) => Err(UsageError(format!(
-            "--board must be one of {} or all, not '{value}'",
+            "--board must be one of {} or all, not \
+                             '{value}'",
             Board::known_names()
         ))),
     }
@@ -805,7 +900,8 @@ fn parse_smp_list(value: &str) -> Result<Vec<u32>, UsageError> {
     let bad = || {
         UsageError(format!(
             "--smp-list must be CPU counts from 1 to {MAX_SMP} separated by commas, such as \
-             1,4, not '{value}'"
+             1,4, not \
+                             '{value}'"
         ))
     };
     // An empty value splits into one empty part, which is rejected like any other.

@@ -6,8 +6,8 @@ use std::time::Duration;
 use fatfs::FatType;
 
 use super::{
-    Bench, Command, DiskOptions, Gdb, GuestOptions, IdleOptions, ImageOptions, MAX_SMP, RunOptions,
-    Subcommand, TestOptions, ThreadsOptions, parse,
+    Bench, BootOptions, Command, DiskOptions, Gdb, GuestOptions, IdleOptions, ImageOptions,
+    MAX_SMP, RunOptions, Subcommand, TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
@@ -284,6 +284,8 @@ fn help_everywhere() {
         "bench",
         "bench threads",
         "bench idle",
+        "bench boot",
+        "bench disk",
     ] {
         let command = parse(&words(&format!("{sub} --help")), None).unwrap();
         assert!(matches!(command, Command::Help(Some(_))), "{sub}");
@@ -294,7 +296,7 @@ fn help_everywhere() {
 
 #[test]
 fn bad_subcommands() {
-    assert_eq!(error("", None), "no subcommand given (see probe --help)");
+    assert_eq!(parse(&[], None), Ok(Command::Help(None)));
     assert_eq!(
         error("boot", None),
         "unknown subcommand 'boot' (see probe --help)"
@@ -339,6 +341,7 @@ fn bench_disk_defaults_and_options() {
             accel: AccelChoice::Auto,
             boards: Board::ALL.to_vec(),
             smp_list: vec![1, 2],
+            linux: true,
         }
     );
     let options = disk("bench disk --board microvm --smp-list 4 --accel tcg");
@@ -410,10 +413,6 @@ fn bench_idle_defaults_and_options() {
 
 #[test]
 fn bad_bench_options() {
-    assert_eq!(
-        error("bench", None),
-        "'bench' needs a benchmark: threads, idle or disk (see probe bench --help)"
-    );
     assert!(error("bench disks", None).contains("unknown benchmark 'disks'"));
     assert_eq!(
         error("bench threads --seconds 3", None),
@@ -681,4 +680,39 @@ fn gdb_mistakes_name_the_subcommand() {
         parse(&words("gdb --help"), None),
         Ok(Command::Help(Some(Subcommand::Gdb)))
     );
+}
+
+fn boot(line: &str) -> BootOptions {
+    match parse(&words(line), None) {
+        Ok(Command::Bench(Bench::Boot(options))) => options,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn bench_alone_runs_them_all() {
+    assert_eq!(
+        parse(&words("bench"), None),
+        Ok(Command::Bench(Bench::All { quick: false }))
+    );
+    assert_eq!(
+        parse(&words("bench --quick"), None),
+        Ok(Command::Bench(Bench::All { quick: true }))
+    );
+    assert!(error("bench --quick threads", None).contains("unexpected argument 'threads'"));
+    assert!(error("bench fast", None).contains("boot, threads, idle or disk"));
+}
+
+#[test]
+fn bench_boot_options() {
+    assert_eq!(boot("bench boot"), BootOptions::default());
+    let options = boot("bench boot --baseline linux --board microvm --smp-list 1,4 --runs 12");
+    assert!(options.linux);
+    assert_eq!(options.boards, [Board::Microvm]);
+    assert_eq!(options.smp_list, [1, 4]);
+    assert_eq!(options.runs, 12);
+    assert!(error("bench boot --runs 0", None).contains("--runs must be a whole number"));
+    assert!(error("bench boot --runs many", None).contains("not 'many'"));
+    assert!(error("bench boot --linux-kernel k", None).contains("--baseline linux"));
+    assert!(error("bench boot --seconds 3", None).contains("unknown option --seconds"));
 }

@@ -32,16 +32,26 @@ pub(crate) struct Image {
 
 /// Reads the image at `path`: its board and where it is loaded.
 pub(crate) fn image_of_file(path: &Path) -> Result<Image, String> {
-    let bytes =
-        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .map_err(|err| format!("cannot read {}: {err}; {NOT_AN_IMAGE_HINT}", path.display()))?;
     let facts = board_of_image(&bytes).and_then(|board| {
         Ok(Image {
             board,
             load_start: load_start(&bytes)?,
         })
     });
-    facts.map_err(|err| format!("{}: {err}", path.display()))
+    facts.map_err(|err| {
+        if err.contains("bsp-") {
+            format!("{}: {err}", path.display())
+        } else {
+            format!("{}: {err}; {NOT_AN_IMAGE_HINT}", path.display())
+        }
+    })
 }
+
+/// What to do when a file is not a Novillo image at all.
+const NOT_AN_IMAGE_HINT: &str = "probe boots Novillo images, such as the one `cargo build -p \
+                                 apps --bin hello --features bsp-microvm` makes";
 
 /// The lowest physical address of the image's loadable segments.
 pub(crate) fn load_start(image: &[u8]) -> Result<Option<u64>, String> {

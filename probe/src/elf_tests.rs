@@ -1,7 +1,9 @@
 //! Tests of the board-note reader (and the note and static checks) on ELF images built
 //! byte by byte.
 
-use super::{board_note, board_of_image, has_note, is_static, load_start, with_board_note};
+use super::{
+    board_note, board_of_image, has_note, image_of_file, is_static, load_start, with_board_note,
+};
 use crate::board::Board;
 
 /// One note, encoded with 4-byte padding.
@@ -257,4 +259,24 @@ fn a_program_without_an_interpreter_is_static() {
     ]);
     assert_eq!(is_static(&dynamic), Ok(false));
     assert!(is_static(b"#!/bin/sh\n").is_err());
+}
+
+#[test]
+fn a_file_that_is_no_image_says_how_to_make_one() {
+    let path = std::env::temp_dir().join(format!("probe-not-an-image-{}", std::process::id()));
+    std::fs::write(&path, b"#!/bin/sh\n").unwrap();
+    let err = image_of_file(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        err.contains("not an ELF file; probe boots Novillo images"),
+        "{err}"
+    );
+    assert!(err.contains("--features bsp-microvm"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+    let missing = image_of_file(std::path::Path::new("/nonexistent/hello")).unwrap_err();
+    assert!(
+        missing.starts_with("cannot read /nonexistent/hello"),
+        "{missing}"
+    );
+    assert!(missing.contains("cargo build -p apps"), "{missing}");
 }

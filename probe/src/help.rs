@@ -8,23 +8,39 @@ probe: Novillo's host tool. Boots unikernel images under QEMU and runs the proje
 Usage: probe <SUBCOMMAND> [OPTIONS]
        cargo probe <SUBCOMMAND> [OPTIONS]      (the workspace alias)
 
-Subcommands:
+Subcommands, each with an example:
   run [OPTIONS] ELF [GUEST_ARGS...]   boot one image and exit with the guest's status
                                       (cargo's runner: `cargo run -p apps --bin hello
                                       --features bsp-microvm -- a b` ends up here)
+      cargo probe run --smp 4 target/x86_64-unknown-none/debug/hello
   gdb [OPTIONS] ELF [GUEST_ARGS...]   boot one image halted and debug it in gdb
+      cargo probe gdb target/x86_64-unknown-none/debug/hello
   test [OPTIONS]                      host tests, then guest tests on each board
+      cargo probe test --only threads
   image ELF -o FILE [--cmdline TEXT] [--share DIR | --disk FILE]
                                       a raw disk image of a PC build that a PC BIOS boots
                                       by itself (any BIOS hypervisor), with its files
+      cargo probe image target/x86_64-unknown-none/release/hello -o hello.img
   size                                stripped release size of `hello` on each board
+      cargo probe size
   lint                                rustfmt and clippy over every crate and board
-  bench threads|idle|disk [OPTIONS]   benchmarks: thread costs in the guest, host CPU of an
-                                      idle guest, virtio disk throughput; optionally beside
-                                      a Linux guest
+      cargo probe lint
+  bench [--quick]                     every benchmark, then the report in target/bench/
+                                      (report.json, report.md, one SVG chart per table)
+      cargo probe bench --quick
+  bench boot|threads|idle|disk [OPTIONS]
+                                      one benchmark: boot time, size and memory of hello;
+                                      thread costs; host CPU of an idle guest; virtio disk
+                                      throughput; optionally beside a Linux guest
+      cargo probe bench boot --baseline linux
   disk new|ls|get [OPTIONS] FILE ...  make a FAT disk image (empty or from a folder), list
                                       a directory of one, copy a file out of one
+      cargo probe disk new --size 64M --share site/ site.img
   help [SUBCOMMAND]                   this text, or a subcommand's
+      cargo probe help bench
+
+Host tests alone: `cargo test --target host-tuple -p kernel` (a plain `cargo test` builds
+for bare metal, where there is no std), or `cargo probe test --host-only`.
 
 Run `probe <SUBCOMMAND> --help` for its options.
 
@@ -230,7 +246,9 @@ Exit codes: 0 clean, 1 a check failed, 2 bad command line.
 ";
 
 const BENCH: &str = "\
-Usage: probe bench threads [OPTIONS]
+Usage: probe bench [--quick]
+       probe bench boot [OPTIONS]
+       probe bench threads [OPTIONS]
        probe bench idle [OPTIONS]
        probe bench disk [OPTIONS]
 
@@ -240,6 +258,37 @@ all), so compare them only with numbers from the same command on the same machin
 is why `--baseline linux` boots the Linux guest in the same command, right after Novillo's.
 Images are built in release (`cargo build --package apps --features bsp-<board> --examples
 --release`).
+
+Every bench command prints its tables and writes them to target/bench/: report.json (each
+table's title, command, columns with units, cells with their text and number, ratio and
+notes), report.md (the tables as Markdown) and an SVG bar chart per table; each command
+writes the report anew. Progress (which benchmark, which step, which run) goes to stderr.
+
+bench alone: boot, threads, idle and disk in turn, each with the Linux guest (boot: both
+boards at 1 and 4 CPUs, 10 boots; threads: microvm, 2 CPUs, with the thread-count curve;
+idle: both boards at 1 and 4 CPUs; disk: both boards at 1 and 2 CPUs). A benchmark that
+fails is reported and the others still run; the exit code is 1 if any failed.
+  --quick   a short version for CI: no Linux guest, boot with 5 boots, threads without the
+            curve, idle on microvm at 1 CPU over 2 s, disk on microvm at 1 CPU
+
+bench boot: for each board and CPU count, builds the stripped release `hello` (as `size`)
+and boots it --runs times: QEMU start to its first line and to QEMU's exit (timed by
+probe) and the first instruction to main (the guest's own `boot:` line), as median
+(min-max); its size; and the smallest --mem that boots (a binary search between 1M and
+128M to 8 KiB, QEMU's granularity: the README's minimum-memory table). It fails (exit 1)
+if hello does not boot at 128M.
+  --board microvm|qemu-pc|all  boards [default: all]
+  --smp-list N,N...            CPU counts, each 1-64 [default: 1,4]
+  --runs N                     boots per guest and machine, 1-1000 [default: 10]
+  --accel tcg|kvm|auto         accelerator [default: auto]
+  --baseline linux             then the same for a Linux guest on the same machine, CPUs,
+                               CPU model and memory, whose /init prints `Hello from
+                               Linux!` and powers off: its size is the kernel it boots plus
+                               its initramfs, its memory search goes to 1 MiB, and a boot
+                               that takes over 3 times its slowest full boot (at least
+                               10 s) counts as one that does not boot
+  --linux-kernel FILE          the Linux guest's kernel, a bzImage [default: the newest
+                               /boot/vmlinuz-*]
 
 bench threads: boots the example `bench_threads`, which repeats each benchmark in the guest
 (typically 7 runs) and prints `BENCH <name> <ns_per_op>` per run, then `BENCH-DONE`.
@@ -368,5 +417,37 @@ pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
         Some(Subcommand::Lint) => LINT,
         Some(Subcommand::Bench) => BENCH,
         Some(Subcommand::Disk) => DISK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OVERVIEW, text};
+    use crate::cli::Subcommand;
+
+    #[test]
+    fn the_overview_shows_every_subcommand_with_an_example() {
+        for sub in [
+            Subcommand::Run,
+            Subcommand::Gdb,
+            Subcommand::Test,
+            Subcommand::Image,
+            Subcommand::Size,
+            Subcommand::Lint,
+            Subcommand::Bench,
+            Subcommand::Disk,
+        ] {
+            let name = sub.name();
+            assert!(
+                OVERVIEW.contains(&format!("\n  {name} ")),
+                "{name} is not listed"
+            );
+            assert!(
+                OVERVIEW.contains(&format!("\n      cargo probe {name}")),
+                "{name} has no example"
+            );
+            assert!(!text(Some(sub)).is_empty());
+        }
+        assert!(OVERVIEW.contains("cargo probe help bench"));
     }
 }

@@ -69,6 +69,17 @@ fn dispatch() -> u8 {
             return exit::USAGE;
         }
     };
+    // Help, run and image (their image is built already), disk tools and host tests alone
+    // build nothing for bare metal; everything else does, first.
+    let bare_metal = match &command {
+        Command::Help(_) | Command::Run(_) | Command::Image(_) | Command::Disk(_) => false,
+        Command::Test(options) => options.guests,
+        Command::Size | Command::Lint | Command::Bench(_) => true,
+    };
+    if bare_metal && let Err(message) = cargo::check_bare_metal_target() {
+        eprintln!("probe: {message}");
+        return 1;
+    }
     match command {
         Command::Help(topic) => {
             print!("{}", help::text(topic));

@@ -1,5 +1,7 @@
 //! `probe size`: how big a stripped release `hello` image is on each board.
 
+use std::path::PathBuf;
+
 use crate::board::Board;
 use crate::cargo::{self, TargetKind};
 
@@ -7,8 +9,8 @@ use crate::cargo::{self, TargetKind};
 pub(crate) fn run() -> u8 {
     let mut rows = Vec::new();
     for board in Board::ALL {
-        match stripped_size(board) {
-            Ok(bytes) => rows.push((board, bytes)),
+        match stripped_hello(board) {
+            Ok((_, bytes)) => rows.push((board, bytes)),
             Err(message) => {
                 eprintln!("probe: size of hello for {board}: {message}");
                 return 1;
@@ -24,7 +26,8 @@ pub(crate) fn run() -> u8 {
     0
 }
 
-fn stripped_size(board: Board) -> Result<u64, String> {
+/// Builds the stripped release `hello` for `board`; its path and size in bytes.
+pub(crate) fn stripped_hello(board: Board) -> Result<(PathBuf, u64), String> {
     let feature = board.feature();
     // A separate target dir: the stripped release build must not evict the usual one.
     let build = [
@@ -46,7 +49,8 @@ fn stripped_size(board: Board) -> Result<u64, String> {
         .iter()
         .find(|artifact| artifact.kind == TargetKind::Bin && artifact.name == "hello")
         .ok_or("cargo reported no hello executable")?;
-    std::fs::metadata(&hello.executable)
+    let bytes = std::fs::metadata(&hello.executable)
         .map(|metadata| metadata.len())
-        .map_err(|err| format!("cannot read {}: {err}", hello.executable.display()))
+        .map_err(|err| format!("cannot read {}: {err}", hello.executable.display()))?;
+    Ok((hello.executable.clone(), bytes))
 }

@@ -7,29 +7,35 @@
 //! # Starting a core
 //!
 //! A core that has not run yet waits for a start-up IPI, which starts it in 16-bit real
-//! mode at a page below 1 MiB. [`ApicCores::start`] copies the trampoline to that page (a
-//! usable page of the memory map, 0x8000 when it can), fills the mailbox at the end of the
-//! page, and sends INIT, then STARTUP. The trampoline turns on protected mode, then long
-//! mode with the boot page tables, takes its stack and its Rust entry from the mailbox and
-//! calls [`ap_main`], which loads the core's own GDT, TSS, per-core block and the shared
-//! IDT, enables its local APIC, reports to the boot core and calls the kernel's entry.
+//! mode at a page below 1 MiB. [`ApicCores::start_all`] copies the trampoline to that page
+//! (a usable page of the memory map, 0x8000 when it can), fills the mailbox at the end of
+//! the page, and sends INIT, then STARTUP, to every core it starts before it waits for any:
+//! under TCG a core takes milliseconds to answer, so the cores start side by side instead
+//! of one after the other. The trampoline turns on protected mode, then long mode with the
+//! boot page tables, reads its APIC ID from its local APIC, takes the stack set aside for
+//! that ID and calls [`ap_main`], which finds its core number the same way, loads the
+//! core's own GDT, TSS, per-core block and the shared IDT, enables its local APIC, reports
+//! to the boot core and calls the kernel's entry. The cores share one mailbox: what they
+//! write there (the far pointers) is the same for all.
 //!
 //! The MP specification waits 10 ms after INIT and 200 µs after each STARTUP. The 10 ms
 //! are for the discrete 82489DX APIC; like Linux on every family 6 (Intel) or 0xF (AMD)
 //! processor, which is every 64-bit one, the STARTUP follows the INIT at once. The second
-//! STARTUP is only sent when the core has not answered within 200 µs of the first (a core
-//! that runs ignores it anyway), and every wait is bounded, with the TSC.
+//! STARTUP is only sent to the cores that have not answered within 200 µs of the first (a
+//! core that runs ignores it anyway), and every wait is bounded, with the TSC.
 
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
 
-use hal::cpu::{CoreEntry, Cores, StartError};
+use hal::cpu::{CoreEntry, Cores, CpuIdle, StartError};
 use hal::memory::Region;
+use hal::time::{Clock, Instant};
 
 use crate::platform::firmware::mptable::MAX_CORES;
-use crate::platform::irq::lapic::{Ipi, LocalApic, MmioRegisters};
+use crate::platform::irq::lapic::{Ipi, LocalApic, MmioRegisters, reg};
 use crate::x86_64::cpu;
 use crate::x86_64::gdt::{CoreLocal, CoreTables};
+use crate::x86_64::idle::HaltIdle;
 use crate::x86_64::instructions;
 use crate::x86_64::trap::WAKE_VECTOR;
 use crate::x86_64::tsc::TscClock;
@@ -59,13 +65,11 @@ mod mailbox {
     pub(super) const FAR64: usize = AT + 0x30;
     /// The boot page tables (CR3).
     pub(super) const CR3: usize = AT + 0x38;
-    /// The top of the core's stack.
-    pub(super) const STACK: usize = AT + 0x40;
+    /// The address of [`super::STACK_BY_APIC_ID`].
+    pub(super) const STACKS: usize = AT + 0x40;
     /// [`super::ap_main`]'s address.
     pub(super) const AP_MAIN: usize = AT + 0x48;
-    /// The core's number.
-    pub(super) const CORE: usize = AT + 0x50;
-    /// The core's [`super::CoreTables`] slot.
+    /// The [`super::CoreTables`] slot of core 1; core `n`'s follows at `n - 1` slots on.
     pub(super) const TABLES: usize = AT + 0x58;
     /// The kernel's entry for the core.
     pub(super) const ENTRY: usize = AT + 0x60;
@@ -135,8 +139,12 @@ novillo_trampoline_start:
 
     .code64
 .Ltrampoline64:
+    movq {apic}(%rbx), %rax         /* this core's APIC ID picks its stack */
+    movl {apic_id}(%rax), %esi
+    shrl $24, %esi
+    movq {stacks}(%rbx), %rax
+    movq (%rax,%rsi,8), %rsp
     leaq {at}(%rbx), %rdi
-    movq {stack}(%rbx), %rsp
     callq *{ap_main}(%rbx)
     ud2
 novillo_trampoline_end:
@@ -147,7 +155,9 @@ novillo_trampoline_end:
     far32 = const mailbox::FAR32,
     far64 = const mailbox::FAR64,
     cr3 = const mailbox::CR3,
-    stack = const mailbox::STACK,
+    apic = const mailbox::APIC,
+    apic_id = const reg::ID,
+    stacks = const mailbox::STACKS,
     ap_main = const mailbox::AP_MAIN,
     options(att_syntax)
 );
@@ -199,9 +209,18 @@ const NOT_STARTED: u8 = 0;
 const STARTING: u8 = 1;
 const RUNNING: u8 = 2;
 
-/// The core that answered last, or [`usize::MAX`] while none has.
-static ANSWER: AtomicUsize = AtomicUsize::new(usize::MAX);
-/// Held while a core is being started: there is one trampoline page and one mailbox.
+/// The APIC IDs an xAPIC can name, for the tables a starting core looks itself up in.
+const APIC_IDS: usize = 256;
+/// The top of the stack of the core being started with each APIC ID; read by the
+/// trampoline.
+static STACK_BY_APIC_ID: [AtomicU64; APIC_IDS] = [const { AtomicU64::new(0) }; APIC_IDS];
+/// The core number of the core being started with each APIC ID; read by [`ap_main`].
+static CORE_BY_APIC_ID: [AtomicU8; APIC_IDS] = [const { AtomicU8::new(0) }; APIC_IDS];
+/// The boot core's APIC ID, which each started core wakes once it has answered.
+static BOOT_APIC_ID: AtomicU8 = AtomicU8::new(0);
+/// Set by each started core once it runs its entry.
+static ANSWERED: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
+/// Held while cores are being started: there is one trampoline page and one mailbox.
 static STARTING_LOCK: AtomicBool = AtomicBool::new(false);
 
 /// The machine's cores, started and woken through the local APICs.
@@ -257,38 +276,43 @@ impl ApicCores {
         &self.apic_ids
     }
 
-    /// Waits up to `micros` for core `core` to answer.
-    fn answered_within(&self, core: usize, micros: u64) -> bool {
-        let start = instructions::rdtsc();
-        let ticks = self.clock.khz() * micros / 1000;
-        loop {
-            if ANSWER.load(Ordering::Acquire) == core {
-                return true;
-            }
-            if instructions::rdtsc().wrapping_sub(start) > ticks {
-                return false;
-            }
-            core::hint::spin_loop();
+    /// Waits up to `micros` for every core in `cores` to answer; true if they all did. The
+    /// boot core halts meanwhile (each core wakes it as it answers), so that under TCG its
+    /// host thread leaves the host's processors to the starting cores'.
+    fn all_answered_within(&self, cores: &[(usize, usize)], micros: u64) -> bool {
+        let all_answered = || {
+            cores
+                .iter()
+                .all(|&(core, _)| ANSWERED[core].load(Ordering::Acquire))
+        };
+        let deadline = Instant::from_nanos(
+            self.clock
+                .now()
+                .as_nanos()
+                .saturating_add(micros.saturating_mul(1000)),
+        );
+        // SAFETY: `new`'s caller enabled this core's APIC at this address, and the IDT
+        // handles the timer and wake vectors.
+        let idle = unsafe { HaltIdle::new(self.clock, *self.apic.registers()) };
+        while !all_answered() && self.clock.now() < deadline {
+            idle.idle(Some(deadline), &mut || !all_answered());
         }
+        all_answered()
     }
 
-    /// Copies the trampoline to `page`, fills the mailbox for `core` and sends the
-    /// start-up signals; true once the core answered.
+    /// Copies the trampoline to `page`, fills the mailbox and the per-APIC-ID stacks for
+    /// `cores` (core number and stack top each), sends every core its start-up signals,
+    /// then waits for them all at once.
     ///
     /// # Safety
-    /// As for [`Cores::start`], with the start lock held.
-    unsafe fn start_locked(
-        &self,
-        page: u64,
-        core: usize,
-        stack_top: usize,
-        entry: CoreEntry,
-    ) -> bool {
+    /// As for [`Cores::start`], for every core, with the start lock held.
+    unsafe fn start_locked(&self, page: u64, cores: &[(usize, usize)], entry: CoreEntry) {
         let code = trampoline();
         let base = page as usize;
         let put = |offset: usize, value: u64| {
             // SAFETY: the mailbox lies within the trampoline page, which `new`'s caller gave
-            // us; the trampoline is not running (no start is under way).
+            // us; no trampoline runs from it while we hold the lock (a core that never
+            // answered may still run it, and reads only what every start writes alike).
             unsafe { ((base + offset) as *mut u64).write_volatile(value) }
         };
         // SAFETY: the page is ours (as above) and the code is shorter than the mailbox's
@@ -301,23 +325,93 @@ impl ApicCores {
             put(mailbox::GDT + 8 * i, descriptor);
         }
         put(mailbox::CR3, instructions::cr3());
-        put(mailbox::STACK, stack_top as u64);
+        put(mailbox::STACKS, STACK_BY_APIC_ID.as_ptr() as u64);
         put(mailbox::AP_MAIN, ap_main as *const () as u64);
-        put(mailbox::CORE, core as u64);
-        let slot = self.tables + (core - 1) * size_of::<CoreTables>();
-        put(mailbox::TABLES, slot as u64);
+        put(mailbox::TABLES, self.tables as u64);
         put(mailbox::ENTRY, entry as *const () as u64);
         put(mailbox::APIC, self.apic.registers().base() as u64);
-        ANSWER.store(usize::MAX, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        let id = self.apic_ids[core];
-        let startup = Ipi::Startup((page >> 12) as u8);
-        if self.apic.send_ipi(id, Ipi::Init).is_err() || self.apic.send_ipi(id, startup).is_err() {
-            return false;
+        BOOT_APIC_ID.store(self.apic_ids[0], Ordering::Relaxed);
+        for &(core, stack_top) in cores {
+            let id = usize::from(self.apic_ids[core]);
+            STACK_BY_APIC_ID[id].store(stack_top as u64, Ordering::Relaxed);
+            CORE_BY_APIC_ID[id].store(core as u8, Ordering::Relaxed);
         }
-        self.answered_within(core, FIRST_ANSWER_US)
-            || (self.apic.send_ipi(id, startup).is_ok()
-                && self.answered_within(core, LAST_ANSWER_US))
+        fence(Ordering::SeqCst);
+        let startup = Ipi::Startup((page >> 12) as u8);
+        // A core whose APIC does not take the signals simply never answers.
+        for &(core, _) in cores {
+            let id = self.apic_ids[core];
+            let _ = self
+                .apic
+                .send_ipi(id, Ipi::Init)
+                .and_then(|()| self.apic.send_ipi(id, startup));
+        }
+        if self.all_answered_within(cores, FIRST_ANSWER_US) {
+            return;
+        }
+        for &(core, _) in cores {
+            if !ANSWERED[core].load(Ordering::Acquire) {
+                let _ = self.apic.send_ipi(self.apic_ids[core], startup);
+            }
+        }
+        self.all_answered_within(cores, LAST_ANSWER_US);
+    }
+
+    /// Starts `cores` (core number and stack top each) together and tells `report` how each
+    /// went, in the order given.
+    ///
+    /// # Safety
+    /// As for [`Cores::start`], for every core.
+    // Shared by `start` and `start_all`: one copy in the image (`cargo probe size`).
+    #[inline(never)]
+    unsafe fn start_cores(
+        &self,
+        cores: &[(usize, usize)],
+        entry: CoreEntry,
+        report: &mut dyn FnMut(usize, Result<(), StartError>),
+    ) {
+        let mut starting = [(0, 0); MAX_CORES];
+        let mut count = 0;
+        for &(core, stack_top) in cores {
+            if core == 0 || core >= self.count {
+                report(core, Err(StartError::NoSuchCore));
+            } else if self.state[core]
+                .compare_exchange(NOT_STARTED, STARTING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                report(core, Err(StartError::AlreadyStarted));
+            } else {
+                starting[count] = (core, stack_top);
+                count += 1;
+            }
+        }
+        let starting = &starting[..count];
+        if starting.is_empty() {
+            return;
+        }
+        // A core that does not answer stays STARTING: it may still answer late, so it is
+        // never started again.
+        // Looked for here rather than at boot: the boot does not pay for it.
+        if let Some(page) = trampoline_page(self.memory_map) {
+            while STARTING_LOCK
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                core::hint::spin_loop();
+            }
+            // SAFETY: the caller's promises about the stacks are `start_locked`'s, and we
+            // hold the lock.
+            unsafe { self.start_locked(page, starting, entry) };
+            STARTING_LOCK.store(false, Ordering::Release);
+        }
+        for &(core, _) in starting {
+            if ANSWERED[core].load(Ordering::Acquire) {
+                self.state[core].store(RUNNING, Ordering::Release);
+                report(core, Ok(()));
+            } else {
+                report(core, Err(StartError::NoAnswer));
+            }
+        }
     }
 }
 
@@ -353,40 +447,38 @@ impl Cores for ApicCores {
         stack_top: usize,
         entry: CoreEntry,
     ) -> Result<(), StartError> {
-        if core == 0 || core >= self.count {
-            return Err(StartError::NoSuchCore);
+        let mut outcome = Err(StartError::NoAnswer);
+        // SAFETY: the caller's promises are `start_cores`'.
+        unsafe {
+            self.start_cores(&[(core, stack_top)], entry, &mut |_, result| {
+                outcome = result
+            })
+        };
+        outcome
+    }
+
+    unsafe fn start_all(
+        &self,
+        stack_tops: &[usize],
+        entry: CoreEntry,
+        report: &mut dyn FnMut(usize, Result<(), StartError>),
+    ) {
+        let mut cores = [(0, 0); MAX_CORES];
+        let count = stack_tops.len().min(MAX_CORES);
+        for (index, &stack_top) in stack_tops[..count].iter().enumerate() {
+            cores[index] = (index + 1, stack_top);
         }
-        if self.state[core]
-            .compare_exchange(NOT_STARTED, STARTING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return Err(StartError::AlreadyStarted);
+        // SAFETY: the caller's promises are `start_cores`'.
+        unsafe { self.start_cores(&cores[..count], entry, report) };
+        for core in count + 1..=stack_tops.len() {
+            report(core, Err(StartError::NoSuchCore));
         }
-        // A core that does not answer stays STARTING: it may still answer late, so it is
-        // never started again.
-        // Looked for here rather than at boot: the boot does not pay for it.
-        let page = trampoline_page(self.memory_map).ok_or(StartError::NoAnswer)?;
-        while STARTING_LOCK
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            core::hint::spin_loop();
-        }
-        // SAFETY: the caller's promises about the stack are `start_locked`'s, and we hold
-        // the lock.
-        let answered = unsafe { self.start_locked(page, core, stack_top, entry) };
-        STARTING_LOCK.store(false, Ordering::Release);
-        if !answered {
-            return Err(StartError::NoAnswer);
-        }
-        self.state[core].store(RUNNING, Ordering::Release);
-        Ok(())
     }
 }
 
 /// Where a started core enters Rust, on its own stack, with interrupts masked and the
 /// trampoline's GDT: sets the core up, reports, and runs the kernel's entry.
-extern "C" fn ap_main(mailbox: *const u8) -> ! {
+extern "C" fn ap_main(mailbox: *const u8, apic_id: u32) -> ! {
     let get = |offset: usize| {
         // SAFETY: the trampoline passes its mailbox, which the boot core filled and does
         // not touch until this core answers.
@@ -397,8 +489,9 @@ extern "C" fn ap_main(mailbox: *const u8) -> ! {
                 .read_volatile()
         }
     };
-    let core = get(mailbox::CORE) as usize;
-    let slot = get(mailbox::TABLES) as *mut MaybeUninit<CoreTables>;
+    let core = usize::from(CORE_BY_APIC_ID[apic_id as usize % APIC_IDS].load(Ordering::Acquire));
+    let slot = (get(mailbox::TABLES) as usize + (core - 1) * size_of::<CoreTables>())
+        as *mut MaybeUninit<CoreTables>;
     let apic = get(mailbox::APIC) as usize;
     // SAFETY: `start` filled ENTRY from a `CoreEntry`.
     let entry = unsafe { core::mem::transmute::<usize, CoreEntry>(get(mailbox::ENTRY) as usize) };
@@ -408,7 +501,14 @@ extern "C" fn ap_main(mailbox: *const u8) -> ! {
         cpu::init_other_core(&mut *slot, core);
         cpu::enable_interrupt_controller(apic);
     }
-    ANSWER.store(core, Ordering::Release);
+    ANSWERED[core].store(true, Ordering::Release);
+    // SAFETY: the boot core's APIC is at the same address as ours, as `new` requires.
+    let apic = LocalApic::new(unsafe { MmioRegisters::new(apic) });
+    // A lost wake-up only makes the boot core wait for its timer.
+    let _ = apic.send_ipi(
+        BOOT_APIC_ID.load(Ordering::Relaxed),
+        Ipi::Fixed(WAKE_VECTOR),
+    );
     entry(core)
 }
 

@@ -115,6 +115,8 @@ impl CpuIdle for RecordingIdle {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec::Vec;
+
     use super::{FakeCores, RecordingIdle};
     use crate::cpu::{Cores, CpuIdle, StartError};
     use crate::mock::ManualClock;
@@ -138,6 +140,30 @@ mod tests {
             );
         }
         assert_eq!(cores.started().len(), 1);
+    }
+
+    #[test]
+    fn start_all_reports_every_core_in_order() {
+        let cores = FakeCores::new(3);
+        let mut reports = Vec::new();
+        // SAFETY: the fake never runs the entry or touches the stacks.
+        unsafe {
+            cores.start(2, 0x3000, never).unwrap();
+            cores.start_all(&[0x1000, 0x2000, 0x4000], never, &mut |core, result| {
+                reports.push((core, result))
+            });
+        }
+        assert_eq!(
+            reports,
+            [
+                (1, Ok(())),
+                (2, Err(StartError::AlreadyStarted)),
+                (3, Err(StartError::NoSuchCore))
+            ]
+        );
+        let started: Vec<(usize, usize)> =
+            cores.started().iter().map(|&(c, s, _)| (c, s)).collect();
+        assert_eq!(started, [(2, 0x3000), (1, 0x1000)]);
     }
 
     #[test]

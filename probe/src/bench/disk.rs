@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::bench::linux::{self as baseline, Finished};
+use crate::bench::report::{Plot, Table};
 use crate::bench::stats::Align::{Left, Right};
-use crate::bench::stats::table;
 use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::board::Board;
 use crate::cli::DiskOptions;
@@ -46,13 +46,17 @@ struct Run {
     linux: Result<Vec<Metric>, String>,
 }
 
-pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
+pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
     let accel = options.accel.resolve()?;
     let scratch = Scratch::new("bench-disk")?;
     let image = scratch.path().join("disk.img");
     let mut notes = Vec::new();
-    let linux_image = baseline::disk_image(&options.boards, None, &image)
-        .map_err(|skipped| skipped.column(&mut notes));
+    let linux_image = if options.linux {
+        baseline::disk_image(&options.boards, None, &image)
+            .map_err(|skipped| skipped.column(&mut notes))
+    } else {
+        Err("-")
+    };
     let mut runs = Vec::new();
     for &board in &options.boards {
         let elf = match build_example(board, EXAMPLE) {
@@ -95,17 +99,18 @@ pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
             });
         }
     }
-    println!();
-    print!("{}", report(&runs));
-    println!(
+    let mut table = report(&runs);
+    table.command = command(options);
+    table.notes.push(format!(
         "a {} MiB image of probe's pattern on the board's virtio-blk, cache=none (no host page \
          cache), accel {accel}; seq = 64 KiB requests over the image, the writes ending with \
          a flush; rand = 4 KiB reads at random places, one at a time, then one thread per core",
         IMAGE_BYTES >> 20
-    );
-    println!("ratio = novillo / linux: above 1 Novillo is faster, except for a median in us");
+    ));
+    table.ratio =
+        Some("novillo / linux: above 1 Novillo is faster, except for a median in us".to_owned());
     if let Ok(linux_image) = &linux_image {
-        println!(
+        table.notes.push(format!(
             "linux: kernel {} ({}), probe/linux/disk.c with O_DIRECT on /dev/vda, the same \
              drive arguments, booted right after each Novillo guest; Linux's microvm has ACPI \
              on (its default), Novillo's off",
@@ -116,22 +121,34 @@ pub(super) fn run(options: &DiskOptions) -> Result<(), Failure> {
                 .map(|&board| format!("{} on {board}", linux_image.boot_kind(board)))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ));
         for note in &linux_image.notes {
-            println!("linux: {note}");
+            table.notes.push(format!("linux: {note}"));
         }
     }
-    for note in &notes {
-        println!("{note}");
-    }
+    table.notes.extend(notes);
     let failed = runs
         .iter()
         .filter(|run| run.metrics.is_err() || matches!(&run.linux, Err(why) if why == "failed"))
         .count();
     if failed > 0 {
+        print!("{}", table.text());
         return Err(format!("{failed} of {} disk benchmark runs failed", runs.len()).into());
     }
-    Ok(())
+    Ok(vec![table])
+}
+
+/// The command that makes the table, with the options given.
+fn command(options: &DiskOptions) -> String {
+    let smp: Vec<String> = options.smp_list.iter().map(u32::to_string).collect();
+    let board = match options.boards.as_slice() {
+        [board] => board.to_string(),
+        _ => "all".to_owned(),
+    };
+    format!(
+        "cargo probe bench disk --board {board} --smp-list {}",
+        smp.join(",")
+    )
 }
 
 /// Writes a fresh image, boots the example on it and returns its metrics.
@@ -202,7 +219,7 @@ fn parse_metrics(console: &str) -> Result<Vec<Metric>, String> {
 }
 
 /// One row per board, CPU count and metric, Novillo's beside Linux's.
-fn report(runs: &[Run]) -> String {
+fn report(runs: &[Run]) -> Table {
     let header = [
         ("board", Left),
         ("smp", Right),
@@ -255,7 +272,13 @@ fn report(runs: &[Run]) -> String {
             Err(why) => cells.push(row("-", why.clone(), "-".to_owned(), "-")),
         }
     }
-    table(&header, &cells)
+    let mut table = Table::from_grid("Disk: virtio-blk", "cargo probe bench disk", &header, cells);
+    table.plot = Some(Plot {
+        label: vec![0, 1, 2],
+        series: vec![3, 4],
+        unit: "the unit column's (MiB/s, IOPS, µs)".to_owned(),
+    });
+    table
 }
 
 #[cfg(test)]
@@ -328,7 +351,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            report(&runs),
+            report(&runs).grid(),
             "\
 board    smp  metric        novillo    linux  ratio  unit
 microvm    1  seq-read-64k     89.3    178.5   0.50  MiB/s

@@ -16,8 +16,8 @@ use std::time::Duration;
 use crate::accel::Accel;
 use crate::bench::cpu_time::{self, CpuClock, Source};
 use crate::bench::linux::{self, IDLE_PORT, IDLE_READY};
+use crate::bench::report::{Plot, Table};
 use crate::bench::stats::Align::{Left, Right};
-use crate::bench::stats::table;
 use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::board::Board;
 use crate::cli::IdleOptions;
@@ -57,7 +57,7 @@ struct Row {
     slow_disk: Option<Result<f64, String>>,
 }
 
-pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
+pub(super) fn run(options: &IdleOptions) -> Result<Vec<Table>, Failure> {
     let accel = options.accel.resolve()?;
     let window = Duration::from_secs(options.seconds);
     let mut notes = Vec::new();
@@ -129,19 +129,19 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
             });
         }
     }
-    println!();
-    print!("{}", report(&rows, options.linux, options.slow_disk));
-    println!(
+    let mut table = report(&rows, options.linux, options.slow_disk);
+    table.command = command(options);
+    table.notes.push(format!(
         "host CPU % of QEMU over {} s after {READY} (100 % = one host core), accel {accel}",
         options.seconds
-    );
+    ));
     if options.slow_disk {
-        println!(
+        table.notes.push(format!(
             "slow disk: the same guest with `{DISK_ARG}`, a thread parked on a read of a QEMU \
              null-co virtio disk answering after {} h, the other cores idle; +pp = slow disk - \
              plain, in percentage points",
             SLOW_DISK_LATENCY.as_secs() / 3600
-        );
+        ));
     }
     if let Ok(Some(image)) = &linux_image {
         let boots: Vec<String> = options
@@ -149,20 +149,18 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
             .iter()
             .map(|&board| format!("{} on {board}", image.boot_kind(board)))
             .collect();
-        println!(
+        table.notes.push(format!(
             "linux: kernel {} ({}), busybox httpd listening on a forwarded port without \
              traffic, booted right after each Novillo guest on the same machine and measured \
              the same way over a window as long",
             image.version,
             boots.join(", ")
-        );
+        ));
         for note in &image.notes {
-            println!("linux: {note}");
+            table.notes.push(format!("linux: {note}"));
         }
     }
-    for note in &notes {
-        println!("{note}");
-    }
+    table.notes.extend(notes);
     let failed = rows
         .iter()
         .filter(|row| row.ours.is_err() || matches!(row.slow_disk, Some(Err(_))))
@@ -182,9 +180,31 @@ pub(super) fn run(options: &IdleOptions) -> Result<(), Failure> {
         ));
     }
     if !failures.is_empty() {
+        print!("{}", table.text());
         return Err(format!("{} failed", failures.join(" and ")).into());
     }
-    Ok(())
+    Ok(vec![table])
+}
+
+/// The command that makes the table, with the options given.
+fn command(options: &IdleOptions) -> String {
+    let board = match options.boards.as_slice() {
+        [board] => board.to_string(),
+        _ => "all".to_owned(),
+    };
+    let smp: Vec<String> = options.smp_list.iter().map(u32::to_string).collect();
+    let mut command = format!(
+        "cargo probe bench idle --board {board} --smp-list {} --seconds {}",
+        smp.join(","),
+        options.seconds
+    );
+    if options.linux {
+        command += " --baseline linux";
+    }
+    if options.slow_disk {
+        command += " --slow-disk";
+    }
+    command
 }
 
 /// Boots the image, waits for `READY` and the settling time, and returns QEMU's host CPU %
@@ -297,7 +317,7 @@ fn measure_window(
 }
 
 /// The results table: one row per board and CPU count.
-fn report(rows: &[Row], linux: bool, slow_disk: bool) -> String {
+fn report(rows: &[Row], linux: bool, slow_disk: bool) -> Table {
     let mut header = vec![
         ("board", Left),
         ("smp", Right),
@@ -345,7 +365,20 @@ fn report(rows: &[Row], linux: bool, slow_disk: bool) -> String {
             cells
         })
         .collect();
-    table(&header, &cells)
+    let mut series = vec![2];
+    if slow_disk {
+        series.push(4);
+    }
+    if linux {
+        series.push(header.len() - 1);
+    }
+    let mut table = Table::from_grid("Idle: host CPU", "cargo probe bench idle", &header, cells);
+    table.plot = Some(Plot {
+        label: vec![0, 1],
+        series,
+        unit: "% of one host core".to_owned(),
+    });
+    table
 }
 
 #[cfg(test)]
@@ -380,7 +413,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            report(&rows, true, false),
+            report(&rows, true, false).grid(),
             "\
 board    smp  host CPU %  source      linux CPU %
 microvm    1        0.12  schedstat          0.61
@@ -388,9 +421,13 @@ qemu-pc    4      failed  -               skipped
 qemu-pc    8        1.50  stat ticks            -
 "
         );
-        assert!(report(&rows, false, false).starts_with("board    smp  host CPU %  source\n"));
+        assert!(
+            report(&rows, false, false)
+                .grid()
+                .starts_with("board    smp  host CPU %  source\n")
+        );
         assert_eq!(
-            report(&rows, false, true),
+            report(&rows, false, true).grid(),
             "\
 board    smp  host CPU %  source      slow disk CPU %    +pp
 microvm    1        0.12  schedstat              0.20  +0.08

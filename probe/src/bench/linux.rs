@@ -342,6 +342,30 @@ pub(crate) fn idle_image(boards: &[Board], kernel: Option<&Path>) -> Result<Imag
     Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
 }
 
+/// The first line the boot baseline's workload prints, as `hello` prints its greeting.
+pub(crate) const HELLO: &str = "Hello from Linux!";
+
+/// Checks the prerequisites and builds the boot baseline for `boards`: `/init` prints
+/// [`HELLO`] and the guest powers off.
+pub(crate) fn hello_image(boards: &[Board], kernel: Option<&Path>) -> Result<Image, Skipped> {
+    let microvm = boards.contains(&Board::Microvm);
+    let checked = linux::check(Request {
+        kernel,
+        microvm,
+        static_c: false,
+    })?;
+    let workload = Workload {
+        command: format!("echo '{HELLO}'"),
+        ..Workload::default()
+    };
+    Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
+}
+
+/// True when the console shows the workload ended with status 0.
+pub(crate) fn workload_succeeded(console: &str) -> bool {
+    workload_output(console).is_some_and(|output| output.status == Some(0))
+}
+
 /// Fetches the idle guest's page through the forwarded `port`, to show the guest serves.
 pub(crate) fn check_idle_page(port: u16) -> Result<(), String> {
     let response = http_get(port, "/index.html", Duration::from_secs(10))?;

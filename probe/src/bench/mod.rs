@@ -1,15 +1,21 @@
 //! `probe bench`: benchmarks that boot a release image of an `apps` example and report what
-//! it measured (`threads`, `disk`), or what it costs the host while it does nothing (`idle`), with
-//! a Linux guest under the same QEMU as an optional baseline.
+//! it measured (`threads`, `disk`), how fast and small `hello` boots (`boot`), or what it
+//! costs the host while it does nothing (`idle`), with a Linux guest under the same QEMU as
+//! an optional baseline. `probe bench` alone runs them all (`--quick`: a short version
+//! without the Linux guest, for CI). Each returns [`report::Table`]s, which are printed and
+//! written to `target/bench/` (see [`report`]).
 //!
 //! Benchmarks are commands, never tests: their numbers depend on the machine and its load,
 //! so nothing here passes or fails on a threshold. Ratios against the baseline come from
 //! one command, both guests booted back to back on the same machine.
 
+mod boot;
 mod cpu_time;
 mod disk;
 mod idle;
 mod linux;
+mod progress;
+mod report;
 mod stats;
 mod thread_count;
 mod threads;
@@ -18,9 +24,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::accel::Accel;
+use crate::accel::AccelChoice;
+use crate::bench::report::{Report, Table};
 use crate::board::Board;
 use crate::cargo::{self, TargetKind};
-use crate::cli::Bench;
+use crate::cli::{Bench, BootOptions, DiskOptions, GuestOptions, IdleOptions, ThreadsOptions};
 use crate::exit;
 use crate::guest::Settings;
 use crate::qemu::{LaunchError, MachineVariant};
@@ -29,20 +37,137 @@ use crate::tsc::host_tsc_khz;
 /// Guest memory for benchmark guests and their Linux baselines.
 const MEM: &str = "128M";
 
-/// Runs a benchmark and returns probe's exit code: 0 done, 1 failed, 127 no QEMU.
+/// Where the report goes, under the workspace.
+const REPORT_DIR: &str = "target/bench";
+
+/// Runs a benchmark (or all), prints its tables and writes the report; returns probe's
+/// exit code: 0 done, 1 failed, 127 no QEMU.
 pub(crate) fn run(bench: Bench) -> u8 {
-    let result = match bench {
-        Bench::Threads(options) => threads::run(&options),
-        Bench::Idle(options) => idle::run(&options),
-        Bench::Disk(options) => disk::run(&options),
+    let (tables, failure) = match bench {
+        Bench::All { quick } => all(quick),
+        Bench::Boot(options) => one(boot::run(&options)),
+        Bench::Threads(options) => one(threads::run(&options, true)),
+        Bench::Idle(options) => one(idle::run(&options)),
+        Bench::Disk(options) => one(disk::run(&options)),
     };
-    match result {
-        Ok(()) => 0,
-        Err(failure) => {
+    for table in &tables {
+        println!();
+        print!("{}", table.text());
+    }
+    let mut code = 0;
+    if !tables.is_empty() {
+        let dir = cargo::workspace_root().join(REPORT_DIR);
+        match (Report { tables }).write(&dir) {
+            Ok(files) => {
+                println!();
+                for file in files {
+                    println!("probe: wrote {}", file.display());
+                }
+            }
+            Err(message) => {
+                eprintln!("probe: {message}");
+                code = 1;
+            }
+        }
+    }
+    match failure {
+        Some(failure) => {
             eprintln!("probe: {}", failure.message);
             failure.code
         }
+        None => code,
     }
+}
+
+/// One benchmark's tables, or its failure.
+fn one(result: Result<Vec<Table>, Failure>) -> (Vec<Table>, Option<Failure>) {
+    match result {
+        Ok(tables) => (tables, None),
+        Err(failure) => (Vec::new(), Some(failure)),
+    }
+}
+
+/// Every benchmark in turn; `quick`: fewer runs, shorter windows, one board where a
+/// benchmark takes long, no thread-count curve and no Linux guest. A failed benchmark is
+/// reported and the others still run; the tables of those that finished are kept.
+fn all(quick: bool) -> (Vec<Table>, Option<Failure>) {
+    let linux = !quick;
+    let boot = BootOptions {
+        runs: if quick { 5 } else { 10 },
+        linux,
+        ..BootOptions::default()
+    };
+    let threads = ThreadsOptions {
+        guest: GuestOptions {
+            smp: 2,
+            timeout: Some(Duration::from_secs(300)),
+            ..GuestOptions::default()
+        },
+        board: Board::Microvm,
+        linux,
+        linux_kernel: None,
+    };
+    let idle = IdleOptions {
+        accel: AccelChoice::Auto,
+        boards: if quick {
+            vec![Board::Microvm]
+        } else {
+            Board::ALL.to_vec()
+        },
+        seconds: if quick { 2 } else { 10 },
+        smp_list: if quick { vec![1] } else { vec![1, 4] },
+        linux,
+        linux_kernel: None,
+        slow_disk: false,
+    };
+    let disk = DiskOptions {
+        accel: AccelChoice::Auto,
+        boards: if quick {
+            vec![Board::Microvm]
+        } else {
+            Board::ALL.to_vec()
+        },
+        smp_list: if quick { vec![1] } else { vec![1, 2] },
+        linux,
+    };
+    type Bench<'a> = (&'a str, Box<dyn Fn() -> Result<Vec<Table>, Failure> + 'a>);
+    let benches: [Bench<'_>; 4] = [
+        ("boot", Box::new(|| boot::run(&boot))),
+        ("threads", Box::new(|| threads::run(&threads, !quick))),
+        ("idle", Box::new(|| idle::run(&idle))),
+        ("disk", Box::new(|| disk::run(&disk))),
+    ];
+    let mut tables = Vec::new();
+    let mut failed = Vec::new();
+    for (index, (name, bench)) in benches.iter().enumerate() {
+        eprintln!(
+            "probe: bench {}/{}: {name}{}",
+            index + 1,
+            benches.len(),
+            if quick { " (quick)" } else { "" }
+        );
+        match bench() {
+            Ok(more) => tables.extend(more),
+            // Without QEMU no benchmark can run.
+            Err(failure) if failure.code == exit::QEMU_MISSING => {
+                return (tables, Some(failure));
+            }
+            Err(failure) => {
+                eprintln!("probe: bench {name}: {}", failure.message);
+                failed.push(*name);
+            }
+        }
+    }
+    let failure = (!failed.is_empty()).then(|| Failure {
+        message: format!(
+            "{} of {} benchmarks failed: {} (see above)",
+            failed.len(),
+            benches.len(),
+            failed.join(", ")
+        ),
+        code: 1,
+    });
+    (tables, failure)
 }
 
 /// Why a benchmark could not finish, and the exit code that says so.

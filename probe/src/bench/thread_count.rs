@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use crate::accel::Accel;
+use crate::bench::report::{Cell, Column, Plot, Table};
 use crate::bench::stats::Align::{Left, Right};
-use crate::bench::stats::{Series, format_ns, parse_results, table};
+use crate::bench::stats::{Series, format_ns, parse_results};
 use crate::bench::{Failure, build_example, settings, with_console};
 use crate::board::Board;
 use crate::exit::GuestExit;
@@ -30,7 +31,7 @@ struct Curve {
     bytes_per_thread: Option<u64>,
 }
 
-pub(super) fn run(board: Board, accel: Accel, timeout: Option<Duration>) -> Result<(), Failure> {
+pub(super) fn run(board: Board, accel: Accel, timeout: Option<Duration>) -> Result<Table, Failure> {
     let elf = build_example(board, EXAMPLE)?;
     let args: Vec<String> = COUNTS.iter().map(u32::to_string).collect();
     let mut curves = Vec::new();
@@ -60,18 +61,19 @@ pub(super) fn run(board: Board, accel: Accel, timeout: Option<Duration>) -> Resu
             bytes_per_thread: bytes_per_thread(&console),
         });
     }
-    println!();
-    print!("{}", report(&curves));
+    let mut table = report(&curves);
+    table.title = format!("Many threads at once: {board}");
+    table.command = format!("cargo probe bench threads --board {board}");
     let bytes = curves.iter().find_map(|curve| curve.bytes_per_thread);
-    println!(
+    table.notes.push(format!(
         "time for all the threads (per thread); median of the runs the guest repeated \
          ({EXAMPLE} on {board}, {MEM}, accel {accel}); threads go to the cores in turn, \
          each with an 8 KiB stack{}",
         bytes.map_or(String::new(), |bytes| format!(
             " and {bytes} bytes of heap in all"
         ))
-    );
-    Ok(())
+    ));
+    Ok(table)
 }
 
 /// The heap bytes per thread the guest reported, if it did.
@@ -85,7 +87,7 @@ fn bytes_per_thread(console: &str) -> Option<u64> {
 }
 
 /// One row per thread count, two columns (spawn + join, sleepers) per CPU count.
-fn report(curves: &[Curve]) -> String {
+fn report(curves: &[Curve]) -> Table {
     let names: Vec<String> = curves
         .iter()
         .flat_map(|curve| {
@@ -96,12 +98,14 @@ fn report(curves: &[Curve]) -> String {
             [format!("spawn+join, {cpus}"), format!("sleepers, {cpus}")]
         })
         .collect();
-    let mut header = vec![("threads", Left)];
-    header.extend(names.iter().map(|name| (name.as_str(), Right)));
-    let rows: Vec<Vec<String>> = COUNTS
+    let mut columns = vec![Column::new("threads", Left, "")];
+    columns.extend(names.iter().map(|name| Column::new(name, Right, "ms")));
+    let series = (1..columns.len()).collect();
+    let mut table = Table::new("Many threads at once", "", columns);
+    table.rows = COUNTS
         .iter()
         .map(|&count| {
-            let mut row = vec![count.to_string()];
+            let mut row = vec![Cell::number(count.to_string(), f64::from(count))];
             for curve in curves {
                 for case in ["spawn_join", "sleepers"] {
                     row.push(cell(&curve.series, &format!("{case}/{count}"), count));
@@ -110,18 +114,27 @@ fn report(curves: &[Curve]) -> String {
             row
         })
         .collect();
-    table(&header, &rows)
+    table.plot = Some(Plot {
+        label: vec![0],
+        series,
+        unit: "ms for all the threads (median)".to_owned(),
+    });
+    table
 }
 
-/// `total (per thread)` for the series `name` of `count` threads, or `-`.
-fn cell(series: &[Series], name: &str, count: u32) -> String {
+/// `total (per thread)` for the series `name` of `count` threads, or `-`; its number is
+/// the total in ms.
+fn cell(series: &[Series], name: &str, count: u32) -> Cell {
     series
         .iter()
         .find(|series| series.name == name)
         .and_then(Series::summary)
-        .map_or("-".to_owned(), |summary| {
+        .map_or(Cell::from("-"), |summary| {
             let total_ms = summary.median * f64::from(count) / 1e6;
-            format!("{total_ms:.0} ms ({})", format_ns(summary.median))
+            Cell::number(
+                format!("{total_ms:.0} ms ({})", format_ns(summary.median)),
+                total_ms,
+            )
         })
 }
 
@@ -164,7 +177,7 @@ BENCH-DONE
         assert_eq!(curves[0].bytes_per_thread, Some(12741));
         assert_eq!(curves[1].bytes_per_thread, None);
         assert_eq!(
-            report(&curves),
+            report(&curves).grid(),
             "\
 threads  spawn+join, 1 CPU    sleepers, 1 CPU  spawn+join, 4 CPUs   sleepers, 4 CPUs
 10000      85 ms (8500 ns)  155 ms (15.50 µs)   400 ms (40.00 µs)  600 ms (60.00 µs)

@@ -4,8 +4,9 @@
 //! ([`thread_count`]).
 
 use crate::bench::linux::{self, ThreadsBaseline};
+use crate::bench::report::{Cell, Column, Plot, Table};
 use crate::bench::stats::Align::{Left, Right};
-use crate::bench::stats::{Series, format_ns, format_ratio, parse_results, table};
+use crate::bench::stats::{Series, format_ns, format_ratio, parse_results};
 use crate::bench::{Failure, MEM, build_example, settings, thread_count, with_console};
 use crate::cli::ThreadsOptions;
 use crate::exit::GuestExit;
@@ -15,7 +16,8 @@ use crate::linux::{Machine, Skipped};
 /// The `apps` example that runs the thread benchmarks.
 const EXAMPLE: &str = "bench_threads";
 
-pub(super) fn run(options: &ThreadsOptions) -> Result<(), Failure> {
+/// Runs the benchmark, then the thread-count curve when `curve`; returns their tables.
+pub(super) fn run(options: &ThreadsOptions, curve: bool) -> Result<Vec<Table>, Failure> {
     let accel = options.guest.accel.resolve()?;
     let board = options.board;
     let smp = options.guest.smp;
@@ -51,78 +53,109 @@ pub(super) fn run(options: &ThreadsOptions) -> Result<(), Failure> {
     let baseline = linux_image.map(|image| {
         image.and_then(|image| linux::threads(&image, machine, options.guest.timeout))
     });
-    println!();
-    print!(
-        "{}",
-        report(&series, baseline.as_ref().and_then(|b| b.as_ref().ok()))
+    let mut command = format!("cargo probe bench threads --board {board} --smp {smp}");
+    if options.linux {
+        command += " --baseline linux";
+    }
+    let mut table = report(
+        &series,
+        baseline.as_ref().and_then(|b| b.as_ref().ok()),
+        &format!("Threads: {board}, {smp} CPUs"),
+        &command,
     );
-    println!(
+    table.notes.push(format!(
         "ns per operation; median, min and max of the runs the guest repeated itself \
          ({EXAMPLE} on {board}, smp {smp}, accel {accel})"
-    );
+    ));
     match baseline {
         None => {}
-        Some(Ok(baseline)) => print!("{}", baseline_notes(&series, &baseline)),
-        Some(Err(Skipped::Missing(message))) => println!("probe: {message}"),
+        Some(Ok(baseline)) => {
+            let (ratio, notes) = baseline_notes(&series, &baseline);
+            table.ratio = Some(ratio);
+            table.notes.extend(notes);
+        }
+        Some(Err(Skipped::Missing(message))) => table.notes.push(format!("probe: {message}")),
         Some(Err(Skipped::Failed(message))) => {
             return Err(format!("the Linux baseline failed: {message}").into());
         }
     }
-    println!();
-    thread_count::run(board, accel, options.guest.timeout)
+    let mut tables = vec![table];
+    if curve {
+        tables.push(thread_count::run(board, accel, options.guest.timeout)?);
+    }
+    Ok(tables)
 }
 
 /// The results table, with the Linux columns when there is a baseline.
-fn report(series: &[Series], baseline: Option<&ThreadsBaseline>) -> String {
-    let mut header = vec![
-        ("benchmark", Left),
-        ("median", Right),
-        ("min", Right),
-        ("max", Right),
-        ("runs", Right),
+fn report(
+    series: &[Series],
+    baseline: Option<&ThreadsBaseline>,
+    title: &str,
+    command: &str,
+) -> Table {
+    let mut columns = vec![
+        Column::new("benchmark", Left, ""),
+        Column::new("median", Right, "ns"),
+        Column::new("min", Right, "ns"),
+        Column::new("max", Right, "ns"),
+        Column::new("runs", Right, ""),
     ];
     if baseline.is_some() {
-        header.extend([
-            ("linux median", Right),
-            ("ratio", Right),
-            ("linux metric", Left),
+        columns.extend([
+            Column::new("linux median", Right, "ns"),
+            Column::new("ratio", Right, ""),
+            Column::new("linux metric", Left, ""),
         ]);
     }
-    let rows: Vec<Vec<String>> = series
+    let ns = |value: f64| Cell::number(format_ns(value), value);
+    let mut table = Table::new(title, command, columns);
+    table.rows = series
         .iter()
         .filter_map(|series| {
             let summary = series.summary()?;
             let mut row = vec![
-                series.name.clone(),
-                format_ns(summary.median),
-                format_ns(summary.min),
-                format_ns(summary.max),
-                summary.runs.to_string(),
+                Cell::from(series.name.clone()),
+                ns(summary.median),
+                ns(summary.min),
+                ns(summary.max),
+                Cell::number(summary.runs.to_string(), summary.runs as f64),
             ];
             if let Some(baseline) = baseline {
                 let metric = linux::threads_counterpart(&series.name);
                 match metric.and_then(|metric| baseline.median(metric)) {
                     Some(linux) => {
-                        row.push(format_ns(linux));
-                        row.push(format_ratio(linux, summary.median));
+                        row.push(ns(linux));
+                        row.push(Cell::number(
+                            format_ratio(linux, summary.median),
+                            linux / summary.median,
+                        ));
                     }
-                    None => row.extend(["-".to_owned(), "-".to_owned()]),
+                    None => row.extend([Cell::from("-"), Cell::from("-")]),
                 }
-                row.push(metric.unwrap_or("-").to_owned());
+                row.push(Cell::from(metric.unwrap_or("-")));
             }
             Some(row)
         })
         .collect();
-    table(&header, &rows)
+    let mut series = vec![1];
+    if baseline.is_some() {
+        series.push(5);
+    }
+    table.plot = Some(Plot {
+        label: vec![0],
+        series,
+        unit: "ns per operation (median)".to_owned(),
+    });
+    table
 }
 
-/// What to say under the table about the baseline: how to read the ratio, the Linux
+/// How to read the ratio, then what to say under the table about the baseline: the Linux
 /// metrics nothing of ours matched, and the baseline's notes.
-fn baseline_notes(series: &[Series], baseline: &ThreadsBaseline) -> String {
-    let mut text = String::from(
-        "ratio = linux median / novillo median (5.0x: Novillo is 5 times cheaper); both \
-         guests booted back to back by this command\n",
-    );
+fn baseline_notes(series: &[Series], baseline: &ThreadsBaseline) -> (String, Vec<String>) {
+    let ratio = "linux median / novillo median (5.0x: Novillo is 5 times cheaper); both guests \
+                 booted back to back by this command"
+        .to_owned();
+    let mut notes = Vec::new();
     let matched: Vec<&str> = series
         .iter()
         .filter_map(|series| linux::threads_counterpart(&series.name))
@@ -137,12 +170,12 @@ fn baseline_notes(series: &[Series], baseline: &ThreadsBaseline) -> String {
         })
         .collect();
     if !others.is_empty() {
-        text += &format!("other Linux medians: {}\n", others.join(", "));
+        notes.push(format!("other Linux medians: {}", others.join(", ")));
     }
     for note in &baseline.notes {
-        text += &format!("linux: {note}\n");
+        notes.push(format!("linux: {note}"));
     }
-    text
+    (ratio, notes)
 }
 
 #[cfg(test)]
@@ -175,7 +208,7 @@ DONE
     fn table_without_baseline() {
         let series = parse_results(GUEST).unwrap();
         assert_eq!(
-            report(&series, None),
+            report(&series, None, "t", "c").grid(),
             "\
 benchmark     median       min       max  runs
 switch        410 ns    400 ns    420 ns     3
@@ -190,7 +223,7 @@ brand_new     7.0 ns    7.0 ns    7.0 ns     1
         let series = parse_results(GUEST).unwrap();
         let baseline = parse_threads(LINUX).unwrap();
         assert_eq!(
-            report(&series, Some(&baseline)),
+            report(&series, Some(&baseline), "t", "c").grid(),
             "\
 benchmark     median       min       max  runs  linux median  ratio  linux metric
 switch        410 ns    400 ns    420 ns     3       3690 ns   9.0x  ctxsw_yield_same_core
@@ -198,8 +231,9 @@ round_trip  20.00 µs  19.00 µs  21.00 µs     3     107.42 µs   5.4x  roundtr
 brand_new     7.0 ns    7.0 ns    7.0 ns     1             -      -  -
 "
         );
-        let notes = baseline_notes(&series, &baseline);
-        assert!(notes.contains("other Linux medians: ctxsw_futex_same_core 7290 ns\n"));
-        assert!(notes.contains("linux: kernel 6.1.0-56-amd64\n"));
+        let (ratio, notes) = baseline_notes(&series, &baseline);
+        assert!(ratio.starts_with("linux median / novillo median"));
+        assert!(notes.contains(&"other Linux medians: ctxsw_futex_same_core 7290 ns".to_owned()));
+        assert!(notes.contains(&"linux: kernel 6.1.0-56-amd64".to_owned()));
     }
 }

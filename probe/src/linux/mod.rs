@@ -247,6 +247,15 @@ impl Image {
         }
     }
 
+    /// The kernel and the initramfs `board` boots, for their sizes.
+    pub(crate) fn boot_files(&self, board: Board) -> [&Path; 2] {
+        let kernel = match (board, &self.vmlinux) {
+            (Board::Microvm, Some(vmlinux)) => vmlinux,
+            _ => &self.kernel_path,
+        };
+        [kernel, &self.initrd]
+    }
+
     /// Starts the guest on `machine`; its console can be watched while it runs, and
     /// dropping it kills QEMU.
     pub(crate) fn boot(
@@ -262,10 +271,7 @@ impl Image {
             .zip(ports)
             .map(|(&guest, host)| Forward { guest, host })
             .collect();
-        let kernel = match (machine.board, &self.vmlinux) {
-            (Board::Microvm, Some(vmlinux)) => vmlinux,
-            _ => &self.kernel_path,
-        };
+        let [kernel, _] = self.boot_files(machine.board);
         let cmdline = cmdline(machine.accel, host_tsc_khz());
         let disks = uncached_virtio_args(machine.board, &self.disks).map_err(LaunchError::Other)?;
         let mut command = Command::new(QEMU);
