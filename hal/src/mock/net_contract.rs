@@ -61,7 +61,10 @@ fn receive<H: NetHarness>(harness: &mut H) -> Option<Vec<u8>> {
     let mtu = harness.device().mtu();
     let mut buf = vec![0xa5; mtu];
     let len = harness.device().receive(&mut buf)?;
-    assert!(len <= mtu, "receive returned {len} bytes, more than the MTU");
+    assert!(
+        len <= mtu,
+        "receive returned {len} bytes, more than the MTU"
+    );
     buf.truncate(len);
     Some(buf)
 }
@@ -80,13 +83,22 @@ fn nothing_is_received_when_nothing_came<H: NetHarness>(harness: &mut H) {
 
 fn frames_arrive_byte_exact_and_in_order<H: NetHarness>(harness: &mut H) {
     let mtu = harness.device().mtu();
-    let frames = [frame(1, 60), frame(2, mtu), frame(3, MIN_FRAME), frame(4, 342)];
+    let frames = [
+        frame(1, 60),
+        frame(2, mtu),
+        frame(3, MIN_FRAME),
+        frame(4, 342),
+    ];
     for f in &frames {
         assert!(harness.deliver(f), "an idle device lost a frame");
     }
     for (i, f) in frames.iter().enumerate() {
         let got = receive(harness).unwrap_or_else(|| panic!("frame {i} was not received"));
-        assert!(got == *f, "frame {i} ({} bytes) came back different", f.len());
+        assert!(
+            got == *f,
+            "frame {i} ({} bytes) came back different",
+            f.len()
+        );
     }
     assert!(receive(harness).is_none(), "a frame too many");
     let stats = harness.device().stats();
@@ -139,7 +151,10 @@ fn receive_buffers_come_back<H: NetHarness>(harness: &mut H) {
     for round in 0..3 * queued.len().min(PLENTY / 4) {
         let f = frame(round, 200);
         assert!(harness.deliver(&f), "round {round}: no buffer came back");
-        assert!(receive(harness).is_some_and(|got| got == f), "round {round}");
+        assert!(
+            receive(harness).is_some_and(|got| got == f),
+            "round {round}"
+        );
     }
 }
 
@@ -168,7 +183,10 @@ fn a_full_transmit_queue_refuses_and_recovers<H: NetHarness>(harness: &mut H) {
     for (i, (s, g)) in sent.iter().zip(&given).enumerate() {
         assert!(s == g, "frame {i} went out different");
     }
-    assert!(harness.device().can_transmit(), "no room after the wire took all");
+    assert!(
+        harness.device().can_transmit(),
+        "no room after the wire took all"
+    );
     let last = frame(77, 90);
     assert!(
         harness
@@ -197,13 +215,19 @@ fn interrupts_are_raised_and_acknowledged<H: NetHarness>(harness: &mut H) {
         return;
     }
     quiet(harness);
-    assert!(!harness.device().ack_interrupt(), "an interrupt out of nothing");
+    assert!(
+        !harness.device().ack_interrupt(),
+        "an interrupt out of nothing"
+    );
     assert!(harness.deliver(&frame(1, 60)));
     assert!(harness.device().ack_interrupt(), "no interrupt for a frame");
     assert!(!harness.device().ack_interrupt(), "acking did not lower it");
     assert!(receive(harness).is_some());
     assert!(harness.device().transmit(60, &mut |buf| buf.fill(1)));
     assert_eq!(harness.sent().len(), 1);
-    assert!(harness.device().ack_interrupt(), "no interrupt for a sent frame");
+    assert!(
+        harness.device().ack_interrupt(),
+        "no interrupt for a sent frame"
+    );
     quiet(harness);
 }
