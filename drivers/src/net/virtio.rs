@@ -219,3 +219,98 @@ impl<T: Transport> InterruptSource for VirtioNet<T> {
         !self.raw.ack_interrupt().is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use hal::irq::InterruptSource;
+    use hal::mock::{NetHarness, net_contract};
+    use hal::net::{DEFAULT_MTU, NetDevice};
+    use virtio_drivers::transport::DeviceStatus;
+
+    use super::{QUEUE_SIZE, VirtioNet};
+    use crate::virtio::Error;
+    use crate::virtio::fake_net::FakeNetTransport;
+
+    const MAC: [u8; 6] = [0x52, 0x54, 0, 0x12, 0x34, 0x57];
+    /// MAC, STATUS, indirect descriptors, event index, version 1: what the driver takes.
+    const MODERN: u64 = 1 << 5 | 1 << 16 | 1 << 28 | 1 << 29 | 1 << 32;
+    /// A legacy device: no version 1, no indirect descriptors; offers merged buffers,
+    /// which the driver leaves.
+    const LEGACY: u64 = 1 << 5 | 1 << 15;
+
+    struct Harness {
+        device: VirtioNet<FakeNetTransport>,
+        fake: FakeNetTransport,
+    }
+
+    impl Harness {
+        fn new(features: u64, legacy: bool) -> Self {
+            let fake = FakeNetTransport::new(MAC, features, legacy);
+            let device = VirtioNet::new(fake.clone()).expect("the device starts");
+            Self { device, fake }
+        }
+    }
+
+    impl NetHarness for Harness {
+        type Device = VirtioNet<FakeNetTransport>;
+
+        fn device(&mut self) -> &mut Self::Device {
+            &mut self.device
+        }
+
+        fn deliver(&mut self, frame: &[u8]) -> bool {
+            self.fake.deliver(frame)
+        }
+
+        fn sent(&mut self) -> Vec<Vec<u8>> {
+            self.fake.send()
+        }
+
+        fn interrupts(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn virtio_net_keeps_the_contract() {
+        net_contract(|| Harness::new(MODERN, false));
+        net_contract(|| Harness::new(LEGACY, true));
+        net_contract(|| Harness::new(MODERN & !(1 << 28), true));
+    }
+
+    #[test]
+    fn start_up_posts_every_receive_buffer() {
+        let Harness { device, fake } = Harness::new(MODERN, false);
+        assert_eq!(device.mac_address(), MAC);
+        let posted = (0..).take_while(|_| fake.deliver(&[1; 60])).count();
+        assert_eq!(posted, QUEUE_SIZE);
+    }
+
+    #[test]
+    fn a_device_with_small_queues_is_refused() {
+        let fake = FakeNetTransport::new(MAC, MODERN, false);
+        fake.set_max_queue_size(16);
+        let error = VirtioNet::new(fake.clone()).expect_err("refused");
+        assert_eq!(error, Error::QueueTooSmall(16));
+        assert_eq!(fake.status_now(), DeviceStatus::empty(), "left alone");
+    }
+
+    #[test]
+    fn used_lengths_the_buffer_cannot_hold_are_dropped_and_counted() {
+        let Harness { mut device, fake } = Harness::new(MODERN, false);
+        let mut buf = [0; DEFAULT_MTU];
+        for len in [0, 5, 11, 12 + 13, 12 + 1515, 4096, u32::MAX] {
+            assert!(fake.used(&[0xee; 64], len));
+        }
+        assert!(fake.deliver(&[7; 64]));
+        assert_eq!(device.receive(&mut buf), Some(64));
+        assert_eq!(buf[..64], [7; 64]);
+        assert_eq!(device.receive(&mut buf), None);
+        assert_eq!(device.stats().rx_dropped, 7);
+        assert!(device.ack_interrupt());
+        let posted = (0..).take_while(|_| fake.deliver(&[1; 60])).count();
+        assert_eq!(posted, QUEUE_SIZE, "every buffer went back to the device");
+    }
+}
