@@ -6,8 +6,8 @@
 //! on there are no words: the slots are probed at their fixed places, with ACPI's GSI
 //! numbering: GSI 16 + slot, or, when the MADT lists a second I/O APIC, 24 slots on its
 //! pins. Each slot holding a virtio-blk device becomes a block device, each holding a
-//! virtio-net device a network device, on the line of its GSI, level-triggered and active high (QEMU holds the line while the
-//! device's interrupt status is not zero).
+//! virtio-net device a network device, on the line of its GSI, level-triggered and active
+//! high (QEMU holds the line while the device's interrupt status is not zero).
 
 extern crate alloc;
 
