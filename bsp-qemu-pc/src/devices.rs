@@ -1,5 +1,5 @@
-//! The devices of a PC: virtio-blk functions on PCI and the disks of the PIIX IDE
-//! controller, found when an application first asks for a device.
+//! The devices of a PC: virtio-blk and network functions on PCI and the disks of the PIIX
+//! IDE controller, found when an application first asks for a device.
 //!
 //! Every function the scan finds is listed at `log=debug`. A virtio-blk function
 //! (`1af4:1001` transitional, `1af4:1042` modern) interrupts through MSI-X when it offers
@@ -54,7 +54,7 @@ const COMMON_QUEUE_MSIX_VECTOR: usize = 0x1a;
 const NO_VECTOR: u16 = 0xffff;
 
 /// Where the identity map ends: a BAR above it cannot be reached.
-const MAPPED_LIMIT: u64 = 1 << 32;
+pub(crate) const MAPPED_LIMIT: u64 = 1 << 32;
 
 /// A PC's devices (zero-sized: everything is found at discovery).
 #[derive(Debug)]
@@ -80,11 +80,13 @@ impl Discover for PcDevices {
         let config = unsafe { PortConfig::new() };
         let mut blocks = Vec::new();
         let mut ide = false;
+        let mut nics = Vec::new();
         pci::scan(&config, |function| {
             log::debug!("pci {function}");
             match function.name() {
                 "virtio-blk" => blocks.push(*function),
                 "IDE" => ide = true,
+                "virtio-net" | "e1000" => nics.push(*function),
                 _ => {}
             }
         });
@@ -96,6 +98,9 @@ impl Discover for PcDevices {
         let mut root = PciRoot::new(config);
         for function in blocks {
             start(&mut root, &mut writer, &function, &routing, sink);
+        }
+        for function in nics {
+            crate::nics::start(&mut root, &function, &routing, sink);
         }
     }
 }
@@ -214,7 +219,7 @@ fn start(
 }
 
 /// The INTx line of `function`.
-fn intx(function: &Function, routing: &Routing) -> Result<Line, String> {
+pub(crate) fn intx(function: &Function, routing: &Routing) -> Result<Line, String> {
     let irq = function
         .intx_irq()
         .ok_or_else(|| String::from("no interrupt line"))?;

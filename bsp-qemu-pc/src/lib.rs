@@ -59,6 +59,7 @@ mod entry;
 // Only the boot path uses the parser; on the host, only its tests do.
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod multiboot;
+mod nics;
 
 use drivers::board::wall::BootWallClock;
 use drivers::console::uart16550::{PortRegisters, Uart16550};

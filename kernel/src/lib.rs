@@ -57,6 +57,7 @@ pub mod fault;
 pub mod heap;
 mod irq;
 pub mod logger;
+pub mod nic;
 pub mod process;
 #[allow(unsafe_code)] // The context-switch boundary.
 mod sched;

@@ -14,6 +14,7 @@ use crate::disk::{Bus, Disk};
 use crate::fat::command::{DiskCommand, NewOptions, parse_fat};
 use crate::fat::{Format, Layout};
 use crate::image::Files;
+use crate::net::{Backend, Forward, NetSpec, Nic};
 use crate::qemu::Boot;
 use crate::share::Share;
 
@@ -110,6 +111,8 @@ pub(crate) struct RunOptions {
     pub(crate) boot: Boot,
     /// `--share`, in the order given; attached after the `--disk` disks.
     pub(crate) shares: Vec<Share>,
+    /// `--net`, `--nic`, `--forward`.
+    pub(crate) net: NetOptions,
     pub(crate) elf: PathBuf,
     pub(crate) guest_args: Vec<String>,
     pub(crate) gdb: Gdb,
@@ -123,6 +126,38 @@ pub(crate) enum Gdb {
     Server,
     /// `probe gdb`: as `Server`, and probe runs gdb attached to it in the foreground.
     Attach,
+}
+
+/// `--net`, `--nic` and `--forward` as given; [`NetOptions::spec`] makes them one network.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct NetOptions {
+    pub(crate) backend: Option<Backend>,
+    pub(crate) nic: Option<Nic>,
+    pub(crate) forwards: Vec<Forward>,
+}
+
+impl NetOptions {
+    /// The network asked for: none without options, user networking when only ports are
+    /// named, the virtio NIC unless `--nic` says otherwise.
+    pub(crate) fn spec(&self) -> Result<Option<NetSpec>, String> {
+        let backend = match (&self.backend, self.forwards.is_empty()) {
+            (None, true) if self.nic.is_none() => return Ok(None),
+            (None, _) => Backend::User,
+            (Some(Backend::Tap(_)), false) => {
+                return Err(
+                    "--forward needs --net user: a tap guest is reached at its own \
+                            address"
+                        .to_owned(),
+                );
+            }
+            (Some(backend), _) => backend.clone(),
+        };
+        Ok(Some(NetSpec {
+            backend,
+            nic: self.nic.unwrap_or(Nic::Virtio),
+            forwards: self.forwards.clone(),
+        }))
+    }
 }
 
 /// `probe test`.
@@ -417,6 +452,7 @@ fn parse_run(sub: Subcommand, args: &[String], env: Option<&str>) -> Result<Comm
         disks: Vec::new(),
         boot: Boot::Kernel,
         shares: Vec::new(),
+        net: NetOptions::default(),
         elf: PathBuf::new(),
         guest_args: Vec::new(),
         gdb: if sub == Subcommand::Gdb {
@@ -527,6 +563,17 @@ fn run_option(
         "--share" => run
             .shares
             .push(Share::parse(&options.value(flag, inline)?).map_err(UsageError)?),
+        "--net" => {
+            run.net.backend =
+                Some(NetSpec::parse_backend(&options.value(flag, inline)?).map_err(UsageError)?);
+        }
+        "--nic" => {
+            run.net.nic = Some(Nic::parse(&options.value(flag, inline)?).map_err(UsageError)?)
+        }
+        "--forward" => run
+            .net
+            .forwards
+            .extend(Forward::parse_list(&options.value(flag, inline)?).map_err(UsageError)?),
         _ => return Err(options.unknown(flag)),
     }
     Ok(())

@@ -7,7 +7,7 @@ use fatfs::FatType;
 
 use super::{
     Bench, BootOptions, Command, DiskOptions, Gdb, GuestOptions, IdleOptions, ImageOptions,
-    MAX_SMP, RunOptions, Subcommand, TestOptions, ThreadsOptions, parse,
+    MAX_SMP, NetOptions, RunOptions, Subcommand, TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
@@ -61,6 +61,7 @@ fn run_defaults() {
             disks: Vec::new(),
             boot: Boot::Kernel,
             shares: Vec::new(),
+            net: NetOptions::default(),
             elf: PathBuf::from("target/hello"),
             guest_args: Vec::new(),
             gdb: Gdb::Off,

@@ -51,6 +51,9 @@ pub(crate) fn start_file(
     let cmdline = with_time(host_unix_seconds(), &guest_cmdline(settings.tsc_khz, args));
     check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
     disk::check(board, &settings.variant.disks).map_err(LaunchError::Usage)?;
+    if let Some(net) = &settings.variant.net {
+        net.qemu_args(board).map_err(LaunchError::Usage)?;
+    }
     let Boot::Disk(bus, damage) = settings.variant.boot else {
         return launch(settings, elf, board, &cmdline, stream);
     };

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::board::Board;
 use crate::children::{self, Child};
 use crate::disk::{Bus, Disk, Scratch, disk_args};
 use crate::exit::{self, GuestExit};
+use crate::net::Network;
 use crate::symbols::Annotator;
 
 /// Everything needed to boot one image.
@@ -49,6 +51,8 @@ pub(crate) struct MachineVariant {
     pub(crate) extra_args: Vec<String>,
     /// Raw images attached in order (`--disk`); `disk::check` has accepted them.
     pub(crate) disks: Vec<Disk>,
+    /// The NIC and where its frames go (`--net`), shared by the launches of one run.
+    pub(crate) net: Option<Arc<Network>>,
     /// How the firmware gets to the kernel.
     pub(crate) boot: Boot,
 }
@@ -80,6 +84,7 @@ impl Default for MachineVariant {
             extra_args: Vec::new(),
             disks: Vec::new(),
             boot: Boot::Kernel,
+            net: None,
         }
     }
 }
@@ -175,6 +180,16 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
             let first_ide = usize::from(bus == Bus::Ide);
             args.extend(disk_args(launch.board, &launch.variant.disks, first_ide));
         }
+    }
+    // After the disks: microvm fills its virtio-mmio slots in this order.
+    // `guest::start_file` checked that the network fits the board.
+    if let Some(net) = &launch.variant.net {
+        args.extend(
+            net.qemu_args(launch.board)
+                .unwrap_or_default()
+                .into_iter()
+                .map(OsString::from),
+        );
     }
     args.extend(launch.variant.extra_args.iter().map(OsString::from));
     args
@@ -491,6 +506,7 @@ mod tests {
         extra_args: Vec::new(),
         disks: Vec::new(),
         boot: Boot::Kernel,
+        net: None,
     };
 
     fn launch<'a>(qemu: &'a str, board: Board, accel: Accel) -> Launch<'a> {
@@ -532,6 +548,7 @@ mod tests {
             extra_args: vec!["-M".to_owned(), "microvm,acpi=on".to_owned()],
             disks: Vec::new(),
             boot: Boot::Kernel,
+            net: None,
         };
         let line = joined(&Launch {
             variant: &variant,

@@ -1,6 +1,8 @@
 //! `probe run`: boots one image, streams its console and exits with the guest's status;
 //! with `--gdb` (and as `probe gdb`) the guest starts halted for gdb.
 
+use std::sync::Arc;
+
 use crate::cli::{Gdb, RunOptions};
 use crate::elf::image_of_file;
 use crate::exit::GuestExit;
@@ -50,6 +52,22 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             }
         },
     };
+    let net = match options
+        .net
+        .spec()
+        .and_then(|spec| spec.map(|s| s.resolve()).transpose())
+    {
+        Ok(net) => net,
+        Err(message) => {
+            eprintln!("probe: {message}");
+            return crate::exit::USAGE;
+        }
+    };
+    if let Some(net) = &net {
+        for line in net.forwarded.lines() {
+            eprintln!("probe: {line}");
+        }
+    }
     let settings = Settings {
         qemu: options.qemu,
         accel,
@@ -65,6 +83,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             disks,
             boot: options.boot,
             extra_args: port.map(gdb::qemu_args).unwrap_or_default(),
+            net: net.map(Arc::new),
             ..MachineVariant::default()
         },
     };

@@ -10,6 +10,8 @@ use std::path::Path;
 use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
 use crate::disk::{Bus, DiskSpec};
+use crate::hostnet;
+use crate::net::{Forward, Forwarded, Nic};
 use crate::qemu::{Boot, Damage, MachineVariant};
 
 /// What the guest harness prints at the end of a suite that passed.
@@ -67,7 +69,42 @@ pub(crate) struct Case {
     pub(crate) wall_clock: bool,
     /// The bus `disks` are attached on.
     pub(crate) disk_bus: Bus,
+    /// A NIC on QEMU user networking, and the host-side peer that talks to the guest.
+    pub(crate) net: Option<NetCase>,
 }
+
+/// A case's network: the NIC, the guest ports forwarded to free host ports, and the host's
+/// side, which runs once the guest printed `ready` and while it keeps running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NetCase {
+    pub(crate) nic: Nic,
+    pub(crate) forwards: Vec<Forward>,
+    pub(crate) ready: &'static str,
+    pub(crate) host: HostPeer,
+}
+
+/// A host-side peer: talks to the guest through the forwarded ports; `Err` says what went
+/// wrong.
+#[derive(Clone, Copy)]
+pub(crate) struct HostPeer {
+    pub(crate) name: &'static str,
+    pub(crate) run: fn(&Forwarded) -> Result<(), String>,
+}
+
+impl std::fmt::Debug for HostPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for HostPeer {
+    /// Peers are told apart by name: function addresses are not stable.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for HostPeer {}
 
 impl Case {
     fn new(
@@ -94,6 +131,7 @@ impl Case {
             halts: false,
             wall_clock: false,
             disk_bus: Bus::Virtio,
+            net: None,
         }
     }
 
@@ -108,6 +146,18 @@ impl Case {
         let mut case = Case::new(name, TargetKind::Example, "clock", 0, &["unix time: "]);
         case.wall_clock = true;
         case
+    }
+
+    /// Boots with `nic` on user networking, forwarding `forwards`; `host` runs once the
+    /// guest printed `ready`.
+    fn net(mut self, nic: Nic, forwards: &str, ready: &'static str, host: HostPeer) -> Self {
+        self.net = Some(NetCase {
+            nic,
+            forwards: Forward::parse_list(forwards).unwrap_or_default(),
+            ready,
+            host,
+        });
+        self
     }
 
     /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
@@ -663,8 +713,38 @@ fn fixed_cases() -> Vec<Case> {
         Case::disk_suite("corrupt-image-on-purpose", 1)
             .altered_sector(0, 1000)
             .not_by_default(),
+        // The NIC drivers without a network stack: the `nic` example answers ARP and
+        // echoes UDP frame by frame; the host sends datagrams through the forwarded port
+        // and checks each echo byte for byte.
+        Case::new("nic-virtio", Example, "nic", 0, &[NIC_DONE]).net(
+            Nic::Virtio,
+            "udp:7",
+            NIC_READY,
+            UDP_ECHO,
+        ),
+        Case::new("nic-virtio-smp4", Example, "nic", 0, &[NIC_DONE])
+            .smp(4)
+            .net(Nic::Virtio, "udp:7", NIC_READY, UDP_ECHO),
+        Case::new("nic-e1000", Example, "nic", 0, &[NIC_DONE])
+            .net(Nic::E1000, "udp:7", NIC_READY, UDP_ECHO)
+            .only_on(Board::QemuPc),
+        Case::new("nic-e1000-smp4", Example, "nic", 0, &[NIC_DONE])
+            .smp(4)
+            .net(Nic::E1000, "udp:7", NIC_READY, UDP_ECHO)
+            .only_on(Board::QemuPc),
     ]
 }
+
+/// What the `nic` example prints once it listens, and when the peer said `bye` (the count
+/// varies: the peer sends a datagram again when its echo is late).
+const NIC_READY: &str = "nic ready: ";
+const NIC_DONE: &str = "nic done: ";
+
+/// The `nic` example's host-side peer.
+const UDP_ECHO: HostPeer = HostPeer {
+    name: "udp_echo",
+    run: hostnet::udp_echo,
+};
 
 /// All cases for one board's build: the fixed ones, then one per integration test built.
 pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
@@ -779,6 +859,10 @@ mod tests {
                 "disk-ide",
                 "disk-ide-smp4",
                 "corrupt-image-on-purpose",
+                "nic-virtio",
+                "nic-virtio-smp4",
+                "nic-e1000",
+                "nic-e1000-smp4",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -791,7 +875,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 43 + 4 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 47 + 4 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

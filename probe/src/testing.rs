@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::board::Board;
@@ -11,6 +12,7 @@ use crate::disk::{Disk, Scratch, check_images, suite_writes, write_image};
 use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
 use crate::guest::{Settings, boot_file, host_unix_seconds, start_file};
+use crate::net::{Backend, NetSpec};
 use crate::qemu::{MachineVariant, Outcome, Waited};
 use crate::suite::{Case, cases};
 use crate::tsc::host_tsc_khz;
@@ -27,6 +29,9 @@ const HOST_TEST: &[&str] = &[
     "--exclude",
     "apps",
 ];
+
+/// How long a case with a host peer waits for the guest's ready line without a timeout.
+const PEER_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Tallies of one `probe test`.
 #[derive(Debug, Default)]
@@ -238,6 +243,15 @@ fn boot_case(
             disk_files.push(file);
         }
     }
+    let mut peer_problem = None;
+    if let Some(net) = &case.net {
+        let spec = NetSpec {
+            backend: Backend::User,
+            nic: net.nic,
+            forwards: net.forwards.clone(),
+        };
+        variant.net = Some(Arc::new(spec.resolve()?));
+    }
     let settings = Settings {
         smp,
         mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
@@ -248,9 +262,27 @@ fn boot_case(
     if case.halts {
         return watch_halt(&settings, case, image.path());
     }
-    let outcome =
-        boot_file(&settings, image.path(), &case.args, false).map_err(|err| err.message())?;
+    let outcome = match (&case.net, &settings.variant.net) {
+        (Some(net), Some(network)) => {
+            let mut running = start_file(&settings, image.path(), &case.args, false)
+                .map_err(|err| err.message())?;
+            let limit = settings.timeout.unwrap_or(PEER_PATIENCE);
+            peer_problem = match running.wait_for(net.ready, limit) {
+                Waited::Found => (net.host.run)(&network.forwarded)
+                    .err()
+                    .map(|e| format!("host peer {}: {e}", net.host.name)),
+                Waited::Closed | Waited::TimedOut => Some(format!(
+                    "the guest never printed {:?}, so the host peer did not run",
+                    net.ready
+                )),
+            };
+            running.finish()
+        }
+        _ => boot_file(&settings, image.path(), &case.args, false),
+    }
+    .map_err(|err| err.message())?;
     let mut found = problems(case, &outcome);
+    found.extend(peer_problem);
     if case.wall_clock {
         found.extend(wall_clock_problem(
             &outcome.console,
@@ -413,6 +445,7 @@ mod tests {
             halts: false,
             wall_clock: false,
             disk_bus: crate::disk::Bus::Virtio,
+            net: None,
         }
     }
 

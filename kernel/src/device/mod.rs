@@ -8,6 +8,7 @@
 //! the linker drops it and, with it, every driver and bus scan behind it.
 
 mod block;
+mod nic;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -19,7 +20,9 @@ use hal::irq::{Interrupts, Line};
 use spin::Mutex;
 
 pub(crate) use self::block::DiskCore;
+pub(crate) use self::nic::NicCore;
 use crate::block::Disk;
+use crate::nic::Nic;
 use crate::sync::OnceLock;
 use crate::{irq, sched};
 
@@ -34,6 +37,7 @@ pub struct DeviceParts {
 /// Every device found.
 pub(crate) struct Registry {
     pub(crate) disks: Vec<Disk>,
+    pub(crate) nics: Vec<Nic>,
 }
 
 static PARTS: Mutex<Option<DeviceParts>> = Mutex::new(None);
@@ -61,13 +65,19 @@ pub(crate) fn store<P: Platform>(interrupts: P::Interrupts, devices: P::Devices)
 /// The devices, found on the first call.
 pub(crate) fn registry() -> &'static Registry {
     REGISTRY.get_or_init(|| {
-        let mut found = Collect { disks: Vec::new() };
+        let mut found = Collect {
+            disks: Vec::new(),
+            nics: Vec::new(),
+        };
         if let Some(parts) = PARTS.lock().take() {
             // SAFETY: `kernel::devices!` defines the symbol with exactly this signature;
             // an image that asks for devices without it does not link.
             unsafe { __novillo_discover(parts, &mut found) };
         }
-        Registry { disks: found.disks }
+        Registry {
+            disks: found.disks,
+            nics: found.nics,
+        }
     })
 }
 
@@ -96,6 +106,7 @@ pub fn discover<P: Platform>(parts: DeviceParts, sink: &mut dyn DeviceSink) {
 /// The sink discovery fills: each device is taken over and its line routed.
 struct Collect {
     disks: Vec<Disk>,
+    nics: Vec<Nic>,
 }
 
 impl DeviceSink for Collect {
@@ -112,11 +123,15 @@ impl DeviceSink for Collect {
     }
 
     fn net(&mut self, name: &'static str, device: &'static mut dyn NetDriver, line: Line) {
-        let mac = device.mac_address();
+        let nic = NicCore::leak(name, device);
+        let core = irq::attach(line, nic);
         log::debug!(
-            "nic: {name}, {mac:02x?}, line {}, unused: the kernel has no network stack yet",
+            "nic {}: {name}, {:02x?}, line {} on core {core}",
+            self.nics.len(),
+            nic.mac,
             line.index()
         );
+        self.nics.push(Nic(nic));
     }
 }
 
