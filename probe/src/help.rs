@@ -108,11 +108,15 @@ Runs the host tests (`cargo test --target host-tuple --workspace --exclude apps`
 applications only build for bare metal), then builds `apps` for each board and boots every guest case: `hello`, the
 examples `panic` and `fault` (ud2, pf), `hello` and `panic` without QEMU's exit device
 (no-exit-device*; the -acpi and -s5 cases end only by ACPI power-off), a PC image relabelled microvm (lying-board-note, PC only), and each
-integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except the disk suite:
+integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except two: the disk suite:
 its cases `disk` and `disk-smp4` attach two virtio disks (2 MiB and 512 KiB images
 holding a pattern, made in a temporary directory and removed afterwards), and after the
-run probe checks that the guest's writes reached the files and nothing else changed. The
-disk cases run only with --only until the boards find disks. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+run probe checks that the guest's writes reached the files and nothing else changed; and
+the fs suite: its cases `fs` and `fs-smp4` (virtio) and, on qemu-pc, `fs-ide` and
+`fs-ide-smp4` attach one FAT image probe makes with `disk new --share` from a folder of
+the host's files, and after the run probe checks the image with `fsck.fat -n`
+(dosfstools) and reads back what the guest wrote with mtools (mcopy, mdir), byte for byte
+and dated within the run; a missing tool fails the case with the package to install. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 

@@ -2,16 +2,18 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::board::Board;
 use crate::cargo::{self, Artifact, Counts};
 use crate::cli::TestOptions;
-use crate::disk::{Disk, Scratch, check_images, suite_writes, write_image};
+use crate::disk::{Disk, Scratch, write_image};
 use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
+use crate::fat::command::{NewOptions, new};
 use crate::guest::{Settings, boot_file};
 use crate::qemu::{MachineVariant, Outcome};
-use crate::suite::{Case, cases};
+use crate::suite::{AfterRun, Case, CaseImage, cases};
 use crate::tsc::host_tsc_khz;
 
 /// The host tests: everything but the applications, which only build for bare metal (the
@@ -227,13 +229,17 @@ fn boot_case(
     };
     let mut disk_files = Vec::new();
     if let Some(dir) = &scratch {
-        for (index, spec) in case.disks.iter().enumerate() {
+        for (index, disk) in case.disks.iter().enumerate() {
             let file = dir.path().join(format!("disk{index}.img"));
-            write_image(&file, spec)?;
-            variant.disks.push(Disk::virtio(file.clone()));
+            make_image(dir.path(), index, &disk.image, &file)?;
+            variant.disks.push(Disk {
+                file: file.clone(),
+                bus: disk.bus,
+            });
             disk_files.push(file);
         }
     }
+    let started = SystemTime::now();
     let outcome = boot_file(
         &Settings {
             smp,
@@ -246,11 +252,44 @@ fn boot_case(
         false,
     )
     .map_err(|err| err.message())?;
+    let ended = SystemTime::now();
     let mut found = problems(case, &outcome);
-    if scratch.is_some() {
-        found.extend(check_images(&case.disks, &disk_files, &suite_writes(smp)));
+    if let Some(after) = case.after {
+        found.extend(after(&AfterRun {
+            case,
+            smp,
+            images: &disk_files,
+            started,
+            ended,
+        }));
     }
     Ok((found, outcome.console))
+}
+
+/// Makes the image of disk `index` at `file`; a FAT image's folder is filled in `dir`.
+fn make_image(dir: &Path, index: usize, image: &CaseImage, file: &Path) -> Result<(), String> {
+    match image {
+        CaseImage::Pattern(spec) => write_image(file, spec),
+        CaseImage::Fat { format, fill } => {
+            let share = match fill {
+                Some(fill) => {
+                    let folder = dir.join(format!("disk{index}-folder"));
+                    std::fs::create_dir(&folder)
+                        .map_err(|err| format!("cannot create {}: {err}", folder.display()))?;
+                    fill(&folder)?;
+                    Some(folder)
+                }
+                None => None,
+            };
+            new(&NewOptions {
+                format: *format,
+                share,
+                force: false,
+                file: file.to_owned(),
+            })
+            .map(drop)
+        }
+    }
 }
 
 /// The image a case boots: the one cargo built, or a relabelled copy removed on drop.
@@ -339,6 +378,7 @@ mod tests {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            after: None,
         }
     }
 
