@@ -27,6 +27,19 @@ pub unsafe fn outb(port: u16, value: u8) {
     };
 }
 
+/// Reads a 16-bit word from an I/O port.
+///
+/// # Safety
+/// As for [`inb`].
+pub unsafe fn inw(port: u16) -> u16 {
+    let value: u16;
+    // SAFETY: the caller vouches for the port.
+    unsafe {
+        asm!("in ax, dx", in("dx") port, out("ax") value, options(nomem, nostack, preserves_flags))
+    };
+    value
+}
+
 /// Writes a 16-bit word to an I/O port.
 ///
 /// # Safety
