@@ -71,7 +71,10 @@ fn wall_clock() -> Duration {
 
 /// The volume the free functions use, mounted on the first call (see the module docs).
 pub fn volume() -> Result<&'static Volume, Error> {
-    MOUNTED.get_or_init(mount_first).as_ref().map_err(Clone::clone)
+    MOUNTED
+        .get_or_init(mount_first)
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 fn mount_first() -> Result<Volume, Error> {
@@ -79,7 +82,10 @@ fn mount_first() -> Result<Volume, Error> {
     for (index, disk) in disks.iter().enumerate() {
         match Volume::mount(*disk) {
             Ok(volume) => {
-                log::debug!("fs: mounted the FAT volume on disk {index} ({})", disk.name());
+                log::debug!(
+                    "fs: mounted the FAT volume on disk {index} ({})",
+                    disk.name()
+                );
                 return Ok(volume);
             }
             Err(error) => log::debug!("fs: disk {index} ({}): {error}", disk.name()),
