@@ -34,6 +34,7 @@
 //! |---|---|---|
 //! | console | 16550 UART at COM1 (`0x3f8`) | works |
 //! | clock | TSC, rate from `tsc_khz=`, CPUID or the PIT | works |
+//! | wall clock | `time=<Unix seconds>` on the command line (probe passes it; QEMU runs microvm with `rtc=off`) | works |
 //! | exit | `isa-debug-exit` at `0xf4`; else the status on COM1, then ACPI S5 with `acpi=on` (the FADT's sleep control register), the i8042 reset or a triple fault | works |
 //! | cores | local APIC (xAPIC), IDs from the ACPI MADT (ACPI on) or the MP table (ACPI off); INIT–SIPI through a trampoline at 0x8000 | works |
 //! | idle | `sti; hlt`, woken by the wake-up IPI or the one-shot APIC timer | works |
@@ -54,6 +55,7 @@ mod entry;
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod pvh;
 
+use drivers::board::wall::BootWallClock;
 use drivers::console::uart16550::{PortRegisters, Uart16550};
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::platform::smp::ApicCores;
@@ -74,6 +76,7 @@ pub struct Microvm;
 impl Platform for Microvm {
     type Console = Uart16550<PortRegisters>;
     type Clock = TscClock;
+    type WallClock = BootWallClock;
     type Cores = ApicCores;
     type Idle = HaltIdle;
     type Switch = X86ContextSwitch;

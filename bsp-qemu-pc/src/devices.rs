@@ -1,5 +1,5 @@
-//! The devices of a PC: virtio-blk functions on PCI, found when an application first asks
-//! for a device.
+//! The devices of a PC: virtio-blk functions on PCI and the disks of the PIIX IDE
+//! controller, found when an application first asks for a device.
 //!
 //! Every function the scan finds is listed at `log=debug`. A virtio-blk function
 //! (`1af4:1001` transitional, `1af4:1042` modern) interrupts through MSI-X when it offers
@@ -7,6 +7,11 @@
 //! line; INTx is turned off), else through INTx: the ISA IRQ the firmware wrote in its
 //! interrupt line, mapped to a GSI and signal by the MADT's overrides (QEMU: level, active
 //! high), else PCI's own (level, active low). `log=debug` says which (`msi-x`, `intx`).
+//!
+//! With a PIIX IDE function (`8086:7010`), each drive of its two legacy channels that
+//! answers IDENTIFY as a disk is handed over as `ide C.U` (channel, unit), on the channel's
+//! ISA IRQ (14, 15: edge, active high unless the MADT overrides it), shared by its two
+//! drives; a drive that cannot be used is logged and left out.
 
 extern crate alloc;
 
@@ -15,6 +20,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use drivers::block::ata::{self, Channel, PortRegisters as AtaPorts};
 use drivers::block::virtio::VirtioBlk;
 use drivers::bus::pci::{self, Function, MsiX, PortConfig};
 use drivers::platform::firmware::{acpi, mptable};
@@ -26,6 +32,12 @@ use hal::irq::Line;
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::pci::bus::{
     BarInfo, Command, ConfigurationAccess, DeviceFunction, PciRoot,
+};
+
+/// How ISA IRQs signal where no override says otherwise: edge, active high.
+const ISA_EDGE: Signal = Signal {
+    level: false,
+    active_low: false,
 };
 
 /// How PCI's INTx pins signal where no override says otherwise.
@@ -67,17 +79,59 @@ impl Discover for PcDevices {
         // and alone: nothing else uses the configuration ports meanwhile.
         let config = unsafe { PortConfig::new() };
         let mut blocks = Vec::new();
+        let mut ide = false;
         pci::scan(&config, |function| {
             log::debug!("pci {function}");
-            if function.name() == "virtio-blk" {
-                blocks.push(*function);
+            match function.name() {
+                "virtio-blk" => blocks.push(*function),
+                "IDE" => ide = true,
+                _ => {}
             }
         });
+        if ide {
+            start_ide(&routing, sink);
+        }
         // SAFETY: both handles are used by this discovery alone, one access at a time.
         let mut writer = unsafe { config.unsafe_clone() };
         let mut root = PciRoot::new(config);
         for function in blocks {
             start(&mut root, &mut writer, &function, &routing, sink);
+        }
+    }
+}
+
+/// Identifies the drives of the PIIX IDE controller's two legacy channels (which QEMU's
+/// PIIX always uses) and hands each disk over, on its channel's ISA IRQ (14, 15).
+fn start_ide(routing: &Routing, sink: &mut dyn DeviceSink) {
+    for (index, (base, control, irq)) in [AtaPorts::PRIMARY, AtaPorts::SECONDARY]
+        .into_iter()
+        .enumerate()
+    {
+        // SAFETY: a PIIX IDE function answered on PCI, in compatibility mode: its channels
+        // are at the legacy ports, used by this driver alone.
+        let registers = unsafe { AtaPorts::new(base, control) };
+        let (drives, found) = Channel::probe(registers, true);
+        for (unit, result) in found.iter().enumerate() {
+            match result {
+                Ok(id) => log::debug!("ide {index}.{unit}: {} sectors", id.sectors),
+                Err(ata::Error::NoDrive) => {}
+                Err(e) => log::warn!("ide {index}.{unit}: {e}; left out"),
+            }
+        }
+        if drives.is_empty() {
+            continue;
+        }
+        let (gsi, signal) = routing.isa_irq(irq, ISA_EDGE);
+        let line = match lines::claim_gsi(gsi, signal) {
+            Ok(line) => line,
+            Err(e) => {
+                log::warn!("ide {index}: irq {irq}: {e}; its drives left out");
+                continue;
+            }
+        };
+        for drive in drives {
+            let name = format!("ide {index}.{}", drive.unit()).leak();
+            sink.block(name, Box::leak(Box::new(drive)), line);
         }
     }
 }

@@ -21,7 +21,7 @@
 //!    and spurious vectors); interrupts stay masked until the kernel first idles;
 //! 5. hand-off: the kernel gets a [`Board`] with the heap and every device;
 //! 6. devices found when an application first asks for one (`devices`): the PCI scan,
-//!    virtio-blk functions started on their INTx line.
+//!    virtio-blk functions started on their INTx line, the IDE controller's drives.
 //!
 //! The board's own code is the Multiboot header and entry (`entry`), the information's
 //! parser (`multiboot`) and `boot`, which checks for a PCI host bridge and takes the other
@@ -36,6 +36,8 @@
 //! | idle | `sti; hlt`, woken by the wake-up IPI or the one-shot APIC timer | works |
 //! | guard pages | the boot page tables, 2 MiB pages split on demand | works |
 //! | block | virtio-blk on PCI (`virtio-blk-pci`, found by a scan of bus 0 and the buses behind bridges, every function listed at `log=debug`), INTx through the I/O APIC | works |
+//! | block | ATA disks on the PIIX IDE controller's legacy channels (`-drive if=ide`), PIO with interrupt completion on ISA IRQ 14/15, LBA28 and LBA48 | works |
+//! | wall clock | `time=<Unix seconds>` on the command line, else the CMOS RTC (century register from the FADT), read on the first `SystemTime::now` | works |
 //! | interrupts | I/O APICs and ISA overrides from the ACPI MADT (else the MP table, else one at 0xfec0_0000); device lines 0x30.., level lines masked while serviced | works |
 //! | legacy IRQs | 8259 PICs | masked |
 
@@ -51,6 +53,7 @@ mod entry;
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod multiboot;
 
+use drivers::board::wall::BootWallClock;
 use drivers::console::uart16550::{PortRegisters, Uart16550};
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::platform::smp::ApicCores;
@@ -71,6 +74,7 @@ pub struct QemuPc;
 impl Platform for QemuPc {
     type Console = Uart16550<PortRegisters>;
     type Clock = TscClock;
+    type WallClock = BootWallClock;
     type Cores = ApicCores;
     type Idle = HaltIdle;
     type Switch = X86ContextSwitch;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
-use crate::disk::DiskSpec;
+use crate::disk::{Bus, DiskSpec};
 use crate::qemu::MachineVariant;
 
 /// What the guest harness prints at the end of a suite that passed.
@@ -58,6 +58,11 @@ pub(crate) struct Case {
     /// virtio disks in order; after the run it checks them against what the `disk` suite
     /// writes (`disk::suite_writes`), so only that suite's cases have disks.
     pub(crate) disks: Vec<DiskSpec>,
+    /// The guest prints `unix time: N` (`apps --example clock`), which must be the host's
+    /// time during the boot, give or take `testing::WALL_CLOCK_SLACK`.
+    pub(crate) wall_clock: bool,
+    /// The bus `disks` are attached on.
+    pub(crate) disk_bus: Bus,
 }
 
 impl Case {
@@ -82,7 +87,22 @@ impl Case {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            wall_clock: false,
+            disk_bus: Bus::Virtio,
         }
+    }
+
+    /// Attaches the case's disks as IDE drives, on the PC (the one board with IDE).
+    fn on_ide(mut self) -> Self {
+        self.disk_bus = Bus::Ide;
+        self.only_on(Board::QemuPc)
+    }
+
+    /// The `clock` example, whose wall clock must read the host's time.
+    fn clock(name: &str) -> Self {
+        let mut case = Case::new(name, TargetKind::Example, "clock", 0, &["unix time: "]);
+        case.wall_clock = true;
+        case
     }
 
     /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
@@ -131,8 +151,22 @@ impl Case {
 
     /// Attaches `count` disks of QEMU's null driver (reading zeros, no image file) on
     /// `device`, disk *i* of `64 KiB × (i + 1)`, so that each is told by its size.
-    fn null_disks(mut self, device: &str, count: u64) -> Self {
+    fn null_disks(self, device: &str, count: u64) -> Self {
+        self.null_disks_at(count, |_| device.to_owned())
+    }
+
+    /// As `null_disks`, as IDE drives: master, slave of the primary channel, then of the
+    /// secondary.
+    fn null_ide_disks(self, count: u64) -> Self {
+        self.null_disks_at(count, |i| {
+            format!("ide-hd,bus=ide.{},unit={}", i / 2, i % 2)
+        })
+    }
+
+    /// Attaches `count` null disks, disk *i* with the `-device` value `device(i)`.
+    fn null_disks_at(mut self, count: u64, device: impl Fn(u64) -> String) -> Self {
         for i in 0..count {
+            let device = device(i);
             self.variant.extra_args.extend([
                 "-blockdev".to_owned(),
                 format!(
@@ -419,6 +453,35 @@ fn fixed_cases() -> Vec<Case> {
             ],
         )
         .qemu(&["-append", "tsc_khz=0"]),
+        Case::new(
+            "warns-bad-time-hint",
+            Example,
+            "clock",
+            0,
+            &[
+                ": warning: ignoring time=soon: not a whole number of Unix seconds",
+                "unix time: ",
+            ],
+        )
+        .qemu(&["-append", "time=soon"]),
+        // The wall clock: from probe's `time=` on both boards, from the CMOS RTC on a PC
+        // without it; without either (microvm), from the epoch at boot, with a warning.
+        Case::clock("clock"),
+        Case::clock("clock-rtc")
+            .qemu(&["-append", ""])
+            .only_on(Board::QemuPc),
+        Case::new(
+            "clock-without-source",
+            Example,
+            "clock",
+            0,
+            &[
+                ": no wall clock (no time= on the command line, no RTC)",
+                "utc: 1970-01-01T00:00:0",
+            ],
+        )
+        .qemu(&["-append", ""])
+        .only_on(Board::Microvm),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         // Device discovery: the PC's PCI scan listed at log=debug, virtio-blk on MSI-X
         // (its own edge line each) and, with QEMU's MSI-X vectors taken away, on INTx
@@ -462,6 +525,20 @@ fn fixed_cases() -> Vec<Case> {
         .smp(2)
         .null_disks("virtio-blk-pci", 4)
         .only_on(Board::QemuPc),
+        // IDE drives on both channels, each found by IDENTIFY, on ISA IRQs 14 and 15.
+        Case::new(
+            "disks-ide",
+            Example,
+            "disks",
+            0,
+            &[
+                "disk 0: ide 0.0, 128 sectors, read ok",
+                "disk 1: ide 0.1, 256 sectors, read ok",
+                "disk 2: ide 1.0, 384 sectors, read ok",
+            ],
+        )
+        .null_ide_disks(3)
+        .only_on(Board::QemuPc),
         Case::new(
             "disks-mmio",
             Example,
@@ -495,6 +572,9 @@ fn fixed_cases() -> Vec<Case> {
         // image files, refused requests, two disks at once.
         Case::disk_suite("disk", 1),
         Case::disk_suite("disk-smp4", 4),
+        // The same on the PC's IDE channel: both disks on the primary, master and slave.
+        Case::disk_suite("disk-ide", 1).on_ide(),
+        Case::disk_suite("disk-ide-smp4", 4).on_ide(),
         // One sector of disk 0's host pattern spoiled: the guest's read-back and probe's
         // check of the image afterwards must both fail it.
         Case::disk_suite("corrupt-image-on-purpose", 1)
@@ -541,7 +621,7 @@ pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{Case, DISK_CASES_BY_DEFAULT, SEABIOS_MICROVM, cases};
+    use super::{Bus, Case, DISK_CASES_BY_DEFAULT, SEABIOS_MICROVM, cases};
     use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
     use crate::disk::DiskSpec;
@@ -590,13 +670,20 @@ mod tests {
                 "warns-too-many-cores",
                 "warns-cut-command-line",
                 "warns-bad-tsc-hint",
+                "warns-bad-time-hint",
+                "clock",
+                "clock-rtc",
+                "clock-without-source",
                 "disks-pci",
                 "disks-msix",
+                "disks-ide",
                 "disks-mmio",
                 "disks-mmio-acpi",
                 "failing-on-purpose",
                 "disk",
                 "disk-smp4",
+                "disk-ide",
+                "disk-ide-smp4",
                 "corrupt-image-on-purpose",
                 "tests::alloc",
                 "tests::alloc::smp4",
@@ -610,7 +697,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 28 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 33 + 4 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -687,22 +774,25 @@ mod tests {
     fn the_disk_suite_gets_its_disks_and_their_sizes() {
         let all = cases(&[artifact(TargetKind::Test, "disk")]);
         let disk: Vec<_> = all.iter().filter(|case| case.target == "disk").collect();
-        assert_eq!(disk.len(), 3);
+        assert_eq!(disk.len(), 5);
         for case in &disk {
             assert_eq!(case.kind, TargetKind::Test);
             assert_eq!(case.args, ["sectors=4096,1024"]);
             assert_eq!(case.disks[1], DiskSpec::new(1024, 2));
-            assert!(case.runs_on(Board::Microvm) && case.runs_on(Board::QemuPc));
+            let ide = case.disk_bus == Bus::Ide;
+            assert_eq!(ide, case.name.contains("ide"), "{}", case.name);
+            assert!(case.runs_on(Board::Microvm) != ide && case.runs_on(Board::QemuPc));
         }
         assert_eq!(disk[0].disks[0], DiskSpec::new(4096, 1));
         assert_eq!((disk[0].smp, disk[1].smp), (Some(1), Some(4)));
         assert_eq!(disk[0].default, DISK_CASES_BY_DEFAULT);
         assert!(disk[1].selected(Some("disk")));
-        let corrupt = disk[2];
+        assert_eq!((disk[2].smp, disk[3].smp), (Some(1), Some(4)));
+        let corrupt = disk[4];
         assert_eq!(corrupt.name, "corrupt-image-on-purpose");
         assert_eq!(corrupt.disks[0].altered, Some(1000));
         assert!(!corrupt.selected(None) && !corrupt.selected(Some("disk")));
         let plain: Vec<_> = all.iter().filter(|case| case.disks.is_empty()).collect();
-        assert_eq!(plain.len(), all.len() - 3);
+        assert_eq!(plain.len(), all.len() - 5);
     }
 }

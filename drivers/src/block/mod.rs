@@ -1,3 +1,4 @@
-//! Block device drivers, each behind [`hal::block::BlockDevice`].
+//! Block device drivers, each behind [`hal::block::BlockDevice`]: virtio-blk and ATA.
 
+pub mod ata;
 pub mod virtio;
