@@ -131,17 +131,13 @@ impl Registers for PortRegisters {
     }
 
     fn read_sector(&mut self, sector: &mut [u8]) {
-        for pair in sector.chunks_exact_mut(2) {
-            // SAFETY: as for `read`; the drive has a sector ready (DRQ).
-            pair.copy_from_slice(&unsafe { port::inw(self.base) }.to_le_bytes());
-        }
+        // SAFETY: as for `read`; the drive has a sector ready (DRQ).
+        unsafe { port::insw(self.base, sector) }
     }
 
     fn write_sector(&mut self, sector: &[u8]) {
-        for pair in sector.chunks_exact(2) {
-            // SAFETY: as for `read`; the drive wants a sector (DRQ).
-            unsafe { port::outw(self.base, u16::from_le_bytes([pair[0], pair[1]])) }
-        }
+        // SAFETY: as for `read`; the drive wants a sector (DRQ).
+        unsafe { port::outsw(self.base, sector) }
     }
 
     fn alt_status(&mut self) -> u8 {

@@ -27,17 +27,41 @@ pub unsafe fn outb(port: u16, value: u8) {
     };
 }
 
-/// Reads a 16-bit word from an I/O port.
+/// Reads `buf.len() / 2` 16-bit words from an I/O port into `buf` (`rep insw`: one
+/// instruction, where a loop of word reads costs an exit per word under a hypervisor).
 ///
 /// # Safety
 /// As for [`inb`].
-pub unsafe fn inw(port: u16) -> u16 {
-    let value: u16;
-    // SAFETY: the caller vouches for the port.
+pub unsafe fn insw(port: u16, buf: &mut [u8]) {
+    // SAFETY: the caller vouches for the port; `rdi` and `rcx` cover `buf`'s whole words,
+    // and the ABI leaves the direction flag clear.
     unsafe {
-        asm!("in ax, dx", in("dx") port, out("ax") value, options(nomem, nostack, preserves_flags))
+        asm!(
+            "rep insw",
+            in("dx") port,
+            inout("rdi") buf.as_mut_ptr() => _,
+            inout("rcx") buf.len() / 2 => _,
+            options(nostack, preserves_flags)
+        )
     };
-    value
+}
+
+/// Writes `buf.len() / 2` 16-bit words from `buf` to an I/O port (`rep outsw`).
+///
+/// # Safety
+/// As for [`outb`].
+pub unsafe fn outsw(port: u16, buf: &[u8]) {
+    // SAFETY: the caller vouches for the port; `rsi` and `rcx` cover `buf`'s whole words,
+    // and the ABI leaves the direction flag clear.
+    unsafe {
+        asm!(
+            "rep outsw",
+            in("dx") port,
+            inout("rsi") buf.as_ptr() => _,
+            inout("rcx") buf.len() / 2 => _,
+            options(nostack, preserves_flags, readonly)
+        )
+    };
 }
 
 /// Writes a 16-bit word to an I/O port.

@@ -159,10 +159,7 @@ impl Device {
     }
 
     fn spend(&mut self) -> Result<(), StorageError> {
-        self.budget = self
-            .budget
-            .checked_sub(1)
-            .ok_or(StorageError::Loop)?;
+        self.budget = self.budget.checked_sub(1).ok_or(StorageError::Loop)?;
         Ok(())
     }
 

@@ -279,8 +279,9 @@ impl File {
         if !self.write {
             return Err(self.refuse("the file was not opened for writing"));
         }
-        self.volume
-            .with_file(&self.path, size, |file, len| volume::set_len(file, len, size))
+        self.volume.with_file(&self.path, size, |file, len| {
+            volume::set_len(file, len, size)
+        })
     }
 
     /// Writes the whole volume back, marks it clean and asks the disk to make it durable:

@@ -53,10 +53,13 @@ pub(crate) fn find_volume(
     mut boot_of: impl FnMut(u64) -> Result<[u8; SECTOR_SIZE], Error>,
 ) -> Result<Span, Error> {
     if is_fat_boot_sector(first) {
-        return checked(first, Span {
-            start: 0,
-            sectors: disk_sectors,
-        });
+        return checked(
+            first,
+            Span {
+                start: 0,
+                sectors: disk_sectors,
+            },
+        );
     }
     if first[510..512] != [0x55, 0xaa] {
         return Err(Error::with_detail(
@@ -65,17 +68,24 @@ pub(crate) fn find_volume(
         ));
     }
     for entry in first[446..510].chunks_exact(16) {
-        let (kind, start, count) = (entry[4], u64::from(le32(entry, 8)), u64::from(le32(entry, 12)));
+        let (kind, start, count) = (
+            entry[4],
+            u64::from(le32(entry, 8)),
+            u64::from(le32(entry, 12)),
+        );
         let inside = start > 0 && count > 0 && start + count <= disk_sectors;
         if !FAT_TYPES.contains(&kind) || !inside {
             continue;
         }
         let boot = boot_of(start)?;
         if is_fat_boot_sector(&boot) {
-            return checked(&boot, Span {
-                start,
-                sectors: count,
-            });
+            return checked(
+                &boot,
+                Span {
+                    start,
+                    sectors: count,
+                },
+            );
         }
     }
     Err(Error::with_detail(
@@ -136,7 +146,13 @@ mod tests {
     #[test]
     fn a_whole_disk_volume_is_found_and_its_size_checked() {
         let found = find_volume(&boot_sector(100), 100, |_| unreachable!());
-        assert_eq!(found, Ok(Span { start: 0, sectors: 100 }));
+        assert_eq!(
+            found,
+            Ok(Span {
+                start: 0,
+                sectors: 100
+            })
+        );
         let truncated = find_volume(&boot_sector(100), 99, |_| unreachable!());
         assert_eq!(truncated.unwrap_err().kind(), ErrorKind::InvalidData);
     }
@@ -144,19 +160,47 @@ mod tests {
     #[test]
     fn the_first_fat_partition_inside_the_disk_is_taken() {
         // A Linux partition, one past the end, then two FAT ones.
-        let table = mbr(&[(0x83, 1, 10), (0x0c, 50, 100), (0x06, 20, 10), (0x0b, 40, 10)]);
-        let found = find_volume(&table, 100, |start| Ok(boot_sector(if start == 20 { 10 } else { 0 })));
-        assert_eq!(found, Ok(Span { start: 20, sectors: 10 }));
+        let table = mbr(&[
+            (0x83, 1, 10),
+            (0x0c, 50, 100),
+            (0x06, 20, 10),
+            (0x0b, 40, 10),
+        ]);
+        let found = find_volume(&table, 100, |start| {
+            Ok(boot_sector(if start == 20 { 10 } else { 0 }))
+        });
+        assert_eq!(
+            found,
+            Ok(Span {
+                start: 20,
+                sectors: 10
+            })
+        );
     }
 
     #[test]
     fn disks_without_fat_are_refused() {
         let zero = [0; SECTOR_SIZE];
-        assert_eq!(find_volume(&zero, 100, |_| unreachable!()).unwrap_err().kind(), ErrorKind::InvalidData);
+        assert_eq!(
+            find_volume(&zero, 100, |_| unreachable!())
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidData
+        );
         let linux = mbr(&[(0x83, 1, 10)]);
-        assert_eq!(find_volume(&linux, 100, |_| unreachable!()).unwrap_err().kind(), ErrorKind::InvalidData);
+        assert_eq!(
+            find_volume(&linux, 100, |_| unreachable!())
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidData
+        );
         // A FAT-typed entry whose sector is not a boot sector.
         let lying = mbr(&[(0x0c, 1, 10)]);
-        assert_eq!(find_volume(&lying, 100, |_| Ok([0; SECTOR_SIZE])).unwrap_err().kind(), ErrorKind::InvalidData);
+        assert_eq!(
+            find_volume(&lying, 100, |_| Ok([0; SECTOR_SIZE]))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidData
+        );
     }
 }

@@ -43,7 +43,9 @@ const NOW: u64 = 1_795_809_208;
 fn clock() -> (Arc<AtomicU64>, impl Fn() -> Duration + Send + Sync) {
     let secs = Arc::new(AtomicU64::new(NOW));
     let theirs = secs.clone();
-    (secs, move || Duration::from_secs(theirs.load(Ordering::SeqCst)))
+    (secs, move || {
+        Duration::from_secs(theirs.load(Ordering::SeqCst))
+    })
 }
 
 /// A disk of `sectors` sectors holding a fresh FAT volume of `fat` type.
@@ -100,7 +102,11 @@ fn each_fat_type_mounts_and_keeps_files() {
         let v = mount(&disk);
         v.create_dir("/d").unwrap();
         v.write("/d/a long file name.text", b"x").unwrap();
-        assert_eq!(v.read_to_string("/d/a long file name.text").unwrap(), "x", "{fat:?}");
+        assert_eq!(
+            v.read_to_string("/d/a long file name.text").unwrap(),
+            "x",
+            "{fat:?}"
+        );
     }
 }
 
@@ -136,22 +142,44 @@ fn open_options_follow_std() {
     let (_, v) = volume();
     let err = |o: &OpenOptions, p| o.open_on(&v, p).unwrap_err().kind();
     assert_eq!(err(&OpenOptions::new(), "/a"), ErrorKind::InvalidInput);
-    assert_eq!(err(OpenOptions::new().read(true).create(true), "/a"), ErrorKind::InvalidInput);
-    assert_eq!(err(OpenOptions::new().append(true).truncate(true), "/a"), ErrorKind::InvalidInput);
-    assert_eq!(err(OpenOptions::new().read(true), "/a"), ErrorKind::NotFound);
+    assert_eq!(
+        err(OpenOptions::new().read(true).create(true), "/a"),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        err(OpenOptions::new().append(true).truncate(true), "/a"),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        err(OpenOptions::new().read(true), "/a"),
+        ErrorKind::NotFound
+    );
     v.write("/a", b"123").unwrap();
-    assert_eq!(err(OpenOptions::new().write(true).create_new(true), "/a"), ErrorKind::AlreadyExists);
+    assert_eq!(
+        err(OpenOptions::new().write(true).create_new(true), "/a"),
+        ErrorKind::AlreadyExists
+    );
     let mut log = OpenOptions::new().append(true).open_on(&v, "/a").unwrap();
     log.write_all(b"45").unwrap();
     log.seek(embedded_io::SeekFrom::Start(0)).unwrap();
     log.write_all(b"6").unwrap();
     assert_eq!(v.read("/a").unwrap(), b"123456", "appends go to the end");
     let mut buf = [0; 1];
-    assert_eq!(log.read(&mut buf).unwrap_err().kind(), ErrorKind::PermissionDenied);
-    OpenOptions::new().write(true).truncate(true).open_on(&v, "/a").unwrap();
+    assert_eq!(
+        log.read(&mut buf).unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open_on(&v, "/a")
+        .unwrap();
     assert_eq!(v.metadata("/a").unwrap().len(), 0);
     let mut ro = v.open("/a").unwrap();
-    assert_eq!(ro.write(b"x").unwrap_err().kind(), ErrorKind::PermissionDenied);
+    assert_eq!(
+        ro.write(b"x").unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
 }
 
 #[test]
@@ -171,8 +199,14 @@ fn directories_nest_list_and_remove() {
     let (_, v) = volume();
     v.create_dir_all("/a/b/c").unwrap();
     v.create_dir_all("/a/b").unwrap();
-    assert_eq!(v.create_dir("/a").unwrap_err().kind(), ErrorKind::AlreadyExists);
-    assert_eq!(v.create_dir("/x/y").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        v.create_dir("/a").unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        v.create_dir("/x/y").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     v.write("/a/b/file.txt", b"text").unwrap();
     let mut names: Vec<String> = v
         .read_dir("/a/b")
@@ -181,16 +215,37 @@ fn directories_nest_list_and_remove() {
         .collect();
     names.sort();
     assert_eq!(names, ["c", "file.txt"]);
-    let entry = v.read_dir("/a/b/").unwrap().find(|e| e.as_ref().unwrap().file_name() == "c");
+    let entry = v
+        .read_dir("/a/b/")
+        .unwrap()
+        .find(|e| e.as_ref().unwrap().file_name() == "c");
     let entry = entry.unwrap().unwrap();
     assert!(entry.file_type().unwrap().is_dir());
     assert_eq!(entry.path(), "/a/b/c");
-    assert_eq!(v.remove_dir("/a/b").unwrap_err().kind(), ErrorKind::DirectoryNotEmpty);
-    assert_eq!(v.remove_dir("/a/b/file.txt").unwrap_err().kind(), ErrorKind::NotADirectory);
-    assert_eq!(v.remove_file("/a/b/c").unwrap_err().kind(), ErrorKind::IsADirectory);
-    assert_eq!(v.open("/a/b/c").unwrap_err().kind(), ErrorKind::IsADirectory);
-    assert_eq!(v.open("/a/b/file.txt/x").unwrap_err().kind(), ErrorKind::NotADirectory);
-    assert_eq!(v.remove_dir("/").unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        v.remove_dir("/a/b").unwrap_err().kind(),
+        ErrorKind::DirectoryNotEmpty
+    );
+    assert_eq!(
+        v.remove_dir("/a/b/file.txt").unwrap_err().kind(),
+        ErrorKind::NotADirectory
+    );
+    assert_eq!(
+        v.remove_file("/a/b/c").unwrap_err().kind(),
+        ErrorKind::IsADirectory
+    );
+    assert_eq!(
+        v.open("/a/b/c").unwrap_err().kind(),
+        ErrorKind::IsADirectory
+    );
+    assert_eq!(
+        v.open("/a/b/file.txt/x").unwrap_err().kind(),
+        ErrorKind::NotADirectory
+    );
+    assert_eq!(
+        v.remove_dir("/").unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     v.remove_file("/a/b/file.txt").unwrap();
     v.remove_dir("/a/b/c").unwrap();
     v.remove_dir("/a/b/../b").unwrap();
@@ -213,12 +268,22 @@ fn renames_move_files_and_replace_them() {
     assert_eq!(v.read("/out/a much longer name").unwrap(), b"a");
     v.rename("/out", "/renamed").unwrap();
     assert_eq!(v.read("/renamed/a much longer name").unwrap(), b"a");
-    assert_eq!(v.rename("/renamed", "/in/x").unwrap_err().kind(), ErrorKind::Unsupported);
-    assert_eq!(v.rename("/in", "/renamed").unwrap_err().kind(), ErrorKind::AlreadyExists);
-    assert_eq!(v.rename("/nothing", "/x").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        v.rename("/renamed", "/in/x").unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(
+        v.rename("/in", "/renamed").unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        v.rename("/nothing", "/x").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     // An open file follows its path: renamed away, its calls say so.
     let mut f = v.open("/renamed/a much longer name").unwrap();
-    v.rename("/renamed/a much longer name", "/renamed/z").unwrap();
+    v.rename("/renamed/a much longer name", "/renamed/z")
+        .unwrap();
     let err = f.read(&mut [0; 1]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(format!("{err}").contains("removed or renamed"), "{err}");
@@ -233,7 +298,10 @@ fn a_full_volume_says_so_and_keeps_what_fit() {
     let written = f.write(&big).unwrap();
     assert!(written > 1 << 20 && written < 2 << 20, "{written}");
     assert_eq!(f.write(&big).unwrap_err().kind(), ErrorKind::StorageFull);
-    assert_eq!(v.write("/more", &big).unwrap_err().kind(), ErrorKind::StorageFull);
+    assert_eq!(
+        v.write("/more", &big).unwrap_err().kind(),
+        ErrorKind::StorageFull
+    );
     assert_eq!(v.metadata("/big").unwrap().len(), written as u64);
     v.remove_file("/big").unwrap();
     v.write("/small", b"fits again").unwrap();
@@ -244,13 +312,19 @@ fn a_thousand_files_share_one_directory() {
     let (disk, v) = volume();
     v.create_dir("/many").unwrap();
     for i in 0..1000 {
-        v.write(&format!("/many/file number {i}.txt"), format!("{i}")).unwrap();
+        v.write(&format!("/many/file number {i}.txt"), format!("{i}"))
+            .unwrap();
     }
     v.sync().unwrap();
     let again = mount(&disk);
     assert_eq!(again.read_dir("/many").unwrap().count(), 1000);
     for i in (0..1000).step_by(97) {
-        assert_eq!(again.read_to_string(&format!("/many/file number {i}.txt")).unwrap(), format!("{i}"));
+        assert_eq!(
+            again
+                .read_to_string(&format!("/many/file number {i}.txt"))
+                .unwrap(),
+            format!("{i}")
+        );
     }
 }
 
@@ -273,12 +347,22 @@ fn a_fixed_root_directory_fills_up() {
 fn names_fat_cannot_store_are_refused() {
     let (_, v) = volume();
     let long = "x".repeat(256);
-    assert_eq!(v.write(&long, b"").unwrap_err().kind(), ErrorKind::InvalidFilename);
-    assert_eq!(v.write("/a:b", b"").unwrap_err().kind(), ErrorKind::InvalidFilename);
+    assert_eq!(
+        v.write(&long, b"").unwrap_err().kind(),
+        ErrorKind::InvalidFilename
+    );
+    assert_eq!(
+        v.write("/a:b", b"").unwrap_err().kind(),
+        ErrorKind::InvalidFilename
+    );
     assert_eq!(v.open("/").unwrap_err().kind(), ErrorKind::IsADirectory);
     v.write("/Ünïcödé ñame.txt", b"u").unwrap_err();
     v.write("/an ünïcödé ñame.txt", b"u").unwrap();
-    let names: Vec<String> = v.read_dir("/").unwrap().map(|e| String::from(e.unwrap().file_name())).collect();
+    let names: Vec<String> = v
+        .read_dir("/")
+        .unwrap()
+        .map(|e| String::from(e.unwrap().file_name()))
+        .collect();
     assert_eq!(names, ["an ünïcödé ñame.txt"]);
 }
 
@@ -291,14 +375,24 @@ fn files_carry_the_clock_s_time() {
     let m = v.metadata("/t").unwrap();
     assert_eq!(m.created().unwrap(), Duration::from_secs(NOW));
     assert_eq!(m.modified().unwrap(), Duration::from_secs(NOW));
-    assert_eq!(m.accessed().unwrap(), Duration::from_secs(NOW - NOW % 86_400));
+    assert_eq!(
+        m.accessed().unwrap(),
+        Duration::from_secs(NOW - NOW % 86_400)
+    );
     secs.store(NOW + 3600, Ordering::SeqCst);
     let mut f = OpenOptions::new().append(true).open_on(&v, "/t").unwrap();
     f.write_all(b"2").unwrap();
     let m = v.metadata("/t").unwrap();
-    assert_eq!(m.modified().unwrap(), Duration::from_secs(NOW + 3600), "a write moves it");
+    assert_eq!(
+        m.modified().unwrap(),
+        Duration::from_secs(NOW + 3600),
+        "a write moves it"
+    );
     assert_eq!(m.created().unwrap(), Duration::from_secs(NOW));
-    assert!(v.metadata("/").unwrap().modified().is_err(), "the root has no times");
+    assert!(
+        v.metadata("/").unwrap().modified().is_err(),
+        "the root has no times"
+    );
 }
 
 #[test]
@@ -352,7 +446,10 @@ fn a_read_only_disk_reads_and_refuses_writes() {
     assert_eq!(v.read("/f").unwrap(), b"kept");
     let err = v.write("/g", b"x").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
-    assert_eq!(format!("{err}"), "/g: permission denied: the disk is read-only");
+    assert_eq!(
+        format!("{err}"),
+        "/g: permission denied: the disk is read-only"
+    );
 }
 
 #[test]
@@ -390,7 +487,9 @@ mod corrupt {
 
     fn mount_err(disk: FakeDisk) -> ErrorKind {
         let (_, clock) = clock();
-        Volume::mount_with_clock(Ram(disk), clock).unwrap_err().kind()
+        Volume::mount_with_clock(Ram(disk), clock)
+            .unwrap_err()
+            .kind()
     }
 
     #[test]
@@ -402,7 +501,10 @@ mod corrupt {
     #[test]
     fn a_truncated_image() {
         let image = formatted(16 * 1024, None).bytes();
-        assert_eq!(mount_err(FakeDisk::from_bytes(image[..1 << 20].to_vec())), ErrorKind::InvalidData);
+        assert_eq!(
+            mount_err(FakeDisk::from_bytes(image[..1 << 20].to_vec())),
+            ErrorKind::InvalidData
+        );
     }
 
     /// FAT16 as formatted here: 512-byte sectors, the FAT at sector `reserved`.
@@ -419,7 +521,8 @@ mod corrupt {
         v.write("/loop", vec![1; 20_000]).unwrap();
         v.create_dir("/dir").unwrap();
         for i in 0..40 {
-            v.write(&alloc::format!("/dir/entry with a long name {i}"), b"").unwrap();
+            v.write(&alloc::format!("/dir/entry with a long name {i}"), b"")
+                .unwrap();
         }
         v.sync().unwrap();
         drop(v);
@@ -437,7 +540,10 @@ mod corrupt {
         let err = v.read_dir("/dir").map(Iterator::count).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
         assert!(alloc::format!("{err}").contains("loops"), "{err}");
-        assert_eq!(v.write("/dir/new", b"x").unwrap_err().kind(), ErrorKind::InvalidData);
+        assert_eq!(
+            v.write("/dir/new", b"x").unwrap_err().kind(),
+            ErrorKind::InvalidData
+        );
         // The file's 20000 bytes fit in its size; reading loops over its clusters, in bounds.
         assert!(v.read("/loop").map(|d| d.len() == 20_000).unwrap_or(true));
         assert!(v.remove_file("/loop").is_err() || v.metadata("/loop").is_err());
@@ -452,10 +558,7 @@ mod corrupt {
         v.sync().unwrap();
         drop(v);
         let mut image = disk.bytes();
-        let root = image
-            .windows(11)
-            .position(|w| w == b"FAR        ")
-            .unwrap();
+        let root = image.windows(11).position(|w| w == b"FAR        ").unwrap();
         image[root + 26..root + 28].copy_from_slice(&0xfff0u16.to_le_bytes());
         let liar = image.windows(11).position(|w| w == b"LIAR       ").unwrap();
         image[liar + 28..liar + 32].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -474,7 +577,11 @@ mod corrupt {
             if at == 14 {
                 bad[15] = 0;
             }
-            assert_eq!(mount_err(FakeDisk::from_bytes(bad)), ErrorKind::InvalidData, "byte {at}");
+            assert_eq!(
+                mount_err(FakeDisk::from_bytes(bad)),
+                ErrorKind::InvalidData,
+                "byte {at}"
+            );
         }
         // Sectors per FAT far beyond the disk.
         let mut bad = image.clone();
@@ -485,4 +592,3 @@ mod corrupt {
         }
     }
 }
-

@@ -91,7 +91,11 @@ pub(crate) fn from_fat_date(date: Date) -> Option<Duration> {
 }
 
 fn days_from_date(date: Date) -> Option<u64> {
-    let (year, month, day) = (u64::from(date.year), u64::from(date.month), u64::from(date.day));
+    let (year, month, day) = (
+        u64::from(date.year),
+        u64::from(date.month),
+        u64::from(date.day),
+    );
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
@@ -169,7 +173,10 @@ mod tests {
         // 2026-11-27 19:53:29.250 UTC.
         let t = Duration::from_millis(1_795_809_209_250);
         let fat = to_fat(t);
-        assert_eq!((fat.date.year, fat.date.month, fat.date.day), (2026, 11, 27));
+        assert_eq!(
+            (fat.date.year, fat.date.month, fat.date.day),
+            (2026, 11, 27)
+        );
         assert_eq!((fat.time.hour, fat.time.min, fat.time.sec), (19, 53, 29));
         assert_eq!(from_fat(fat.date, fat.time), Some(t));
     }
@@ -180,6 +187,9 @@ mod tests {
         assert_eq!(to_fat(Duration::MAX).date, Date::new(2107, 12, 31));
         let midnight = Time::new(0, 0, 0, 0);
         assert_eq!(from_fat(Date::new(1981, 2, 29), midnight), None);
-        assert_eq!(from_fat(Date::new(1980, 2, 29), midnight).map(|d| d.as_secs() % 86_400), Some(0));
+        assert_eq!(
+            from_fat(Date::new(1980, 2, 29), midnight).map(|d| d.as_secs() % 86_400),
+            Some(0)
+        );
     }
 }

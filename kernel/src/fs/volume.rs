@@ -30,7 +30,7 @@ type FatFile<'a> = fatfs::File<'a, Storage, FatClock, LossyOemCpConverter>;
 /// entry per cluster) and per directory entry it may read (a long-name entry is read a field
 /// at a time), before the volume counts as looping.
 const TRANSFERS_PER_SECTOR: u64 = 4;
-const TRANSFERS_PER_ENTRY: u64 = 32;
+const TRANSFERS_PER_ENTRY: u64 = 24;
 /// A FAT directory holds at most 65536 entries.
 const MAX_DIR_ENTRIES: u64 = 65_536;
 /// FAT files end before 4 GiB.
@@ -141,7 +141,10 @@ impl Volume {
     ) -> Result<Self, Error> {
         let disk_sectors = disk.sector_count();
         if disk_sectors == 0 {
-            return Err(Error::with_detail(ErrorKind::InvalidData, "the disk is empty"));
+            return Err(Error::with_detail(
+                ErrorKind::InvalidData,
+                "the disk is empty",
+            ));
         }
         let mut first = [0; SECTOR_SIZE];
         disk.read(0, &mut first)
@@ -179,10 +182,7 @@ impl Volume {
     fn remount(&self) -> Result<(), Error> {
         let mut fat = self.lock()?;
         self.set_budget(0, 0);
-        let mounted = Fat::new(
-            Storage::new(self.0.device.clone()),
-            options(&self.0.clock),
-        );
+        let mounted = Fat::new(Storage::new(self.0.device.clone()), options(&self.0.clock));
         let done = self.write_back();
         *fat = Some(mounted?);
         done
@@ -247,10 +247,7 @@ impl Volume {
         };
         let synced = self.device().sync().map_err(Error::from);
         self.set_budget(0, 0);
-        let mounted = Fat::new(
-            Storage::new(self.0.device.clone()),
-            options(&self.0.clock),
-        );
+        let mounted = Fat::new(Storage::new(self.0.device.clone()), options(&self.0.clock));
         let written = self.write_back();
         *fat = mounted.ok();
         unmounted.and(synced).and(written)?;
@@ -291,7 +288,9 @@ impl Volume {
     /// Opens `path` as `options` say: see [`OpenOptions`].
     pub(crate) fn open_with(&self, path: &str, options: &OpenOptions) -> Result<File, Error> {
         let comps = components(path);
-        let name = *comps.last().ok_or(Error::new(ErrorKind::IsADirectory).at(path))?;
+        let name = *comps
+            .last()
+            .ok_or(Error::new(ErrorKind::IsADirectory).at(path))?;
         let (parent_comps, _) = comps.split_at(comps.len() - 1);
         self.run(comps.len(), 0, |fat| {
             let parent = dir_at(fat, parent_comps)?;
@@ -354,11 +353,8 @@ impl Volume {
         })
         .map_err(|e| {
             if e.kind() == ErrorKind::NotFound {
-                Error::with_detail(
-                    ErrorKind::NotFound,
-                    "the open file was removed or renamed",
-                )
-                .at(path)
+                Error::with_detail(ErrorKind::NotFound, "the open file was removed or renamed")
+                    .at(path)
             } else {
                 e.at(path)
             }
@@ -484,7 +480,8 @@ impl Volume {
         };
         self.run(src.len().max(dst.len()) + 1, 0, |fat| {
             let src_dir = dir_at(fat, src_parent).map_err(|e| e.at(from))?;
-            let entry = find(&src_dir, src_name)?.ok_or(Error::new(ErrorKind::NotFound).at(from))?;
+            let entry =
+                find(&src_dir, src_name)?.ok_or(Error::new(ErrorKind::NotFound).at(from))?;
             let dst_dir = dir_at(fat, dst_parent).map_err(|e| e.at(to))?;
             if entry.is_dir() && src_parent != dst_parent {
                 return Err(Error::with_detail(
