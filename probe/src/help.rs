@@ -221,9 +221,16 @@ rand-read-4k-1-per-core IOPS (2000 such reads by a thread on each core at once).
 after each, the Linux guest boots on the same machine with the same drive arguments and
 runs probe/linux/disk.c (gcc -static; O_DIRECT on /dev/vda, the same sizes, counts and
 random places), which prints the same lines. Prints one row per board, CPU count and
-metric: novillo, linux, ratio = novillo / linux. It fails (exit 1) if a guest does not
-exit 0 or prints a malformed DISK line; a missing Linux prerequisite only empties its
-column.
+metric: novillo, linux, ratio = novillo / linux. Then, per board at the first CPU count,
+the file workloads (file-*): a fresh 128 MiB FAT image made as `probe disk new` makes it,
+attached with cache=none on virtio-blk on microvm and on IDE on qemu-pc, and the example
+`bench_files` (kernel::fs): file-seq-write-64m (a 64 MiB file in 64 KiB writes, synced,
+MiB/s), file-seq-read-64m (read back in 64 KiB reads, MiB/s), file-create-4k (1,000 files
+of 4 KiB created, written and closed, then the volume synced, files/s); the Linux guest
+mounts a fresh copy of the image as vfat and runs probe/linux/files.c, which does the
+same (fsync, page cache dropped before the read, sync() after the small files). It fails
+(exit 1) if a guest does not exit 0 or prints a malformed DISK line; a missing Linux
+prerequisite only empties its column.
   --board microvm|qemu-pc|all  boards [default: all]
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
   --accel tcg|kvm|auto         accelerator [default: auto]
