@@ -20,9 +20,10 @@ const MICROVM_VIRTIO_SLOTS: usize = 8;
 pub(crate) const IDE_DRIVES: usize = 4;
 
 /// How a disk is attached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Bus {
     /// virtio-blk: on microvm's virtio-mmio, on the PC's PCI bus.
+    #[default]
     Virtio,
     /// An IDE hard disk on the PC's IDE controller.
     Ide,
@@ -173,14 +174,14 @@ pub(crate) fn disk_args(board: Board, disks: &[Disk], first_ide: usize) -> Vec<O
     args
 }
 
-/// The QEMU arguments attaching `files` as the board's virtio disks `bench0`, `bench1`...,
-/// bypassing the host's page cache (`cache=none`), for benchmarks: the same for Novillo's
-/// guest and the Linux baseline.
-pub(crate) fn uncached_virtio_args(board: Board, files: &[PathBuf]) -> Result<Vec<String>, String> {
-    let device = match board {
-        Board::Microvm => "virtio-blk-device",
-        Board::QemuPc => "virtio-blk-pci",
-    };
+/// The QEMU arguments attaching `files` as the board's disks `bench0`, `bench1`... on
+/// `bus`, bypassing the host's page cache (`cache=none`), for benchmarks: the same for
+/// Novillo's guest and the Linux baseline. [`check`] has accepted the bus for the board.
+pub(crate) fn uncached_args(
+    board: Board,
+    bus: Bus,
+    files: &[PathBuf],
+) -> Result<Vec<String>, String> {
     let mut args = Vec::new();
     for (index, file) in files.iter().enumerate() {
         let file = file
@@ -192,7 +193,15 @@ pub(crate) fn uncached_virtio_args(board: Board, files: &[PathBuf]) -> Result<Ve
             "file={file},format=raw,if=none,id=bench{index},cache=none"
         ));
         args.push("-device".to_owned());
-        args.push(format!("{device},drive=bench{index}"));
+        args.push(match (bus, board) {
+            (Bus::Virtio, Board::Microvm) => format!("virtio-blk-device,drive=bench{index}"),
+            (Bus::Virtio, Board::QemuPc) => format!("virtio-blk-pci,drive=bench{index}"),
+            (Bus::Ide, _) => format!(
+                "ide-hd,drive=bench{index},bus=ide.{},unit={}",
+                index / 2,
+                index % 2
+            ),
+        });
     }
     Ok(args)
 }

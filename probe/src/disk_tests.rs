@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{
     Bus, Disk, DiskSpec, SECTOR_SIZE, Scratch, Written, check, check_images, disk_args,
-    pattern_sector, slow_disk_args, suite_writes, uncached_virtio_args, write_image,
+    pattern_sector, slow_disk_args, suite_writes, uncached_args, write_image,
 };
 use crate::board::Board;
 
@@ -294,7 +294,7 @@ fn the_slow_disk_is_a_null_drive_with_a_geometry_on_the_boards_virtio() {
 fn benchmark_images_bypass_the_host_cache_on_the_boards_virtio() {
     let files = [PathBuf::from("/t/a,b.img"), PathBuf::from("/t/c.img")];
     assert_eq!(
-        uncached_virtio_args(Board::QemuPc, &files)
+        uncached_args(Board::QemuPc, Bus::Virtio, &files)
             .unwrap()
             .join(" "),
         "-drive file=/t/a,,b.img,format=raw,if=none,id=bench0,cache=none \
@@ -303,7 +303,11 @@ fn benchmark_images_bypass_the_host_cache_on_the_boards_virtio() {
          -device virtio-blk-pci,drive=bench1"
     );
     assert_eq!(
-        uncached_virtio_args(Board::Microvm, &files[1..]).unwrap()[3],
+        uncached_args(Board::Microvm, Bus::Virtio, &files[1..]).unwrap()[3],
         "virtio-blk-device,drive=bench0"
+    );
+    assert_eq!(
+        uncached_args(Board::QemuPc, Bus::Ide, &files).unwrap()[7],
+        "ide-hd,drive=bench1,bus=ide.0,unit=1"
     );
 }

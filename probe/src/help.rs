@@ -183,11 +183,15 @@ examples `panic` and `fault` (ud2, pf, deep), `hello` and `panic` without QEMU's
 build from its BIOS disk image (image-*: hello and the threads suite from IDE, virtio-blk
 and q35's AHCI, hello with 6G and 8 cores, and two damaged images whose loader error is
 checked while the guest halts, after which probe stops it), and each
-integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except the disk suite:
+integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except two: the disk suite:
 its cases `disk` and `disk-smp4` attach two virtio disks (2 MiB and 512 KiB images
 holding a pattern, made in a temporary directory and removed afterwards), and after the
-run probe checks that the guest's writes reached the files and nothing else changed. The
-disk cases run only with --only until the boards find disks. The nic-* cases (nic-virtio on
+run probe checks that the guest's writes reached the files and nothing else changed; and
+the fs suite: its cases `fs` and `fs-smp4` (virtio) and, on qemu-pc, `fs-ide` and
+`fs-ide-smp4` attach one FAT image probe makes with `disk new --share` from a folder of
+the host's files, and after the run probe checks the image with `fsck.fat -n`
+(dosfstools) and reads back what the guest wrote with mtools (mcopy, mdir), byte for byte
+and dated within the run; a missing tool fails the case with the package to install. The nic-* cases (nic-virtio on
 both boards, nic-e1000 on qemu-pc; -smp4 too) boot the `nic` example with a NIC on user
 networking and guest UDP port 7 forwarded; once it prints its ready line a host peer sends
 datagrams through the forwarded port and checks each echo byte for byte. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
@@ -360,9 +364,16 @@ rand-read-4k-1-per-core IOPS (2000 such reads by a thread on each core at once).
 after each, the Linux guest boots on the same machine with the same drive arguments and
 runs probe/linux/disk.c (gcc -static; O_DIRECT on /dev/vda, the same sizes, counts and
 random places), which prints the same lines. Prints one row per board, CPU count and
-metric: novillo, linux, ratio = novillo / linux. It fails (exit 1) if a guest does not
-exit 0 or prints a malformed DISK line; a missing Linux prerequisite only empties its
-column.
+metric: novillo, linux, ratio = novillo / linux. Then, per board at the first CPU count,
+the file workloads (file-*): a fresh 128 MiB FAT image made as `probe disk new` makes it,
+attached with cache=none on virtio-blk on microvm and on IDE on qemu-pc, and the example
+`bench_files` (kernel::fs): file-seq-write-64m (a 64 MiB file in 64 KiB writes, synced,
+MiB/s), file-seq-read-64m (read back in 64 KiB reads, MiB/s), file-create-4k (1,000 files
+of 4 KiB created, written and closed, then the volume synced, files/s); the Linux guest
+mounts a fresh copy of the image as vfat and runs probe/linux/files.c, which does the
+same (fsync, page cache dropped before the read, sync() after the small files). It fails
+(exit 1) if a guest does not exit 0 or prints a malformed DISK line; a missing Linux
+prerequisite only empties its column.
   --board microvm|qemu-pc|all  boards [default: all]
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
   --accel tcg|kvm|auto         accelerator [default: auto]

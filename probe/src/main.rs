@@ -15,6 +15,7 @@ mod disk;
 mod elf;
 mod exit;
 mod fat;
+mod fs_suite;
 mod gdb;
 mod guest;
 mod help;

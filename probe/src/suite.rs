@@ -5,11 +5,16 @@
 //! more than a plain boot (disks): those are listed in `SUITES_WITH_OWN_CASES` and get
 //! their cases in `fixed_cases`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use fatfs::FatType;
 
 use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
-use crate::disk::{Bus, DiskSpec};
+use crate::disk::{Bus, DiskSpec, check_images, suite_writes};
+use crate::fat::{Format, Layout};
+use crate::fs_suite;
 use crate::hostnet;
 use crate::net::{Forward, Forwarded, Nic};
 use crate::qemu::{Boot, Damage, MachineVariant};
@@ -24,14 +29,53 @@ const NOT_ENOUGH_MEMORY: &str = "not enough memory: the firmware reports RAM up 
 /// disks, so they do.
 const DISK_CASES_BY_DEFAULT: bool = true;
 
+/// Whether the `fs` suite's cases run without `--only`.
+const FS_CASES_BY_DEFAULT: bool = true;
+
 /// The integration tests that do not become cases on their own: `fixed_cases` has theirs.
-const SUITES_WITH_OWN_CASES: &[&str] = &["disk"];
+const SUITES_WITH_OWN_CASES: &[&str] = &["disk", "fs"];
 
 /// SeaBIOS built for microvm, as Debian's `seabios` package installs it.
 const SEABIOS_MICROVM: &str = "/usr/share/seabios/bios-microvm.bin";
 
+/// Writes the files of a FAT image's folder into the directory it is given.
+pub(crate) type Fill = fn(&Path) -> Result<(), String>;
+
+/// An image probe makes for a case before the boot.
+#[derive(Clone, Debug)]
+pub(crate) enum CaseImage {
+    /// Sectors of probe's pattern (`disk::write_image`).
+    Pattern(DiskSpec),
+    /// A FAT volume as `probe disk new` makes it, holding the folder `fill` writes into the
+    /// directory it is given, if any.
+    Fat { format: Format, fill: Option<Fill> },
+}
+
+/// A disk of a case: its image and the bus it is attached on.
+#[derive(Clone, Debug)]
+pub(crate) struct CaseDisk {
+    pub(crate) image: CaseImage,
+    pub(crate) bus: Bus,
+}
+
+/// What a check after the run sees.
+#[derive(Debug)]
+pub(crate) struct AfterRun<'a> {
+    pub(crate) case: &'a Case,
+    /// The cores the guest ran on.
+    pub(crate) smp: u32,
+    /// The case's disk images, in order, as the guest left them.
+    pub(crate) images: &'a [PathBuf],
+    /// The host's clock just before QEMU started and just after it ended.
+    pub(crate) started: SystemTime,
+    pub(crate) ended: SystemTime,
+}
+
+/// Checks what the guest left on its disks after it exited: the problems found.
+pub(crate) type AfterCheck = fn(&AfterRun<'_>) -> Vec<String>;
+
 /// One guest test case.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Case {
     /// Shown as `guest::<board>::<name>` and matched by `--only`.
     pub(crate) name: String,
@@ -56,19 +100,17 @@ pub(crate) struct Case {
     /// Boot a copy of the image whose board note names this board instead: a note that
     /// lies, so the image lands on a machine it was not built for.
     pub(crate) board_note: Option<Board>,
-    /// Raw images probe creates with the host pattern before the boot and attaches as
-    /// virtio disks in order; after the run it checks them against what the `disk` suite
-    /// writes (`disk::suite_writes`), so only that suite's cases have disks.
-    pub(crate) disks: Vec<DiskSpec>,
+    /// Images probe makes before the boot and attaches in order; removed after the run.
+    pub(crate) disks: Vec<CaseDisk>,
+    /// Run on the images once the guest has exited.
+    pub(crate) after: Option<AfterCheck>,
+    /// The guest prints `unix time: N` (`apps --example clock`), which must be the host's
+    /// time during the boot, give or take `testing::WALL_CLOCK_SLACK`.
+    pub(crate) wall_clock: bool,
     /// The guest halts for good instead of exiting: the case passes once the console holds
     /// every expected string and QEMU still runs (no reset), and then stops it; `status`
     /// is not checked.
     pub(crate) halts: bool,
-    /// The guest prints `unix time: N` (`apps --example clock`), which must be the host's
-    /// time during the boot, give or take `testing::WALL_CLOCK_SLACK`.
-    pub(crate) wall_clock: bool,
-    /// The bus `disks` are attached on.
-    pub(crate) disk_bus: Bus,
     /// A NIC on QEMU user networking, and the host-side peer that talks to the guest.
     pub(crate) net: Option<NetCase>,
 }
@@ -128,16 +170,18 @@ impl Case {
             board: None,
             board_note: None,
             disks: Vec::new(),
-            halts: false,
+            after: None,
             wall_clock: false,
-            disk_bus: Bus::Virtio,
+            halts: false,
             net: None,
         }
     }
 
     /// Attaches the case's disks as IDE drives, on the PC (the one board with IDE).
     fn on_ide(mut self) -> Self {
-        self.disk_bus = Bus::Ide;
+        for disk in &mut self.disks {
+            disk.bus = Bus::Ide;
+        }
         self.only_on(Board::QemuPc)
     }
 
@@ -163,12 +207,40 @@ impl Case {
     /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
     /// sizes it learns from its `sectors=` argument.
     fn disk_suite(name: &str, cpus: u32) -> Self {
-        let disks = vec![DiskSpec::new(4096, 1), DiskSpec::new(1024, 2)];
-        let sizes: Vec<String> = disks.iter().map(|disk| disk.sectors.to_string()).collect();
+        let specs = [DiskSpec::new(4096, 1), DiskSpec::new(1024, 2)];
+        let sizes: Vec<String> = specs.iter().map(|disk| disk.sectors.to_string()).collect();
         let mut case = Case::new(name, TargetKind::Test, "disk", 0, &[ALL_PASSED]).smp(cpus);
         case.args = vec![format!("sectors={}", sizes.join(","))];
-        case.disks = disks;
+        case.disks = specs
+            .into_iter()
+            .map(|spec| CaseDisk {
+                image: CaseImage::Pattern(spec),
+                bus: Bus::Virtio,
+            })
+            .collect();
+        case.after = Some(check_pattern_disks);
         case.default = DISK_CASES_BY_DEFAULT;
+        case
+    }
+
+    /// A case of the `fs` suite on `cpus` cores with one FAT disk of `bytes` (of type `fat`
+    /// where given) on `bus`, holding the host's files; checked afterwards with fsck.fat and
+    /// mtools.
+    fn fs_suite(name: &str, cpus: u32, bus: Bus, bytes: u64, fat: Option<FatType>) -> Self {
+        let mut case = Case::new(name, TargetKind::Test, "fs", 0, &[ALL_PASSED]).smp(cpus);
+        case.disks = vec![CaseDisk {
+            image: CaseImage::Fat {
+                format: Format {
+                    bytes,
+                    layout: Layout::WholeDisk,
+                    fat,
+                },
+                fill: Some(fs_suite::fill),
+            },
+            bus,
+        }];
+        case.after = Some(fs_suite::check);
+        case.default = FS_CASES_BY_DEFAULT;
         case
     }
 
@@ -267,10 +339,25 @@ impl Case {
 
     /// Spoils `sector` of disk `disk`'s host pattern after it is written.
     fn altered_sector(mut self, disk: usize, sector: u64) -> Self {
-        if let Some(spec) = self.disks.get_mut(disk) {
+        if let Some(CaseDisk {
+            image: CaseImage::Pattern(spec),
+            ..
+        }) = self.disks.get_mut(disk)
+        {
             spec.altered = Some(sector);
         }
         self
+    }
+
+    /// The pattern images among the case's disks.
+    pub(crate) fn pattern_specs(&self) -> Vec<DiskSpec> {
+        self.disks
+            .iter()
+            .filter_map(|disk| match &disk.image {
+                CaseImage::Pattern(spec) => Some(spec.clone()),
+                CaseImage::Fat { .. } => None,
+            })
+            .collect()
     }
 
     fn not_by_default(mut self) -> Self {
@@ -307,6 +394,16 @@ impl Case {
             None => self.default,
         }
     }
+}
+
+/// The check after a `disk` suite case: the guest's writes reached the images and nothing
+/// else changed.
+fn check_pattern_disks(run: &AfterRun<'_>) -> Vec<String> {
+    check_images(
+        &run.case.pattern_specs(),
+        run.images,
+        &suite_writes(run.smp),
+    )
 }
 
 /// The cases that do not depend on what the build found.
@@ -732,6 +829,13 @@ fn fixed_cases() -> Vec<Case> {
             .smp(4)
             .net(Nic::E1000, "udp:7", NIC_READY, UDP_ECHO)
             .only_on(Board::QemuPc),
+        // Files from threads on every core, checked from outside by fsck.fat and mtools, on
+        // each FAT type and each bus a board has.
+        Case::fs_suite("fs", 1, Bus::Virtio, 32 << 20, None),
+        Case::fs_suite("fs-smp4", 4, Bus::Virtio, 64 << 20, Some(FatType::Fat32)),
+        Case::fs_suite("fs-ide", 1, Bus::Ide, 4 << 20, Some(FatType::Fat12)).only_on(Board::QemuPc),
+        Case::fs_suite("fs-ide-smp4", 4, Bus::Ide, 64 << 20, Some(FatType::Fat32))
+            .only_on(Board::QemuPc),
     ]
 }
 
@@ -784,10 +888,12 @@ pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{Bus, Case, DISK_CASES_BY_DEFAULT, SEABIOS_MICROVM, cases};
+    use super::{
+        Case, CaseImage, DISK_CASES_BY_DEFAULT, FS_CASES_BY_DEFAULT, SEABIOS_MICROVM, cases,
+    };
     use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
-    use crate::disk::DiskSpec;
+    use crate::disk::{Bus, DiskSpec};
     use crate::qemu::Boot;
 
     fn artifact(kind: TargetKind, name: &str) -> Artifact {
@@ -863,6 +969,10 @@ mod tests {
                 "nic-virtio-smp4",
                 "nic-e1000",
                 "nic-e1000-smp4",
+                "fs",
+                "fs-smp4",
+                "fs-ide",
+                "fs-ide-smp4",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -875,7 +985,10 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 47 + 4 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(
+            default.len(),
+            47 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
+        );
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
@@ -982,21 +1095,47 @@ mod tests {
         for case in &disk {
             assert_eq!(case.kind, TargetKind::Test);
             assert_eq!(case.args, ["sectors=4096,1024"]);
-            assert_eq!(case.disks[1], DiskSpec::new(1024, 2));
-            let ide = case.disk_bus == Bus::Ide;
+            assert_eq!(case.pattern_specs()[1], DiskSpec::new(1024, 2));
+            assert!(case.after.is_some());
+            let ide = case.disks.iter().all(|disk| disk.bus == Bus::Ide);
+            assert!(ide || case.disks.iter().all(|disk| disk.bus == Bus::Virtio));
             assert_eq!(ide, case.name.contains("ide"), "{}", case.name);
             assert!(case.runs_on(Board::Microvm) != ide && case.runs_on(Board::QemuPc));
         }
-        assert_eq!(disk[0].disks[0], DiskSpec::new(4096, 1));
+        assert_eq!(disk[0].pattern_specs()[0], DiskSpec::new(4096, 1));
         assert_eq!((disk[0].smp, disk[1].smp), (Some(1), Some(4)));
         assert_eq!(disk[0].default, DISK_CASES_BY_DEFAULT);
         assert!(disk[1].selected(Some("disk")));
         assert_eq!((disk[2].smp, disk[3].smp), (Some(1), Some(4)));
         let corrupt = disk[4];
         assert_eq!(corrupt.name, "corrupt-image-on-purpose");
-        assert_eq!(corrupt.disks[0].altered, Some(1000));
+        assert_eq!(corrupt.pattern_specs()[0].altered, Some(1000));
         assert!(!corrupt.selected(None) && !corrupt.selected(Some("disk")));
         let plain: Vec<_> = all.iter().filter(|case| case.disks.is_empty()).collect();
-        assert_eq!(plain.len(), all.len() - 5);
+        assert_eq!(plain.len(), all.len() - 5 - 4);
+    }
+
+    #[test]
+    fn the_fs_suite_runs_on_every_bus_with_one_fat_disk_and_a_check() {
+        let all = cases(&[artifact(TargetKind::Test, "fs")]);
+        let fs: Vec<_> = all.iter().filter(|case| case.target == "fs").collect();
+        let names: Vec<_> = fs.iter().map(|case| case.name.as_str()).collect();
+        assert_eq!(names, ["fs", "fs-smp4", "fs-ide", "fs-ide-smp4"]);
+        for case in &fs {
+            assert_eq!(case.disks.len(), 1);
+            assert!(case.after.is_some());
+            assert_eq!(case.default, FS_CASES_BY_DEFAULT);
+            assert!(matches!(
+                case.disks[0].image,
+                CaseImage::Fat { fill: Some(_), .. }
+            ));
+            assert!(case.runs_on(Board::QemuPc));
+            // IDE only where there is an IDE controller.
+            assert_eq!(
+                case.runs_on(Board::Microvm),
+                case.disks[0].bus == Bus::Virtio
+            );
+        }
+        assert_eq!((fs[0].smp, fs[1].smp), (Some(1), Some(4)));
     }
 }

@@ -3,18 +3,19 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::board::Board;
 use crate::cargo::{self, Artifact, Counts};
 use crate::cli::TestOptions;
-use crate::disk::{Disk, Scratch, check_images, suite_writes, write_image};
+use crate::disk::{Disk, Scratch, write_image};
 use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
+use crate::fat::command::{NewOptions, new};
 use crate::guest::{Settings, boot_file, host_unix_seconds, start_file};
 use crate::net::{Backend, NetSpec};
 use crate::qemu::{MachineVariant, Outcome, Waited};
-use crate::suite::{Case, cases};
+use crate::suite::{AfterRun, Case, CaseImage, cases};
 use crate::tsc::host_tsc_khz;
 
 /// The host tests: everything but the applications, which only build for bare metal (the
@@ -233,12 +234,12 @@ fn boot_case(
     };
     let mut disk_files = Vec::new();
     if let Some(dir) = &scratch {
-        for (index, spec) in case.disks.iter().enumerate() {
+        for (index, disk) in case.disks.iter().enumerate() {
             let file = dir.path().join(format!("disk{index}.img"));
-            write_image(&file, spec)?;
+            make_image(dir.path(), index, &disk.image, &file)?;
             variant.disks.push(Disk {
                 file: file.clone(),
-                bus: case.disk_bus,
+                bus: disk.bus,
             });
             disk_files.push(file);
         }
@@ -258,6 +259,7 @@ fn boot_case(
         variant,
         ..settings.clone()
     };
+    let started = SystemTime::now();
     let host_start = host_unix_seconds();
     if case.halts {
         return watch_halt(&settings, case, image.path());
@@ -281,6 +283,7 @@ fn boot_case(
         _ => boot_file(&settings, image.path(), &case.args, false),
     }
     .map_err(|err| err.message())?;
+    let ended = SystemTime::now();
     let mut found = problems(case, &outcome);
     found.extend(peer_problem);
     if case.wall_clock {
@@ -290,8 +293,14 @@ fn boot_case(
             host_unix_seconds(),
         ));
     }
-    if scratch.is_some() {
-        found.extend(check_images(&case.disks, &disk_files, &suite_writes(smp)));
+    if let Some(after) = case.after {
+        found.extend(after(&AfterRun {
+            case,
+            smp,
+            images: &disk_files,
+            started,
+            ended,
+        }));
     }
     Ok((found, outcome.console))
 }
@@ -328,6 +337,32 @@ fn watch_halt(
     }
     let outcome = guest.stop().map_err(|err| err.message())?;
     Ok((found, outcome.console))
+}
+
+/// Makes the image of disk `index` at `file`; a FAT image's folder is filled in `dir`.
+fn make_image(dir: &Path, index: usize, image: &CaseImage, file: &Path) -> Result<(), String> {
+    match image {
+        CaseImage::Pattern(spec) => write_image(file, spec),
+        CaseImage::Fat { format, fill } => {
+            let share = match fill {
+                Some(fill) => {
+                    let folder = dir.join(format!("disk{index}-folder"));
+                    std::fs::create_dir(&folder)
+                        .map_err(|err| format!("cannot create {}: {err}", folder.display()))?;
+                    fill(&folder)?;
+                    Some(folder)
+                }
+                None => None,
+            };
+            new(&NewOptions {
+                format: *format,
+                share,
+                force: false,
+                file: file.to_owned(),
+            })
+            .map(drop)
+        }
+    }
 }
 
 /// The image a case boots: the one cargo built, or a relabelled copy removed on drop.
@@ -442,9 +477,9 @@ mod tests {
             board: None,
             board_note: None,
             disks: Vec::new(),
-            halts: false,
+            after: None,
             wall_clock: false,
-            disk_bus: crate::disk::Bus::Virtio,
+            halts: false,
             net: None,
         }
     }

@@ -134,7 +134,7 @@ pub fn on_fault(fault: &Fault) -> ! {
         drop(who);
         sched::fail_current(error)
     }
-    process::exit(process::FAULT)
+    process::power_off(process::FAULT)
 }
 
 /// Prints the calls that led to `fault`, or (`None`) to the panic being reported, in the
@@ -177,7 +177,7 @@ pub fn on_panic(info: &PanicInfo<'_>) -> ! {
     }
     claim_last_report(process::PANIC);
     report_panic(&Who::now(), info, &PanicMessage::new(info.message()));
-    process::exit(process::PANIC)
+    process::power_off(process::PANIC)
 }
 
 /// Writes the report of a panic whose message is `message` (cut short, so the report

@@ -14,8 +14,10 @@ use crate::bench::stats::Align::{Left, Right};
 use crate::bench::{Failure, MEM, build_example, settings, with_console};
 use crate::board::Board;
 use crate::cli::DiskOptions;
-use crate::disk::{DiskSpec, SECTOR_SIZE, Scratch, uncached_virtio_args, write_image};
+use crate::disk::{Bus, DiskSpec, SECTOR_SIZE, Scratch, uncached_args, write_image};
 use crate::exit::GuestExit;
+use crate::fat::command::{NewOptions, new};
+use crate::fat::{Format, Layout};
 use crate::guest::boot_file;
 use crate::linux::{Image, Machine, Skipped};
 
@@ -27,6 +29,10 @@ const DONE: &str = "DISK-DONE";
 const IMAGE_BYTES: u64 = 64 << 20;
 /// Far more than the example needs under TCG on a loaded host.
 const TIMEOUT: Duration = Duration::from_secs(300);
+/// The `apps` example of the file workloads, and the size of the FAT image it works on:
+/// room for its 64 MiB file and 1,000 small ones (FAT16 with 2 KiB clusters).
+const FILES_EXAMPLE: &str = "bench_files";
+const FILES_IMAGE_BYTES: u64 = 128 << 20;
 
 /// One metric of one guest.
 #[derive(Debug, PartialEq)]
@@ -72,6 +78,13 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
                 continue;
             }
         };
+        runs.push(files_run(
+            accel,
+            board,
+            options.smp_list[0],
+            &scratch.path().join("files.img"),
+            &mut notes,
+        ));
         for &smp in &options.smp_list {
             println!("probe: {EXAMPLE} on {board} with smp {smp} under {accel}");
             let metrics = measure(accel, board, &elf, smp, &image).map_err(|failure| {
@@ -106,6 +119,14 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
          cache), accel {accel}; seq = 64 KiB requests over the image, the writes ending with \
          a flush; rand = 4 KiB reads at random places, one at a time, then one thread per core",
         IMAGE_BYTES >> 20
+    ));
+    table.notes.push(format!(
+        "file-* = files on a {} MiB FAT image made by `probe disk new`, cache=none, on \
+         virtio-blk (microvm) and IDE (qemu-pc), first CPU count only: a 64 MiB file written \
+         in 64 KiB writes then synced, read back in 64 KiB reads; 1,000 files of 4 KiB \
+         created, written and closed, then synced; Linux mounts the image as vfat \
+         (probe/linux/files.c) and drops its page cache before the read",
+        FILES_IMAGE_BYTES >> 20
     ));
     table.ratio =
         Some("novillo / linux: above 1 Novillo is faster, except for a median in us".to_owned());
@@ -151,6 +172,103 @@ fn command(options: &DiskOptions) -> String {
     )
 }
 
+/// The file workloads on `board`: Novillo's example, then the Linux guest, each on a
+/// fresh FAT image at `image`.
+fn files_run(
+    accel: crate::accel::Accel,
+    board: Board,
+    smp: u32,
+    image: &Path,
+    notes: &mut Vec<String>,
+) -> Run {
+    let (bus, _) = baseline::files_disk(board);
+    let metrics = build_example(board, FILES_EXAMPLE)
+        .map_err(|message| {
+            eprintln!("probe: {message}");
+            "not built".to_owned()
+        })
+        .and_then(|elf| {
+            println!("probe: {FILES_EXAMPLE} on {board} ({bus}) with smp {smp} under {accel}");
+            measure_files(accel, board, bus, &elf, smp, image).map_err(|failure| {
+                eprintln!("probe: {}", failure.message);
+                "failed".to_owned()
+            })
+        });
+    let machine = Machine {
+        board,
+        accel,
+        smp,
+        mem: MEM,
+    };
+    let linux = fresh_fat_image(image)
+        .map_err(Skipped::Failed)
+        .and_then(|()| baseline::files_image(board, None, image))
+        .map_err(|skipped| skipped.column(notes).to_owned())
+        .and_then(|linux_image| {
+            fresh_fat_image(image)?;
+            let finished = baseline::run_workload(&linux_image, machine, Some(TIMEOUT)).map_err(
+                |skipped| match skipped {
+                    Skipped::Missing(message) | Skipped::Failed(message) => message,
+                },
+            )?;
+            parse_metrics(&finished.text)
+                .map_err(|message| with_console(format!("files.c: {message}"), &finished.console))
+        })
+        .map_err(|message| {
+            if message != "skipped" && message != "failed" {
+                eprintln!("probe: {message}");
+                return "failed".to_owned();
+            }
+            message
+        });
+    Run {
+        board,
+        smp,
+        metrics,
+        linux,
+    }
+}
+
+/// An empty FAT volume at `image`, replacing what is there.
+fn fresh_fat_image(image: &Path) -> Result<(), String> {
+    new(&NewOptions {
+        format: Format {
+            bytes: FILES_IMAGE_BYTES,
+            layout: Layout::WholeDisk,
+            fat: None,
+        },
+        share: None,
+        force: true,
+        file: image.to_path_buf(),
+    })
+    .map(drop)
+}
+
+/// Makes a fresh FAT image, boots the file example on it and returns its metrics.
+fn measure_files(
+    accel: crate::accel::Accel,
+    board: Board,
+    bus: Bus,
+    elf: &Path,
+    smp: u32,
+    image: &Path,
+) -> Result<Vec<Metric>, Failure> {
+    fresh_fat_image(image)?;
+    let mut settings = settings(accel, smp, Some(TIMEOUT));
+    settings.variant.extra_args = uncached_args(board, bus, &[image.to_path_buf()])?;
+    let outcome = boot_file(&settings, elf, &[], false)?;
+    if outcome.exit != GuestExit::Status(0) {
+        return Err(with_console(
+            format!("{FILES_EXAMPLE} on {board} ended with {}", outcome.exit),
+            &outcome.console,
+        )
+        .into());
+    }
+    parse_metrics(&String::from_utf8_lossy(&outcome.console)).map_err(|message| {
+        with_console(format!("{FILES_EXAMPLE}: {message}"), &outcome.console).into()
+    })
+}
+
 /// Writes a fresh image, boots the example on it and returns its metrics.
 fn measure(
     accel: crate::accel::Accel,
@@ -161,7 +279,7 @@ fn measure(
 ) -> Result<Vec<Metric>, Failure> {
     write_image(image, &DiskSpec::new(IMAGE_BYTES / SECTOR_SIZE as u64, 1))?;
     let mut settings = settings(accel, smp, Some(TIMEOUT));
-    settings.variant.extra_args = uncached_virtio_args(board, &[image.to_path_buf()])?;
+    settings.variant.extra_args = uncached_args(board, Bus::Virtio, &[image.to_path_buf()])?;
     let outcome = boot_file(&settings, elf, &[], false)?;
     if outcome.exit != GuestExit::Status(0) {
         return Err(with_console(
@@ -269,7 +387,15 @@ fn report(runs: &[Run]) -> Table {
                     &metric.unit,
                 )
             })),
-            Err(why) => cells.push(row("-", why.clone(), "-".to_owned(), "-")),
+            // Linux's figures still show, beside why Novillo has none.
+            Err(why) => match &run.linux {
+                Ok(metrics) if !metrics.is_empty() => cells.extend(
+                    metrics
+                        .iter()
+                        .map(|metric| row(&metric.name, why.clone(), "-".to_owned(), &metric.unit)),
+                ),
+                _ => cells.push(row("-", why.clone(), "-".to_owned(), "-")),
+            },
         }
     }
     let mut table = Table::from_grid("Disk: virtio-blk", "cargo probe bench disk", &header, cells);
@@ -356,6 +482,23 @@ mod tests {
 board    smp  metric        novillo    linux  ratio  unit
 microvm    1  seq-read-64k     89.3    178.5   0.50  MiB/s
 qemu-pc    2  -              failed  skipped      -  -
+"
+        );
+        let only_linux = [Run {
+            board: Board::QemuPc,
+            smp: 1,
+            metrics: Err("not built".to_owned()),
+            linux: Ok(vec![Metric {
+                name: "file-create-4k".to_owned(),
+                value: 250.0,
+                unit: "files/s".to_owned(),
+            }]),
+        }];
+        assert_eq!(
+            report(&only_linux).grid(),
+            "\
+board    smp  metric            novillo  linux  ratio  unit
+qemu-pc    1  file-create-4k  not built  250.0      -  files/s
 "
         );
     }

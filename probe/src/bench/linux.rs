@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use crate::bench::with_console;
 use crate::board::Board;
 use crate::children;
+use crate::disk::Bus;
 use crate::exit::GuestExit;
 use crate::linux::{
-    self, BEGIN, END, GuestFile, Image, Machine, Request, Scratch, Skipped, Workload,
+    self, BEGIN, END, GuestFile, Image, Machine, Request, Scratch, Skipped, VFAT_MODULES, Workload,
 };
 
 /// The C source of the threads benchmark, compiled on the host at bench time.
@@ -29,6 +30,11 @@ const THREADS_BIN: &str = "/bin/threads";
 const DISK_C: &str = include_str!("../../linux/disk.c");
 /// Where it goes in the guest.
 const DISK_BIN: &str = "/bin/disk";
+
+/// The C source of the file benchmark.
+const FILES_C: &str = include_str!("../../linux/files.c");
+/// Where it goes in the guest.
+const FILES_BIN: &str = "/bin/files";
 
 /// The threads baseline as the guest printed it.
 #[derive(Debug, PartialEq)]
@@ -65,6 +71,8 @@ pub(crate) fn threads_image(board: Board, kernel: Option<&Path>) -> Result<Image
         }],
         ports: Vec::new(),
         disks: Vec::new(),
+        disk_bus: Bus::Virtio,
+        modules: Vec::new(),
     };
     Image::build(&checked, board == Board::Microvm, &workload).map_err(Skipped::Failed)
 }
@@ -92,8 +100,49 @@ pub(crate) fn disk_image(
         }],
         ports: Vec::new(),
         disks: vec![disk.to_path_buf()],
+        disk_bus: Bus::Virtio,
+        modules: Vec::new(),
     };
     Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
+}
+
+/// Checks the prerequisites, compiles the file benchmark and builds the guest for `board`,
+/// with the FAT image `disk` on the disk Novillo's file benchmark uses there (virtio on
+/// microvm, IDE on the PC), mounted as vfat.
+pub(crate) fn files_image(
+    board: Board,
+    kernel: Option<&Path>,
+    disk: &Path,
+) -> Result<Image, Skipped> {
+    let microvm = board == Board::Microvm;
+    let checked = linux::check(Request {
+        kernel,
+        microvm,
+        static_c: true,
+    })?;
+    let binary = compile("files", FILES_C).map_err(Skipped::Failed)?;
+    let (bus, device) = files_disk(board);
+    let workload = Workload {
+        command: format!("mkdir -p /mnt && mount -t vfat {device} /mnt && {FILES_BIN} /mnt"),
+        files: vec![GuestFile {
+            path: FILES_BIN.to_owned(),
+            contents: binary,
+            executable: true,
+        }],
+        ports: Vec::new(),
+        disks: vec![disk.to_path_buf()],
+        disk_bus: bus,
+        modules: VFAT_MODULES.to_vec(),
+    };
+    Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
+}
+
+/// The bus the file benchmark's disk is on for `board`, and its name in a Linux guest.
+pub(crate) fn files_disk(board: Board) -> (Bus, &'static str) {
+    match board {
+        Board::Microvm => (Bus::Virtio, "/dev/vda"),
+        Board::QemuPc => (Bus::Ide, "/dev/sda"),
+    }
 }
 
 /// `gcc -static -O2 -pthread` of the benchmark `name`, in a scratch directory.
@@ -338,6 +387,8 @@ pub(crate) fn idle_image(boards: &[Board], kernel: Option<&Path>) -> Result<Imag
         }],
         ports: vec![IDLE_PORT],
         disks: Vec::new(),
+        disk_bus: Bus::Virtio,
+        modules: Vec::new(),
     };
     Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
 }

@@ -358,3 +358,59 @@ fn a_directory_whose_cluster_chain_loops_is_an_error() {
     let err = ls(&image, "dir").unwrap_err();
     assert!(err.ends_with("its cluster chain loops"), "{err}");
 }
+
+/// Lists every directory and reads every file under `path`, as far as the image lets;
+/// the number of files read whole.
+fn walk_all(image: &Path, path: &str, out: &Path, depth: usize) -> usize {
+    let Ok(listing) = ls(image, path) else {
+        return 0;
+    };
+    let mut read = 0;
+    for line in listing.lines() {
+        // `{size:>12}  {date} {time}  {name}`
+        let name = line.get(35..).unwrap_or_default();
+        let child = format!("{path}/{}", name.trim_end_matches('/'));
+        if name.ends_with('/') {
+            if depth < 4 {
+                read += walk_all(image, &child, out, depth + 1);
+            }
+        } else if get(image, &child, Some(out)).is_ok() {
+            read += 1;
+        }
+    }
+    read
+}
+
+#[test]
+fn mutated_images_give_errors_not_panics() {
+    let scratch = Scratch::new("fat-mutated").unwrap();
+    let share = scratch.path().join("share");
+    sample(&share);
+    let image = scratch.path().join("x.img");
+    let mut new_options = options(image.clone(), 1 << 20, Some(&share));
+    new_options.format.fat = Some(FatType::Fat12);
+    new(&new_options).unwrap();
+    let out = scratch.path().join("out");
+    assert_eq!(walk_all(&image, "", &out, 0), 3);
+    let original = std::fs::read(&image).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..MUTATIONS {
+        let mut bytes = original.clone();
+        // The boot sector, the FATs and the directories are in the first 64 KiB.
+        for _ in 0..1 + next() % 8 {
+            let at = (next() % (64 << 10)) as usize;
+            bytes[at] = next() as u8;
+        }
+        std::fs::write(&image, &bytes).unwrap();
+        walk_all(&image, "", &out, 0);
+    }
+}
+
+/// Mutated images per run of the test above.
+const MUTATIONS: usize = 100;

@@ -13,7 +13,7 @@ const FAT_FIRST: u64 = 315_532_800;
 const FAT_LAST: u64 = 4_354_819_198;
 
 /// The civil date of `days` days after 1970-01-01: (year, month, day).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     // Howard Hinnant's algorithm, for days on or after the epoch (eras of 400 years).
     let z = days + 719_468;
     let era = z / 146_097;
@@ -29,7 +29,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 /// Days from 1970-01-01 to the civil date, which is on or after the epoch.
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+pub(crate) fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year / 400;
     let year_of_era = year % 400;

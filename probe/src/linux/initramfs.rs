@@ -25,6 +25,12 @@ pub(crate) const NIC_MODULES: [&str; 3] = ["virtio_mmio", "virtio_pci", "virtio_
 /// The modules a guest with disks loads: the same transports, then virtio-blk.
 pub(crate) const DISK_MODULES: [&str; 3] = ["virtio_mmio", "virtio_pci", "virtio_blk"];
 
+/// The modules a guest with IDE disks loads: the PC's PIIX IDE and SCSI disks.
+pub(crate) const IDE_MODULES: [&str; 2] = ["ata_piix", "sd_mod"];
+
+/// The modules of a vfat volume with the kernel's default code page and character sets.
+pub(crate) const VFAT_MODULES: [&str; 4] = ["nls_cp437", "nls_ascii", "nls_utf8", "vfat"];
+
 /// Where modules go in the guest.
 const MODULE_DIR: &str = "/lib/modules";
 
@@ -197,6 +203,7 @@ mod tests {
         DISK_MODULES, Module, NIC_MODULES, build, init_script, load_order, module_bytes,
         module_name,
     };
+    use crate::disk::Bus;
     use crate::linux::kernel::tests::gzipped;
     use crate::linux::{GuestFile, Scratch, Workload};
 
@@ -335,6 +342,8 @@ kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drive
             }],
             ports: vec![80],
             disks: Vec::new(),
+            disk_bus: Bus::Virtio,
+            modules: Vec::new(),
         };
         let archive = build(b"\x7fELF busybox", &modules, &workload).unwrap();
         for name in [
@@ -365,6 +374,8 @@ kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drive
             }],
             ports: Vec::new(),
             disks: Vec::new(),
+            disk_bus: Bus::Virtio,
+            modules: Vec::new(),
         };
         let err = build(b"busybox", &[], &workload).unwrap_err();
         assert_eq!(err, "the workload's file /init is in the initramfs twice");

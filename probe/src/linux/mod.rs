@@ -24,11 +24,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub(crate) use initramfs::{BEGIN, END};
+pub(crate) use initramfs::{BEGIN, END, VFAT_MODULES};
 
 use crate::accel::Accel;
 use crate::board::Board;
-use crate::disk::uncached_virtio_args;
+use crate::disk::{Bus, uncached_args};
 use crate::linux::kernel::Kernel;
 use crate::linux::prereq::{BUSYBOX, ThisHost, Wants};
 use crate::qemu::{BARE_MACHINE, LaunchError, Running};
@@ -71,9 +71,13 @@ pub(crate) struct Workload {
     /// Guest TCP ports to forward from free ports on the host's 127.0.0.1. Any port gives
     /// the guest a virtio NIC on QEMU's user network, at 10.0.2.15.
     pub(crate) ports: Vec<u16>,
-    /// Raw images attached as virtio disks (`/dev/vda`...), as Novillo's benchmark guest
-    /// gets them (`disk::uncached_virtio_args`); any disk loads the virtio-blk modules.
+    /// Raw images attached on `disk_bus` (`/dev/vda`... on virtio, `/dev/sda`... on IDE), as
+    /// Novillo's benchmark guest gets them (`disk::uncached_args`); any disk loads the
+    /// bus's modules.
     pub(crate) disks: Vec<PathBuf>,
+    pub(crate) disk_bus: Bus,
+    /// Kernel modules the workload needs besides the NIC's and the disks' (file systems).
+    pub(crate) modules: Vec<&'static str>,
 }
 
 /// A file in the guest's initramfs.
@@ -188,6 +192,7 @@ pub(crate) struct Image {
     pub(crate) version: String,
     ports: Vec<u16>,
     disks: Vec<PathBuf>,
+    disk_bus: Bus,
     /// What a reader of the numbers should know, e.g. why microvm boots the bzImage.
     pub(crate) notes: Vec<String>,
 }
@@ -221,8 +226,12 @@ impl Image {
             wanted.extend(initramfs::NIC_MODULES);
         }
         if !workload.disks.is_empty() {
-            wanted.extend(initramfs::DISK_MODULES);
+            match workload.disk_bus {
+                Bus::Virtio => wanted.extend(initramfs::DISK_MODULES),
+                Bus::Ide => wanted.extend(initramfs::IDE_MODULES),
+            }
         }
+        wanted.extend(&workload.modules);
         let modules =
             initramfs::modules(&Path::new("/lib/modules").join(&kernel.version), &wanted)?;
         let archive = initramfs::build(&busybox, &modules, workload)?;
@@ -234,6 +243,7 @@ impl Image {
             version: kernel.version.clone(),
             ports: workload.ports.clone(),
             disks: workload.disks.clone(),
+            disk_bus: workload.disk_bus,
             notes,
             _scratch: scratch,
         })
@@ -273,7 +283,8 @@ impl Image {
             .collect();
         let [kernel, _] = self.boot_files(machine.board);
         let cmdline = cmdline(machine.accel, host_tsc_khz());
-        let disks = uncached_virtio_args(machine.board, &self.disks).map_err(LaunchError::Other)?;
+        let disks =
+            uncached_args(machine.board, self.disk_bus, &self.disks).map_err(LaunchError::Other)?;
         let mut command = Command::new(QEMU);
         command.args(qemu_args(
             machine,
