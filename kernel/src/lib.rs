@@ -11,6 +11,7 @@
 //! - the heap allocator ([`heap`]);
 //! - disks ([`block`]), found when first asked for, whose interrupts wake the waiting
 //!   threads;
+//! - TCP/IP sockets ([`net`]), started when first used;
 //! - time ([`time`]), the command line ([`env`]) and facts about the machine ([`system`]);
 //! - a small harness for in-guest test suites ([`testing`]).
 //!
@@ -48,6 +49,7 @@ pub mod fault;
 pub mod heap;
 mod irq;
 pub mod logger;
+pub mod net;
 pub mod process;
 #[allow(unsafe_code)] // The context-switch boundary.
 mod sched;
