@@ -30,6 +30,8 @@
 mod addr;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod options;
 mod phy;
 mod shared;

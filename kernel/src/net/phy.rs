@@ -47,7 +47,10 @@ impl Device for Phy<'_> {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        self.device.can_transmit().then(|| Tx {
+        if !self.device.can_transmit() {
+            return None;
+        }
+        Some(Tx {
             device: &mut *self.device,
             scratch: self.scratch,
         })
