@@ -40,9 +40,8 @@ pub(crate) const INGRESS_BUDGET: usize = 64;
 pub const BACKLOG: usize = 8;
 /// Each TCP connection's receive and send buffers.
 const TCP_BUFFER: usize = 32 * 1024;
-/// Each UDP socket's queue: datagrams, and bytes.
+/// Each UDP socket's queue, in datagrams.
 const UDP_PACKETS: usize = 32;
-const UDP_BUFFER: usize = 64 * 1024;
 /// DNS lookups in flight at once.
 const DNS_QUERIES: usize = 8;
 /// How long a closed connection may wait for its peer's last ACK before it is dropped.
@@ -116,6 +115,8 @@ pub(crate) struct Stack {
     closing: Vec<SocketHandle>,
     next_port: u16,
     more: bool,
+    /// Each new TCP connection's buffers, each way; a UDP socket's queue holds twice that.
+    buffer_size: usize,
 }
 
 fn smol_time(now: hal::time::Instant) -> smoltcp::time::Instant {
@@ -180,6 +181,7 @@ impl Stack {
             // Within the 16 384 ephemeral ports, from a place that varies with the seed.
             next_port: EPHEMERAL_FIRST + (seed % 16384) as u16,
             more: false,
+            buffer_size: TCP_BUFFER,
         };
         match setup {
             Setup::Dhcp => {
@@ -363,10 +365,15 @@ impl Stack {
         }
     }
 
-    fn new_tcp() -> tcp::Socket<'static> {
+    /// Sets the buffer size of the sockets made from now on (the default is 32 KiB).
+    pub(crate) fn set_buffer_size(&mut self, bytes: usize) {
+        self.buffer_size = bytes;
+    }
+
+    fn new_tcp(&self) -> tcp::Socket<'static> {
         let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-            tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+            tcp::SocketBuffer::new(vec![0; self.buffer_size]),
+            tcp::SocketBuffer::new(vec![0; self.buffer_size]),
         );
         socket.set_nagle_enabled(false);
         socket.set_ack_delay(None);
@@ -420,7 +427,7 @@ impl Stack {
         let endpoint = listen_endpoint(SocketAddrV4::new(*addr.ip(), port));
         let mut pool = Vec::with_capacity(BACKLOG);
         for _ in 0..BACKLOG {
-            let mut socket = Self::new_tcp();
+            let mut socket = self.new_tcp();
             socket
                 .listen(endpoint)
                 .map_err(|_| ErrorKind::InvalidInput)?;
@@ -451,7 +458,7 @@ impl Stack {
             .sockets
             .get::<tcp::Socket<'_>>(pool[index])
             .listen_endpoint();
-        let mut socket = Self::new_tcp();
+        let mut socket = self.new_tcp();
         let endpoint = if endpoint.port == 0 {
             IpListenEndpoint { addr: None, port }
         } else {
@@ -485,7 +492,7 @@ impl Stack {
         }
         self.has_address()?;
         let port = self.ephemeral_port(true)?;
-        let mut socket = Self::new_tcp();
+        let mut socket = self.new_tcp();
         socket
             .connect(self.iface.context(), endpoint(remote), port)
             .map_err(|_| ErrorKind::InvalidInput)?;
@@ -617,7 +624,7 @@ impl Stack {
         let buffer = || {
             udp::PacketBuffer::new(
                 vec![udp::PacketMetadata::EMPTY; UDP_PACKETS],
-                vec![0; UDP_BUFFER],
+                vec![0; 2 * self.buffer_size],
             )
         };
         let mut socket = udp::Socket::new(buffer(), buffer());
