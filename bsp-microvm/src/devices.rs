@@ -5,8 +5,8 @@
 //! command line; the boot path cut them off ([`keep`]) and they are read here. With ACPI
 //! on there are no words: the slots are probed at their fixed places, with ACPI's GSI
 //! numbering: GSI 16 + slot, or, when the MADT lists a second I/O APIC, 24 slots on its
-//! pins. Each slot holding a virtio-blk device becomes a block device on
-//! the line of its GSI, level-triggered and active high (QEMU holds the line while the
+//! pins. Each slot holding a virtio-blk device becomes a block device, each holding a
+//! virtio-net device a network device, on the line of its GSI, level-triggered and active high (QEMU holds the line while the
 //! device's interrupt status is not zero).
 
 extern crate alloc;
@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use drivers::block::virtio::VirtioBlk;
 use drivers::bus::virtio_mmio::{self, SLOTS, SLOTS_WITH_SECOND_IOAPIC, Slot};
+use drivers::net::virtio::VirtioNet;
 use drivers::platform::firmware::{acpi, mptable};
 use drivers::platform::irq::ioapic::Signal;
 use drivers::platform::irq::lines::{self, Routing};
@@ -123,13 +124,25 @@ fn start(slot: Slot, sink: &mut dyn DeviceSink) {
         }
     };
     let kind = transport.device_type();
-    if kind != DeviceType::Block {
+    if !matches!(kind, DeviceType::Block | DeviceType::Network) {
         log::debug!("virtio-mmio {:#x}: {kind:?}, no driver", slot.address);
         return;
     }
     match lines::claim_gsi(slot.gsi, Signal::LEVEL_HIGH) {
+        Ok(line) if kind == DeviceType::Network => net(slot.address, transport, line, sink),
         Ok(line) => block(slot.address, transport, line, sink),
         Err(e) => log::warn!("virtio-mmio {:#x}: {e}; left out", slot.address),
+    }
+}
+
+/// Starts the virtio-net device behind `transport` and hands it to `sink`.
+fn net(address: usize, transport: MmioTransport<'static>, line: Line, sink: &mut dyn DeviceSink) {
+    match VirtioNet::new(transport) {
+        Ok(device) => {
+            let name = format!("virtio-net mmio {address:#x}").leak();
+            sink.net(name, Box::leak(Box::new(device)), line);
+        }
+        Err(e) => log::warn!("virtio-net mmio {address:#x}: {e}; left out"),
     }
 }
 

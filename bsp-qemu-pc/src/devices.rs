@@ -1,4 +1,4 @@
-//! The devices of a PC: virtio-blk functions on PCI, found when an application first asks
+//! The devices of a PC: virtio-blk and network functions on PCI, found when an application first asks
 //! for a device.
 //!
 //! Every function the scan finds is listed at `log=debug`. A virtio-blk function
@@ -42,7 +42,7 @@ const COMMON_QUEUE_MSIX_VECTOR: usize = 0x1a;
 const NO_VECTOR: u16 = 0xffff;
 
 /// Where the identity map ends: a BAR above it cannot be reached.
-const MAPPED_LIMIT: u64 = 1 << 32;
+pub(crate) const MAPPED_LIMIT: u64 = 1 << 32;
 
 /// A PC's devices (zero-sized: everything is found at discovery).
 #[derive(Debug)]
@@ -67,10 +67,13 @@ impl Discover for PcDevices {
         // and alone: nothing else uses the configuration ports meanwhile.
         let config = unsafe { PortConfig::new() };
         let mut blocks = Vec::new();
+        let mut nics = Vec::new();
         pci::scan(&config, |function| {
             log::debug!("pci {function}");
-            if function.name() == "virtio-blk" {
-                blocks.push(*function);
+            match function.name() {
+                "virtio-blk" => blocks.push(*function),
+                "virtio-net" | "e1000" => nics.push(*function),
+                _ => {}
             }
         });
         // SAFETY: both handles are used by this discovery alone, one access at a time.
@@ -78,6 +81,9 @@ impl Discover for PcDevices {
         let mut root = PciRoot::new(config);
         for function in blocks {
             start(&mut root, &mut writer, &function, &routing, sink);
+        }
+        for function in nics {
+            crate::nics::start(&mut root, &function, &routing, sink);
         }
     }
 }
@@ -160,7 +166,7 @@ fn start(
 }
 
 /// The INTx line of `function`.
-fn intx(function: &Function, routing: &Routing) -> Result<Line, String> {
+pub(crate) fn intx(function: &Function, routing: &Routing) -> Result<Line, String> {
     let irq = function
         .intx_irq()
         .ok_or_else(|| String::from("no interrupt line"))?;

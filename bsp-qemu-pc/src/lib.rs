@@ -50,6 +50,7 @@ mod entry;
 // Only the boot path uses the parser; on the host, only its tests do.
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod multiboot;
+mod nics;
 
 use drivers::console::uart16550::{PortRegisters, Uart16550};
 use drivers::platform::irq::lines::IoApicInterrupts;

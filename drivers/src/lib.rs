@@ -11,6 +11,7 @@
 //! | [`platform`] | the PC-compatible machine around it (`pc` and `microvm`): firmware tables ([`platform::firmware`]: MP table, ACPI MADT and FADT/S5, with the I/O APICs and interrupt overrides), interrupt controllers ([`platform::irq`]: local APIC, I/O APICs and the board's interrupt lines, 8259 masking), the PIT, starting the other cores ([`platform::smp`]) |
 //! | [`bus`] | PCI configuration space through ports 0xcf8/0xcfc, the bus scan and `virtio-drivers`' configuration access; microvm's virtio-mmio slots |
 //! | [`block`] | block devices: [`block::virtio::VirtioBlk`], virtio-blk on any virtio transport, split-phase behind [`hal::block::BlockDevice`] |
+//! | [`net`] | network devices: [`net::virtio::VirtioNet`] (virtio-net through the crate's non-blocking `VirtIONetRaw`) and [`net::e1000::E1000`] (the 82540EM, our own), behind [`hal::net::NetDevice`] |
 //! | [`virtio`] | what the `virtio-drivers` crate needs from us ([`virtio::VirtioHal`]: DMA from the heap, identity addresses) and virtio start-up errors |
 //! | [`console`] | the 16550 serial port, behind [`hal::console::Console`] |
 //! | [`power`] | QEMU's `isa-debug-exit` device, else ACPI S5, the i8042 reset or a triple fault, behind [`hal::power::PowerOff`] |
@@ -29,6 +30,7 @@ pub mod block;
 pub mod board;
 pub mod bus;
 pub mod console;
+pub mod net;
 pub mod platform;
 pub mod power;
 pub mod virtio;

@@ -50,6 +50,7 @@ pub mod heap;
 mod irq;
 pub mod logger;
 pub mod net;
+pub mod nic;
 pub mod process;
 #[allow(unsafe_code)] // The context-switch boundary.
 mod sched;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::accel::AccelChoice;
 use crate::board::Board;
 use crate::disk::Disk;
+use crate::net::{Backend, Forward, NetSpec, Nic};
 
 /// The environment variable whose words are parsed as `run` options before the real ones.
 pub(crate) const ENV_OPTIONS: &str = "NOVILLO_PROBE";
@@ -89,8 +90,42 @@ pub(crate) struct RunOptions {
     pub(crate) qemu: String,
     /// `--disk`, in the order given (`NOVILLO_PROBE`'s first).
     pub(crate) disks: Vec<Disk>,
+    /// `--net`, `--nic`, `--forward`.
+    pub(crate) net: NetOptions,
     pub(crate) elf: PathBuf,
     pub(crate) guest_args: Vec<String>,
+}
+
+/// `--net`, `--nic` and `--forward` as given; [`NetOptions::spec`] makes them one network.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct NetOptions {
+    pub(crate) backend: Option<Backend>,
+    pub(crate) nic: Option<Nic>,
+    pub(crate) forwards: Vec<Forward>,
+}
+
+impl NetOptions {
+    /// The network asked for: none without options, user networking when only ports are
+    /// named, the virtio NIC unless `--nic` says otherwise.
+    pub(crate) fn spec(&self) -> Result<Option<NetSpec>, String> {
+        let backend = match (&self.backend, self.forwards.is_empty()) {
+            (None, true) if self.nic.is_none() => return Ok(None),
+            (None, _) => Backend::User,
+            (Some(Backend::Tap(_)), false) => {
+                return Err(
+                    "--forward needs --net user: a tap guest is reached at its own \
+                            address"
+                        .to_owned(),
+                );
+            }
+            (Some(backend), _) => backend.clone(),
+        };
+        Ok(Some(NetSpec {
+            backend,
+            nic: self.nic.unwrap_or(Nic::Virtio),
+            forwards: self.forwards.clone(),
+        }))
+    }
 }
 
 /// `probe test`.
@@ -327,6 +362,7 @@ fn parse_run(args: &[String], env: Option<&str>) -> Result<Command, UsageError> 
         tsc_hint: true,
         qemu: "qemu-system-x86_64".to_owned(),
         disks: Vec::new(),
+        net: NetOptions::default(),
         elf: PathBuf::new(),
         guest_args: Vec::new(),
     };
@@ -409,6 +445,17 @@ fn run_option(
         "--disk" => run
             .disks
             .push(Disk::parse(&options.value(flag, inline)?).map_err(UsageError)?),
+        "--net" => {
+            run.net.backend =
+                Some(NetSpec::parse_backend(&options.value(flag, inline)?).map_err(UsageError)?);
+        }
+        "--nic" => {
+            run.net.nic = Some(Nic::parse(&options.value(flag, inline)?).map_err(UsageError)?)
+        }
+        "--forward" => run
+            .net
+            .forwards
+            .extend(Forward::parse_list(&options.value(flag, inline)?).map_err(UsageError)?),
         _ => return Err(options.unknown(flag)),
     }
     Ok(())

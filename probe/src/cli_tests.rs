@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    Bench, Command, DiskOptions, GuestOptions, IdleOptions, MAX_SMP, RunOptions, Subcommand,
-    TestOptions, ThreadsOptions, parse,
+    Bench, Command, DiskOptions, GuestOptions, IdleOptions, MAX_SMP, NetOptions, RunOptions,
+    Subcommand, TestOptions, ThreadsOptions, parse,
 };
 use crate::accel::AccelChoice;
 use crate::board::Board;
@@ -52,6 +52,7 @@ fn run_defaults() {
             tsc_hint: true,
             qemu: "qemu-system-x86_64".to_owned(),
             disks: Vec::new(),
+            net: NetOptions::default(),
             elf: PathBuf::from("target/hello"),
             guest_args: Vec::new(),
         }

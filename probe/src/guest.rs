@@ -49,6 +49,9 @@ pub(crate) fn start_file(
     let cmdline = guest_cmdline(settings.tsc_khz, args);
     check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
     disk::check(board, &settings.variant.disks).map_err(LaunchError::Usage)?;
+    if let Some(net) = &settings.variant.net {
+        net.qemu_args(board).map_err(LaunchError::Usage)?;
+    }
     qemu::start(&Launch {
         qemu: &settings.qemu,
         elf,

@@ -78,6 +78,18 @@ Options:
                         on qemu-pc; ide (qemu-pc only, at most 4) is an IDE hard disk.
                         FILE must exist and be readable and writable (make one with
                         `truncate -s 64M FILE`)
+  --net user|tap|tap=NAME
+                        give the guest a NIC: user = QEMU user networking (guest
+                        10.0.2.15, gateway 10.0.2.2, no privileges); tap=NAME = the
+                        existing tap NAME; tap = a tap probe makes for the run and
+                        removes after it (root: `ip tuntap add`) [default: no NIC]
+  --nic virtio|e1000    the NIC: virtio-net (virtio-net-device on microvm,
+                        virtio-net-pci on qemu-pc) or the e1000 (qemu-pc only)
+                        [default: virtio]
+  --forward tcp:PORT,udp:PORT
+                        forward these guest ports (repeatable); each gets a free port
+                        on 127.0.0.1, printed as `guest tcp:7 → 127.0.0.1:43121`; alone
+                        it means --net user
   -h, --help            this text
 
 Options may also come from NOVILLO_PROBE (read first, so the command line wins; its disks
@@ -86,7 +98,7 @@ come first).
 Exit codes: the guest's status (0-111), 124 timeout, 125 QEMU failed or the guest stopped
 without a status or the image could not be booted, 127 QEMU missing, 2 bad command line
 (or a guest command line the board would cut, or a --disk that is missing, unusable or one
-too many for the board), 128+N stopped by signal N.
+too many for the board, or a network the board cannot have), 128+N stopped by signal N.
 ";
 
 const TEST: &str = "\
@@ -100,7 +112,10 @@ integration test in apps/tests as `tests::<name>` (on 1 and 4 cores), except the
 its cases `disk` and `disk-smp4` attach two virtio disks (2 MiB and 512 KiB images
 holding a pattern, made in a temporary directory and removed afterwards), and after the
 run probe checks that the guest's writes reached the files and nothing else changed. The
-disk cases run only with --only until the boards find disks. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+disk cases run only with --only until the boards find disks. The nic-* cases (nic-virtio on
+both boards, nic-e1000 on qemu-pc; -smp4 too) boot the `nic` example with a NIC on user
+networking and guest UDP port 7 forwarded; once it prints its ready line a host peer sends
+datagrams through the forwarded port and checks each echo byte for byte. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 

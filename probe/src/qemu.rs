@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::board::Board;
 use crate::children::{self, Child};
 use crate::disk::{Disk, disk_args};
 use crate::exit::{self, GuestExit};
+use crate::net::Network;
 
 /// Everything needed to boot one image.
 #[derive(Debug)]
@@ -48,6 +50,8 @@ pub(crate) struct MachineVariant {
     pub(crate) extra_args: Vec<String>,
     /// Raw images attached in order (`--disk`); `disk::check` has accepted them.
     pub(crate) disks: Vec<Disk>,
+    /// The NIC and where its frames go (`--net`), shared by the launches of one run.
+    pub(crate) net: Option<Arc<Network>>,
 }
 
 impl Default for MachineVariant {
@@ -56,6 +60,7 @@ impl Default for MachineVariant {
             exit_device: true,
             extra_args: Vec::new(),
             disks: Vec::new(),
+            net: None,
         }
     }
 }
@@ -131,6 +136,15 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
     push(launch.accel.qemu_args());
     push(launch.board.machine_args());
     args.extend(disk_args(launch.board, &launch.variant.disks));
+    // `guest::start_file` checked that the network fits the board.
+    if let Some(net) = &launch.variant.net {
+        args.extend(
+            net.qemu_args(launch.board)
+                .unwrap_or_default()
+                .into_iter()
+                .map(OsString::from),
+        );
+    }
     args.push("-kernel".into());
     args.push(launch.elf.into());
     args.push("-append".into());
@@ -429,6 +443,7 @@ mod tests {
         exit_device: true,
         extra_args: Vec::new(),
         disks: Vec::new(),
+        net: None,
     };
 
     fn launch<'a>(qemu: &'a str, board: Board, accel: Accel) -> Launch<'a> {
@@ -469,6 +484,7 @@ mod tests {
             exit_device: false,
             extra_args: vec!["-M".to_owned(), "microvm,acpi=on".to_owned()],
             disks: Vec::new(),
+            net: None,
         };
         let line = joined(&Launch {
             variant: &variant,

@@ -1,5 +1,7 @@
 //! `probe run`: boots one image, streams its console and exits with the guest's status.
 
+use std::sync::Arc;
+
 use crate::cli::RunOptions;
 use crate::exit::GuestExit;
 use crate::guest::{Settings, boot_file};
@@ -15,6 +17,22 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             return crate::exit::NO_STATUS;
         }
     };
+    let net = match options
+        .net
+        .spec()
+        .and_then(|spec| spec.map(|s| s.resolve()).transpose())
+    {
+        Ok(net) => net,
+        Err(message) => {
+            eprintln!("probe: {message}");
+            return crate::exit::USAGE;
+        }
+    };
+    if let Some(net) = &net {
+        for line in net.forwarded.lines() {
+            eprintln!("probe: {line}");
+        }
+    }
     let settings = Settings {
         qemu: options.qemu,
         accel,
@@ -28,6 +46,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         timeout: options.guest.timeout,
         variant: MachineVariant {
             disks: options.disks,
+            net: net.map(Arc::new),
             ..MachineVariant::default()
         },
     };

@@ -10,6 +10,8 @@ use std::path::Path;
 use crate::board::Board;
 use crate::cargo::{Artifact, TargetKind};
 use crate::disk::DiskSpec;
+use crate::hostnet;
+use crate::net::{Forward, Forwarded, Nic};
 use crate::qemu::MachineVariant;
 
 /// What the guest harness prints at the end of a suite that passed.
@@ -58,7 +60,42 @@ pub(crate) struct Case {
     /// virtio disks in order; after the run it checks them against what the `disk` suite
     /// writes (`disk::suite_writes`), so only that suite's cases have disks.
     pub(crate) disks: Vec<DiskSpec>,
+    /// A NIC on QEMU user networking, and the host-side peer that talks to the guest.
+    pub(crate) net: Option<NetCase>,
 }
+
+/// A case's network: the NIC, the guest ports forwarded to free host ports, and the host's
+/// side, which runs once the guest printed `ready` and while it keeps running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NetCase {
+    pub(crate) nic: Nic,
+    pub(crate) forwards: Vec<Forward>,
+    pub(crate) ready: &'static str,
+    pub(crate) host: HostPeer,
+}
+
+/// A host-side peer: talks to the guest through the forwarded ports; `Err` says what went
+/// wrong.
+#[derive(Clone, Copy)]
+pub(crate) struct HostPeer {
+    pub(crate) name: &'static str,
+    pub(crate) run: fn(&Forwarded) -> Result<(), String>,
+}
+
+impl std::fmt::Debug for HostPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for HostPeer {
+    /// Peers are told apart by name: function addresses are not stable.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for HostPeer {}
 
 impl Case {
     fn new(
@@ -82,7 +119,20 @@ impl Case {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            net: None,
         }
+    }
+
+    /// Boots with `nic` on user networking, forwarding `forwards`; `host` runs once the
+    /// guest printed `ready`.
+    fn net(mut self, nic: Nic, forwards: &str, ready: &'static str, host: HostPeer) -> Self {
+        self.net = Some(NetCase {
+            nic,
+            forwards: Forward::parse_list(forwards).unwrap_or_default(),
+            ready,
+            host,
+        });
+        self
     }
 
     /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
@@ -500,8 +550,37 @@ fn fixed_cases() -> Vec<Case> {
         Case::disk_suite("corrupt-image-on-purpose", 1)
             .altered_sector(0, 1000)
             .not_by_default(),
+        // The NIC drivers without a network stack: the `nic` example answers ARP and
+        // echoes UDP frame by frame; the host sends datagrams through the forwarded port
+        // and checks each echo byte for byte.
+        Case::new("nic-virtio", Example, "nic", 0, &[NIC_DONE]).net(
+            Nic::Virtio,
+            "udp:7",
+            NIC_READY,
+            UDP_ECHO,
+        ),
+        Case::new("nic-virtio-smp4", Example, "nic", 0, &[NIC_DONE])
+            .smp(4)
+            .net(Nic::Virtio, "udp:7", NIC_READY, UDP_ECHO),
+        Case::new("nic-e1000", Example, "nic", 0, &[NIC_DONE])
+            .net(Nic::E1000, "udp:7", NIC_READY, UDP_ECHO)
+            .only_on(Board::QemuPc),
+        Case::new("nic-e1000-smp4", Example, "nic", 0, &[NIC_DONE])
+            .smp(4)
+            .net(Nic::E1000, "udp:7", NIC_READY, UDP_ECHO)
+            .only_on(Board::QemuPc),
     ]
 }
+
+/// What the `nic` example prints once it listens, and when the peer said `bye`.
+const NIC_READY: &str = "nic ready: ";
+const NIC_DONE: &str = "nic done: 6 datagrams echoed;";
+
+/// The `nic` example's host-side peer.
+const UDP_ECHO: HostPeer = HostPeer {
+    name: "udp_echo",
+    run: hostnet::udp_echo,
+};
 
 /// All cases for one board's build: the fixed ones, then one per integration test built.
 pub(crate) fn cases(artifacts: &[Artifact]) -> Vec<Case> {
@@ -598,6 +677,10 @@ mod tests {
                 "disk",
                 "disk-smp4",
                 "corrupt-image-on-purpose",
+                "nic-virtio",
+                "nic-virtio-smp4",
+                "nic-e1000",
+                "nic-e1000-smp4",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -610,7 +693,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 28 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 32 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::board::Board;
 use crate::cargo::{self, Artifact, Counts};
@@ -9,8 +11,9 @@ use crate::cli::TestOptions;
 use crate::disk::{Disk, Scratch, check_images, suite_writes, write_image};
 use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
-use crate::guest::{Settings, boot_file};
-use crate::qemu::{MachineVariant, Outcome};
+use crate::guest::{Settings, boot_file, start_file};
+use crate::net::{Backend, NetSpec};
+use crate::qemu::{MachineVariant, Outcome, Waited};
 use crate::suite::{Case, cases};
 use crate::tsc::host_tsc_khz;
 
@@ -26,6 +29,9 @@ const HOST_TEST: &[&str] = &[
     "--exclude",
     "apps",
 ];
+
+/// How long a case with a host peer waits for the guest's ready line without a timeout.
+const PEER_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Tallies of one `probe test`.
 #[derive(Debug, Default)]
@@ -234,19 +240,42 @@ fn boot_case(
             disk_files.push(file);
         }
     }
-    let outcome = boot_file(
-        &Settings {
-            smp,
-            mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
-            variant,
-            ..settings.clone()
-        },
-        image.path(),
-        &case.args,
-        false,
-    )
+    let mut peer_problem = None;
+    if let Some(net) = &case.net {
+        let spec = NetSpec {
+            backend: Backend::User,
+            nic: net.nic,
+            forwards: net.forwards.clone(),
+        };
+        variant.net = Some(Arc::new(spec.resolve()?));
+    }
+    let settings = Settings {
+        smp,
+        mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
+        variant,
+        ..settings.clone()
+    };
+    let outcome = match (&case.net, &settings.variant.net) {
+        (Some(net), Some(network)) => {
+            let mut running = start_file(&settings, image.path(), &case.args, false)
+                .map_err(|err| err.message())?;
+            let limit = settings.timeout.unwrap_or(PEER_PATIENCE);
+            peer_problem = match running.wait_for(net.ready, limit) {
+                Waited::Found => (net.host.run)(&network.forwarded)
+                    .err()
+                    .map(|e| format!("host peer {}: {e}", net.host.name)),
+                Waited::Closed | Waited::TimedOut => Some(format!(
+                    "the guest never printed {:?}, so the host peer did not run",
+                    net.ready
+                )),
+            };
+            running.finish()
+        }
+        _ => boot_file(&settings, image.path(), &case.args, false),
+    }
     .map_err(|err| err.message())?;
     let mut found = problems(case, &outcome);
+    found.extend(peer_problem);
     if scratch.is_some() {
         found.extend(check_images(&case.disks, &disk_files, &suite_writes(smp)));
     }
@@ -339,6 +368,7 @@ mod tests {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            net: None,
         }
     }
 

@@ -34,19 +34,19 @@ struct Descriptor {
 
 /// One piece of a request: where, how long, whether the device writes it.
 #[derive(Clone, Copy, Debug)]
-struct Segment {
-    addr: u64,
-    len: usize,
-    write: bool,
+pub(crate) struct Segment {
+    pub(crate) addr: u64,
+    pub(crate) len: usize,
+    pub(crate) write: bool,
 }
 
 /// Where the driver put the queue.
 #[derive(Clone, Copy, Debug)]
-struct Queue {
-    size: u16,
-    descriptors: PhysAddr,
-    avail: PhysAddr,
-    used: PhysAddr,
+pub(crate) struct Queue {
+    pub(crate) size: u16,
+    pub(crate) descriptors: PhysAddr,
+    pub(crate) avail: PhysAddr,
+    pub(crate) used: PhysAddr,
 }
 
 /// What the device and the test share.
@@ -201,7 +201,7 @@ impl FakeTransport {
 }
 
 /// The descriptors of the chain starting at `head`, following an indirect table.
-fn chain(queue: Queue, head: u16) -> Vec<Segment> {
+pub(crate) fn chain(queue: Queue, head: u16) -> Vec<Segment> {
     let read = |table: u64, index: u16| {
         // SAFETY: the driver put a descriptor table at `table` with at least `index + 1`
         // entries, and leaves it alone until the chain is used.
@@ -238,7 +238,7 @@ fn chain(queue: Queue, head: u16) -> Vec<Segment> {
 ///
 /// # Safety
 /// The driver lent the segment to the device and nothing else uses it meanwhile.
-unsafe fn bytes<'a>(segment: Segment) -> &'a mut [u8] {
+pub(crate) unsafe fn bytes<'a>(segment: Segment) -> &'a mut [u8] {
     // SAFETY: as the caller promises.
     unsafe { core::slice::from_raw_parts_mut(segment.addr as *mut u8, segment.len) }
 }

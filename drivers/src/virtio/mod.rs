@@ -6,6 +6,8 @@
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+pub(crate) mod fake_net;
 mod hal;
 
 use core::fmt;

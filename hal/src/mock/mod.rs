@@ -2,7 +2,8 @@
 //!
 //! Each fake records what it was asked to do, so a test can check it afterwards, and takes
 //! its inputs (time, received frames, console input, finished disk requests) from the test.
-//! [`block_contract`] is the suite every block driver must pass.
+//! [`block_contract`] is the suite every block driver must pass, [`net_contract`] the one
+//! every network driver must pass.
 
 mod block;
 mod console;
@@ -14,6 +15,7 @@ mod disk;
 mod guard;
 mod irq;
 mod net;
+mod net_contract;
 mod platform;
 mod time;
 
@@ -27,5 +29,6 @@ pub use disk::FakeDisk;
 pub use guard::FakeGuard;
 pub use irq::FakeInterrupts;
 pub use net::FakeNic;
+pub use net_contract::{NetHarness, net_contract};
 pub use platform::{FakeDevices, FakePower, FakeTraps, MockPlatform, board};
 pub use time::ManualClock;

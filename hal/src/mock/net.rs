@@ -90,9 +90,40 @@ impl InterruptSource for FakeNic {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec::Vec;
+
     use super::FakeNic;
     use crate::irq::InterruptSource;
+    use crate::mock::{NetHarness, net_contract};
     use crate::net::{DEFAULT_MTU, NetDevice};
+
+    struct Harness(FakeNic);
+
+    impl NetHarness for Harness {
+        type Device = FakeNic;
+
+        fn device(&mut self) -> &mut FakeNic {
+            &mut self.0
+        }
+
+        fn deliver(&mut self, frame: &[u8]) -> bool {
+            self.0.push_rx(frame);
+            true
+        }
+
+        fn sent(&mut self) -> Vec<Vec<u8>> {
+            self.0.take_sent()
+        }
+
+        fn interrupts(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn the_fake_keeps_the_contract() {
+        net_contract(|| Harness(FakeNic::new([2, 0, 0, 0, 0, 1], 8)));
+    }
 
     #[test]
     fn receives_queued_frames_and_sends_into_free_slots() {

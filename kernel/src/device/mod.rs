@@ -8,6 +8,7 @@
 //! the linker drops it and, with it, every driver and bus scan behind it.
 
 mod block;
+mod nic;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -19,7 +20,9 @@ use hal::irq::{Interrupts, Line};
 use spin::Mutex;
 
 pub(crate) use self::block::DiskCore;
+pub(crate) use self::nic::NicCore;
 use crate::block::Disk;
+use crate::nic::Nic;
 use crate::sync::OnceLock;
 use crate::{irq, sched};
 
@@ -31,14 +34,10 @@ pub struct DeviceParts {
     devices: Box<dyn Any + Send>,
 }
 
-/// A NIC as the board handed it over, until the network stack takes it.
-pub(crate) type Nic = (&'static str, &'static mut dyn NetDriver, Line);
-
 /// Every device found.
 pub(crate) struct Registry {
     pub(crate) disks: Vec<Disk>,
-    /// The NICs no stack has taken yet.
-    nics: Mutex<Vec<Nic>>,
+    pub(crate) nics: Vec<Nic>,
 }
 
 static PARTS: Mutex<Option<DeviceParts>> = Mutex::new(None);
@@ -77,15 +76,9 @@ pub(crate) fn registry() -> &'static Registry {
         }
         Registry {
             disks: found.disks,
-            nics: Mutex::new(found.nics),
+            nics: found.nics,
         }
     })
-}
-
-/// The first NIC no one has taken, found on the first call; the caller routes its line.
-pub(crate) fn take_nic() -> Option<Nic> {
-    let mut nics = registry().nics.lock();
-    (!nics.is_empty()).then(|| nics.remove(0))
 }
 
 /// Discovery for platform `P`, called by the code [`devices!`](crate::devices) generates:
@@ -110,8 +103,7 @@ pub fn discover<P: Platform>(parts: DeviceParts, sink: &mut dyn DeviceSink) {
     (*devices).discover(sink);
 }
 
-/// The sink discovery fills: each disk is taken over and its line routed; each NIC is
-/// kept for the network stack, which routes its line when it starts.
+/// The sink discovery fills: each device is taken over and its line routed.
 struct Collect {
     disks: Vec<Disk>,
     nics: Vec<Nic>,
@@ -131,13 +123,15 @@ impl DeviceSink for Collect {
     }
 
     fn net(&mut self, name: &'static str, device: &'static mut dyn NetDriver, line: Line) {
-        let mac = device.mac_address();
+        let nic = NicCore::leak(name, device);
+        let core = irq::attach(line, nic);
         log::debug!(
-            "nic {}: {name}, {mac:02x?}, line {}",
+            "nic {}: {name}, {:02x?}, line {} on core {core}",
             self.nics.len(),
+            nic.mac,
             line.index()
         );
-        self.nics.push((name, device, line));
+        self.nics.push(Nic(nic));
     }
 }
 

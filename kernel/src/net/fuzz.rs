@@ -7,7 +7,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use hal::irq::InterruptSource;
 use hal::net::{DEFAULT_MTU, MacAddress, NetDevice, NetStats};
 use hal::time::Instant;
 use spin::Mutex;
@@ -47,12 +46,6 @@ impl NetDevice for Frames {
 
     fn stats(&self) -> NetStats {
         self.stats
-    }
-}
-
-impl InterruptSource for Frames {
-    fn ack_interrupt(&mut self) -> bool {
-        false
     }
 }
 

@@ -50,7 +50,7 @@ pub use self::config::Ipv4Config;
 pub use self::error::{Error, ErrorKind, Result};
 use self::shared::Want;
 use self::stack::Source;
-pub use self::stack::{BACKLOG, Ready, Shutdown};
+pub use self::stack::{BACKLOG, MAX_PENDING, Ready, Shutdown};
 pub use self::tcp::{CONNECT_TIMEOUT, Incoming, TcpListener, TcpStream};
 pub use self::udp::UdpSocket;
 

@@ -2,10 +2,11 @@
 //!
 //! One [`Stack`] (interface and sockets) sits behind one spin lock, never held across a
 //! switch and never taken in interrupt context. Whoever holds the lock polls:
-//! - the core the NIC's line is routed to, in its bottom half (ack, poll, wake);
+//! - the core the NIC's line is routed to, in its bottom half (the NIC acks, then the
+//!   stack polls and wakes);
 //! - a thread that changed a socket (wrote, read, closed), at once, so that what it queued
 //!   goes out without waiting for an interrupt;
-//! - the `net` thread, on the NIC's core, when the stack's next deadline
+//! - the `net` thread, on the core of the thread that first used the network, when the stack's next deadline
 //!   ([`Stack::poll_delay`]: retransmissions, delayed work, DHCP renewals) comes: it sleeps
 //!   on the scheduler's timer until then, or parks when the stack waits only for frames.
 //!
@@ -18,13 +19,16 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
+use hal::device::NetDriver;
+use hal::net::{MacAddress, NetDevice, NetStats};
 use hal::time::Instant;
 use spin::Mutex;
 
 use super::config::{self, Ipv4Config};
 use super::error::{ErrorKind, Result};
 use super::stack::{Ready, Source, Stack};
-use crate::irq::{self, Service};
+use crate::device::NicCore;
+use crate::irq::Service;
 use crate::sched::{self, ThreadInner};
 use crate::sync::OnceLock;
 use crate::thread;
@@ -88,18 +92,16 @@ pub(crate) fn net() -> Result<&'static Net> {
 }
 
 fn start() -> core::result::Result<&'static Net, ErrorKind> {
-    let Some((name, driver, line)) = crate::device::take_nic() else {
-        return Err(ErrorKind::NoDevice);
-    };
+    let nic = crate::nic::nics().first().ok_or(ErrorKind::NoDevice)?.0;
     let (setup, warnings) = config::from_params(crate::env::param);
     for warning in warnings {
         log::warn!("net: {warning}");
     }
     let now = now();
-    let mac = driver.mac_address();
+    let mac = nic.mac;
     let seed =
         now.as_nanos() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
-    let stack = Stack::new(Box::new(driver), setup, now, seed).map_err(|e| e.kind())?;
+    let stack = Stack::new(Box::new(Wire(nic)), setup, now, seed).map_err(|e| e.kind())?;
     let net: &'static Net = Box::leak(Box::new(Net {
         inner: Mutex::new(Inner {
             stack,
@@ -108,11 +110,12 @@ fn start() -> core::result::Result<&'static Net, ErrorKind> {
         poller: spin::Once::new(),
         timer: AtomicU64::new(NO_TIMER),
     }));
-    let core = irq::attach(line, net);
-    log::debug!("net: {name} on line {} (core {core})", line.index());
+    if !nic.hand_to(net) {
+        return Err(ErrorKind::Other);
+    }
+    log::debug!("net: over {}", nic.name);
     thread::Builder::new()
         .name("net")
-        .core(core)
         .stack_size(POLLER_STACK)
         .spawn(move || {
             if let Some(me) = sched::current() {
@@ -121,7 +124,42 @@ fn start() -> core::result::Result<&'static Net, ErrorKind> {
             net.run_timer()
         })
         .map_err(|_| ErrorKind::OutOfMemory)?;
+    // A frame that came before the stack heard the line.
+    net.with(|_| ());
     Ok(net)
+}
+
+/// The NIC as the stack drives it: each call takes the NIC's lock.
+struct Wire(&'static NicCore);
+
+impl NetDevice for Wire {
+    fn mac_address(&self) -> MacAddress {
+        self.0.mac
+    }
+
+    fn mtu(&self) -> usize {
+        self.0.with_driver(|d| d.mtu())
+    }
+
+    fn link_up(&self) -> bool {
+        self.0.with_driver(|d| d.link_up())
+    }
+
+    fn receive(&mut self, buf: &mut [u8]) -> Option<usize> {
+        self.0.with_driver(|d| d.receive(buf))
+    }
+
+    fn can_transmit(&mut self) -> bool {
+        self.0.with_driver(|d: &mut dyn NetDriver| d.can_transmit())
+    }
+
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
+        self.0.with_driver(|d| d.transmit(len, fill))
+    }
+
+    fn stats(&self) -> NetStats {
+        self.0.with_driver(|d| d.stats())
+    }
 }
 
 impl Net {
@@ -294,9 +332,8 @@ impl Net {
 
 impl Service for Net {
     fn service(&self) {
+        // The NIC acked its interrupt before calling: a frame after that raises it again.
         let mut inner = self.inner.lock();
-        // Ack before polling: a frame after the ack raises the line again.
-        inner.stack.ack_interrupt();
         let delay = Self::poll_locked(&mut inner);
         drop(inner);
         self.arm(delay);

@@ -4,8 +4,10 @@
 //! blocking sockets of [`super`] wrap one `Stack` in a lock; host tests drive two.
 //!
 //! smoltcp's traps (DESIGN.md §5) are handled here:
-//! - a listening socket holds one connection, so a listener is a pool of [`BACKLOG`]
-//!   listening sockets on its port, and each accepted one is replaced;
+//! - a listening socket holds one connection, so a listener is a pool of sockets on its
+//!   port: after every frame, the pool is topped up to [`BACKLOG`] sockets still
+//!   listening (a burst of SYNs finds one each), up to [`MAX_PENDING`] connections
+//!   waiting for `accept` (beyond that smoltcp answers a SYN with a reset);
 //! - every frame scans every socket, so closed and TIME-WAIT sockets are removed at once;
 //! - Nagle is off and ACKs are not delayed (a response written in two parts does not wait);
 //! - no burst limit (it would cap the advertised window);
@@ -18,8 +20,7 @@ use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 
-use hal::device::NetDriver;
-use hal::net::NetStats;
+use hal::net::{NetDevice, NetStats};
 use smoltcp::iface::{
     Config as IfaceConfig, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
 };
@@ -36,8 +37,10 @@ use super::phy::Phy;
 
 /// Frames one poll takes from the device before it sends.
 pub(crate) const INGRESS_BUDGET: usize = 64;
-/// Connections a listener holds before `accept` takes them.
+/// Listening sockets a listener keeps ready: SYNs it takes between two frames.
 pub const BACKLOG: usize = 8;
+/// Connections a listener holds (in handshake or done) before `accept` takes them.
+pub const MAX_PENDING: usize = 128;
 /// Each TCP connection's receive and send buffers.
 const TCP_BUFFER: usize = 32 * 1024;
 /// Each UDP socket's queue, in datagrams.
@@ -48,6 +51,52 @@ const DNS_QUERIES: usize = 8;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Local ports for connections and unbound UDP sockets.
 const EPHEMERAL_FIRST: u16 = 49152;
+
+/// A listener's sockets: those listening and those whose connection waits for `accept`.
+struct Pool {
+    endpoint: IpListenEndpoint,
+    handles: Vec<SocketHandle>,
+}
+
+impl Pool {
+    /// Adds listening sockets until [`BACKLOG`] listen, within [`MAX_PENDING`].
+    fn refill(&mut self, sockets: &mut SocketSet<'static>, buffer_size: usize) {
+        let listening = self
+            .handles
+            .iter()
+            .filter(|&&h| sockets.get::<tcp::Socket<'_>>(h).state() == tcp::State::Listen)
+            .count();
+        for _ in listening..BACKLOG {
+            if self.handles.len() >= BACKLOG + MAX_PENDING {
+                return;
+            }
+            let mut socket = new_tcp(buffer_size);
+            if socket.listen(self.endpoint).is_err() {
+                return;
+            }
+            self.handles.push(sockets.add(socket));
+        }
+    }
+}
+
+/// A TCP socket with `buffer_size` bytes each way, Nagle off and no ACK delay.
+fn new_tcp(buffer_size: usize) -> tcp::Socket<'static> {
+    let mut socket = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; buffer_size]),
+        tcp::SocketBuffer::new(vec![0; buffer_size]),
+    );
+    socket.set_nagle_enabled(false);
+    socket.set_ack_delay(None);
+    socket
+}
+
+/// Whether a pool socket's connection finished its handshake (and may have ended since).
+fn established(state: tcp::State) -> bool {
+    !matches!(
+        state,
+        tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
+    )
+}
 
 /// What the application holds of one TCP connection.
 #[derive(Clone, Copy, Debug, Default)]
@@ -99,7 +148,7 @@ pub(crate) struct Polled {
 
 /// One interface and its sockets: see the [module docs](self).
 pub(crate) struct Stack {
-    device: Box<dyn NetDriver>,
+    device: Box<dyn NetDevice + Send>,
     iface: Interface,
     sockets: SocketSet<'static>,
     frame: Vec<u8>,
@@ -108,7 +157,7 @@ pub(crate) struct Stack {
     dns: Option<SocketHandle>,
     config: Option<Ipv4Config>,
     /// Each listening port's pool.
-    listeners: BTreeMap<u16, Vec<SocketHandle>>,
+    listeners: BTreeMap<u16, Pool>,
     /// The connections the application holds.
     conns: BTreeMap<SocketHandle, Conn>,
     /// Connections the application dropped, kept until their close is done.
@@ -144,7 +193,7 @@ impl Stack {
     /// and ports from boot to boot. `Err(Other)` when the device's MAC address is not a
     /// unicast one.
     pub(crate) fn new(
-        device: Box<dyn NetDriver>,
+        device: Box<dyn NetDevice + Send>,
         setup: Setup,
         now: hal::time::Instant,
         seed: u64,
@@ -192,11 +241,6 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Acknowledges the device's interrupt: `true` when it had one.
-    pub(crate) fn ack_interrupt(&mut self) -> bool {
-        self.device.ack_interrupt()
-    }
-
     /// What the device counted.
     pub(crate) fn device_stats(&self) -> NetStats {
         self.device.stats()
@@ -224,6 +268,8 @@ impl Stack {
             sockets,
             frame,
             scratch,
+            listeners,
+            buffer_size,
             ..
         } = self;
         let mut phy = Phy {
@@ -238,6 +284,9 @@ impl Stack {
                 iface.poll_ingress_single(now, &mut phy, sockets) != PollIngressSingleResult::None;
             if !more {
                 break;
+            }
+            for pool in listeners.values_mut() {
+                pool.refill(sockets, *buffer_size);
             }
         }
         // Each round sends at most a frame per socket; a device that fills up ends it.
@@ -337,18 +386,12 @@ impl Stack {
             }
             !done
         });
-        for (&port, pool) in listeners.iter() {
-            for &handle in pool {
+        for pool in listeners.values() {
+            for &handle in &pool.handles {
                 let socket = sockets.get_mut::<tcp::Socket<'_>>(handle);
                 if socket.state() == tcp::State::Closed {
-                    let endpoint = socket.listen_endpoint();
-                    let endpoint = if endpoint.port == 0 {
-                        IpListenEndpoint { addr: None, port }
-                    } else {
-                        endpoint
-                    };
-                    // A closed socket with a non-zero port: listening cannot fail.
-                    let _ = socket.listen(endpoint);
+                    // A closed socket and a non-zero port: listening cannot fail.
+                    let _ = socket.listen(pool.endpoint);
                 }
             }
         }
@@ -368,16 +411,6 @@ impl Stack {
     /// Sets the buffer size of the sockets made from now on (the default is 32 KiB).
     pub(crate) fn set_buffer_size(&mut self, bytes: usize) {
         self.buffer_size = bytes;
-    }
-
-    fn new_tcp(&self) -> tcp::Socket<'static> {
-        let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; self.buffer_size]),
-            tcp::SocketBuffer::new(vec![0; self.buffer_size]),
-        );
-        socket.set_nagle_enabled(false);
-        socket.set_ack_delay(None);
-        socket
     }
 
     /// A local port no TCP (`tcp`) or UDP socket uses.
@@ -425,13 +458,13 @@ impl Stack {
             port => port,
         };
         let endpoint = listen_endpoint(SocketAddrV4::new(*addr.ip(), port));
-        let mut pool = Vec::with_capacity(BACKLOG);
-        for _ in 0..BACKLOG {
-            let mut socket = self.new_tcp();
-            socket
-                .listen(endpoint)
-                .map_err(|_| ErrorKind::InvalidInput)?;
-            pool.push(self.sockets.add(socket));
+        let mut pool = Pool {
+            endpoint,
+            handles: Vec::with_capacity(BACKLOG),
+        };
+        pool.refill(&mut self.sockets, self.buffer_size);
+        if pool.handles.is_empty() {
+            return Err(ErrorKind::InvalidInput.into());
         }
         self.listeners.insert(port, pool);
         Ok(port)
@@ -444,42 +477,22 @@ impl Stack {
             .listeners
             .get_mut(&port)
             .ok_or(ErrorKind::NotConnected)?;
-        let sockets = &self.sockets;
+        let sockets = &mut self.sockets;
         let index = pool
+            .handles
             .iter()
-            .position(|&h| {
-                !matches!(
-                    sockets.get::<tcp::Socket<'_>>(h).state(),
-                    tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
-                )
-            })
+            .position(|&h| established(sockets.get::<tcp::Socket<'_>>(h).state()))
             .ok_or(ErrorKind::WouldBlock)?;
-        let endpoint = self
-            .sockets
-            .get::<tcp::Socket<'_>>(pool[index])
-            .listen_endpoint();
-        let mut socket = self.new_tcp();
-        let endpoint = if endpoint.port == 0 {
-            IpListenEndpoint { addr: None, port }
-        } else {
-            endpoint
-        };
-        socket
-            .listen(endpoint)
-            .map_err(|_| ErrorKind::InvalidInput)?;
-        let fresh = self.sockets.add(socket);
-        let pool = self
-            .listeners
-            .get_mut(&port)
-            .ok_or(ErrorKind::NotConnected)?;
-        let accepted = core::mem::replace(&mut pool[index], fresh);
+        let accepted = pool.handles.swap_remove(index);
+        pool.refill(sockets, self.buffer_size);
         self.conns.insert(accepted, Conn::default());
         Ok(accepted)
     }
 
     /// Stops listening on `port`; connections not yet accepted are reset.
     pub(crate) fn tcp_unlisten(&mut self, port: u16) {
-        for handle in self.listeners.remove(&port).unwrap_or_default() {
+        let handles = self.listeners.remove(&port).map(|p| p.handles);
+        for handle in handles.unwrap_or_default() {
             self.sockets.get_mut::<tcp::Socket<'_>>(handle).abort();
             self.closing.push(handle);
         }
@@ -492,7 +505,7 @@ impl Stack {
         }
         self.has_address()?;
         let port = self.ephemeral_port(true)?;
-        let mut socket = self.new_tcp();
+        let mut socket = new_tcp(self.buffer_size);
         socket
             .connect(self.iface.context(), endpoint(remote), port)
             .map_err(|_| ErrorKind::InvalidInput)?;
@@ -720,12 +733,9 @@ impl Stack {
         match source {
             Source::Listener(port) => Ready {
                 readable: self.listeners.get(&port).is_none_or(|pool| {
-                    pool.iter().any(|&h| {
-                        !matches!(
-                            self.sockets.get::<tcp::Socket<'_>>(h).state(),
-                            tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
-                        )
-                    })
+                    pool.handles
+                        .iter()
+                        .any(|&h| established(self.sockets.get::<tcp::Socket<'_>>(h).state()))
                 }),
                 writable: false,
             },

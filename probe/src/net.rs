@@ -1,0 +1,399 @@
+//! The guest's network: `--net user|tap[=NAME]`, `--nic virtio|e1000` and `--forward`.
+//!
+//! With user networking (QEMU's own NAT, no privileges) the guest is 10.0.2.15 behind
+//! 10.0.2.2, and reaches the host only through forwarded ports: each guest port named with
+//! `--forward tcp:7,udp:7` gets a free host port on 127.0.0.1, picked at run time (a fixed
+//! port would clash with another QEMU) and printed as `guest tcp:7 → 127.0.0.1:43121`.
+//! With a tap the guest sits on the host's link `NAME`, reached at its own address: there
+//! is nothing to forward. `--net tap` without a name makes a tap for the run (root only:
+//! `ip tuntap add`) and removes it afterwards.
+//!
+//! No option, no NIC: a guest has a network only when asked; `--forward` alone means
+//! `--net user`.
+
+use std::fmt;
+use std::net::{TcpListener, UdpSocket};
+use std::process::Command;
+
+use crate::board::Board;
+
+/// Where the guest's frames go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// QEMU user networking with port forwards.
+    User,
+    /// A tap device: one that exists, or (`None`) one probe makes for the run.
+    Tap(Option<String>),
+}
+
+/// The NIC QEMU gives the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Nic {
+    Virtio,
+    E1000,
+}
+
+impl Nic {
+    pub(crate) fn parse(text: &str) -> Result<Nic, String> {
+        match text {
+            "virtio" => Ok(Nic::Virtio),
+            "e1000" => Ok(Nic::E1000),
+            other => Err(format!("--nic must be virtio or e1000, not '{other}'")),
+        }
+    }
+
+    /// QEMU's device on `board`.
+    fn device(self, board: Board) -> Result<&'static str, String> {
+        match (self, board) {
+            (Nic::Virtio, Board::Microvm) => Ok("virtio-net-device"),
+            (Nic::Virtio, Board::QemuPc) => Ok("virtio-net-pci"),
+            (Nic::E1000, Board::QemuPc) => Ok("e1000"),
+            (Nic::E1000, Board::Microvm) => Err(
+                "--nic e1000: the e1000 is a PCI card and microvm has no PCI; use --nic virtio \
+                 or an image built for qemu-pc"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// A transport protocol of a forwarded port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+/// A guest port to reach from the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Forward {
+    pub(crate) protocol: Protocol,
+    pub(crate) guest_port: u16,
+}
+
+impl Forward {
+    /// `tcp:7,udp:7`: one or more `PROTOCOL:PORT`, comma-separated.
+    pub(crate) fn parse_list(text: &str) -> Result<Vec<Forward>, String> {
+        text.split(',')
+            .map(|item| {
+                let (protocol, port) = item
+                    .split_once(':')
+                    .ok_or_else(|| format!("--forward takes tcp:PORT or udp:PORT, not '{item}'"))?;
+                let protocol = match protocol {
+                    "tcp" => Protocol::Tcp,
+                    "udp" => Protocol::Udp,
+                    other => {
+                        return Err(format!(
+                            "--forward: '{other}' is not tcp or udp (in '{item}')"
+                        ));
+                    }
+                };
+                let guest_port = port
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|&port| port != 0)
+                    .ok_or_else(|| format!("--forward: '{port}' is not a port from 1 to 65535"))?;
+                Ok(Forward {
+                    protocol,
+                    guest_port,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What the user asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NetSpec {
+    pub(crate) backend: Backend,
+    pub(crate) nic: Nic,
+    pub(crate) forwards: Vec<Forward>,
+}
+
+impl NetSpec {
+    /// `--net user`, `--net tap`, `--net tap=NAME`.
+    pub(crate) fn parse_backend(text: &str) -> Result<Backend, String> {
+        match text.split_once('=') {
+            None if text == "user" => Ok(Backend::User),
+            None if text == "tap" => Ok(Backend::Tap(None)),
+            Some(("tap", name)) if valid_interface(name) => Ok(Backend::Tap(Some(name.to_owned()))),
+            Some(("tap", name)) => Err(format!(
+                "--net tap={name}: an interface name is 1 to 15 letters, digits, '-' or '_'"
+            )),
+            _ => Err(format!("--net must be user, tap or tap=NAME, not '{text}'")),
+        }
+    }
+
+    /// Picks a free host port for each forward (user networking) or makes the tap, for one
+    /// run.
+    pub(crate) fn resolve(&self) -> Result<Network, String> {
+        let mut ports = Vec::new();
+        let mut made_tap = None;
+        match &self.backend {
+            Backend::User => {
+                for forward in &self.forwards {
+                    ports.push((*forward, free_port(forward.protocol)?));
+                }
+            }
+            Backend::Tap(Some(_)) => {}
+            Backend::Tap(None) => made_tap = Some(Tap::make()?),
+        }
+        Ok(Network {
+            spec: self.clone(),
+            forwarded: Forwarded { ports },
+            tap: made_tap,
+        })
+    }
+}
+
+fn valid_interface(name: &str) -> bool {
+    (1..16).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A free port on 127.0.0.1 for `protocol`, as the kernel picks one.
+fn free_port(protocol: Protocol) -> Result<u16, String> {
+    let port = match protocol {
+        Protocol::Tcp => TcpListener::bind("127.0.0.1:0").and_then(|s| s.local_addr()),
+        Protocol::Udp => UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()),
+    };
+    port.map(|address| address.port())
+        .map_err(|err| format!("no free {protocol} port on 127.0.0.1: {err}"))
+}
+
+/// The host ports the guest's ports were forwarded to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Forwarded {
+    pub(crate) ports: Vec<(Forward, u16)>,
+}
+
+impl Forwarded {
+    /// The host port of guest port `guest_port` over `protocol`.
+    pub(crate) fn port(&self, protocol: Protocol, guest_port: u16) -> Option<u16> {
+        self.ports
+            .iter()
+            .find(|(f, _)| f.protocol == protocol && f.guest_port == guest_port)
+            .map(|(_, port)| *port)
+    }
+
+    /// One line per port: `guest tcp:7 → 127.0.0.1:43121`.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|(f, port)| format!("guest {}:{} → 127.0.0.1:{port}", f.protocol, f.guest_port))
+            .collect()
+    }
+}
+
+/// A tap probe made, removed on drop.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Tap {
+    pub(crate) name: String,
+}
+
+impl Tap {
+    fn make() -> Result<Tap, String> {
+        let name = format!("novillo{}", std::process::id() % 100_000);
+        let status = Command::new("ip")
+            .args(["tuntap", "add", "dev", &name, "mode", "tap"])
+            .status()
+            .map_err(|err| format!("--net tap: cannot run `ip`: {err} (install iproute2)"))?;
+        if !status.success() {
+            return Err(format!(
+                "--net tap: `ip tuntap add dev {name} mode tap` failed ({status}): making a tap \
+                 needs root (CAP_NET_ADMIN); or give an existing one with --net tap=NAME"
+            ));
+        }
+        // A tap that is down drops every frame; failing here leaves it down, which the
+        // guest shows as silence, so say so.
+        let up = Command::new("ip")
+            .args(["link", "set", &name, "up"])
+            .status();
+        if !up.is_ok_and(|status| status.success()) {
+            eprintln!("probe: warning: could not bring {name} up");
+        }
+        Ok(Tap { name })
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        let _ignored = Command::new("ip")
+            .args(["tuntap", "del", "dev", &self.name, "mode", "tap"])
+            .status();
+    }
+}
+
+/// A network for one run: ports picked, tap made.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Network {
+    pub(crate) spec: NetSpec,
+    pub(crate) forwarded: Forwarded,
+    pub(crate) tap: Option<Tap>,
+}
+
+impl Network {
+    /// What the run's QEMU line gains on `board`, or why it cannot be.
+    pub(crate) fn qemu_args(&self, board: Board) -> Result<Vec<String>, String> {
+        let device = self.spec.nic.device(board)?;
+        let netdev = match (&self.spec.backend, &self.tap) {
+            (Backend::User, _) => {
+                let mut netdev = "user,id=net0".to_owned();
+                for (forward, port) in &self.forwarded.ports {
+                    netdev.push_str(&format!(
+                        ",hostfwd={}:127.0.0.1:{port}-:{}",
+                        forward.protocol, forward.guest_port
+                    ));
+                }
+                netdev
+            }
+            (Backend::Tap(name), tap) => {
+                let name = name
+                    .as_deref()
+                    .or(tap.as_ref().map(|tap| tap.name.as_str()))
+                    .ok_or("--net tap: no tap was made")?;
+                format!("tap,id=net0,ifname={name},script=no,downscript=no")
+            }
+        };
+        Ok(vec![
+            "-netdev".to_owned(),
+            netdev,
+            "-device".to_owned(),
+            format!("{device},netdev=net0"),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Backend, Forward, Forwarded, NetSpec, Network, Nic, Protocol};
+    use crate::board::Board;
+
+    fn forwards(text: &str) -> Vec<Forward> {
+        Forward::parse_list(text).unwrap()
+    }
+
+    #[test]
+    fn forwards_name_protocol_and_port() {
+        assert_eq!(
+            forwards("tcp:7,udp:53"),
+            [
+                Forward {
+                    protocol: Protocol::Tcp,
+                    guest_port: 7
+                },
+                Forward {
+                    protocol: Protocol::Udp,
+                    guest_port: 53
+                }
+            ]
+        );
+        for (bad, says) in [
+            ("7", "tcp:PORT or udp:PORT"),
+            ("sctp:7", "'sctp' is not tcp or udp"),
+            ("tcp:0", "not a port"),
+            ("tcp:70000", "not a port"),
+            ("tcp:7,", "tcp:PORT"),
+        ] {
+            let err = Forward::parse_list(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn backends_and_nics_parse_or_say_why_not() {
+        assert_eq!(NetSpec::parse_backend("user"), Ok(Backend::User));
+        assert_eq!(NetSpec::parse_backend("tap"), Ok(Backend::Tap(None)));
+        assert_eq!(
+            NetSpec::parse_backend("tap=tap0"),
+            Ok(Backend::Tap(Some("tap0".to_owned())))
+        );
+        assert!(
+            NetSpec::parse_backend("tap=a/b")
+                .unwrap_err()
+                .contains("interface name")
+        );
+        assert!(
+            NetSpec::parse_backend("bridge")
+                .unwrap_err()
+                .contains("user, tap")
+        );
+        assert_eq!(Nic::parse("e1000"), Ok(Nic::E1000));
+        assert!(
+            Nic::parse("rtl8139")
+                .unwrap_err()
+                .contains("virtio or e1000")
+        );
+    }
+
+    #[test]
+    fn user_networking_forwards_each_port_to_a_free_host_port() {
+        let spec = NetSpec {
+            backend: Backend::User,
+            nic: Nic::Virtio,
+            forwards: forwards("tcp:7,udp:7"),
+        };
+        let network = spec.resolve().unwrap();
+        let tcp = network.forwarded.port(Protocol::Tcp, 7).unwrap();
+        let udp = network.forwarded.port(Protocol::Udp, 7).unwrap();
+        assert_ne!(tcp, 0);
+        assert_eq!(network.forwarded.port(Protocol::Tcp, 8), None);
+        assert_eq!(
+            network.qemu_args(Board::Microvm).unwrap(),
+            [
+                "-netdev".to_owned(),
+                format!(
+                    "user,id=net0,hostfwd=tcp:127.0.0.1:{tcp}-:7,hostfwd=udp:127.0.0.1:{udp}-:7"
+                ),
+                "-device".to_owned(),
+                "virtio-net-device,netdev=net0".to_owned()
+            ]
+        );
+        assert_eq!(
+            network.forwarded.lines(),
+            [
+                format!("guest tcp:7 → 127.0.0.1:{tcp}"),
+                format!("guest udp:7 → 127.0.0.1:{udp}")
+            ]
+        );
+    }
+
+    #[test]
+    fn each_board_gets_its_own_nic_and_microvm_has_no_e1000() {
+        let network = |nic| Network {
+            spec: NetSpec {
+                backend: Backend::Tap(Some("tap3".to_owned())),
+                nic,
+                forwards: Vec::new(),
+            },
+            forwarded: Forwarded::default(),
+            tap: None,
+        };
+        assert_eq!(
+            network(Nic::E1000).qemu_args(Board::QemuPc).unwrap(),
+            [
+                "-netdev",
+                "tap,id=net0,ifname=tap3,script=no,downscript=no",
+                "-device",
+                "e1000,netdev=net0"
+            ]
+        );
+        assert_eq!(
+            network(Nic::Virtio).qemu_args(Board::QemuPc).unwrap()[3],
+            "virtio-net-pci,netdev=net0"
+        );
+        let err = network(Nic::E1000).qemu_args(Board::Microvm).unwrap_err();
+        assert!(err.contains("microvm has no PCI"), "{err}");
+    }
+}
