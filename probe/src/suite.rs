@@ -25,7 +25,7 @@ const NOT_ENOUGH_MEMORY: &str = "not enough memory: the firmware reports RAM up 
 const DISK_CASES_BY_DEFAULT: bool = true;
 
 /// The integration tests that do not become cases on their own: `fixed_cases` has theirs.
-const SUITES_WITH_OWN_CASES: &[&str] = &["disk"];
+const SUITES_WITH_OWN_CASES: &[&str] = &["disk", "net"];
 
 /// SeaBIOS built for microvm, as Debian's `seabios` package installs it.
 const SEABIOS_MICROVM: &str = "/usr/share/seabios/bios-microvm.bin";
@@ -133,6 +133,13 @@ impl Case {
             host,
         });
         self
+    }
+
+    /// A case of the `net` suite with `nic` on `cpus` cores.
+    fn net_suite(name: &str, nic: Nic, cpus: u32) -> Self {
+        Case::new(name, TargetKind::Test, "net", 0, &[ALL_PASSED])
+            .smp(cpus)
+            .net(nic, "tcp:7,tcp:8,udp:7", "net ready: ", NET_SUITE)
     }
 
     /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
@@ -569,8 +576,20 @@ fn fixed_cases() -> Vec<Case> {
             .smp(4)
             .net(Nic::E1000, "udp:7", NIC_READY, UDP_ECHO)
             .only_on(Board::QemuPc),
+        // TCP/IP through kernel::net: DHCP, TCP and UDP echo checked by the host, and a
+        // connection from the guest to a server on the host.
+        Case::net_suite("net-virtio", Nic::Virtio, 1),
+        Case::net_suite("net-virtio-smp4", Nic::Virtio, 4),
+        Case::net_suite("net-e1000", Nic::E1000, 1).only_on(Board::QemuPc),
+        Case::net_suite("net-e1000-smp4", Nic::E1000, 4).only_on(Board::QemuPc),
     ]
 }
+
+/// The `net` suite's host-side peer.
+const NET_SUITE: HostPeer = HostPeer {
+    name: "net_suite",
+    run: hostnet::net_suite,
+};
 
 /// What the `nic` example prints once it listens, and when the peer said `bye`.
 const NIC_READY: &str = "nic ready: ";

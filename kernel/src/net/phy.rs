@@ -14,6 +14,29 @@ pub(super) struct Phy<'a> {
     pub(super) scratch: &'a mut Vec<u8>,
     /// Frames taken from the device in this poll.
     pub(super) received: usize,
+    /// The connections listeners have in handshake: (peer address, peer port, local port).
+    /// A peer that repeats its SYN while the answer is under way must not reach another
+    /// listening socket of the port, which would open a second connection for it.
+    pub(super) handshakes: Vec<([u8; 4], u16, u16)>,
+}
+
+/// A TCP SYN without ACK in an Ethernet frame: (source address, source port, destination
+/// port).
+fn syn_of(frame: &[u8]) -> Option<([u8; 4], u16, u16)> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    let header = usize::from(ip.first()? & 0x0f) * 4;
+    if *ip.get(9)? != 6 {
+        return None;
+    }
+    let source: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+    let tcp = ip.get(header..)?;
+    let flags = *tcp.get(13)?;
+    let port = |at: usize| Some(u16::from_be_bytes(tcp.get(at..at + 2)?.try_into().ok()?));
+    (flags & 0x12 == 0x02).then_some(())?;
+    Some((source, port(0)?, port(2)?))
 }
 
 pub(super) struct Rx<'a>(&'a [u8]);
@@ -34,8 +57,15 @@ impl Device for Phy<'_> {
         Self: 'b;
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        let len = self.device.receive(self.frame)?;
-        self.received += 1;
+        let len = loop {
+            let len = self.device.receive(self.frame)?;
+            self.received += 1;
+            let repeated_syn = !self.handshakes.is_empty()
+                && syn_of(self.frame.get(..len)?).is_some_and(|syn| self.handshakes.contains(&syn));
+            if !repeated_syn {
+                break len;
+            }
+        };
         let frame = self.frame.get(..len)?;
         Some((
             Rx(frame),

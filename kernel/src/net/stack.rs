@@ -90,6 +90,28 @@ fn new_tcp(buffer_size: usize) -> tcp::Socket<'static> {
     socket
 }
 
+/// The connections the listeners have in handshake, as [`Phy::handshakes`] wants them.
+fn handshakes(
+    listeners: &BTreeMap<u16, Pool>,
+    sockets: &SocketSet<'static>,
+) -> Vec<([u8; 4], u16, u16)> {
+    let mut pending = Vec::new();
+    for pool in listeners.values() {
+        for &handle in &pool.handles {
+            let socket = sockets.get::<tcp::Socket<'_>>(handle);
+            if let (tcp::State::SynReceived, Some(local), Some(remote)) = (
+                socket.state(),
+                socket.local_endpoint(),
+                socket.remote_endpoint(),
+            ) {
+                let IpAddress::Ipv4(peer) = remote.addr;
+                pending.push((peer.octets(), remote.port, local.port));
+            }
+        }
+    }
+    pending
+}
+
 /// Whether a pool socket's connection finished its handshake (and may have ended since).
 fn established(state: tcp::State) -> bool {
     !matches!(
@@ -213,6 +235,7 @@ impl Stack {
             frame: &mut frame,
             scratch: &mut scratch,
             received: 0,
+            handshakes: Vec::new(),
         };
         let iface = Interface::new(config, &mut phy, smol_time(now));
         let mut stack = Self {
@@ -277,6 +300,7 @@ impl Stack {
             frame,
             scratch,
             received: 0,
+            handshakes: handshakes(listeners, sockets),
         };
         let mut more = false;
         for _ in 0..INGRESS_BUDGET {
@@ -288,6 +312,7 @@ impl Stack {
             for pool in listeners.values_mut() {
                 pool.refill(sockets, *buffer_size);
             }
+            phy.handshakes = handshakes(listeners, sockets);
         }
         // Each round sends at most a frame per socket; a device that fills up ends it.
         for _ in 0..INGRESS_BUDGET {
