@@ -659,6 +659,7 @@ mod tests {
             artifact(TargetKind::Bin, "hello"),
             artifact(TargetKind::Test, "alloc"),
             artifact(TargetKind::Test, "disk"),
+            artifact(TargetKind::Test, "net"),
         ];
         let names: Vec<_> = cases(&built).into_iter().map(|case| case.name).collect();
         assert_eq!(
@@ -700,6 +701,10 @@ mod tests {
                 "nic-virtio-smp4",
                 "nic-e1000",
                 "nic-e1000-smp4",
+                "net-virtio",
+                "net-virtio-smp4",
+                "net-e1000",
+                "net-e1000-smp4",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -712,7 +717,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 32 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 36 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))
