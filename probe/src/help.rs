@@ -194,7 +194,11 @@ the host's files, and after the run probe checks the image with `fsck.fat -n`
 and dated within the run; a missing tool fails the case with the package to install. The nic-* cases (nic-virtio on
 both boards, nic-e1000 on qemu-pc; -smp4 too) boot the `nic` example with a NIC on user
 networking and guest UDP port 7 forwarded; once it prints its ready line a host peer sends
-datagrams through the forwarded port and checks each echo byte for byte. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+datagrams through the forwarded port and checks each echo byte for byte. The net-* cases
+(net-virtio on both boards, net-e1000 on qemu-pc; -smp4 too) boot the `net` suite with TCP
+ports 7 and 8 and UDP port 7 forwarded: its host peer checks TCP echo (1 MiB, 16
+connections at once) and UDP echo byte for byte, then has the guest connect out to a server
+on the host. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 

@@ -1,8 +1,8 @@
 //! Host-side peers of guest cases with a network: each runs while the guest serves, talks
 //! to it through the forwarded ports, and says what went wrong.
 
-use std::io::ErrorKind;
-use std::net::UdpSocket;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use crate::net::{Forwarded, Protocol};
@@ -68,4 +68,150 @@ fn echo(socket: &UdpSocket, datagram: &[u8], earlier: &[Vec<u8>]) -> Result<(), 
         "no echo of {len} bytes after {TRIES} tries {} s apart",
         ANSWER_WITHIN.as_secs()
     ))
+}
+
+/// The `net` suite's peer: TCP echo of 1 MiB and of many connections at once, UDP echo,
+/// then a server on the host that the guest connects out to, told through port 8.
+pub(crate) fn net_suite(forwarded: &Forwarded) -> Result<(), String> {
+    let tcp = forwarded
+        .port(Protocol::Tcp, 7)
+        .ok_or("tcp:7 is not forwarded")?;
+    let control = forwarded
+        .port(Protocol::Tcp, 8)
+        .ok_or("tcp:8 is not forwarded")?;
+    tcp_echo(tcp, 1 << 20, 1)?;
+    tcp_echo(tcp, 16 << 10, CONNECTIONS_AT_ONCE)?;
+    udp_echo_round_trips(forwarded)?;
+    connect_out(control)
+}
+
+/// Connections the suite's peer opens at once.
+const CONNECTIONS_AT_ONCE: usize = 16;
+
+/// `count` connections at once to the guest's TCP echo, each sending `len` bytes while
+/// reading the echo, which must match byte for byte.
+fn tcp_echo(port: u16, len: usize, count: usize) -> Result<(), String> {
+    let clients: Vec<_> = (0..count)
+        .map(|i| std::thread::spawn(move || tcp_echo_one(port, len, i as u8)))
+        .collect();
+    for client in clients {
+        client
+            .join()
+            .map_err(|_| "an echo client panicked".to_owned())??;
+    }
+    Ok(())
+}
+
+fn tcp_echo_one(port: u16, len: usize, seed: u8) -> Result<(), String> {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(7) ^ seed ^ (i >> 10) as u8)
+        .collect();
+    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| format!("timeout: {e}"))?;
+    let mut reader = stream.try_clone().map_err(|e| format!("clone: {e}"))?;
+    let expected = data.clone();
+    let read = std::thread::spawn(move || -> Result<(), String> {
+        let mut got = vec![0; expected.len()];
+        reader
+            .read_exact(&mut got)
+            .map_err(|e| format!("echo of {} bytes: {e}", expected.len()))?;
+        if got != expected {
+            return Err(format!("the echo of {} bytes differs", expected.len()));
+        }
+        Ok(())
+    });
+    (&stream)
+        .write_all(&data)
+        .map_err(|e| format!("sending {len} bytes: {e}"))?;
+    read.join()
+        .map_err(|_| "an echo reader panicked".to_owned())??;
+    Ok(())
+}
+
+fn udp_echo_round_trips(forwarded: &Forwarded) -> Result<(), String> {
+    let port = forwarded
+        .port(Protocol::Udp, 7)
+        .ok_or("udp:7 is not forwarded")?;
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("udp socket: {e}"))?;
+    socket
+        .connect(("127.0.0.1", port))
+        .and_then(|()| socket.set_read_timeout(Some(ANSWER_WITHIN)))
+        .map_err(|e| format!("udp socket: {e}"))?;
+    let mut answer = vec![0; 2048];
+    for len in [1, 100, 1472] {
+        let datagram: Vec<u8> = (0..len).map(|j| (j * 13) as u8).collect();
+        socket
+            .send(&datagram)
+            .map_err(|e| format!("sending {len} bytes: {e}"))?;
+        let got = socket
+            .recv(&mut answer)
+            .map_err(|e| format!("no UDP echo of {len} bytes: {e}"))?;
+        if answer[..got] != datagram[..] {
+            return Err(format!("the UDP echo of {len} bytes differs"));
+        }
+    }
+    Ok(())
+}
+
+/// Starts a server on the host, tells the guest its port, and checks the greeting the
+/// guest's connection brings.
+fn connect_out(control: u16) -> Result<(), String> {
+    let server = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("server: {e}"))?;
+    let port = server
+        .local_addr()
+        .map_err(|e| format!("server: {e}"))?
+        .port();
+    let mut control =
+        TcpStream::connect(("127.0.0.1", control)).map_err(|e| format!("control: {e}"))?;
+    control
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| format!("control: {e}"))?;
+    control
+        .write_all(format!("{port}\n").as_bytes())
+        .map_err(|e| format!("control: {e}"))?;
+    server
+        .set_nonblocking(true)
+        .map_err(|e| format!("server: {e}"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (mut guest, _) = loop {
+        match server.accept() {
+            Ok(conn) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if std::time::Instant::now() > deadline {
+                    return Err("the guest never connected out".to_owned());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("server: {e}")),
+        }
+    };
+    guest
+        .set_nonblocking(false)
+        .and_then(|()| guest.set_read_timeout(Some(Duration::from_secs(60))))
+        .map_err(|e| format!("guest connection: {e}"))?;
+    let mut greeting = [0; 19];
+    guest
+        .read_exact(&mut greeting)
+        .map_err(|e| format!("the guest's greeting: {e}"))?;
+    if &greeting != b"hello from novillo\n" {
+        return Err(format!(
+            "the guest sent {:?}",
+            String::from_utf8_lossy(&greeting)
+        ));
+    }
+    guest
+        .write_all(b"hello back\n")
+        .map_err(|e| format!("answering the guest: {e}"))?;
+    let mut ok = [0; 3];
+    control
+        .read_exact(&mut ok)
+        .map_err(|e| format!("control: {e}"))?;
+    if &ok != b"ok\n" {
+        return Err("the guest did not say ok".to_owned());
+    }
+    control
+        .write_all(b"done\n")
+        .map_err(|e| format!("control: {e}"))
 }

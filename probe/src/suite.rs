@@ -33,7 +33,7 @@ const DISK_CASES_BY_DEFAULT: bool = true;
 const FS_CASES_BY_DEFAULT: bool = true;
 
 /// The integration tests that do not become cases on their own: `fixed_cases` has theirs.
-const SUITES_WITH_OWN_CASES: &[&str] = &["disk", "fs"];
+const SUITES_WITH_OWN_CASES: &[&str] = &["disk", "fs", "net"];
 
 /// SeaBIOS built for microvm, as Debian's `seabios` package installs it.
 const SEABIOS_MICROVM: &str = "/usr/share/seabios/bios-microvm.bin";
@@ -202,6 +202,13 @@ impl Case {
             host,
         });
         self
+    }
+
+    /// A case of the `net` suite with `nic` on `cpus` cores.
+    fn net_suite(name: &str, nic: Nic, cpus: u32) -> Self {
+        Case::new(name, TargetKind::Test, "net", 0, &[ALL_PASSED])
+            .smp(cpus)
+            .net(nic, "tcp:7,tcp:8,udp:7", "net ready: ", NET_SUITE)
     }
 
     /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
@@ -836,8 +843,20 @@ fn fixed_cases() -> Vec<Case> {
         Case::fs_suite("fs-ide", 1, Bus::Ide, 4 << 20, Some(FatType::Fat12)).only_on(Board::QemuPc),
         Case::fs_suite("fs-ide-smp4", 4, Bus::Ide, 64 << 20, Some(FatType::Fat32))
             .only_on(Board::QemuPc),
+        // TCP/IP through kernel::net: DHCP, TCP and UDP echo checked by the host, and a
+        // connection from the guest to a server on the host.
+        Case::net_suite("net-virtio", Nic::Virtio, 1),
+        Case::net_suite("net-virtio-smp4", Nic::Virtio, 4),
+        Case::net_suite("net-e1000", Nic::E1000, 1).only_on(Board::QemuPc),
+        Case::net_suite("net-e1000-smp4", Nic::E1000, 4).only_on(Board::QemuPc),
     ]
 }
+
+/// The `net` suite's host-side peer.
+const NET_SUITE: HostPeer = HostPeer {
+    name: "net_suite",
+    run: hostnet::net_suite,
+};
 
 /// What the `nic` example prints once it listens, and when the peer said `bye` (the count
 /// varies: the peer sends a datagram again when its echo is late).
@@ -911,6 +930,7 @@ mod tests {
             artifact(TargetKind::Bin, "hello"),
             artifact(TargetKind::Test, "alloc"),
             artifact(TargetKind::Test, "disk"),
+            artifact(TargetKind::Test, "net"),
         ];
         let names: Vec<_> = cases(&built).into_iter().map(|case| case.name).collect();
         assert_eq!(
@@ -973,6 +993,10 @@ mod tests {
                 "fs-smp4",
                 "fs-ide",
                 "fs-ide-smp4",
+                "net-virtio",
+                "net-virtio-smp4",
+                "net-e1000",
+                "net-e1000-smp4",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -987,7 +1011,7 @@ mod tests {
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
         assert_eq!(
             default.len(),
-            47 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
+            51 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
         );
         let faults: Vec<_> = all
             .iter()

@@ -1,5 +1,7 @@
 //! A network device as threads use it before the network stack takes NICs over: copy a
-//! frame in or out, parking until one arrives. The interrupt wakes the waiting threads.
+//! frame in or out, parking until one arrives. The interrupt wakes the waiting threads,
+//! then runs the network stack's service once the stack has taken the NIC
+//! ([`NicCore::hand_to`]).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -18,6 +20,8 @@ pub(crate) struct NicCore {
     pub(crate) name: &'static str,
     pub(crate) mac: MacAddress,
     inner: Mutex<Inner>,
+    /// The network stack over this NIC, which the interrupt reaches after the waiters.
+    upper: spin::Once<&'static dyn Service>,
 }
 
 struct Inner {
@@ -36,7 +40,24 @@ impl NicCore {
                 driver,
                 waiting: Vec::new(),
             }),
+            upper: spin::Once::new(),
         }))
+    }
+
+    /// Runs `f` on the driver, under the NIC's lock.
+    pub(crate) fn with_driver<R>(&self, f: impl FnOnce(&mut dyn NetDriver) -> R) -> R {
+        f(&mut *self.inner.lock().driver)
+    }
+
+    /// Makes `upper` (the network stack) hear this NIC's interrupts; `false` when another
+    /// already does.
+    pub(crate) fn hand_to(&self, upper: &'static dyn Service) -> bool {
+        let mut taken = false;
+        self.upper.call_once(|| {
+            taken = true;
+            upper
+        });
+        taken
     }
 
     /// Runs `attempt` on the driver until it gives `Some`, parking the calling thread
@@ -89,6 +110,11 @@ impl Service for NicCore {
         inner.driver.ack_interrupt();
         for thread in inner.waiting.drain(..) {
             sched::unpark(&thread);
+        }
+        // The stack drives the driver through `with_driver`: the lock is let go first.
+        drop(inner);
+        if let Some(upper) = self.upper.get() {
+            upper.service();
         }
     }
 }
