@@ -66,7 +66,9 @@ static MOUNTED: OnceLock<Result<Volume, Error>> = OnceLock::new();
 
 /// The time files are stamped with: the kernel's wall clock.
 fn wall_clock() -> Duration {
-    crate::time::Instant::now().since_boot()
+    crate::time::SystemTime::now()
+        .duration_since(crate::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// The volume the free functions use, mounted on the first call (see the module docs).
