@@ -28,7 +28,8 @@ fn main() -> Result<(), fs::Error> {
         let entry = entry?;
         let meta = entry.metadata()?;
         let kind = if meta.is_dir() { "dir " } else { "file" };
-        kernel::println!("{kind} {:>8} {}", meta.len(), entry.path());
+        let modified = meta.modified()?;
+        kernel::println!("{kind} {:>8} {modified:?} {}", meta.len(), entry.path());
     }
     kernel::print!("{}", fs::read_to_string("/novillo/hello.txt")?);
     fs::rename("/novillo/hello.txt", "/novillo/greeting.txt")?;

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::error::{Error, ErrorKind};
+use crate::time::{SystemTime, UNIX_EPOCH};
 
 /// Whether an entry is a file or a directory (FAT has no links).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,28 +96,29 @@ impl Metadata {
         self.read_only
     }
 
-    /// The last write, to two seconds, since the Unix epoch (FAT keeps no time zone: UTC).
+    /// The last write, to two seconds (FAT keeps no time zone: the file layer writes UTC).
     /// `Err` for the root directory or a date that is not one.
-    pub fn modified(&self) -> Result<Duration, Error> {
+    pub fn modified(&self) -> Result<SystemTime, Error> {
         stamp(self.modified)
     }
 
     /// The creation, to 10 ms, as [`Metadata::modified`].
-    pub fn created(&self) -> Result<Duration, Error> {
+    pub fn created(&self) -> Result<SystemTime, Error> {
         stamp(self.created)
     }
 
     /// The day of the last access (FAT keeps no time of day for it): midnight UTC.
-    pub fn accessed(&self) -> Result<Duration, Error> {
+    pub fn accessed(&self) -> Result<SystemTime, Error> {
         stamp(self.accessed)
     }
 }
 
-fn stamp(time: Option<Duration>) -> Result<Duration, Error> {
-    time.ok_or(Error::with_detail(
-        ErrorKind::Unsupported,
-        "no such time: the root directory has none, or the entry's is not a valid date",
-    ))
+fn stamp(time: Option<Duration>) -> Result<SystemTime, Error> {
+    time.and_then(|t| UNIX_EPOCH.checked_add(t))
+        .ok_or(Error::with_detail(
+            ErrorKind::Unsupported,
+            "no such time: the root directory has none, or the entry's is not a valid date",
+        ))
 }
 
 /// One entry of a directory listing.

@@ -40,7 +40,15 @@
 //! byte; a FAT12/16 root directory holds at most its fixed number of entries (often 512), a
 //! directory at most 65536; times are kept to two seconds, from 1980 to 2107, in UTC. A
 //! directory may be renamed within its parent only. A corrupt volume (a loop in a cluster
-//! chain, sizes that lie, entries past the end) gives `InvalidData`, never a hang.
+//! chain, sizes that lie, entries past the end) gives `InvalidData`, never a hang. One gap:
+//! a cluster number 0 or 1 where a data cluster belongs makes the FAT crate's arithmetic
+//! underflow; a release build wraps and gets `InvalidData`, a build with overflow checks (a
+//! debug build) panics in the calling thread.
+//!
+//! # Cost
+//! The FAT crate's files and directories cannot outlive a call, so every call finds its file
+//! again by path (a scan of each directory on the way) and walks the cluster chain from the
+//! file's start to the position: read and write in large pieces, and keep directories small.
 
 mod device;
 mod dir;
@@ -66,8 +74,8 @@ static MOUNTED: OnceLock<Result<Volume, Error>> = OnceLock::new();
 
 /// The time files are stamped with: the kernel's wall clock, since the Unix epoch.
 fn wall_clock() -> Duration {
-    let now = crate::time::SystemTime::now();
-    now.duration_since(crate::time::UNIX_EPOCH)
+    crate::time::SystemTime::now()
+        .duration_since(crate::time::UNIX_EPOCH)
         .unwrap_or_default()
 }
 

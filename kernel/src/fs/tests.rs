@@ -13,6 +13,7 @@ use hal::mock::FakeDisk;
 
 use super::device::{Device, Storage};
 use super::{ErrorKind, OpenOptions, Sectors, Volume};
+use crate::time::UNIX_EPOCH;
 
 /// A RAM disk as the file layer sees one.
 struct Ram(FakeDisk);
@@ -373,22 +374,16 @@ fn files_carry_the_clock_s_time() {
     let v = Volume::mount_with_clock(Ram(disk), clock).unwrap();
     v.write("/t", b"1").unwrap();
     let m = v.metadata("/t").unwrap();
-    assert_eq!(m.created().unwrap(), Duration::from_secs(NOW));
-    assert_eq!(m.modified().unwrap(), Duration::from_secs(NOW));
-    assert_eq!(
-        m.accessed().unwrap(),
-        Duration::from_secs(NOW - NOW % 86_400)
-    );
+    let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+    assert_eq!(m.created().unwrap(), at(NOW));
+    assert_eq!(m.modified().unwrap(), at(NOW));
+    assert_eq!(m.accessed().unwrap(), at(NOW - NOW % 86_400));
     secs.store(NOW + 3600, Ordering::SeqCst);
     let mut f = OpenOptions::new().append(true).open_on(&v, "/t").unwrap();
     f.write_all(b"2").unwrap();
     let m = v.metadata("/t").unwrap();
-    assert_eq!(
-        m.modified().unwrap(),
-        Duration::from_secs(NOW + 3600),
-        "a write moves it"
-    );
-    assert_eq!(m.created().unwrap(), Duration::from_secs(NOW));
+    assert_eq!(m.modified().unwrap(), at(NOW + 3600), "a write moves it");
+    assert_eq!(m.created().unwrap(), at(NOW));
     assert!(
         v.metadata("/").unwrap().modified().is_err(),
         "the root has no times"
