@@ -8,7 +8,8 @@
 //! | [`date`] | HTTP dates (`Date`, `Last-Modified`, `If-Modified-Since`) |
 //! | [`range`] | a single `Range: bytes=` against a file's length |
 //! | [`mime`] | `Content-Type` by file extension |
-//! | [`response`] | writes a response head |
+//! | [`response`] | what to answer: the response head and which bytes of which file follow |
+//! | [`serve`] | one connection: requests in order, files in chunks, timeouts |
 //!
 //! Outside input never panics here: every malformed request is an `Err` naming the status
 //! to answer with.
@@ -24,6 +25,7 @@ pub mod path;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod serve;
 mod status;
 
 pub use request::Limits;
