@@ -10,7 +10,7 @@
 //! - panic and CPU-exception reports, ending only the thread that failed ([`fault`]);
 //! - the heap allocator ([`heap`]);
 //! - disks ([`block`]), found when first asked for, whose interrupts wake the waiting
-//!   threads;
+//!   threads, and files on their FAT volumes ([`fs`]);
 //! - time ([`time`]), the command line ([`env`]) and facts about the machine ([`system`]);
 //! - a small harness for in-guest test suites ([`testing`]).
 //!
@@ -44,6 +44,7 @@ pub mod console;
 mod device;
 pub mod env;
 pub mod fault;
+pub mod fs;
 #[allow(unsafe_code)] // The allocator hands out raw memory.
 pub mod heap;
 mod irq;

@@ -21,9 +21,28 @@ pub(crate) fn install(power: &'static mut (dyn PowerOff + Send)) {
     *POWER.lock() = Some(power);
 }
 
-/// Powers the machine off with `status` (0 is success). Before the kernel has the board's
-/// power switch, there is nothing to do but panic.
+/// What [`exit`] runs before it powers off: the file layer's write-back, once a volume is
+/// mounted. An application that uses no files links none of it.
+static AT_EXIT: spin::Once<fn()> = spin::Once::new();
+
+/// Has [`exit`] call `hook` first; the first hook given stays.
+pub(crate) fn at_exit(hook: fn()) {
+    AT_EXIT.call_once(|| hook);
+}
+
+/// Leaves: writes back the mounted file volumes (the hook of [`at_exit`]), then powers the
+/// machine off with `status` (0 is success). `main`'s return comes here too.
 pub fn exit(status: u8) -> ! {
+    if let Some(hook) = AT_EXIT.get() {
+        hook();
+    }
+    power_off(status)
+}
+
+/// Powers the machine off with `status`, with no write-back: the end of a failure report,
+/// where the file layer may be in the middle of an operation. Before the kernel has the
+/// board's power switch, there is nothing to do but panic.
+pub(crate) fn power_off(status: u8) -> ! {
     let power = POWER.lock().take();
     match power {
         Some(power) => power.power_off(status),

@@ -150,6 +150,39 @@ impl FakeDisk {
         self.state.with(|s| s.data.clone())
     }
 
+    /// Reads sectors from `first` into `buf` at once, bypassing the queue, as a layer above
+    /// the kernel's waiting sees a disk; checked as a request is, and failing as one would
+    /// on a failing sector.
+    pub fn read_now(&self, first: u64, buf: &mut [u8]) -> Result<(), ErrorKind> {
+        let sectors = crate::block::check_request(self.sector_count(), first, buf.len())?;
+        self.state.with(|s| {
+            s.check_failing(first, sectors)?;
+            let start = first as usize * SECTOR_SIZE;
+            buf.copy_from_slice(&s.data[start..start + buf.len()]);
+            Ok(())
+        })
+    }
+
+    /// Writes `buf` from sector `first` at once, as [`FakeDisk::read_now`] reads; refused
+    /// with [`ErrorKind::ReadOnly`] on a read-only disk.
+    pub fn write_now(&self, first: u64, buf: &[u8]) -> Result<(), ErrorKind> {
+        let sectors = crate::block::check_request(self.sector_count(), first, buf.len())?;
+        self.state.with(|s| {
+            if s.read_only {
+                return Err(ErrorKind::ReadOnly);
+            }
+            s.check_failing(first, sectors)?;
+            let start = first as usize * SECTOR_SIZE;
+            s.data[start..start + buf.len()].copy_from_slice(buf);
+            Ok(())
+        })
+    }
+
+    /// Counts a flush at once, as [`FakeDisk::read_now`] reads.
+    pub fn flush_now(&self) {
+        self.state.with(|s| s.flushes += 1);
+    }
+
     /// Overwrites the start of the disk with `image`.
     pub fn write_image(&self, image: &[u8]) {
         self.state.with(|s| {
@@ -178,6 +211,14 @@ impl State {
         self.line.clone()
     }
 
+    /// Fails a transfer of `sectors` from `first` that touches the failing sector.
+    fn check_failing(&self, first: u64, sectors: u64) -> Result<(), ErrorKind> {
+        match self.failing_sector {
+            Some(bad) if (first..first + sectors).contains(&bad) => Err(ErrorKind::Device),
+            _ => Ok(()),
+        }
+    }
+
     fn transfer(&mut self, transfer: Transfer) -> Result<(), ErrorKind> {
         let (first, buf) = match &transfer {
             Transfer::Read { first, buf } | Transfer::Write { first, buf } => (*first, buf),
@@ -186,13 +227,7 @@ impl State {
                 return Ok(());
             }
         };
-        let sectors = (buf.len / SECTOR_SIZE) as u64;
-        if self
-            .failing_sector
-            .is_some_and(|bad| (first..first + sectors).contains(&bad))
-        {
-            return Err(ErrorKind::Device);
-        }
+        self.check_failing(first, (buf.len / SECTOR_SIZE) as u64)?;
         // Checked at submit: in range of a disk held in memory.
         let start = first as usize * SECTOR_SIZE;
         let disk = &mut self.data[start..start + buf.len];

@@ -122,7 +122,7 @@ pub fn on_fault(fault: &Fault) -> ! {
         system::current_core(),
         fault
     ));
-    process::exit(process::FAULT)
+    process::power_off(process::FAULT)
 }
 
 /// Reports a panic as `std` does: `thread 'main' panicked at file:line:column:` and the
@@ -146,7 +146,7 @@ pub fn on_panic(info: &PanicInfo<'_>) -> ! {
     }
     claim_last_report(process::PANIC);
     report_panic(&Who::now(), info, &PanicMessage::new(info.message()));
-    process::exit(process::PANIC)
+    process::power_off(process::PANIC)
 }
 
 /// Writes the report of a panic whose message is `message` (cut short, so the report
