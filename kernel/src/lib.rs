@@ -11,6 +11,7 @@
 //! - the heap allocator ([`heap`]);
 //! - disks ([`block`]), found when first asked for, whose interrupts wake the waiting
 //!   threads, and files on their FAT volumes ([`fs`]);
+//! - TCP/IP sockets ([`net`]), started when first used;
 //! - time ([`time`]), the command line ([`env`]) and facts about the machine ([`system`]);
 //! - a small harness for in-guest test suites ([`testing`]).
 //!
@@ -49,6 +50,7 @@ pub mod fs;
 pub mod heap;
 mod irq;
 pub mod logger;
+pub mod net;
 pub mod process;
 #[allow(unsafe_code)] // The context-switch boundary.
 mod sched;

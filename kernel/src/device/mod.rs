@@ -31,9 +31,14 @@ pub struct DeviceParts {
     devices: Box<dyn Any + Send>,
 }
 
+/// A NIC as the board handed it over, until the network stack takes it.
+pub(crate) type Nic = (&'static str, &'static mut dyn NetDriver, Line);
+
 /// Every device found.
 pub(crate) struct Registry {
     pub(crate) disks: Vec<Disk>,
+    /// The NICs no stack has taken yet.
+    nics: Mutex<Vec<Nic>>,
 }
 
 static PARTS: Mutex<Option<DeviceParts>> = Mutex::new(None);
@@ -61,14 +66,26 @@ pub(crate) fn store<P: Platform>(interrupts: P::Interrupts, devices: P::Devices)
 /// The devices, found on the first call.
 pub(crate) fn registry() -> &'static Registry {
     REGISTRY.get_or_init(|| {
-        let mut found = Collect { disks: Vec::new() };
+        let mut found = Collect {
+            disks: Vec::new(),
+            nics: Vec::new(),
+        };
         if let Some(parts) = PARTS.lock().take() {
             // SAFETY: `kernel::devices!` defines the symbol with exactly this signature;
             // an image that asks for devices without it does not link.
             unsafe { __novillo_discover(parts, &mut found) };
         }
-        Registry { disks: found.disks }
+        Registry {
+            disks: found.disks,
+            nics: Mutex::new(found.nics),
+        }
     })
+}
+
+/// The first NIC no one has taken, found on the first call; the caller routes its line.
+pub(crate) fn take_nic() -> Option<Nic> {
+    let mut nics = registry().nics.lock();
+    (!nics.is_empty()).then(|| nics.remove(0))
 }
 
 /// Discovery for platform `P`, called by the code [`devices!`](crate::devices) generates:
@@ -93,9 +110,11 @@ pub fn discover<P: Platform>(parts: DeviceParts, sink: &mut dyn DeviceSink) {
     (*devices).discover(sink);
 }
 
-/// The sink discovery fills: each device is taken over and its line routed.
+/// The sink discovery fills: each disk is taken over and its line routed; each NIC is
+/// kept for the network stack, which routes its line when it starts.
 struct Collect {
     disks: Vec<Disk>,
+    nics: Vec<Nic>,
 }
 
 impl DeviceSink for Collect {
@@ -114,9 +133,11 @@ impl DeviceSink for Collect {
     fn net(&mut self, name: &'static str, device: &'static mut dyn NetDriver, line: Line) {
         let mac = device.mac_address();
         log::debug!(
-            "nic: {name}, {mac:02x?}, line {}, unused: the kernel has no network stack yet",
+            "nic {}: {name}, {mac:02x?}, line {}",
+            self.nics.len(),
             line.index()
         );
+        self.nics.push((name, device, line));
     }
 }
 

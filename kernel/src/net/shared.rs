@@ -1,0 +1,304 @@
+//! The one stack every core shares, and how threads wait on it.
+//!
+//! One [`Stack`] (interface and sockets) sits behind one spin lock, never held across a
+//! switch and never taken in interrupt context. Whoever holds the lock polls:
+//! - the core the NIC's line is routed to, in its bottom half (ack, poll, wake);
+//! - a thread that changed a socket (wrote, read, closed), at once, so that what it queued
+//!   goes out without waiting for an interrupt;
+//! - the `net` thread, on the NIC's core, when the stack's next deadline
+//!   ([`Stack::poll_delay`]: retransmissions, delayed work, DHCP renewals) comes: it sleeps
+//!   on the scheduler's timer until then, or parks when the stack waits only for frames.
+//!
+//! A thread that must wait leaves a note (which socket, read or write) and parks; after
+//! each poll, whoever polled wakes the threads whose socket is now ready.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+
+use hal::time::Instant;
+use spin::Mutex;
+
+use super::config::{self, Ipv4Config};
+use super::error::{ErrorKind, Result};
+use super::stack::{Ready, Source, Stack};
+use crate::irq::{self, Service};
+use crate::sched::{self, ThreadInner};
+use crate::sync::OnceLock;
+use crate::thread;
+
+/// What a waiter waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Want {
+    pub(crate) read: bool,
+    pub(crate) write: bool,
+}
+
+impl Want {
+    pub(crate) const READ: Self = Self {
+        read: true,
+        write: false,
+    };
+    pub(crate) const WRITE: Self = Self {
+        read: false,
+        write: true,
+    };
+
+    fn met_by(self, ready: Ready) -> bool {
+        (self.read && ready.readable) || (self.write && ready.writable)
+    }
+}
+
+struct Waiter {
+    source: Source,
+    want: Want,
+    thread: Arc<ThreadInner>,
+}
+
+struct Inner {
+    stack: Stack,
+    waiters: Vec<Waiter>,
+}
+
+/// The shared stack: see the [module docs](self).
+pub(crate) struct Net {
+    inner: Mutex<Inner>,
+    /// The `net` thread, which polls at the stack's deadlines; set by the thread itself.
+    poller: spin::Once<Arc<ThreadInner>>,
+    /// When the `net` thread wakes next, in clock nanoseconds; `u64::MAX`: not before a
+    /// frame.
+    timer: AtomicU64,
+}
+
+const NO_TIMER: u64 = u64::MAX;
+/// The `net` thread's stack: smoltcp's poll and little else.
+const POLLER_STACK: usize = 32 * 1024;
+
+fn now() -> Instant {
+    sched::machine().clock.now()
+}
+
+static NET: OnceLock<core::result::Result<&'static Net, ErrorKind>> = OnceLock::new();
+
+/// The stack, started on first use over the board's first NIC.
+pub(crate) fn net() -> Result<&'static Net> {
+    Ok((*NET.get_or_init(start))?)
+}
+
+fn start() -> core::result::Result<&'static Net, ErrorKind> {
+    let Some((name, driver, line)) = crate::device::take_nic() else {
+        return Err(ErrorKind::NoDevice);
+    };
+    let (setup, warnings) = config::from_params(crate::env::param);
+    for warning in warnings {
+        log::warn!("net: {warning}");
+    }
+    let now = now();
+    let mac = driver.mac_address();
+    let seed =
+        now.as_nanos() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
+    let stack = Stack::new(Box::new(driver), setup, now, seed).map_err(|e| e.kind())?;
+    let net: &'static Net = Box::leak(Box::new(Net {
+        inner: Mutex::new(Inner {
+            stack,
+            waiters: Vec::new(),
+        }),
+        poller: spin::Once::new(),
+        timer: AtomicU64::new(NO_TIMER),
+    }));
+    let core = irq::attach(line, net);
+    log::debug!("net: {name} on line {} (core {core})", line.index());
+    thread::Builder::new()
+        .name("net")
+        .core(core)
+        .stack_size(POLLER_STACK)
+        .spawn(move || {
+            if let Some(me) = sched::current() {
+                net.poller.call_once(|| me);
+            }
+            net.run_timer()
+        })
+        .map_err(|_| ErrorKind::OutOfMemory)?;
+    Ok(net)
+}
+
+impl Net {
+    /// Runs `f` on the stack, then polls (so what `f` queued goes out) and wakes whoever
+    /// that made ready.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Stack) -> T) -> T {
+        let mut inner = self.inner.lock();
+        let result = f(&mut inner.stack);
+        let delay = Self::poll_locked(&mut inner);
+        drop(inner);
+        self.arm(delay);
+        result
+    }
+
+    /// Runs `op` until it stops saying `WouldBlock`, parking the thread in between until
+    /// `source` is ready for `want`, or `deadline` (then `TimedOut`). With `nonblocking`,
+    /// `op` runs once.
+    pub(crate) fn block<T>(
+        &self,
+        source: Source,
+        want: Want,
+        deadline: Option<Instant>,
+        nonblocking: bool,
+        mut op: impl FnMut(&mut Stack) -> Result<T>,
+    ) -> Result<T> {
+        loop {
+            let mut inner = self.inner.lock();
+            let result = op(&mut inner.stack);
+            let would_block = result
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::WouldBlock);
+            if !would_block || nonblocking {
+                let delay = Self::poll_locked(&mut inner);
+                drop(inner);
+                self.arm(delay);
+                return result;
+            }
+            self.wait(inner, &[(source, want)], deadline)?;
+        }
+    }
+
+    /// Parks the thread until one of `sources` is ready or `deadline` passes (then
+    /// `TimedOut`); the lock is let go first.
+    fn wait(
+        &self,
+        mut inner: spin::MutexGuard<'_, Inner>,
+        sources: &[(Source, Want)],
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        if deadline.is_some_and(|d| now() >= d) {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        // Only threads wait; outside one (a core's loop) there is nothing to park.
+        let me = sched::current().ok_or(ErrorKind::Other)?;
+        for &(source, want) in sources {
+            inner.waiters.push(Waiter {
+                source,
+                want,
+                thread: me.clone(),
+            });
+        }
+        drop(inner);
+        match deadline {
+            Some(deadline) => sched::park_until(deadline),
+            None => sched::park(),
+        }
+        self.inner
+            .lock()
+            .waiters
+            .retain(|w| !Arc::ptr_eq(&w.thread, &me));
+        Ok(())
+    }
+
+    /// Waits until one of `sources` is ready, or `deadline`: the readiness call.
+    pub(crate) fn wait_ready(
+        &self,
+        sources: &[(Source, Want)],
+        deadline: Option<Instant>,
+        mut ready: impl FnMut(usize, Ready),
+    ) -> Result<usize> {
+        loop {
+            let inner = self.inner.lock();
+            let mut count = 0;
+            for (i, &(source, want)) in sources.iter().enumerate() {
+                let now_ready = inner.stack.readiness(source);
+                ready(i, now_ready);
+                count += usize::from(want.met_by(now_ready));
+            }
+            if count > 0 {
+                return Ok(count);
+            }
+            match self.wait(inner, sources, deadline) {
+                Err(e) if e.kind() == ErrorKind::TimedOut => return Ok(0),
+                other => other?,
+            }
+        }
+    }
+
+    /// The address, once the interface has one.
+    pub(crate) fn config(&self) -> Option<Ipv4Config> {
+        self.inner.lock().stack.config().cloned()
+    }
+
+    /// Polls and wakes the threads whose socket became ready; returns the stack's next
+    /// deadline.
+    fn poll_locked(inner: &mut Inner) -> Option<Duration> {
+        Self::poll_counted(inner).1
+    }
+
+    /// [`Net::poll_locked`], also saying how many frames came in.
+    fn poll_counted(inner: &mut Inner) -> (usize, Option<Duration>) {
+        let Inner { stack, waiters } = inner;
+        let now = now();
+        let received = stack.poll(now).received;
+        waiters.retain(|w| {
+            let ready = w.want.met_by(stack.readiness(w.source));
+            if ready {
+                sched::unpark(&w.thread);
+            }
+            !ready
+        });
+        (received, stack.poll_delay(now))
+    }
+
+    /// Wakes the `net` thread if the stack's next deadline, `delay` from now, comes before
+    /// the one it sleeps until.
+    fn arm(&self, delay: Option<Duration>) {
+        let Some(delay) = delay else { return };
+        let at = now()
+            .as_nanos()
+            .saturating_add(delay.as_nanos().try_into().unwrap_or(u64::MAX));
+        if at < self.timer.fetch_min(at, Ordering::AcqRel) {
+            self.kick();
+        }
+    }
+
+    fn kick(&self) {
+        if let Some(poller) = self.poller.get() {
+            sched::unpark(poller);
+        }
+    }
+
+    /// The `net` thread: polls whenever the stack's deadline comes. A deadline already
+    /// past means "poll now": the thread yields to the core's other threads and polls
+    /// again; when such a poll moved nothing (the device has no room, say), it waits a
+    /// millisecond instead, so a deadline that stays in the past cannot become a storm.
+    fn run_timer(&self) {
+        let mut stalled = false;
+        loop {
+            self.timer.store(NO_TIMER, Ordering::Release);
+            let (received, delay) = Self::poll_counted(&mut self.inner.lock());
+            match delay {
+                None => sched::park(),
+                Some(Duration::ZERO) if !stalled || received > 0 => {
+                    stalled = true;
+                    sched::yield_now();
+                    continue;
+                }
+                Some(delay) => {
+                    let delay = delay.max(Duration::from_millis(u64::from(stalled)));
+                    let at = now() + delay;
+                    self.timer.fetch_min(at.as_nanos(), Ordering::AcqRel);
+                    sched::park_until(at);
+                }
+            }
+            stalled = false;
+        }
+    }
+}
+
+impl Service for Net {
+    fn service(&self) {
+        let mut inner = self.inner.lock();
+        // Ack before polling: a frame after the ack raises the line again.
+        inner.stack.ack_interrupt();
+        let delay = Self::poll_locked(&mut inner);
+        drop(inner);
+        self.arm(delay);
+    }
+}
