@@ -4,6 +4,7 @@
 use drivers::board::common::{self, BOOT_FAILURE, BootData};
 use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
+use drivers::board::wall::BootWallClock;
 use drivers::bus::virtio_mmio;
 use drivers::platform::firmware::acpi::Acpi;
 use drivers::platform::irq::lines::IoApicInterrupts;
@@ -65,7 +66,16 @@ fn init(start_info: u64, eax: u64) -> Board<Microvm> {
     let common = unsafe { KIT.find_common(data, acpi) };
     // SAFETY: `init` runs once, on the boot core, before any other core.
     let interrupts = unsafe { IoApicInterrupts::new(&common.cores) };
-    KIT.assemble(data, common, traps, interrupts, MicrovmDevices::new())
+    // microvm runs with `rtc=off`: its time of day comes from the command line alone.
+    let wall_clock = BootWallClock::from_hint(common.time_hint);
+    KIT.assemble(
+        data,
+        common,
+        wall_clock,
+        traps,
+        interrupts,
+        MicrovmDevices::new(),
+    )
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

@@ -54,6 +54,7 @@ mod entry;
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod pvh;
 
+use drivers::board::wall::BootWallClock;
 use drivers::console::uart16550::{PortRegisters, Uart16550};
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::platform::smp::ApicCores;
@@ -74,6 +75,7 @@ pub struct Microvm;
 impl Platform for Microvm {
     type Console = Uart16550<PortRegisters>;
     type Clock = TscClock;
+    type WallClock = BootWallClock;
     type Cores = ApicCores;
     type Idle = HaltIdle;
     type Switch = X86ContextSwitch;

@@ -4,6 +4,7 @@
 use drivers::board::common::{self, BOOT_FAILURE, BootData};
 use drivers::board::kit::Kit;
 use drivers::board::loader::Loader;
+use drivers::board::wall::BootWallClock;
 use drivers::bus::pci::PortConfig;
 use drivers::platform::firmware::acpi::Acpi;
 use drivers::platform::irq::lines::IoApicInterrupts;
@@ -75,7 +76,17 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     let common = unsafe { KIT.find_common(data, Acpi::Search) };
     // SAFETY: `init` runs once, on the boot core, before any other core.
     let interrupts = unsafe { IoApicInterrupts::new(&common.cores) };
-    KIT.assemble(data, common, traps, interrupts, PcDevices::new())
+    // SAFETY: this is a PC (its host bridge answered), whose CMOS only the wall clock
+    // reads; the ACPI tables are searched for in the identity-mapped BIOS area.
+    let wall_clock = unsafe { BootWallClock::with_rtc(common.time_hint, common.acpi) };
+    KIT.assemble(
+        data,
+        common,
+        wall_clock,
+        traps,
+        interrupts,
+        PcDevices::new(),
+    )
 }
 
 /// Where the 64-bit boot path lands (see `entry`).

@@ -51,6 +51,7 @@ mod entry;
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod multiboot;
 
+use drivers::board::wall::BootWallClock;
 use drivers::console::uart16550::{PortRegisters, Uart16550};
 use drivers::platform::irq::lines::IoApicInterrupts;
 use drivers::platform::smp::ApicCores;
@@ -71,6 +72,7 @@ pub struct QemuPc;
 impl Platform for QemuPc {
     type Console = Uart16550<PortRegisters>;
     type Clock = TscClock;
+    type WallClock = BootWallClock;
     type Cores = ApicCores;
     type Idle = HaltIdle;
     type Switch = X86ContextSwitch;

@@ -14,7 +14,7 @@ use crate::device::Discover;
 use crate::irq::Interrupts;
 use crate::memory::{GuardPages, Region};
 use crate::power::PowerOff;
-use crate::time::Clock;
+use crate::time::{Clock, WallClock};
 use crate::trap::Traps;
 
 /// The heap the kernel needs to start the application's `main` on the boot core: the
@@ -41,6 +41,8 @@ pub trait Platform: 'static {
     type Console: Console + Send;
     /// The monotonic clock.
     type Clock: Clock + Send + Sync;
+    /// Where the time of day comes from.
+    type WallClock: WallClock + Send;
     /// The machine's cores.
     type Cores: Cores + Send + Sync;
     /// Halting an idle core.
@@ -74,6 +76,8 @@ pub struct Board<P: Platform> {
     pub console: P::Console,
     /// The monotonic clock.
     pub clock: P::Clock,
+    /// Where the time of day comes from, asked when an application first wants it.
+    pub wall_clock: P::WallClock,
     /// The cores.
     pub cores: P::Cores,
     /// Halting an idle core.

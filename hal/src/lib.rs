@@ -12,7 +12,7 @@
 //! | [`irq`] | [`Interrupts`](irq::Interrupts), [`InterruptSource`](irq::InterruptSource) | device interrupt lines, and a device that raises them |
 //! | [`device`] | [`Discover`](device::Discover), [`DeviceSink`](device::DeviceSink) | handing a board's devices to the kernel |
 //! | [`net`] | [`NetDevice`](net::NetDevice) | an Ethernet interface that receives and sends whole frames |
-//! | [`time`] | [`Clock`](time::Clock) | the monotonic clock |
+//! | [`time`] | [`Clock`](time::Clock), [`WallClock`](time::WallClock) | the monotonic clock, and where the time of day comes from |
 //! | [`cpu`] | [`CpuIdle`](cpu::CpuIdle), [`Cores`](cpu::Cores) | halting a core, finding and waking cores |
 //! | [`context`] | [`ContextSwitch`](context::ContextSwitch) | saving one thread's registers and resuming another's |
 //! | [`power`] | [`PowerOff`](power::PowerOff) | leaving the machine with a status |

@@ -32,7 +32,8 @@
 #![cfg_attr(not(test), no_std)]
 // Unsafe code lives in the modules that allow it: `start` (the entry symbols), `heap` (the
 // allocator), `sched` (the context switch), `sync` (the locks' shared cells), `console`
-// (taking the console over in a report) and `device` (buffers handed to drivers).
+// (taking the console over in a report), `device` (buffers handed to drivers) and
+// `time::system` (the board's wall clock, reached through a linked symbol).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 

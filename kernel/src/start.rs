@@ -42,16 +42,19 @@ const _: () = assert!(
     "the core stack outgrew hal::board::HEAP_PER_CORE"
 );
 
-// The kernel's own tests run on the fake cores.
+// The kernel's own tests run on the fake cores and the fake board's wall clock.
 #[cfg(test)]
 crate::cores!(hal::mock::FakeCores);
+#[cfg(test)]
+crate::wall_clock!(hal::mock::MockPlatform);
 
 fn leak<T>(value: T) -> &'static mut T {
     Box::leak(Box::new(value))
 }
 
 /// Takes the board over: its memory becomes the heap, its console the kernel console, its
-/// clock the kernel's time, its cores the schedulers'; the logger starts and CPU
+/// clock the kernel's time (its wall clock waits for the first `SystemTime::now`), its
+/// cores the schedulers'; the logger starts and CPU
 /// exceptions come to [`fault::on_fault`]; the interrupt controller and devices wait for
 /// the first request for a device. Runs once, on core 0, before anything else in
 /// the kernel. The other cores start with [`start`].
@@ -63,6 +66,7 @@ pub fn init<P: Platform>(board: Board<P>) {
         heap,
         console,
         clock,
+        wall_clock,
         cores,
         idle,
         switch,
@@ -76,6 +80,7 @@ pub fn init<P: Platform>(board: Board<P>) {
     console::install(leak(console));
     let clock: &'static (dyn Clock + Sync) = leak(clock);
     time::install(clock);
+    time::install_wall_clock::<P>(wall_clock);
     process::install(leak(power));
     let cores: &'static (dyn Cores + Sync) = leak(cores);
     system::install(name, hal::memory::usable_bytes(memory_map), cores);
@@ -165,12 +170,29 @@ macro_rules! main {
 macro_rules! board {
     ($platform:ty) => {
         $crate::devices!($platform);
+        $crate::wall_clock!($platform);
 
         #[unsafe(no_mangle)]
         fn __novillo_start(board: $crate::hal::board::Board<$platform>) -> ! {
             $crate::start(board)
         }
         $crate::cores!(<$platform as $crate::hal::board::Platform>::Cores);
+    };
+}
+
+/// Defines how the kernel reads a board's wall clock:
+/// `kernel::wall_clock!(bsp_microvm::Microvm);`. [`board!`](crate::board) calls it; host
+/// tests that read the time of day call it themselves.
+#[macro_export]
+macro_rules! wall_clock {
+    ($platform:ty) => {
+        #[unsafe(no_mangle)]
+        fn __novillo_wall_clock(
+            source: &mut (dyn ::core::any::Any + Send),
+            now: $crate::time::Instant,
+        ) -> ::core::option::Option<$crate::time::Duration> {
+            $crate::time::__read_wall_clock::<$platform>(source, now)
+        }
     };
 }
 

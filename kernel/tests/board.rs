@@ -1,4 +1,4 @@
-//! The kernel taking over a fake board: console, clock, machine facts, logging, and a CPU
+//! The kernel taking over a fake board: console, clocks, machine facts, logging, and a CPU
 //! exception reported and turned into a power-off. One test, because the kernel's state is
 //! global and taken over once.
 
@@ -6,8 +6,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use hal::trap::Fault;
+use kernel::time::{SystemTime, UNIX_EPOCH};
 
 kernel::cores!(hal::mock::FakeCores);
+kernel::wall_clock!(hal::mock::MockPlatform);
 
 #[test]
 fn kernel_takes_over_the_board_and_reports_a_fault() {
@@ -17,6 +19,8 @@ fn kernel_takes_over_the_board_and_reports_a_fault() {
     let clock = board.clock.clone();
     let power = board.power.clone();
     let traps = board.traps.clone();
+    board.wall_clock = hal::mock::FakeWallClock::new(Some(Duration::from_secs(1_795_809_209)));
+    let wall_clock = board.wall_clock.clone();
     kernel::init(board);
 
     kernel::println!("hello {}", 42);
@@ -43,6 +47,17 @@ fn kernel_takes_over_the_board_and_reports_a_fault() {
         "{}",
         console.text()
     );
+
+    assert_eq!(wall_clock.reads(), 0, "read on first use, not at boot");
+    let wall = SystemTime::now();
+    assert_eq!(
+        wall.duration_since(UNIX_EPOCH),
+        Ok(Duration::from_secs(1_795_809_209) + Duration::from_millis(5))
+    );
+    assert_eq!(wall.date_time().to_string(), "2026-11-27T19:53:29Z");
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(wall.elapsed(), Ok(Duration::from_secs(2)));
+    assert_eq!(wall_clock.reads(), 1, "read once");
 
     let fault = Fault {
         vector: 6,

@@ -52,6 +52,16 @@ pub(crate) fn guest_cmdline(tsc_khz: Option<u64>, args: &[String]) -> String {
         .join(" ")
 }
 
+/// Puts `time=<Unix seconds>` before `cmdline`: the guest's wall clock starts from it
+/// (microvm has no other source; on qemu-pc it wins over the RTC).
+pub(crate) fn with_time(unix_seconds: u64, cmdline: &str) -> String {
+    if cmdline.is_empty() {
+        format!("time={unix_seconds}")
+    } else {
+        format!("time={unix_seconds} {cmdline}")
+    }
+}
+
 /// Quotes one argument if the guest would otherwise split or misread it.
 fn quote(arg: &str) -> String {
     let plain = !arg.is_empty()
@@ -77,7 +87,7 @@ fn quote(arg: &str) -> String {
 mod tests {
     use std::path::Path;
 
-    use super::{BOARD_KEEPS, check_length, guest_cmdline, longest};
+    use super::{BOARD_KEEPS, check_length, guest_cmdline, longest, with_time};
     use crate::board::Board;
 
     fn args(words: &[&str]) -> Vec<String> {
@@ -93,6 +103,15 @@ mod tests {
         assert_eq!(guest_cmdline(None, &args(&["a", "b"])), "a b");
         assert_eq!(guest_cmdline(None, &[]), "");
         assert_eq!(guest_cmdline(Some(1), &[]), "tsc_khz=1");
+    }
+
+    #[test]
+    fn the_time_comes_first() {
+        assert_eq!(
+            with_time(1_795_809_209, "tsc_khz=1 a"),
+            "time=1795809209 tsc_khz=1 a"
+        );
+        assert_eq!(with_time(0, ""), "time=0");
     }
 
     #[test]

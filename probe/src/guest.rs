@@ -2,11 +2,11 @@
 //! test case and every benchmark go through.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::accel::Accel;
 use crate::cli::memory_bytes;
-use crate::cmdline::{check_length, guest_cmdline};
+use crate::cmdline::{check_length, guest_cmdline, with_time};
 use crate::disk;
 use crate::elf::image_of_file;
 use crate::qemu::{self, Launch, LaunchError, MachineVariant, Outcome, Running};
@@ -46,7 +46,7 @@ pub(crate) fn start_file(
     let image = image_of_file(elf).map_err(LaunchError::Other)?;
     check_mem_holds_image(&settings.mem, image.load_start).map_err(LaunchError::Other)?;
     let board = image.board;
-    let cmdline = guest_cmdline(settings.tsc_khz, args);
+    let cmdline = with_time(host_unix_seconds(), &guest_cmdline(settings.tsc_khz, args));
     check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
     disk::check(board, &settings.variant.disks).map_err(LaunchError::Usage)?;
     qemu::start(&Launch {
@@ -61,6 +61,13 @@ pub(crate) fn start_file(
         stream,
         variant: &settings.variant,
     })
+}
+
+/// The host's wall clock in Unix seconds; 0 on a host whose clock reads before 1970.
+pub(crate) fn host_unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// Refuses a memory size that ends at or below where the image is loaded: QEMU would load

@@ -53,8 +53,9 @@ console to stdout as it arrives, and exits with the status the guest reports: th
 QEMU's isa-debug-exit, or, when QEMU exits 0 (the guest powered off or reset), from a
 last console line `novillo: exit status N` (any other last line means no status).
 Options come before ELF; every word after ELF goes to the guest (`--` before ELF ends the
-options early). The guest command line is `tsc_khz=N` (the host TSC rate, measured by
-probe) followed by the guest arguments; an argument with whitespace, a quote or a
+options early). The guest command line is `time=S` (the host's Unix time in seconds, the
+guest's wall clock), `tsc_khz=N` (the host TSC rate, measured by probe), then the guest
+arguments; an argument with whitespace, a quote or a
 backslash is double-quoted with `\"` and `\\` escaped. The boards keep 4096 bytes of it,
 and QEMU adds to it (microvm: its virtio-mmio devices after it; qemu-pc: the image path
 and a space before it), so a line longer than 3800 bytes on microvm, or than 4095 less

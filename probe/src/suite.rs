@@ -58,6 +58,9 @@ pub(crate) struct Case {
     /// virtio disks in order; after the run it checks them against what the `disk` suite
     /// writes (`disk::suite_writes`), so only that suite's cases have disks.
     pub(crate) disks: Vec<DiskSpec>,
+    /// The guest prints `unix time: N` (`apps --example clock`), which must be the host's
+    /// time during the boot, give or take `testing::WALL_CLOCK_SLACK`.
+    pub(crate) wall_clock: bool,
 }
 
 impl Case {
@@ -82,7 +85,15 @@ impl Case {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            wall_clock: false,
         }
+    }
+
+    /// The `clock` example, whose wall clock must read the host's time.
+    fn clock(name: &str) -> Self {
+        let mut case = Case::new(name, TargetKind::Example, "clock", 0, &["unix time: "]);
+        case.wall_clock = true;
+        case
     }
 
     /// A case of the `disk` suite on `cpus` cores with two disks (2 MiB and 512 KiB), whose
@@ -419,6 +430,35 @@ fn fixed_cases() -> Vec<Case> {
             ],
         )
         .qemu(&["-append", "tsc_khz=0"]),
+        Case::new(
+            "warns-bad-time-hint",
+            Example,
+            "clock",
+            0,
+            &[
+                ": warning: ignoring time=soon: not a whole number of Unix seconds",
+                "unix time: ",
+            ],
+        )
+        .qemu(&["-append", "time=soon"]),
+        // The wall clock: from probe's `time=` on both boards, from the CMOS RTC on a PC
+        // without it; without either (microvm), from the epoch at boot, with a warning.
+        Case::clock("clock"),
+        Case::clock("clock-rtc")
+            .qemu(&["-append", ""])
+            .only_on(Board::QemuPc),
+        Case::new(
+            "clock-without-source",
+            Example,
+            "clock",
+            0,
+            &[
+                ": no wall clock (no time= on the command line, no RTC)",
+                "utc: 1970-01-01T00:00:0",
+            ],
+        )
+        .qemu(&["-append", ""])
+        .only_on(Board::Microvm),
         // Fails one check on purpose, so probe's own test can prove the suite can fail.
         // Device discovery: the PC's PCI scan listed at log=debug, virtio-blk on MSI-X
         // (its own edge line each) and, with QEMU's MSI-X vectors taken away, on INTx
@@ -590,6 +630,10 @@ mod tests {
                 "warns-too-many-cores",
                 "warns-cut-command-line",
                 "warns-bad-tsc-hint",
+                "warns-bad-time-hint",
+                "clock",
+                "clock-rtc",
+                "clock-without-source",
                 "disks-pci",
                 "disks-msix",
                 "disks-mmio",
@@ -610,7 +654,7 @@ mod tests {
     fn only_selects_by_substring_and_reaches_hidden_cases() {
         let all = cases(&[]);
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
-        assert_eq!(default.len(), 28 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
+        assert_eq!(default.len(), 31 + 2 * usize::from(DISK_CASES_BY_DEFAULT));
         let faults: Vec<_> = all
             .iter()
             .filter(|case| case.selected(Some("fault")))

@@ -9,7 +9,7 @@ use crate::cli::TestOptions;
 use crate::disk::{Disk, Scratch, check_images, suite_writes, write_image};
 use crate::elf::with_board_note;
 use crate::exit::{GuestExit, status_name};
-use crate::guest::{Settings, boot_file};
+use crate::guest::{Settings, boot_file, host_unix_seconds};
 use crate::qemu::{MachineVariant, Outcome};
 use crate::suite::{Case, cases};
 use crate::tsc::host_tsc_khz;
@@ -234,6 +234,7 @@ fn boot_case(
             disk_files.push(file);
         }
     }
+    let host_start = host_unix_seconds();
     let outcome = boot_file(
         &Settings {
             smp,
@@ -247,6 +248,13 @@ fn boot_case(
     )
     .map_err(|err| err.message())?;
     let mut found = problems(case, &outcome);
+    if case.wall_clock {
+        found.extend(wall_clock_problem(
+            &outcome.console,
+            host_start,
+            host_unix_seconds(),
+        ));
+    }
     if scratch.is_some() {
         found.extend(check_images(&case.disks, &disk_files, &suite_writes(smp)));
     }
@@ -314,11 +322,37 @@ fn problems(case: &Case, outcome: &Outcome) -> Vec<String> {
     problems
 }
 
+/// How far the guest's wall clock may be from the host's: it counts whole seconds from
+/// `time=` or the RTC, and a loaded host may take a second or two to start QEMU.
+pub(crate) const WALL_CLOCK_SLACK: u64 = 5;
+
+/// What is wrong with the `unix time: N` line in `console`, when the boot ran from
+/// `host_start` to `host_end` (host Unix seconds): missing, or not within
+/// [`WALL_CLOCK_SLACK`] of that span.
+fn wall_clock_problem(console: &[u8], host_start: u64, host_end: u64) -> Option<String> {
+    let console = String::from_utf8_lossy(console);
+    let guest = console
+        .lines()
+        .find_map(|line| line.strip_prefix("unix time: "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    let Some(guest) = guest else {
+        return Some("the console output has no `unix time: N` line".to_owned());
+    };
+    let earliest = host_start.saturating_sub(WALL_CLOCK_SLACK);
+    let latest = host_end.saturating_add(WALL_CLOCK_SLACK);
+    (!(earliest..=latest).contains(&guest)).then(|| {
+        format!(
+            "the guest's wall clock read {guest}, the host's {host_start} to {host_end} \
+             (allowed {WALL_CLOCK_SLACK} s either side)"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use super::problems;
+    use super::{problems, wall_clock_problem};
     use crate::cargo::TargetKind;
     use crate::exit::GuestExit;
     use crate::qemu::{MachineVariant, Outcome};
@@ -339,7 +373,27 @@ mod tests {
             board: None,
             board_note: None,
             disks: Vec::new(),
+            wall_clock: false,
         }
+    }
+
+    #[test]
+    fn the_guest_clock_must_read_the_hosts() {
+        let console = b"hi\nunix time: 1000\nutc: 1970-01-01T00:16:40Z\n";
+        assert_eq!(wall_clock_problem(console, 1000, 1001), None);
+        assert_eq!(wall_clock_problem(console, 1004, 1006), None);
+        assert_eq!(wall_clock_problem(console, 990, 995), None);
+        assert_eq!(
+            wall_clock_problem(console, 1006, 1007).as_deref(),
+            Some(
+                "the guest's wall clock read 1000, the host's 1006 to 1007 (allowed 5 s either side)"
+            )
+        );
+        assert!(wall_clock_problem(console, 900, 994).is_some());
+        assert_eq!(
+            wall_clock_problem(b"unix time: soon\n", 0, 1).as_deref(),
+            Some("the console output has no `unix time: N` line")
+        );
     }
 
     fn outcome(exit: GuestExit, console: &str) -> Outcome {

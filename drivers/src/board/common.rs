@@ -7,6 +7,7 @@ use core::mem::MaybeUninit;
 
 use hal::memory::{self, Region};
 
+use crate::board::wall;
 use crate::platform::firmware::acpi::{self, Acpi};
 use crate::platform::firmware::mptable;
 use crate::platform::irq::lapic::MmioRegisters;
@@ -88,13 +89,6 @@ impl BootData {
     pub fn command_line_cut(&self) -> Option<(usize, usize)> {
         (self.command_line_len < self.passed_len)
             .then_some((self.command_line_len, self.passed_len))
-    }
-
-    /// The value of `key=` on the command line, for the board's own parameters.
-    pub fn param(&self, key: &str) -> Option<&str> {
-        self.command_line()
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
     }
 
     /// The memory map.
@@ -209,8 +203,10 @@ pub struct Common {
     pub heap: &'static mut [MaybeUninit<u8>],
     /// Where the ACPI tables are, for power-off to read how to enter S5 when it needs to.
     pub acpi: Acpi,
+    /// The Unix time at boot from `time=` on the command line, if it holds one.
+    pub time_hint: Option<u64>,
     /// What the board booted through but must say; it prints each one.
-    pub warnings: [Option<Warning>; 4],
+    pub warnings: [Option<Warning>; 5],
 }
 
 /// Something a board could boot through but must not pass over in silence.
@@ -238,6 +234,9 @@ pub enum Warning {
         /// How many.
         count: usize,
     },
+    /// `time=` holds no Unix time (see [`wall::parse_hint`]); the board's other source of
+    /// the time of day, if any, gives it.
+    BadTimeHint(&'static str),
 }
 
 impl core::fmt::Display for Warning {
@@ -264,6 +263,11 @@ impl core::fmt::Display for Warning {
                 f,
                 "{count} cores have APIC IDs above 254, which the xAPIC cannot start: they \
                  stay idle"
+            ),
+            Self::BadTimeHint(text) => write!(
+                f,
+                "ignoring time={text}: not a whole number of Unix seconds; the RTC, if \
+                 any, tells the time"
             ),
         }
     }
@@ -324,6 +328,21 @@ impl core::fmt::Display for Error {
     }
 }
 
+/// The first `tsc_khz=` and `time=` on `line`, in one pass: with the keys known, the
+/// comparisons fold into a few instructions, where a search per key needs `memcmp`
+/// (`cargo probe size`).
+fn board_params(line: &str) -> (Option<&str>, Option<&str>) {
+    let (mut tsc_khz, mut time) = (None, None);
+    for word in line.split_whitespace() {
+        if let Some(value) = word.strip_prefix("tsc_khz=") {
+            tsc_khz.get_or_insert(value);
+        } else if let Some(value) = word.strip_prefix("time=") {
+            time.get_or_insert(value);
+        }
+    }
+    (tsc_khz, time)
+}
+
 /// Where the local APIC is when no table says: the address every x86 CPU resets it to.
 const DEFAULT_APIC: usize = 0xfee0_0000;
 
@@ -336,14 +355,18 @@ const DEFAULT_APIC: usize = 0xfee0_0000;
 /// [`cpu::init_boot_core`], with the boot page tables up and the loader's data copied
 /// into `data`.
 pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Common, Error> {
-    let mut warnings = [None; 4];
+    let mut warnings = [None; 5];
     warnings[0] = data
         .command_line_cut()
         .map(|(kept, passed)| Warning::CommandLineCut { kept, passed });
-    let hint_text = data.param("tsc_khz");
+    let (hint_text, time_text) = board_params(data.command_line());
     let hint = hint_text.and_then(tsc::parse_hint);
     if hint.is_none() {
         warnings[1] = hint_text.map(Warning::BadTscHint);
+    }
+    let time_hint = time_text.and_then(wall::parse_hint);
+    if time_hint.is_none() {
+        warnings[4] = time_text.map(Warning::BadTimeHint);
     }
     // SAFETY: the caller runs us at boot, when nothing else uses the PIT.
     let (khz, rate_source) = unsafe { tsc::find_rate(hint) }.ok_or(Error::NoTscRate)?;
@@ -405,6 +428,7 @@ pub unsafe fn find_common(data: &'static BootData, tables: Acpi) -> Result<Commo
         guard,
         heap,
         acpi: tables,
+        time_hint,
         warnings,
     })
 }
@@ -418,12 +442,23 @@ mod tests {
         let mut data = BootData::new();
         data.set_command_line(b"tsc_khz=2600000 log=debug\0garbage");
         assert_eq!(data.command_line(), "tsc_khz=2600000 log=debug");
-        assert_eq!(data.param("tsc_khz"), Some("2600000"));
-        assert_eq!(data.param("tsc"), None);
+        assert_eq!(
+            super::board_params(data.command_line()),
+            (Some("2600000"), None)
+        );
         data.set_command_line(b"ok \xff\xfe rest");
         assert_eq!(data.command_line(), "ok ");
         data.set_command_line(&[b'a'; MAX_COMMAND_LINE + 10]);
         assert_eq!(data.command_line().len(), MAX_COMMAND_LINE);
+    }
+
+    #[test]
+    fn board_params_are_the_first_of_each() {
+        assert_eq!(
+            super::board_params("a time=1 tsc_khz=2 time=3 tsc_khz=4 -- x"),
+            (Some("2"), Some("1"))
+        );
+        assert_eq!(super::board_params("timex=1 tsc_khz"), (None, None));
     }
 
     #[test]

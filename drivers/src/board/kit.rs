@@ -24,6 +24,7 @@ use hal::trap::Fault;
 
 use crate::board::common::{self, BOOT_FAILURE, BootData, Common, Warning};
 use crate::board::loader::Loader;
+use crate::board::wall::BootWallClock;
 use crate::console::uart16550::{PortRegisters, Uart16550};
 use crate::platform::firmware::acpi::Acpi;
 use crate::platform::smp::ApicCores;
@@ -180,6 +181,7 @@ impl Kit {
         &self,
         data: &'static BootData,
         common: Common,
+        wall_clock: BootWallClock,
         traps: Exceptions,
         interrupts: P::Interrupts,
         devices: P::Devices,
@@ -188,6 +190,7 @@ impl Kit {
         P: Platform<
                 Console = Serial,
                 Clock = TscClock,
+                WallClock = BootWallClock,
                 Cores = ApicCores,
                 Idle = HaltIdle,
                 Switch = X86ContextSwitch,
@@ -203,6 +206,7 @@ impl Kit {
             heap: common.heap,
             console: self.serial(),
             clock: common.clock,
+            wall_clock,
             cores: common.cores,
             idle: common.idle,
             switch: X86ContextSwitch,

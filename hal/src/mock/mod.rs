@@ -28,4 +28,4 @@ pub use guard::FakeGuard;
 pub use irq::FakeInterrupts;
 pub use net::FakeNic;
 pub use platform::{FakeDevices, FakePower, FakeTraps, MockPlatform, board};
-pub use time::ManualClock;
+pub use time::{FakeWallClock, ManualClock};

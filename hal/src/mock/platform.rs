@@ -10,8 +10,8 @@ use crate::device::{DeviceSink, Discover};
 use crate::irq::Line;
 use crate::memory::Region;
 use crate::mock::{
-    FakeCores, FakeDisk, FakeGuard, FakeInterrupts, FakeNic, ManualClock, RecordingConsole,
-    RecordingIdle, StackSwitch,
+    FakeCores, FakeDisk, FakeGuard, FakeInterrupts, FakeNic, FakeWallClock, ManualClock,
+    RecordingConsole, RecordingIdle, StackSwitch,
 };
 use crate::power::PowerOff;
 use crate::trap::{Fault, FaultHandler, Traps};
@@ -23,6 +23,7 @@ pub struct MockPlatform;
 impl Platform for MockPlatform {
     type Console = RecordingConsole;
     type Clock = ManualClock;
+    type WallClock = FakeWallClock;
     type Cores = FakeCores;
     type Idle = RecordingIdle;
     type Switch = StackSwitch;
@@ -106,7 +107,7 @@ impl Traps for FakeTraps {
     }
 }
 
-/// A whole fake board: a recording console, a manual clock moved by the idle, `cores` fake
+/// A whole fake board: a recording console, a manual clock moved by the idle, no wall clock, `cores` fake
 /// cores, a real stack switch, `heap_bytes` of heap (leaked: a board's heap lives for
 /// ever), a fake interrupt controller and no devices (fill in `devices`).
 pub fn board(cores: usize, heap_bytes: usize) -> Board<MockPlatform> {
@@ -125,6 +126,7 @@ pub fn board(cores: usize, heap_bytes: usize) -> Board<MockPlatform> {
         console: RecordingConsole::new(),
         idle: RecordingIdle::new(clock.clone()),
         clock,
+        wall_clock: FakeWallClock::new(None),
         cores: FakeCores::new(cores),
         switch: StackSwitch,
         guard: FakeGuard::new(),

@@ -1,9 +1,9 @@
 use alloc::sync::Arc;
 use core::cell::RefCell;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
-use crate::time::{Clock, Instant};
+use crate::time::{Clock, Instant, WallClock};
 
 /// A clock that moves only when the test says so. Clones share one time.
 #[derive(Clone, Debug, Default)]
@@ -32,6 +32,36 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         Instant::from_nanos(self.nanos.load(Ordering::SeqCst))
+    }
+}
+
+/// A wall clock that answers what the test says and counts how often it was asked. Clones
+/// share one count.
+#[derive(Clone, Debug, Default)]
+pub struct FakeWallClock {
+    at_boot: Option<Duration>,
+    reads: Arc<AtomicUsize>,
+}
+
+impl FakeWallClock {
+    /// A clock that says the Unix time at boot was `at_boot` (`None`: it has no source).
+    pub fn new(at_boot: Option<Duration>) -> Self {
+        Self {
+            at_boot,
+            reads: Arc::default(),
+        }
+    }
+
+    /// How many times it was read.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+}
+
+impl WallClock for FakeWallClock {
+    fn unix_time_at_boot(&mut self, _now: Instant) -> Option<Duration> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.at_boot
     }
 }
 
@@ -81,8 +111,8 @@ impl Drop for Unlock<'_> {
 mod tests {
     use core::time::Duration;
 
-    use super::ManualClock;
-    use crate::time::{Clock, Instant};
+    use super::{FakeWallClock, ManualClock};
+    use crate::time::{Clock, Instant, WallClock};
 
     #[test]
     fn moves_only_forward_and_only_when_told() {
@@ -95,5 +125,20 @@ mod tests {
         assert_eq!(clock.now().as_nanos(), 3_000);
         other.advance_to(Instant::from_nanos(9_000));
         assert_eq!(clock.now().as_nanos(), 9_000);
+    }
+
+    #[test]
+    fn wall_clock_counts_its_reads() {
+        let mut wall = FakeWallClock::new(Some(Duration::from_secs(7)));
+        let seen = wall.clone();
+        assert_eq!(
+            wall.unix_time_at_boot(Instant::ZERO),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(seen.reads(), 1);
+        assert_eq!(
+            FakeWallClock::new(None).unix_time_at_boot(Instant::ZERO),
+            None
+        );
     }
 }

@@ -5,8 +5,9 @@
 //! (QEMU's microvm with `acpi=on`, through its generic event device) has a sleep control
 //! register instead. There is no AML interpreter: `\_S5` is read from its usual encoding,
 //! `Name (_S5, Package () { type, ... })`, which is how QEMU, SeaBIOS and most firmware
-//! write it. A DSDT that says it some other way leaves S5 undescribed. The parsers read
-//! byte slices; the board decides which memory to show them.
+//! write it. A DSDT that says it some other way leaves S5 undescribed. The FADT also names
+//! the CMOS clock's century register. The parsers read byte slices; the board decides
+//! which memory to show them.
 
 use crate::platform::firmware::acpi::{self, Acpi, le32, le64};
 use crate::platform::firmware::mptable::checksum_ok;
@@ -15,6 +16,8 @@ use crate::platform::firmware::mptable::checksum_ok;
 const DSDT: usize = 40;
 /// The offset of `PM1a_CNT_BLK` (an I/O port).
 const PM1A_CONTROL: usize = 64;
+/// The offset of `CENTURY`: the CMOS index of the clock's century register (0: none).
+const CENTURY: usize = 108;
 /// The offset of the FADT's flags.
 const FLAGS: usize = 112;
 /// Flag bit: the machine has no fixed ACPI hardware (no PM1 blocks).
@@ -119,6 +122,32 @@ pub fn sleep_register(fadt: &[u8]) -> Option<SleepRegister> {
     }
 }
 
+/// The CMOS index of the clock's century register that a FADT (a whole table) names, or
+/// `None` for a damaged table or one that names none.
+pub fn century_register(fadt: &[u8]) -> Option<u8> {
+    if !fadt.starts_with(b"FACP") || !checksum_ok(fadt) {
+        return None;
+    }
+    // The CMOS has 128 registers; the first 14 are the clock's own.
+    fadt.get(CENTURY)
+        .copied()
+        .filter(|index| (14..128).contains(index))
+}
+
+/// [`century_register`] of the FADT in the tables `acpi` says the machine has.
+///
+/// # Safety
+/// As for [`scan`].
+pub unsafe fn scan_century(acpi: Acpi) -> Option<u8> {
+    let rsdp = match acpi {
+        Acpi::Absent => return None,
+        Acpi::At(rsdp) => Some(rsdp),
+        Acpi::Search => None,
+    };
+    // SAFETY: the caller vouches for the memory.
+    century_register(unsafe { acpi::find_table(rsdp, b"FACP")? })
+}
+
 /// The physical address of the DSDT a FADT names (`X_DSDT` when set, else `DSDT`).
 pub fn dsdt_address(fadt: &[u8]) -> Option<u64> {
     le64(fadt, X_DSDT)
@@ -152,7 +181,9 @@ pub fn s5_sleep_type(dsdt: &[u8]) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::{SleepRegister, SoftOff, dsdt_address, s5_sleep_type, sleep_register};
+    use super::{
+        SleepRegister, SoftOff, century_register, dsdt_address, s5_sleep_type, sleep_register,
+    };
     use crate::platform::firmware::mptable::fuzz::{self, Rng};
     use crate::platform::firmware::mptable::seal;
 
@@ -168,7 +199,7 @@ mod tests {
         t
     }
 
-    /// A PC's FADT: PM1a control at 0x604, DSDT at 0x7fe0040.
+    /// A PC's FADT: PM1a control at 0x604, DSDT at 0x7fe0040, century in CMOS 0x32.
     fn pc_fadt() -> Vec<u8> {
         table(
             b"FACP",
@@ -176,8 +207,21 @@ mod tests {
             &[
                 (40, &0x07fe_0040u32.to_le_bytes()),
                 (64, &0x604u32.to_le_bytes()),
+                (108, &[0x32]),
             ],
         )
+    }
+
+    #[test]
+    fn names_the_century_register_when_sound() {
+        assert_eq!(century_register(&pc_fadt()), Some(0x32));
+        assert_eq!(century_register(&reduced_fadt()), None, "none named");
+        let mut damaged = pc_fadt();
+        damaged[100] ^= 1;
+        assert_eq!(century_register(&damaged), None);
+        assert_eq!(century_register(&pc_fadt()[..100]), None);
+        let clock_register = table(b"FACP", 116, &[(108, &[0x09])]);
+        assert_eq!(century_register(&clock_register), None);
     }
 
     /// A hardware-reduced FADT with its sleep control register in memory at 0xfea00200.

@@ -1,10 +1,20 @@
-//! Time, as `std::time` has it.
+//! Time, as `std::time` has it: the monotonic [`Instant`] and the wall clock
+//! [`SystemTime`], with the UTC calendar ([`DateTime`]) for formats that show dates.
+
+#[allow(unsafe_code)] // Calls the board's wall clock through the symbol `board!` defines.
+mod system;
 
 use core::fmt;
 pub use core::time::Duration;
 
 use hal::time::Clock;
+pub use hal::time::DateTime;
 use spin::Once;
+
+pub(crate) use self::system::install as install_wall_clock;
+#[doc(hidden)]
+pub use self::system::read as __read_wall_clock;
+pub use self::system::{SystemTime, SystemTimeError, UNIX_EPOCH};
 
 static CLOCK: Once<&'static (dyn Clock + Sync)> = Once::new();
 
