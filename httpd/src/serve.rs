@@ -119,6 +119,10 @@ pub fn serve<C: Connection, V: Volume>(
     loop {
         let (request, head_len) = match parse(&buf[..filled], &config.limits) {
             Ok(Parse::Complete { request, head_len }) => (request, head_len),
+            // The parser refuses only a head longer than the buffer, which never holds one.
+            Ok(Parse::Incomplete) if filled == buf.len() => {
+                return refuse(conn, Status::HeaderFieldsTooLarge, clock, &mut out);
+            }
             Ok(Parse::Incomplete) => {
                 let timeout = match started {
                     None => config.idle_timeout_ms,
@@ -513,6 +517,24 @@ mod tests {
         assert!(client.text().ends_with("\r\n\r\n400 Bad Request\n"));
         let (end, _, _, _) = run(&[(0, b"GET / HTTP/1.1\r\nHo")], &mut disk());
         assert_eq!(end, End::Broken, "closed in the middle of a head");
+    }
+
+    #[test]
+    fn a_head_that_fills_the_buffer_gets_431() {
+        let big = [
+            &GET[..GET.len() - 2],
+            b"X-Big: ",
+            &[b'b'; 16 * 1024],
+            b"\r\n\r\n",
+        ]
+        .concat();
+        let (end, client, _, _) = run(&[(0, &big)], &mut disk());
+        assert_eq!(end, End::Refused(Status::HeaderFieldsTooLarge));
+        assert!(
+            client.text().starts_with("HTTP/1.1 431 "),
+            "{}",
+            client.text()
+        );
     }
 
     #[test]
