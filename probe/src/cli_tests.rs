@@ -402,7 +402,7 @@ fn bench_idle_defaults_and_options() {
 fn bad_bench_options() {
     assert_eq!(
         error("bench", None),
-        "'bench' needs a benchmark: threads, idle or disk (see probe bench --help)"
+        "'bench' needs a benchmark: threads, idle, disk or http (see probe bench --help)"
     );
     assert!(error("bench disks", None).contains("unknown benchmark 'disks'"));
     assert_eq!(

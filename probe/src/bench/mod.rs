@@ -8,11 +8,13 @@
 
 mod cpu_time;
 mod disk;
+mod http;
 mod idle;
 mod linux;
 mod stats;
 mod thread_count;
 mod threads;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +37,7 @@ pub(crate) fn run(bench: Bench) -> u8 {
         Bench::Threads(options) => threads::run(&options),
         Bench::Idle(options) => idle::run(&options),
         Bench::Disk(options) => disk::run(&options),
+        Bench::Http(options) => http::run(&options),
     };
     match result {
         Ok(()) => 0,
