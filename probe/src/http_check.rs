@@ -13,7 +13,7 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// What the server serves, as the client checks it.
@@ -31,6 +31,69 @@ pub(crate) struct Site {
     pub(crate) failing: Option<String>,
     /// How long the server gives a request's head before 408.
     pub(crate) request_timeout: Duration,
+}
+
+/// The name of the file [`lay_out`] plants beside the served folder.
+pub(crate) const PLANTED_NAME: &str = "secret.txt";
+/// Its content, which no answer may contain.
+pub(crate) const PLANTED: &[u8] = b"PLANTED-OUTSIDE-THE-ROOT 7f3a9c0e5b2d\n";
+/// The large file [`lay_out`] adds to the site, checked byte for byte.
+pub(crate) const LARGE_NAME: &str = "big.bin";
+/// Its length: 16 MiB, as the issue asks.
+pub(crate) const LARGE_LEN: usize = 16 * 1024 * 1024;
+
+/// Lays out a volume for the checks in the empty folder `volume`: `site/`, a copy of the
+/// sample site `sample` with the large file added, and the planted file beside it. The
+/// server serves `site` (`root=/site`); the returned `Site` says what the client expects.
+pub(crate) fn lay_out(
+    sample: &Path,
+    volume: &Path,
+    request_timeout: Duration,
+) -> Result<Site, String> {
+    let site = volume.join("site");
+    copy_folder(sample, &site)?;
+    let write = |path: PathBuf, bytes: &[u8]| {
+        fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(site.join(LARGE_NAME), &large_contents())?;
+    write(volume.join(PLANTED_NAME), PLANTED)?;
+    Ok(Site {
+        folder: site,
+        large: Some(format!("/{LARGE_NAME}")),
+        planted_name: PLANTED_NAME.to_owned(),
+        planted: PLANTED.to_vec(),
+        failing: None,
+        request_timeout,
+    })
+}
+
+fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
+    let failed = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
+    fs::create_dir_all(to).map_err(|e| failed(to, e))?;
+    for entry in fs::read_dir(from).map_err(|e| failed(from, e))? {
+        let entry = entry.map_err(|e| failed(from, e))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().map_err(|e| failed(&source, e))?.is_dir() {
+            copy_folder(&source, &target)?;
+        } else {
+            fs::copy(&source, &target).map_err(|e| failed(&source, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The large file: 16 MiB in which no shifted or repeated copy of itself matches
+/// (xorshift), so a misplaced chunk shows.
+pub(crate) fn large_contents() -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..LARGE_LEN)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[3]
+        })
+        .collect()
 }
 
 /// The verdict on one check.

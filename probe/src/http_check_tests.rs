@@ -14,15 +14,14 @@ use embedded_io::{ErrorKind, ErrorType};
 use httpd::response::{Found, Missing};
 use httpd::serve::{Clock, Config, Connection, Volume, serve};
 
-use super::{Outcome, Site, check, report};
+use super::{LARGE_LEN, Outcome, PLANTED, Site, check, lay_out, report};
 
-const LARGE: usize = 16 * 1024 * 1024;
-const PLANTED: &[u8] = b"PLANTED-OUTSIDE-THE-ROOT 7f3a9c0e5b2d\n";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A volume folder with `site/` (the sample site, `big.bin`) and `secret.txt` beside it.
+/// A volume folder laid out by `lay_out`, removed when dropped.
 struct Fixture {
     volume: PathBuf,
+    site: Site,
 }
 
 impl Fixture {
@@ -34,25 +33,10 @@ impl Fixture {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = fs::remove_dir_all(&volume);
-        let site = volume.join("site");
-        copy_folder(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/site"),
-            &site,
-        );
-        fs::write(site.join("big.bin"), large_file()).unwrap();
-        fs::write(volume.join("secret.txt"), PLANTED).unwrap();
-        Self { volume }
-    }
-
-    fn site(&self) -> Site {
-        Site {
-            folder: self.volume.join("site"),
-            large: Some("/big.bin".into()),
-            planted_name: "secret.txt".into(),
-            planted: PLANTED.to_vec(),
-            failing: Some("/broken.txt".into()),
-            request_timeout: REQUEST_TIMEOUT,
-        }
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/site");
+        let mut site = lay_out(&sample, &volume, REQUEST_TIMEOUT).unwrap();
+        site.failing = Some("/broken.txt".into());
+        Self { volume, site }
     }
 }
 
@@ -60,31 +44,6 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.volume);
     }
-}
-
-fn copy_folder(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_folder(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
-
-/// 16 MiB that no shifted or repeated copy of itself matches (xorshift).
-fn large_file() -> Vec<u8> {
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    (0..LARGE)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[3]
-        })
-        .collect()
 }
 
 struct Stream(TcpStream);
@@ -199,7 +158,7 @@ impl Volume for Folder {
 
     fn open(&mut self, path: &str) -> Result<HostFile, Missing> {
         let file = fs::File::open(self.local(path)).map_err(|_| Missing::NotFound)?;
-        let flip_at = (self.corrupt.as_deref() == Some(path)).then_some(LARGE as u64 / 2);
+        let flip_at = (self.corrupt.as_deref() == Some(path)).then_some(LARGE_LEN as u64 / 2);
         Ok(HostFile {
             file,
             flip_at,
@@ -298,7 +257,7 @@ fn failed(outcomes: &[Outcome]) -> Vec<&'static str> {
 fn httpd_on_the_host_passes_every_check() {
     let fixture = Fixture::new();
     let addr = start_httpd(&fixture.volume, None);
-    let outcomes = check(addr, &fixture.site());
+    let outcomes = check(addr, &fixture.site);
     assert_eq!(outcomes.len(), super::CHECKS.len());
     report(&outcomes).unwrap();
 }
@@ -307,13 +266,13 @@ fn httpd_on_the_host_passes_every_check() {
 fn one_wrong_byte_in_the_large_file_fails_only_that_check() {
     let fixture = Fixture::new();
     let addr = start_httpd(&fixture.volume, Some("/site/big.bin"));
-    let outcomes = check(addr, &fixture.site());
+    let outcomes = check(addr, &fixture.site);
     assert_eq!(failed(&outcomes), ["large file"]);
     let message = outcomes
         .iter()
         .find_map(|outcome| outcome.result.as_ref().err())
         .unwrap();
-    let at = LARGE / 2;
+    let at = LARGE_LEN / 2;
     assert!(
         message.contains(&format!("first difference at byte {at}")),
         "{message}"
@@ -323,7 +282,7 @@ fn one_wrong_byte_in_the_large_file_fails_only_that_check() {
 #[test]
 fn a_server_that_leaks_the_planted_file_fails() {
     let fixture = Fixture::new();
-    let outcomes = check(start_leaky(), &fixture.site());
+    let outcomes = check(start_leaky(), &fixture.site);
     let failed = failed(&outcomes);
     for name in [
         "traversal",
@@ -343,6 +302,29 @@ fn a_server_that_leaks_the_planted_file_fails() {
         "{traversal:?}"
     );
     assert!(report(&outcomes).is_err());
+}
+
+#[test]
+fn a_flood_leaves_httpd_answering_and_cuts_the_slow_clients_off() {
+    let fixture = Fixture::new();
+    let addr = start_httpd(&fixture.volume, None);
+    let report = crate::flood::run(&crate::flood::Flood {
+        addr,
+        path: "/hello.txt".into(),
+        keep_alive: 30,
+        slow: 30,
+        duration: Duration::from_secs(4),
+    })
+    .unwrap();
+    assert_eq!(report.opened, 60, "{report:?}");
+    assert_eq!(report.fresh_failed, 0, "{report:?}");
+    assert!(report.fresh_ok >= 3, "{report:?}");
+    assert_eq!(
+        report.timed_out, 30,
+        "every slow client gets 408: {report:?}"
+    );
+    assert!(report.answered >= 30 * 3, "{report:?}");
+    assert_eq!(report.refused, 0, "{report:?}");
 }
 
 #[test]

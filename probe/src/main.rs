@@ -14,6 +14,9 @@ mod cmdline;
 mod disk;
 mod elf;
 mod exit;
+// The 10,000-connection run of the web server, once NIC forwarding lands; tested on the host now.
+#[cfg(test)]
+mod flood;
 mod guest;
 mod help;
 // Used by the web server's guest case once NIC forwarding lands; tested on the host now.
