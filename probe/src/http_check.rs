@@ -67,6 +67,32 @@ pub(crate) fn lay_out(
     })
 }
 
+/// The sample site in the repository.
+fn sample_site() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/site")
+}
+
+/// How long the web server gives a request's head by default (`httpd`'s `Config`).
+const GUEST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fills the folder a guest case's FAT image is made from (a suite's `Fill`): the sample
+/// site with the large file under `/site`, the planted file at the root.
+pub(crate) fn fill_volume(dir: &Path) -> Result<(), String> {
+    lay_out(&sample_site(), dir, GUEST_REQUEST_TIMEOUT).map(drop)
+}
+
+/// The host side of the guest case: runs every check against the web server at `addr`,
+/// which serves `root=/site` of a volume [`fill_volume`] made, and says which failed. The
+/// expected files come from a fresh layout of the same content in a scratch folder.
+pub(crate) fn check_guest(addr: SocketAddr) -> Result<(), String> {
+    let scratch = std::env::temp_dir().join(format!("probe-http-check-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&scratch);
+    let result = lay_out(&sample_site(), &scratch, GUEST_REQUEST_TIMEOUT)
+        .and_then(|site| report(&check(addr, &site)));
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
 fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
     let failed = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
     fs::create_dir_all(to).map_err(|e| failed(to, e))?;

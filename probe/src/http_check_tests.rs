@@ -183,13 +183,18 @@ impl Clock for HostClock {
 
 /// Serves `volume`'s `site` folder with httpd on a free port, a thread per connection.
 fn start_httpd(volume: &Path, corrupt: Option<&str>) -> SocketAddr {
+    start_httpd_with(volume, corrupt, REQUEST_TIMEOUT)
+}
+
+/// The same, with httpd's request timeout `request_timeout`.
+fn start_httpd_with(volume: &Path, corrupt: Option<&str>, request_timeout: Duration) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let volume = volume.to_path_buf();
     let corrupt = corrupt.map(str::to_string);
     let config = Config {
         root: "/site".into(),
-        request_timeout_ms: u64::try_from(REQUEST_TIMEOUT.as_millis()).unwrap(),
+        request_timeout_ms: u64::try_from(request_timeout.as_millis()).unwrap(),
         idle_timeout_ms: 5_000,
         ..Config::default()
     };
@@ -325,6 +330,20 @@ fn a_flood_leaves_httpd_answering_and_cuts_the_slow_clients_off() {
     );
     assert!(report.answered >= 30 * 3, "{report:?}");
     assert_eq!(report.refused, 0, "{report:?}");
+}
+
+#[test]
+fn the_guest_side_checks_a_volume_fill_volume_made() {
+    let fixture = Fixture::new();
+    let volume = fixture.volume.join("guest");
+    super::fill_volume(&volume).unwrap();
+    assert_eq!(fs::read(volume.join("secret.txt")).unwrap(), PLANTED);
+    assert_eq!(
+        fs::metadata(volume.join("site/big.bin")).unwrap().len(),
+        LARGE_LEN as u64
+    );
+    let addr = start_httpd_with(&volume, None, Duration::from_secs(10));
+    super::check_guest(addr).unwrap();
 }
 
 #[test]
