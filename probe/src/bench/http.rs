@@ -408,6 +408,18 @@ fn report(rows: &[Row]) -> String {
                 if row.keep_alive { "on" } else { "off" }.to_owned(),
             ];
             match &row.result {
+                // wrk prints zero latencies when no request finished within the run.
+                Ok((measured, _)) if measured.requests == 0 => line.extend(
+                    [
+                        "0",
+                        "0.00",
+                        "none done",
+                        "",
+                        &measured.errors.to_string(),
+                        "n/a",
+                    ]
+                    .map(str::to_owned),
+                ),
                 Ok((measured, cpu)) => line.extend([
                     format!("{:.0}", measured.requests_per_second),
                     format!("{:.2}", measured.bytes_per_second / (1024.0 * 1024.0)),
@@ -500,6 +512,20 @@ mod tests {
         for cell in ["333", "2.00", "2.50 ms", "40 ms", "1.50"] {
             assert!(nginx.contains(cell), "{cell} in {nginx}");
         }
+        let none = Measured {
+            requests: 0,
+            median: Duration::ZERO,
+            p99: Duration::ZERO,
+            ..rows[0].result.as_ref().unwrap().0.clone()
+        };
+        let idle = [Row {
+            result: Ok((none, None)),
+            ..Row {
+                result: Err(String::new()),
+                ..rows[1]
+            }
+        }];
+        assert!(report(&idle).contains("none done"), "{}", report(&idle));
         let busybox = lines.iter().find(|l| l.contains("busybox")).unwrap();
         assert!(busybox.contains("failed"), "{busybox}");
         assert_eq!(format_latency(Duration::from_micros(812)), "0.81 ms");
