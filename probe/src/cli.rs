@@ -192,6 +192,7 @@ pub(crate) enum Bench {
     Threads(ThreadsOptions),
     Idle(IdleOptions),
     Disk(DiskOptions),
+    Http(HttpOptions),
 }
 
 /// `probe bench boot`.
@@ -260,6 +261,21 @@ pub(crate) struct DiskOptions {
     pub(crate) smp_list: Vec<u32>,
     /// Also measure the Linux guest (always, but for `bench --quick`).
     pub(crate) linux: bool,
+}
+
+/// `probe bench http`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct HttpOptions {
+    pub(crate) accel: AccelChoice,
+    pub(crate) boards: Vec<Board>,
+    /// The CPU counts to boot each board with, in order.
+    pub(crate) smp_list: Vec<u32>,
+    /// How long each load runs.
+    pub(crate) seconds: u64,
+    /// `--baseline linux`: also measure busybox httpd and nginx in a Linux guest.
+    pub(crate) linux: bool,
+    /// `--linux-kernel`: the baseline's kernel instead of the newest in `/boot`.
+    pub(crate) linux_kernel: Option<PathBuf>,
 }
 
 /// A command-line mistake; the message is one line, without the `probe: ` prefix.
@@ -730,9 +746,10 @@ fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
         "threads" => parse_bench_threads(rest),
         "idle" => parse_bench_idle(rest),
         "disk" => parse_bench_disk(rest),
+        "http" => parse_bench_http(rest),
         other => Err(UsageError(format!(
-            "unknown benchmark '{other}': boot, threads, idle or disk, or none for all (see \
-             probe bench --help)"
+            "unknown benchmark '{other}': boot, threads, idle, disk or http, or none for all \
+             (see probe bench --help)"
         ))),
     }
 }
@@ -885,6 +902,52 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
         }
     }
     Ok(Command::Bench(Bench::Disk(disk)))
+}
+
+/// The longest load `bench http --seconds` runs: ten minutes.
+const MAX_HTTP_SECONDS: u64 = 600;
+
+fn parse_bench_http(args: &[String]) -> Result<Command, UsageError> {
+    let mut http = HttpOptions {
+        accel: AccelChoice::Auto,
+        boards: Board::ALL.to_vec(),
+        smp_list: vec![1, 2],
+        seconds: 5,
+        linux: false,
+        linux_kernel: None,
+    };
+    let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Bench)));
+        }
+        let (flag, inline) = bench_flag(word)?;
+        match flag {
+            "--accel" => http.accel = parse_accel(&options.value(flag, inline)?)?,
+            "--board" => http.boards = parse_boards(&options.value(flag, inline)?)?,
+            "--smp-list" => http.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
+            "--seconds" => {
+                let value = options.value(flag, inline)?;
+                http.seconds = value
+                    .parse()
+                    .ok()
+                    .filter(|secs| (1..=MAX_HTTP_SECONDS).contains(secs))
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "--seconds must be a whole number from 1 to {MAX_HTTP_SECONDS}, \
+                             not '{value}'"
+                        ))
+                    })?;
+            }
+            "--baseline" => http.linux = parse_baseline(&options.value(flag, inline)?)?,
+            "--linux-kernel" => {
+                http.linux_kernel = Some(parse_kernel(&options.value(flag, inline)?)?)
+            }
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    kernel_needs_baseline(http.linux, http.linux_kernel.as_ref())?;
+    Ok(Command::Bench(Bench::Http(http)))
 }
 
 /// Splits an option word of `bench`; a bare word there is a mistake.

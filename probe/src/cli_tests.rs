@@ -701,7 +701,7 @@ fn bench_alone_runs_them_all() {
         Ok(Command::Bench(Bench::All { quick: true }))
     );
     assert!(error("bench --quick threads", None).contains("unexpected argument 'threads'"));
-    assert!(error("bench fast", None).contains("boot, threads, idle or disk"));
+    assert!(error("bench fast", None).contains("boot, threads, idle, disk or http"));
 }
 
 #[test]

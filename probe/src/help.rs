@@ -28,10 +28,11 @@ Subcommands, each with an example:
   bench [--quick]                     every benchmark, then the report in target/bench/
                                       (report.json, report.md, one SVG chart per table)
       cargo probe bench --quick
-  bench boot|threads|idle|disk [OPTIONS]
+  bench boot|threads|idle|disk|http [OPTIONS]
                                       one benchmark: boot time, size and memory of hello;
                                       thread costs; host CPU of an idle guest; virtio disk
-                                      throughput; optionally beside a Linux guest
+                                      throughput; static files over HTTP; optionally beside
+                                      a Linux guest
       cargo probe bench boot --baseline linux
   disk new|ls|get [OPTIONS] FILE ...  make a FAT disk image (empty or from a folder), list
                                       a directory of one, copy a file out of one
@@ -274,6 +275,7 @@ Usage: probe bench [--quick]
        probe bench threads [OPTIONS]
        probe bench idle [OPTIONS]
        probe bench disk [OPTIONS]
+       probe bench http [OPTIONS]
 
 Benchmarks are commands, never tests: they report numbers and pass or fail on nothing but
 whether they could measure. The numbers depend on the machine and its load (TCG most of
@@ -380,6 +382,21 @@ same (fsync, page cache dropped before the read, sync() after the small files). 
 prerequisite only empties its column.
   --board microvm|qemu-pc|all  boards [default: all]
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
+  --accel tcg|kvm|auto         accelerator [default: auto]
+
+bench http: loads static files with wrk (Debian's wrk) through QEMU's user network
+(hostfwd on 127.0.0.1): the 1 KiB and 64 KiB files of apps/site, 1, 16 and 256
+connections, keep-alive on and off (`Connection: close` on every request). Prints one row
+per board, CPU count, server, file, connections and mode: requests/s, MiB/s, median and
+99th percentile latency, errors (socket errors and non-2xx/3xx answers) and QEMU's host
+CPU seconds per 10,000 requests. With --baseline linux, one Linux guest per board and CPU
+count serves the same files with busybox httpd and nginx (nginx-light, copied into the
+initramfs with its libraries), each fetched once and compared before it is measured.
+  --board microvm|qemu-pc|all  boards [default: all]
+  --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
+  --seconds N                  length of each load, 1-600 [default: 5]
+  --baseline linux             also measure busybox httpd and nginx in a Linux guest
+  --linux-kernel FILE          the baseline's bzImage [default: newest /boot/vmlinuz-*]
   --accel tcg|kvm|auto         accelerator [default: auto]
 
 The Linux guest (--baseline linux) is built from Debian packages: the kernel

@@ -15,11 +15,18 @@ mod disk;
 mod elf;
 mod exit;
 mod fat;
+// The 10,000-connection run of the web server; tested on the host now.
+#[cfg(test)]
+mod flood;
 mod fs_suite;
 mod gdb;
 mod guest;
 mod help;
+// The web server's conformance checks: run against httpd on the host, and against the
+// guest by its case.
 mod hostnet;
+#[cfg(test)]
+mod http_check;
 mod image;
 mod lint;
 mod linux;

@@ -12,6 +12,7 @@
 mod boot;
 mod cpu_time;
 mod disk;
+mod http;
 mod idle;
 mod linux;
 mod progress;
@@ -19,6 +20,7 @@ mod report;
 mod stats;
 mod thread_count;
 mod threads;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,6 +51,7 @@ pub(crate) fn run(bench: Bench) -> u8 {
         Bench::Threads(options) => one(threads::run(&options, true)),
         Bench::Idle(options) => one(idle::run(&options)),
         Bench::Disk(options) => one(disk::run(&options)),
+        Bench::Http(options) => one(http::run(&options)),
     };
     for table in &tables {
         println!();

@@ -1,0 +1,244 @@
+//! Serves the files of the first FAT volume over HTTP/1.1: Toro's showcase.
+//!
+//! Command line: `root=/site` serves that folder (default: the whole volume), `port=8080`
+//! listens there (default 80), `max_conns=N` caps open connections (default: by memory,
+//! at most 1024; the next one gets 503). `log=info` logs one line per request.
+//!
+//! The main thread accepts; each connection gets a thread of its own, placed on the cores
+//! in turn, so every core serves. The HTTP rules live in the `httpd` crate, tested and
+//! fuzzed on the host; this file only connects them to `kernel::fs` and `kernel::net`.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::fmt;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::time::Duration;
+
+use apps as _;
+use httpd::Status;
+use httpd::response::{Found, Missing, error};
+use httpd::serve::{Clock, Config, Connection, End, Volume, serve};
+use kernel::fs;
+use kernel::net::{self, Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use kernel::thread;
+use kernel::time::{Instant, SystemTime, UNIX_EPOCH};
+
+kernel::main!(main);
+
+/// Each connection's thread: `httpd` keeps its buffers on the heap.
+const CONNECTION_STACK: usize = 32 * 1024;
+/// What one open connection may take of the heap, for the default `max_conns`: its stack,
+/// the head and chunk buffers, and the socket's buffers.
+const CONNECTION_COST: usize = 256 * 1024;
+const MAX_CONNECTIONS: usize = 1024;
+/// How long DHCP may take before the server says so and goes on waiting.
+const DHCP_WAIT: Duration = Duration::from_secs(10);
+
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+fn main() -> Result<(), Error> {
+    let port = match kernel::env::param("port") {
+        None => 80,
+        Some(port) => port
+            .parse()
+            .map_err(|_| Error(format!("port={port}: not a port number (1 to 65535)")))?,
+    };
+    let root = kernel::env::param("root")
+        .unwrap_or("/")
+        .trim_end_matches('/');
+    let root = if root.is_empty() || root.starts_with('/') {
+        root.to_string()
+    } else {
+        format!("/{root}")
+    };
+    let folder = if root.is_empty() { "/" } else { root.as_str() };
+    match fs::metadata(folder) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(Error(format!("root={folder} is a file, not a folder"))),
+        Err(e) => return Err(Error(format!("root={folder}: {e}"))),
+    }
+    let max = match kernel::env::param("max_conns") {
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Error(format!("max_conns={n}: not a positive number")))?,
+        None => (kernel::system::heap().free / CONNECTION_COST).clamp(4, MAX_CONNECTIONS),
+    };
+    let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .map_err(|e| Error(format!("cannot listen on port {port}: {e}")))?;
+    let address = match net::wait_for_config(DHCP_WAIT) {
+        Ok(config) => config.address.to_string(),
+        Err(_) => "(no address from DHCP yet)".to_string(),
+    };
+    kernel::println!(
+        "webserver: serving {folder} on http://{address}:{port}/ with {} cores, at most {max} connections",
+        thread::available_cores()
+    );
+    let config = Config {
+        root,
+        ..Config::default()
+    };
+    let cores = thread::available_cores();
+    for (n, accepted) in (0..).zip(listener.incoming()) {
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(e) => {
+                log::warn!("accept: {e}");
+                continue;
+            }
+        };
+        if OPEN.fetch_add(1, Ordering::AcqRel) >= max {
+            OPEN.fetch_sub(1, Ordering::AcqRel);
+            refuse(&stream);
+            continue;
+        }
+        let config = config.clone();
+        let spawned = thread::Builder::new()
+            .name("http")
+            .core(n % cores)
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                let mut stream = Stream(stream);
+                let peer = stream.0.peer_addr().ok();
+                let mut log = |logged: &httpd::serve::Logged<'_>| {
+                    log::info!(
+                        "{} \"{} {}\" {} {}",
+                        Peer(peer),
+                        logged.method,
+                        String::from_utf8_lossy(logged.target),
+                        logged.status.code(),
+                        logged.bytes
+                    );
+                };
+                let end = serve(&mut stream, &mut Disk, &config, &Time, &mut log);
+                if end == End::DiskFailed {
+                    log::warn!("{}: the disk failed while a file was sent", Peer(peer));
+                }
+                OPEN.fetch_sub(1, Ordering::AcqRel);
+            });
+        if let Err(e) = spawned {
+            OPEN.fetch_sub(1, Ordering::AcqRel);
+            log::warn!("no thread for a connection: {e:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Answers 503 to a connection over the limit, without letting it hold the accepting
+/// thread.
+fn refuse(stream: &TcpStream) {
+    let now = Time.unix_seconds();
+    let mut out = alloc::vec::Vec::new();
+    error(Status::ServiceUnavailable, now, false, false, &mut out);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(&out);
+}
+
+/// The application's error: what went wrong, in words.
+struct Error(String);
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+struct Peer(Option<SocketAddrV4>);
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(peer) => write!(f, "{peer}"),
+            None => f.write_str("?"),
+        }
+    }
+}
+
+/// The mounted volume, as `httpd` looks files up.
+struct Disk;
+
+impl Volume for Disk {
+    type File = fs::File;
+
+    fn lookup(&mut self, path: &str) -> Result<Found, Missing> {
+        match fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => Ok(Found::Folder),
+            Ok(meta) => Ok(Found::File {
+                len: meta.len(),
+                modified: meta
+                    .modified()
+                    .ok()
+                    .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                    .map(|since| since.as_secs()),
+            }),
+            Err(e) => Err(missing(path, &e)),
+        }
+    }
+
+    fn open(&mut self, path: &str) -> Result<fs::File, Missing> {
+        fs::File::open(path).map_err(|e| missing(path, &e))
+    }
+}
+
+fn missing(path: &str, error: &fs::Error) -> Missing {
+    match error.kind() {
+        fs::ErrorKind::NotFound | fs::ErrorKind::NotADirectory | fs::ErrorKind::InvalidInput => {
+            Missing::NotFound
+        }
+        _ => {
+            log::warn!("{path}: {error}");
+            Missing::Failed
+        }
+    }
+}
+
+struct Stream(TcpStream);
+
+impl embedded_io::ErrorType for Stream {
+    type Error = net::Error;
+}
+
+impl embedded_io::Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, net::Error> {
+        self.0.read(buf)
+    }
+}
+
+impl embedded_io::Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, net::Error> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> Result<(), net::Error> {
+        Ok(())
+    }
+}
+
+impl Connection for Stream {
+    fn set_read_timeout(&mut self, millis: u64) {
+        let _ = self
+            .0
+            .set_read_timeout(Some(Duration::from_millis(millis.max(1))));
+    }
+}
+
+struct Time;
+
+impl Clock for Time {
+    fn unix_seconds(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(Instant::now().since_boot().as_millis()).unwrap_or(u64::MAX)
+    }
+}
