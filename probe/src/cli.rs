@@ -261,6 +261,8 @@ pub(crate) struct DiskOptions {
     pub(crate) smp_list: Vec<u32>,
     /// Also measure the Linux guest (always, but for `bench --quick`).
     pub(crate) linux: bool,
+    /// Also measure the file workloads (always, but for `bench --quick`: they take minutes).
+    pub(crate) files: bool,
 }
 
 /// `probe bench http`.
@@ -887,6 +889,7 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
         boards: Board::ALL.to_vec(),
         smp_list: vec![1, 2],
         linux: true,
+        files: true,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {

@@ -343,6 +343,7 @@ fn bench_disk_defaults_and_options() {
             boards: Board::ALL.to_vec(),
             smp_list: vec![1, 2],
             linux: true,
+            files: true,
         }
     );
     let options = disk("bench disk --board microvm --smp-list 4 --accel tcg");

@@ -294,7 +294,8 @@ boards at 1 and 4 CPUs, 10 boots; threads: microvm, 2 CPUs, with the thread-coun
 idle: both boards at 1 and 4 CPUs; disk: both boards at 1 and 2 CPUs). A benchmark that
 fails is reported and the others still run; the exit code is 1 if any failed.
   --quick   a short version for CI: no Linux guest, boot with 5 boots, threads without the
-            curve, idle on microvm at 1 CPU over 2 s, disk on microvm at 1 CPU
+            curve, idle on microvm at 1 CPU over 2 s, disk on microvm at 1 CPU without
+            the file workloads
 
 bench boot: for each board and CPU count, builds the stripped release `hello` (as `size`)
 and boots it --runs times: QEMU start to its first line and to QEMU's exit (timed by

@@ -78,13 +78,15 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
                 continue;
             }
         };
-        runs.push(files_run(
-            accel,
-            board,
-            options.smp_list[0],
-            &scratch.path().join("files.img"),
-            &mut notes,
-        ));
+        if options.files {
+            runs.push(files_run(
+                accel,
+                board,
+                options.smp_list[0],
+                &scratch.path().join("files.img"),
+                &mut notes,
+            ));
+        }
         for &smp in &options.smp_list {
             println!("probe: {EXAMPLE} on {board} with smp {smp} under {accel}");
             let metrics = measure(accel, board, &elf, smp, &image).map_err(|failure| {
