@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::accel::AccelChoice;
@@ -756,6 +757,22 @@ fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
     }
 }
 
+/// A whole number from 1 to `max` for `flag`, or the usage error that says so.
+fn count<T>(flag: &str, value: &str, max: T) -> Result<T, UsageError>
+where
+    T: FromStr + PartialOrd + From<u8> + Copy + fmt::Display,
+{
+    value
+        .parse()
+        .ok()
+        .filter(|n| (T::from(1)..=max).contains(n))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{flag} must be a whole number from 1 to {max}, not '{value}'"
+            ))
+        })
+}
+
 fn parse_bench_boot(args: &[String]) -> Result<Command, UsageError> {
     let mut boot = BootOptions::default();
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
@@ -768,19 +785,7 @@ fn parse_bench_boot(args: &[String]) -> Result<Command, UsageError> {
             "--accel" => boot.accel = parse_accel(&options.value(flag, inline)?)?,
             "--board" => boot.boards = parse_boards(&options.value(flag, inline)?)?,
             "--smp-list" => boot.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
-            "--runs" => {
-                let value = options.value(flag, inline)?;
-                boot.runs = value
-                    .parse()
-                    .ok()
-                    .filter(|runs| (1..=MAX_BOOT_RUNS).contains(runs))
-                    .ok_or_else(|| {
-                        UsageError(format!(
-                            "--runs must be a whole number from 1 to {MAX_BOOT_RUNS}, not \
-                             '{value}'"
-                        ))
-                    })?;
-            }
+            "--runs" => boot.runs = count(flag, &options.value(flag, inline)?, MAX_BOOT_RUNS)?,
             "--baseline" => boot.linux = parse_baseline(&options.value(flag, inline)?)?,
             "--linux-kernel" => {
                 boot.linux_kernel = Some(parse_kernel(&options.value(flag, inline)?)?)
@@ -858,18 +863,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
                 idle.boards = parse_boards(&value)?;
             }
             "--seconds" => {
-                let value = options.value(flag, inline)?;
-                idle.seconds = value
-                    .parse()
-                    .ok()
-                    .filter(|secs| (1..=MAX_IDLE_SECONDS).contains(secs))
-                    .ok_or_else(|| {
-                        UsageError(format!(
-                            "--seconds must be a whole number from 1 to {MAX_IDLE_SECONDS}, \
-                             not \
-                             '{value}'"
-                        ))
-                    })?;
+                idle.seconds = count(flag, &options.value(flag, inline)?, MAX_IDLE_SECONDS)?
             }
             "--smp-list" => idle.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
             "--baseline" => idle.linux = parse_baseline(&options.value(flag, inline)?)?,
@@ -930,17 +924,7 @@ fn parse_bench_http(args: &[String]) -> Result<Command, UsageError> {
             "--board" => http.boards = parse_boards(&options.value(flag, inline)?)?,
             "--smp-list" => http.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
             "--seconds" => {
-                let value = options.value(flag, inline)?;
-                http.seconds = value
-                    .parse()
-                    .ok()
-                    .filter(|secs| (1..=MAX_HTTP_SECONDS).contains(secs))
-                    .ok_or_else(|| {
-                        UsageError(format!(
-                            "--seconds must be a whole number from 1 to {MAX_HTTP_SECONDS}, \
-                             not '{value}'"
-                        ))
-                    })?;
+                http.seconds = count(flag, &options.value(flag, inline)?, MAX_HTTP_SECONDS)?
             }
             "--baseline" => http.linux = parse_baseline(&options.value(flag, inline)?)?,
             "--linux-kernel" => {
