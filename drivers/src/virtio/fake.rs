@@ -243,6 +243,15 @@ pub(crate) unsafe fn bytes<'a>(segment: Segment) -> &'a mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(segment.addr as *mut u8, segment.len) }
 }
 
+/// Reads a `T` at `offset` of a fake device's configuration space.
+pub(crate) fn read_config<T: FromBytes>(config: &[u8], offset: usize) -> Result<T, Error> {
+    let bytes = offset
+        .checked_add(size_of::<T>())
+        .and_then(|end| config.get(offset..end))
+        .ok_or(Error::ConfigSpaceTooSmall)?;
+    T::read_from_bytes(bytes).map_err(|_| Error::ConfigSpaceTooSmall)
+}
+
 impl State {
     /// Does one request (header, data, status) and writes its status; returns how many
     /// bytes the device wrote.
@@ -393,12 +402,7 @@ impl Transport for FakeTransport {
     }
 
     fn read_config_space<T: FromBytes + IntoBytes>(&self, offset: usize) -> Result<T, Error> {
-        let state = self.state();
-        let bytes = offset
-            .checked_add(size_of::<T>())
-            .and_then(|end| state.config.get(offset..end))
-            .ok_or(Error::ConfigSpaceTooSmall)?;
-        T::read_from_bytes(bytes).map_err(|_| Error::ConfigSpaceTooSmall)
+        read_config(&self.state().config, offset)
     }
 
     fn write_config_space<T: IntoBytes + Immutable>(

@@ -13,7 +13,7 @@ use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Trans
 use virtio_drivers::{Error, PhysAddr};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-use super::fake::{Queue, bytes, chain};
+use super::fake::{Queue, bytes, chain, read_config};
 
 const RECEIVE: usize = 0;
 const TRANSMIT: usize = 1;
@@ -251,12 +251,7 @@ impl Transport for FakeNetTransport {
     }
 
     fn read_config_space<T: FromBytes + IntoBytes>(&self, offset: usize) -> Result<T, Error> {
-        let state = self.state();
-        let bytes = offset
-            .checked_add(size_of::<T>())
-            .and_then(|end| state.config.get(offset..end))
-            .ok_or(Error::ConfigSpaceTooSmall)?;
-        T::read_from_bytes(bytes).map_err(|_| Error::ConfigSpaceTooSmall)
+        read_config(&self.state().config, offset)
     }
 
     fn write_config_space<T: IntoBytes + Immutable>(
