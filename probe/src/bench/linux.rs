@@ -19,7 +19,8 @@ use crate::children;
 use crate::disk::Bus;
 use crate::exit::GuestExit;
 use crate::linux::{
-    self, BEGIN, END, GuestFile, Image, Machine, Request, Scratch, Skipped, VFAT_MODULES, Workload,
+    self, BEGIN, END, GuestFile, Image, Kernel, Machine, Request, Scratch, Skipped, VFAT_MODULES,
+    Workload,
 };
 
 /// The C source of the threads benchmark, compiled on the host at bench time.
@@ -56,25 +57,17 @@ impl ThreadsBaseline {
 
 /// Checks the prerequisites, compiles the benchmark and builds the guest for `board`.
 pub(crate) fn threads_image(board: Board, kernel: Option<&Path>) -> Result<Image, Skipped> {
-    let checked = linux::check(Request {
-        kernel,
-        microvm: board == Board::Microvm,
-        static_c: true,
-    })?;
-    let binary = compile("threads", THREADS_C).map_err(Skipped::Failed)?;
+    let microvm = board == Board::Microvm;
+    let (checked, binary) = c_benchmark(kernel, microvm, "threads", THREADS_C, THREADS_BIN)?;
     let workload = Workload {
         command: THREADS_BIN.to_owned(),
-        files: vec![GuestFile {
-            path: THREADS_BIN.to_owned(),
-            contents: binary,
-            executable: true,
-        }],
+        files: vec![binary],
         ports: Vec::new(),
         disks: Vec::new(),
         disk_bus: Bus::Virtio,
         modules: Vec::new(),
     };
-    Image::build(&checked, board == Board::Microvm, &workload).map_err(Skipped::Failed)
+    Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
 }
 
 /// Checks the prerequisites, compiles the disk benchmark and builds the guest for
@@ -85,19 +78,10 @@ pub(crate) fn disk_image(
     disk: &Path,
 ) -> Result<Image, Skipped> {
     let microvm = boards.contains(&Board::Microvm);
-    let checked = linux::check(Request {
-        kernel,
-        microvm,
-        static_c: true,
-    })?;
-    let binary = compile("disk", DISK_C).map_err(Skipped::Failed)?;
+    let (checked, binary) = c_benchmark(kernel, microvm, "disk", DISK_C, DISK_BIN)?;
     let workload = Workload {
         command: DISK_BIN.to_owned(),
-        files: vec![GuestFile {
-            path: DISK_BIN.to_owned(),
-            contents: binary,
-            executable: true,
-        }],
+        files: vec![binary],
         ports: Vec::new(),
         disks: vec![disk.to_path_buf()],
         disk_bus: Bus::Virtio,
@@ -115,20 +99,11 @@ pub(crate) fn files_image(
     disk: &Path,
 ) -> Result<Image, Skipped> {
     let microvm = board == Board::Microvm;
-    let checked = linux::check(Request {
-        kernel,
-        microvm,
-        static_c: true,
-    })?;
-    let binary = compile("files", FILES_C).map_err(Skipped::Failed)?;
+    let (checked, binary) = c_benchmark(kernel, microvm, "files", FILES_C, FILES_BIN)?;
     let (bus, device) = files_disk(board);
     let workload = Workload {
         command: format!("mkdir -p /mnt && mount -t vfat {device} /mnt && {FILES_BIN} /mnt"),
-        files: vec![GuestFile {
-            path: FILES_BIN.to_owned(),
-            contents: binary,
-            executable: true,
-        }],
+        files: vec![binary],
         ports: Vec::new(),
         disks: vec![disk.to_path_buf()],
         disk_bus: bus,
@@ -143,6 +118,29 @@ pub(crate) fn files_disk(board: Board) -> (Bus, &'static str) {
         Board::Microvm => (Bus::Virtio, "/dev/vda"),
         Board::QemuPc => (Bus::Ide, "/dev/sda"),
     }
+}
+
+/// Checks the prerequisites of a Linux guest (for microvm too when `microvm`) that runs a
+/// static C benchmark, and compiles the benchmark `name` to the guest file `path`.
+fn c_benchmark(
+    kernel: Option<&Path>,
+    microvm: bool,
+    name: &str,
+    text: &str,
+    path: &str,
+) -> Result<(Kernel, GuestFile), Skipped> {
+    let checked = linux::check(Request {
+        kernel,
+        microvm,
+        static_c: true,
+    })?;
+    let contents = compile(name, text).map_err(Skipped::Failed)?;
+    let binary = GuestFile {
+        path: path.to_owned(),
+        contents,
+        executable: true,
+    };
+    Ok((checked, binary))
 }
 
 /// `gcc -static -O2 -pthread` of the benchmark `name`, in a scratch directory.

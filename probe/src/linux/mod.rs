@@ -29,7 +29,7 @@ pub(crate) use initramfs::{BEGIN, END, VFAT_MODULES};
 use crate::accel::Accel;
 use crate::board::Board;
 use crate::disk::{Bus, uncached_args};
-use crate::linux::kernel::Kernel;
+pub(crate) use crate::linux::kernel::Kernel;
 use crate::linux::prereq::{BUSYBOX, ThisHost, Wants};
 use crate::qemu::{BARE_MACHINE, LaunchError, Running};
 use crate::tsc::host_tsc_khz;
