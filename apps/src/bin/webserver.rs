@@ -77,15 +77,14 @@ fn main() -> Result<(), Error> {
         Ok(config) => config.address.to_string(),
         Err(_) => "(no address from DHCP yet)".to_string(),
     };
+    let cores = thread::available_cores();
     kernel::println!(
-        "webserver: serving {folder} on http://{address}:{port}/ with {} cores, at most {max} connections",
-        thread::available_cores()
+        "webserver: serving {folder} on http://{address}:{port}/ with {cores} cores, at most {max} connections"
     );
     let config = Config {
         root,
         ..Config::default()
     };
-    let cores = thread::available_cores();
     for (n, accepted) in (0..).zip(listener.incoming()) {
         let stream = match accepted {
             Ok(stream) => stream,
