@@ -74,9 +74,9 @@ impl Default for Config {
 /// One request as the access log shows it.
 #[derive(Clone, Copy, Debug)]
 pub struct Logged<'a> {
-    /// The method, as sent.
+    /// The method, as sent; empty for a request refused before it was parsed.
     pub method: &'a str,
-    /// The target, as sent.
+    /// The target, as sent; empty for a request refused before it was parsed.
     pub target: &'a [u8],
     /// The status answered.
     pub status: Status,
@@ -102,7 +102,7 @@ pub enum End {
     DiskFailed,
 }
 
-/// Serves `conn` until it ends; `log` sees every answered request.
+/// Serves `conn` until it ends; `log` sees every answered request, refused ones too.
 pub fn serve<C: Connection, V: Volume>(
     conn: &mut C,
     volume: &mut V,
@@ -121,7 +121,7 @@ pub fn serve<C: Connection, V: Volume>(
             Ok(Parse::Complete { request, head_len }) => (request, head_len),
             // The parser refuses only a head longer than the buffer, which never holds one.
             Ok(Parse::Incomplete) if filled == buf.len() => {
-                return refuse(conn, Status::HeaderFieldsTooLarge, clock, &mut out);
+                return refuse(conn, Status::HeaderFieldsTooLarge, clock, &mut out, log);
             }
             Ok(Parse::Incomplete) => {
                 let timeout = match started {
@@ -130,7 +130,7 @@ pub fn serve<C: Connection, V: Volume>(
                         let deadline = at.saturating_add(config.request_timeout_ms);
                         match deadline.checked_sub(clock.millis()) {
                             Some(left) if left > 0 => left,
-                            _ => return refuse(conn, Status::RequestTimeout, clock, &mut out),
+                            _ => return refuse(conn, Status::RequestTimeout, clock, &mut out, log),
                         }
                     }
                 };
@@ -146,13 +146,13 @@ pub fn serve<C: Connection, V: Volume>(
                         return End::Idle;
                     }
                     Err(e) if e.kind() == ErrorKind::TimedOut => {
-                        return refuse(conn, Status::RequestTimeout, clock, &mut out);
+                        return refuse(conn, Status::RequestTimeout, clock, &mut out, log);
                     }
                     Err(_) => return End::Broken,
                 }
                 continue;
             }
-            Err(refusal) => return refuse(conn, refusal.status, clock, &mut out),
+            Err(refusal) => return refuse(conn, refusal.status, clock, &mut out, log),
         };
         out.clear();
         let mut lookup = |path: &str| volume.lookup(path);
@@ -163,10 +163,25 @@ pub fn serve<C: Connection, V: Volume>(
             &mut lookup,
             &mut out,
         );
+        // The body's first chunk is read before the head goes out, so a disk that fails on
+        // a file (most files are one chunk) still gets its 500.
         let mut file = None;
+        let mut first = 0;
         if let Some(body) = &answer.body {
-            match open_at(volume, &body.path, body.offset) {
-                Ok(opened) => file = Some(opened),
+            chunk.resize(config.chunk.max(512), 0);
+            let want = usize::try_from(body.len).map_or(chunk.len(), |len| len.min(chunk.len()));
+            // A file that fails or ends before its length is a failed disk.
+            let read = open_at(volume, &body.path, body.offset).and_then(|mut opened| match opened
+                .read_exact(&mut chunk[..want])
+            {
+                Ok(()) => Ok(opened),
+                Err(_) => Err(Missing::Failed),
+            });
+            match read {
+                Ok(opened) => {
+                    file = Some(opened);
+                    first = want;
+                }
                 Err(_) => {
                     out.clear();
                     answer = error(
@@ -184,9 +199,11 @@ pub fn serve<C: Connection, V: Volume>(
         }
         let mut sent = 0;
         if let (Some(file), Some(body)) = (&mut file, &answer.body) {
-            chunk.resize(config.chunk.max(512), 0);
-            match send(conn, file, body.len, &mut chunk) {
-                Ok(n) => sent = n,
+            if conn.write_all(&chunk[..first]).is_err() {
+                return End::Broken;
+            }
+            match send(conn, file, body.len - first as u64, &mut chunk) {
+                Ok(n) => sent = first as u64 + n,
                 Err(end) => return end,
             }
         }
@@ -224,16 +241,24 @@ pub fn serve<C: Connection, V: Volume>(
     }
 }
 
+/// Answers a request refused before it was parsed, logs it, and ends the connection.
 fn refuse<C: Connection>(
     conn: &mut C,
     status: Status,
     clock: &dyn Clock,
     out: &mut Vec<u8>,
+    log: &mut dyn FnMut(&Logged<'_>),
 ) -> End {
     out.clear();
     error(status, clock.unix_seconds(), false, false, out);
     // The connection closes either way; a client gone already changes nothing.
     let _ = conn.write_all(out).and_then(|()| conn.flush());
+    log(&Logged {
+        method: "",
+        target: b"",
+        status,
+        bytes: 0,
+    });
     End::Refused(status)
 }
 
@@ -361,11 +386,13 @@ mod tests {
     struct Disk {
         files: BTreeMap<String, Vec<u8>>,
         fail_open: bool,
+        fail_read: bool,
     }
 
     struct OpenFile {
         data: Vec<u8>,
         at: usize,
+        fail: bool,
     }
 
     impl ErrorType for OpenFile {
@@ -374,6 +401,9 @@ mod tests {
 
     impl Read for OpenFile {
         fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+            if self.fail {
+                return Err(ErrorKind::Other);
+            }
             let n = buf.len().min(self.data.len() - self.at);
             buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
             self.at += n;
@@ -412,7 +442,11 @@ mod tests {
                 return Err(Missing::Failed);
             }
             let data = self.files.get(path).ok_or(Missing::NotFound)?.clone();
-            Ok(OpenFile { data, at: 0 })
+            Ok(OpenFile {
+                data,
+                at: 0,
+                fail: self.fail_read,
+            })
         }
     }
 
@@ -424,6 +458,7 @@ mod tests {
                 ("/big.bin".into(), big),
             ]),
             fail_open: false,
+            fail_read: false,
         }
     }
 
@@ -484,7 +519,7 @@ mod tests {
         let bytes: Vec<(u64, &[u8])> = GET.chunks(1).map(|b| (2_000, b)).collect();
         let (end, client, statuses, now) = run(&bytes, &mut disk());
         assert_eq!(end, End::Refused(Status::RequestTimeout));
-        assert!(statuses.is_empty());
+        assert_eq!(statuses, [Status::RequestTimeout]);
         assert!(
             client
                 .text()
@@ -512,8 +547,9 @@ mod tests {
 
     #[test]
     fn refusals_close_the_connection() {
-        let (end, client, _, _) = run(&[(0, b"BAD\r\n\r\n"), (0, GET)], &mut disk());
+        let (end, client, statuses, _) = run(&[(0, b"BAD\r\n\r\n"), (0, GET)], &mut disk());
         assert_eq!(end, End::Refused(Status::BadRequest));
+        assert_eq!(statuses, [Status::BadRequest], "logged once");
         assert!(client.text().ends_with("\r\n\r\n400 Bad Request\n"));
         let (end, _, _, _) = run(&[(0, b"GET / HTTP/1.1\r\nHo")], &mut disk());
         assert_eq!(end, End::Broken, "closed in the middle of a head");
@@ -547,5 +583,22 @@ mod tests {
         assert_eq!(statuses, [Status::InternalServerError]);
         assert_eq!(end, End::Done);
         assert!(client.text().contains("Connection: close"));
+    }
+
+    #[test]
+    fn a_file_the_disk_cannot_read_gets_500_before_any_byte_of_it() {
+        let mut failing = Disk {
+            fail_read: true,
+            ..disk()
+        };
+        let (end, client, statuses, _) = run(&[(0, GET)], &mut failing);
+        assert_eq!(statuses, [Status::InternalServerError]);
+        assert_eq!(end, End::Done);
+        assert!(
+            client.text().starts_with("HTTP/1.1 500 "),
+            "{}",
+            client.text()
+        );
+        assert!(!client.text().contains("<h1>"));
     }
 }
