@@ -2,7 +2,8 @@
 //!
 //! Command line: `root=/site` serves that folder (default: the whole volume), `port=8080`
 //! listens there (default 80), `max_conns=N` caps open connections (default: by memory,
-//! at most 1024; the next one gets 503). `log=info` logs one line per request.
+//! at most 1024; the next one gets 503), `request_timeout=S` gives a request's head S
+//! seconds to arrive before 408 (default 10). `log=info` logs one line per request.
 //!
 //! The main thread accepts; each connection gets a thread of its own, placed on the cores
 //! in turn, so every core serves. The HTTP rules live in the `httpd` crate, tested and
@@ -71,6 +72,16 @@ fn main() -> Result<(), Error> {
             .ok_or_else(|| Error(format!("max_conns={n}: not a positive number")))?,
         None => (kernel::system::heap().free / CONNECTION_COST).clamp(4, MAX_CONNECTIONS),
     };
+    let defaults = Config::default();
+    let request_timeout_ms = match kernel::env::param("request_timeout") {
+        None => defaults.request_timeout_ms,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=3600).contains(s))
+            .map(|s| s * 1000)
+            .ok_or_else(|| Error(format!("request_timeout={s}: not 1 to 3600 seconds")))?,
+    };
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
         .map_err(|e| Error(format!("cannot listen on port {port}: {e}")))?;
     let address = match net::wait_for_config(DHCP_WAIT) {
@@ -83,7 +94,8 @@ fn main() -> Result<(), Error> {
     );
     let config = Config {
         root,
-        ..Config::default()
+        request_timeout_ms,
+        ..defaults
     };
     for (n, accepted) in (0..).zip(listener.incoming()) {
         let stream = match accepted {
@@ -107,11 +119,22 @@ fn main() -> Result<(), Error> {
                 let mut stream = Stream(stream);
                 let peer = stream.0.peer_addr().ok();
                 let mut log = |logged: &httpd::serve::Logged<'_>| {
+                    if !log::log_enabled!(log::Level::Info) {
+                        return;
+                    }
+                    // A request refused before it was parsed shows as "-".
+                    let request = if logged.method.is_empty() {
+                        String::from("-")
+                    } else {
+                        format!(
+                            "{} {}",
+                            logged.method,
+                            String::from_utf8_lossy(logged.target)
+                        )
+                    };
                     log::info!(
-                        "{} \"{} {}\" {} {}",
+                        "{} \"{request}\" {} {}",
                         Peer(peer),
-                        logged.method,
-                        String::from_utf8_lossy(logged.target),
                         logged.status.code(),
                         logged.bytes
                     );
