@@ -96,6 +96,7 @@ fn disks_are_kept_in_order_environment_first() {
     let disk = |file: &str, bus| Disk {
         file: PathBuf::from(file),
         bus,
+        faults: None,
     };
     assert_eq!(
         options.disks,

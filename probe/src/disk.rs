@@ -43,6 +43,8 @@ impl fmt::Display for Bus {
 pub(crate) struct Disk {
     pub(crate) file: PathBuf,
     pub(crate) bus: Bus,
+    /// QEMU's blkdebug rules the image is read through, for a test that makes reads fail.
+    pub(crate) faults: Option<PathBuf>,
 }
 
 impl Disk {
@@ -51,6 +53,7 @@ impl Disk {
         Disk {
             file,
             bus: Bus::Virtio,
+            faults: None,
         }
     }
 
@@ -151,8 +154,12 @@ pub(crate) fn disk_args(board: Board, disks: &[Disk], first_ide: usize) -> Vec<O
     let mut args = Vec::new();
     let mut ide = first_ide;
     for (index, disk) in disks.iter().enumerate() {
+        let file = match &disk.faults {
+            Some(rules) => format!("blkdebug:{}:{}", rules.display(), disk.file.display()),
+            None => disk.file.to_string_lossy().into_owned(),
+        };
         // QEMU's option syntax: a comma inside a value is written twice.
-        let file = disk.file.to_string_lossy().replace(',', ",,");
+        let file = file.replace(',', ",,");
         args.push("-drive".into());
         args.push(format!("file={file},format=raw,if=none,id=disk{index}").into());
         let device = match (disk.bus, board) {

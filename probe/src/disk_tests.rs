@@ -12,6 +12,7 @@ fn disk(file: &str, bus: Bus) -> Disk {
     Disk {
         file: PathBuf::from(file),
         bus,
+        faults: None,
     }
 }
 
@@ -21,6 +22,17 @@ fn joined(board: Board, disks: &[Disk]) -> String {
         .map(|arg| arg.to_string_lossy().into_owned())
         .collect();
     words.join(" ")
+}
+
+#[test]
+fn a_disk_with_faults_is_read_through_blkdebug() {
+    let mut faulty = disk("/d/a,b.img", Bus::Virtio);
+    faulty.faults = Some(PathBuf::from("/d/rules.conf"));
+    assert_eq!(
+        joined(Board::Microvm, &[faulty]),
+        "-drive file=blkdebug:/d/rules.conf:/d/a,,b.img,format=raw,if=none,id=disk0 \
+         -device virtio-blk-device,drive=disk0"
+    );
 }
 
 #[test]
@@ -109,6 +121,7 @@ fn boards_refuse_disks_they_cannot_take() {
     let at = |bus| Disk {
         file: file.clone(),
         bus,
+        faults: None,
     };
     assert_eq!(
         check(Board::Microvm, &[at(Bus::Virtio), at(Bus::Ide)]),

@@ -586,6 +586,7 @@ mod tests {
             disks: vec![Disk {
                 file: PathBuf::from("/d/a.img"),
                 bus: Bus::Ide,
+                faults: None,
             }],
             boot: Boot::Disk(Bus::Ide, None),
             ..MachineVariant::default()

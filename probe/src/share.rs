@@ -167,6 +167,7 @@ pub(crate) fn prepare(
             disk: Disk {
                 file,
                 bus: share.bus,
+                faults: None,
             },
             _scratch: scratch,
         });
