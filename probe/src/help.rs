@@ -199,7 +199,13 @@ datagrams through the forwarded port and checks each echo byte for byte. The net
 (net-virtio on both boards, net-e1000 on qemu-pc; -smp4 too) boot the `net` suite with TCP
 ports 7 and 8 and UDP port 7 forwarded: its host peer checks TCP echo (1 MiB, 16
 connections at once) and UDP echo byte for byte, then has the guest connect out to a server
-on the host. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+on the host. The web-* cases (web-virtio-smp2 on both boards, web-e1000 on qemu-pc) boot
+the `webserver` with root=/site of a 32 MiB FAT image holding the sample site, a 16 MiB
+file and a file planted outside /site, read through QEMU's blkdebug so that one file's
+sector fails; with TCP port 80 forwarded, probe's HTTP client checks every status, the
+headers, bodies byte for byte, pipelining, ranges, traversal attempts and the 500, then
+the access log (one line per request at log=info, none at log=warn), and stops the server.
+Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 

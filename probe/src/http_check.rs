@@ -10,11 +10,15 @@
 //! appearing. It knows nothing of the server's code: what it expects comes from the RFCs and
 //! the files on the host.
 
+use std::cell::Cell;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use crate::net::{Forwarded, Protocol};
+use crate::suite::AfterRun;
 
 /// What the server serves, as the client checks it.
 #[derive(Clone, Debug)]
@@ -37,14 +41,20 @@ pub(crate) struct Site {
 pub(crate) const PLANTED_NAME: &str = "secret.txt";
 /// Its content, which no answer may contain.
 pub(crate) const PLANTED: &[u8] = b"PLANTED-OUTSIDE-THE-ROOT 7f3a9c0e5b2d\n";
+/// The file [`lay_out`] adds to the site for the disk to fail on: the guest case makes
+/// reading its first sector fail (QEMU's blkdebug), finding the sector by this content.
+pub(crate) const BROKEN_NAME: &str = "broken.txt";
+/// Its content: found at a sector's start nowhere else on the volume.
+pub(crate) const BROKEN: &[u8] = b"THE-DISK-FAILS-ON-THIS-SECTOR 91c4e2a7\n";
 /// The large file [`lay_out`] adds to the site, checked byte for byte.
 pub(crate) const LARGE_NAME: &str = "big.bin";
 /// Its length: 16 MiB, as the issue asks.
 pub(crate) const LARGE_LEN: usize = 16 * 1024 * 1024;
 
 /// Lays out a volume for the checks in the empty folder `volume`: `site/`, a copy of the
-/// sample site `sample` with the large file added, and the planted file beside it. The
-/// server serves `site` (`root=/site`); the returned `Site` says what the client expects.
+/// sample site `sample` with the large file and the file the disk fails on added, and the
+/// planted file beside it. The server serves `site` (`root=/site`); the returned `Site`
+/// says what the client expects.
 pub(crate) fn lay_out(
     sample: &Path,
     volume: &Path,
@@ -56,13 +66,14 @@ pub(crate) fn lay_out(
         fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
     };
     write(site.join(LARGE_NAME), &large_contents())?;
+    write(site.join(BROKEN_NAME), BROKEN)?;
     write(volume.join(PLANTED_NAME), PLANTED)?;
     Ok(Site {
         folder: site,
         large: Some(format!("/{LARGE_NAME}")),
         planted_name: PLANTED_NAME.to_owned(),
         planted: PLANTED.to_vec(),
-        failing: None,
+        failing: Some(format!("/{BROKEN_NAME}")),
         request_timeout,
     })
 }
@@ -72,13 +83,23 @@ fn sample_site() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/site")
 }
 
-/// How long the web server gives a request's head by default (`httpd`'s `Config`).
-const GUEST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the guest's web server gives a request's head: its case passes
+/// `request_timeout=1`, so the 408 check takes a second, not the default ten.
+pub(crate) const GUEST_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Fills the folder a guest case's FAT image is made from (a suite's `Fill`): the sample
 /// site with the large file under `/site`, the planted file at the root.
 pub(crate) fn fill_volume(dir: &Path) -> Result<(), String> {
     lay_out(&sample_site(), dir, GUEST_REQUEST_TIMEOUT).map(drop)
+}
+
+/// The guest cases' host peer: the checks against the web server behind the forwarded
+/// port 80.
+pub(crate) fn guest_peer(forwarded: &Forwarded) -> Result<(), String> {
+    let port = forwarded
+        .port(Protocol::Tcp, 80)
+        .ok_or("tcp:80 is not forwarded")?;
+    check_guest(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 /// The host side of the guest case: runs every check against the web server at `addr`,
@@ -153,11 +174,16 @@ const CHECKS: &[(&str, Check)] = &[
     ("keep-alive and close", keep_alive),
     ("traversal", traversal),
     ("500 disk error", disk_error),
+    ("answers counted", answers_counted),
 ];
 
 /// Runs every check against the server at `addr`; one outcome per check, in order.
 pub(crate) fn check(addr: SocketAddr, site: &Site) -> Vec<Outcome> {
-    let client = Client { addr, site };
+    let client = Client {
+        addr,
+        site,
+        answers: Cell::new(0),
+    };
     CHECKS
         .iter()
         .map(|(name, check)| Outcome {
@@ -173,10 +199,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 struct Client<'a> {
     addr: SocketAddr,
     site: &'a Site,
+    /// The responses received so far: one access-log line each.
+    answers: Cell<usize>,
 }
 
 impl Client<'_> {
-    fn connect(&self) -> Result<Conn, String> {
+    fn connect(&self) -> Result<Conn<'_>, String> {
         let stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(10))
             .map_err(|e| format!("connect to {}: {e}", self.addr))?;
         stream
@@ -187,6 +215,7 @@ impl Client<'_> {
             stream,
             pending: Vec::new(),
             raw: Vec::new(),
+            answers: &self.answers,
         })
     }
 
@@ -211,15 +240,17 @@ impl Client<'_> {
     }
 }
 
-struct Conn {
+struct Conn<'a> {
     stream: TcpStream,
     /// Bytes read past the last response.
     pending: Vec<u8>,
     /// Every byte received, for the traversal check.
     raw: Vec<u8>,
+    /// The client's count of responses.
+    answers: &'a Cell<usize>,
 }
 
-impl Conn {
+impl Conn<'_> {
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream
             .write_all(bytes)
@@ -258,6 +289,7 @@ impl Conn {
             }
         };
         let head: Vec<u8> = self.pending.drain(..head_end).collect();
+        self.answers.set(self.answers.get() + 1);
         let mut response = Response::parse(&head)?;
         let len = match response.header("content-length") {
             Some(value) => Some(
@@ -424,7 +456,10 @@ fn small_paths(client: &Client<'_>) -> Result<Vec<String>, String> {
                     .map_err(|e| e.to_string())?
                     .to_string_lossy()
                     .into_owned();
-                paths.push(format!("/{relative}"));
+                let path = format!("/{relative}");
+                if client.site.failing.as_ref() != Some(&path) {
+                    paths.push(path);
+                }
             }
         }
     }
@@ -790,6 +825,60 @@ fn disk_error(client: &Client<'_>) -> Result<(), String> {
     // The server is still there for the next client.
     client.get("/hello.txt", "")?.expect(200).map(|_| ())
 }
+
+/// The target of the last request, which tells the access-log check how many responses
+/// came before it: `/http-check-done?answers=N`.
+pub(crate) const DONE_TARGET: &str = "/http-check-done?answers=";
+
+/// Asks for [`DONE_TARGET`] with the count of responses so far (a 404).
+fn answers_counted(client: &Client<'_>) -> Result<(), String> {
+    let target = format!("{DONE_TARGET}{}", client.answers.get());
+    client.get(&target, "")?.expect(404).map(|_| ())
+}
+
+/// What is wrong with the guest's access log in `console`: at `log=info` one line per
+/// response the client got before [`DONE_TARGET`] (plus its own), at `log=warn` none.
+pub(crate) fn access_log_problems(console: &str, logged: bool) -> Vec<String> {
+    let lines: Vec<&str> = console
+        .lines()
+        .filter(|line| line.contains(ACCESS_LOG_LINE))
+        .collect();
+    if !logged {
+        return match lines.first() {
+            None => Vec::new(),
+            Some(first) => vec![format!(
+                "{} access-log lines at log=warn, the first: {first:?}",
+                lines.len()
+            )],
+        };
+    }
+    let done = lines.iter().find_map(|line| {
+        let (_, after) = line.split_once(DONE_TARGET)?;
+        after.split(['"', ' ']).next()?.parse::<usize>().ok()
+    });
+    match done {
+        None => vec![format!(
+            "no access-log line for {DONE_TARGET}N among {} lines",
+            lines.len()
+        )],
+        Some(answers) if lines.len() == answers + 1 => Vec::new(),
+        Some(answers) => vec![format!(
+            "{} access-log lines for {} requests",
+            lines.len(),
+            answers + 1
+        )],
+    }
+}
+
+/// The check after a web server case: its access log (`log=info` among its arguments, or
+/// not) against the count of answers the client got.
+pub(crate) fn after_run(run: &AfterRun<'_>) -> Vec<String> {
+    let logged = run.case.args.iter().any(|arg| arg == "log=info");
+    access_log_problems(&String::from_utf8_lossy(run.console), logged)
+}
+
+/// What marks a line of the web server's access log on the console.
+const ACCESS_LOG_LINE: &str = " INFO  webserver: ";
 
 /// Prints the outcomes, one line each; `Ok(())` when all passed.
 pub(crate) fn report(outcomes: &[Outcome]) -> Result<(), String> {

@@ -8,13 +8,14 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use embedded_io::{ErrorKind, ErrorType};
 use httpd::response::{Found, Missing};
 use httpd::serve::{Clock, Config, Connection, Volume, serve};
 
-use super::{LARGE_LEN, Outcome, PLANTED, Site, check, lay_out, report};
+use super::{LARGE_LEN, Outcome, PLANTED, Site, access_log_problems, check, lay_out, report};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -34,8 +35,7 @@ impl Fixture {
         ));
         let _ = fs::remove_dir_all(&volume);
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/site");
-        let mut site = lay_out(&sample, &volume, REQUEST_TIMEOUT).unwrap();
-        site.failing = Some("/broken.txt".into());
+        let site = lay_out(&sample, &volume, REQUEST_TIMEOUT).unwrap();
         Self { volume, site }
     }
 }
@@ -183,13 +183,20 @@ impl Clock for HostClock {
 
 /// Serves `volume`'s `site` folder with httpd on a free port, a thread per connection.
 fn start_httpd(volume: &Path, corrupt: Option<&str>) -> SocketAddr {
-    start_httpd_with(volume, corrupt, REQUEST_TIMEOUT)
+    start_httpd_with(volume, corrupt, REQUEST_TIMEOUT).0
 }
 
-/// The same, with httpd's request timeout `request_timeout`.
-fn start_httpd_with(volume: &Path, corrupt: Option<&str>, request_timeout: Duration) -> SocketAddr {
+/// The same, with httpd's request timeout `request_timeout`; also returns the access log,
+/// one line per request as the guest's web server prints it.
+fn start_httpd_with(
+    volume: &Path,
+    corrupt: Option<&str>,
+    request_timeout: Duration,
+) -> (SocketAddr, Arc<Mutex<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let access_log = Arc::new(Mutex::new(String::new()));
+    let log = access_log.clone();
     let volume = volume.to_path_buf();
     let corrupt = corrupt.map(str::to_string);
     let config = Config {
@@ -207,15 +214,25 @@ fn start_httpd_with(volume: &Path, corrupt: Option<&str>, request_timeout: Durat
                 corrupt: corrupt.clone(),
             };
             let config = config.clone();
+            let log = log.clone();
             std::thread::spawn(move || {
                 let clock = HostClock(Instant::now());
                 let mut stream = Stream(stream);
-                serve(&mut stream, &mut folder, &config, &clock, &mut |_| {});
+                serve(&mut stream, &mut folder, &config, &clock, &mut |logged| {
+                    let line = format!(
+                        "[    1.000000] INFO  webserver: 127.0.0.1:1 \"{} {}\" {} {}\n",
+                        logged.method,
+                        String::from_utf8_lossy(logged.target),
+                        logged.status.code(),
+                        logged.bytes
+                    );
+                    log.lock().unwrap().push_str(&line);
+                });
                 linger(stream.0);
             });
         }
     });
-    addr
+    (addr, access_log)
 }
 
 /// Closes as RFC 9112 §9.6 asks: closing with unread request bytes would send a reset that
@@ -342,8 +359,40 @@ fn the_guest_side_checks_a_volume_fill_volume_made() {
         fs::metadata(volume.join("site/big.bin")).unwrap().len(),
         LARGE_LEN as u64
     );
-    let addr = start_httpd_with(&volume, None, Duration::from_secs(10));
+    let (addr, log) = start_httpd_with(&volume, None, super::GUEST_REQUEST_TIMEOUT);
     super::check_guest(addr).unwrap();
+    // httpd logs every request once, refused ones too.
+    let log = log.lock().unwrap().clone();
+    assert_eq!(access_log_problems(&log, true), Vec::<String>::new());
+    assert!(log.contains("\"GET /big.bin\" 200 16777216\n"), "{log}");
+    assert!(log.contains("\" \" 408 0\n"), "{log}");
+    assert_eq!(access_log_problems(&log, false).len(), 1);
+}
+
+#[test]
+fn the_access_log_holds_one_line_per_answer() {
+    let line = |target: &str| {
+        format!("[    2.5] INFO  webserver: 10.0.2.2:40000 \"GET {target}\" 404 0\n")
+    };
+    let done = line("/http-check-done?answers=2");
+    let two = format!("{}{}", line("/a"), line("/b"));
+    let banner = "webserver: serving /site on http://10.0.2.15:80/\n";
+    let good = format!("{banner}{two}{done}");
+    assert!(access_log_problems(&good, true).is_empty());
+    assert!(access_log_problems(banner, false).is_empty());
+    assert_eq!(
+        access_log_problems(&format!("{two}{}", line("/b")), true),
+        ["no access-log line for /http-check-done?answers=N among 3 lines"]
+    );
+    assert_eq!(
+        access_log_problems(&format!("{two}{}{done}", line("/b")), true),
+        ["4 access-log lines for 3 requests"]
+    );
+    assert_eq!(
+        access_log_problems(&format!("{}{done}", line("/a")), true),
+        ["2 access-log lines for 3 requests"]
+    );
+    assert_eq!(access_log_problems(&good, false).len(), 1);
 }
 
 #[test]

@@ -22,10 +22,7 @@ mod fs_suite;
 mod gdb;
 mod guest;
 mod help;
-// The web server's conformance checks: run against httpd on the host, and against the
-// guest by its case.
 mod hostnet;
-#[cfg(test)]
 mod http_check;
 mod image;
 mod lint;

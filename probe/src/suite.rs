@@ -6,7 +6,7 @@
 //! their cases in `fixed_cases`.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use fatfs::FatType;
 
@@ -16,6 +16,7 @@ use crate::disk::{Bus, DiskSpec, check_images, suite_writes};
 use crate::fat::{Format, Layout};
 use crate::fs_suite;
 use crate::hostnet;
+use crate::http_check;
 use crate::net::{Forward, Forwarded, Nic};
 use crate::qemu::{Boot, Damage, MachineVariant};
 
@@ -56,6 +57,8 @@ pub(crate) enum CaseImage {
 pub(crate) struct CaseDisk {
     pub(crate) image: CaseImage,
     pub(crate) bus: Bus,
+    /// Reads of the sector that starts with these bytes fail (QEMU's blkdebug).
+    pub(crate) failing: Option<&'static [u8]>,
 }
 
 /// What a check after the run sees.
@@ -66,6 +69,8 @@ pub(crate) struct AfterRun<'a> {
     pub(crate) smp: u32,
     /// The case's disk images, in order, as the guest left them.
     pub(crate) images: &'a [PathBuf],
+    /// What the guest printed.
+    pub(crate) console: &'a [u8],
     /// The host's clock just before QEMU started and just after it ended.
     pub(crate) started: SystemTime,
     pub(crate) ended: SystemTime,
@@ -113,6 +118,9 @@ pub(crate) struct Case {
     pub(crate) halts: bool,
     /// A NIC on QEMU user networking, and the host-side peer that talks to the guest.
     pub(crate) net: Option<NetCase>,
+    /// The least time the case gets, when `--timeout` is shorter (`--timeout 0` still
+    /// means no limit).
+    pub(crate) min_timeout: Option<Duration>,
 }
 
 /// A case's network: the NIC, the guest ports forwarded to free host ports, and the host's
@@ -174,6 +182,7 @@ impl Case {
             wall_clock: false,
             halts: false,
             net: None,
+            min_timeout: None,
         }
     }
 
@@ -223,6 +232,7 @@ impl Case {
             .map(|spec| CaseDisk {
                 image: CaseImage::Pattern(spec),
                 bus: Bus::Virtio,
+                failing: None,
             })
             .collect();
         case.after = Some(check_pattern_disks);
@@ -245,9 +255,44 @@ impl Case {
                 fill: Some(fs_suite::fill),
             },
             bus,
+            failing: None,
         }];
         case.after = Some(fs_suite::check);
         case.default = FS_CASES_BY_DEFAULT;
+        case
+    }
+
+    /// The web server on `nic` and `cpus` cores, serving `root=/site` of a FAT volume
+    /// `http_check` laid out, whose disk fails on one file's sector; `http_check` checks it
+    /// through port 80, and its access log afterwards (one line per answer at `log=info`,
+    /// none at `log=warn`). The server runs until probe stops it.
+    fn web(name: &str, nic: Nic, cpus: u32, level: &str) -> Self {
+        let logged = level == "log=info";
+        let expect: &[&'static str] = if logged {
+            &[http_check::DONE_TARGET]
+        } else {
+            &[]
+        };
+        let mut case = Case::new(name, TargetKind::Bin, "webserver", 0, expect)
+            .smp(cpus)
+            .args(&["root=/site", "request_timeout=1", level])
+            .net(nic, "tcp:80", WEB_READY, HTTP_CHECK)
+            .halting();
+        // A debug build sends the 16 MiB file at a few hundred KiB/s under TCG.
+        case.min_timeout = Some(WEB_TIMEOUT);
+        case.disks = vec![CaseDisk {
+            image: CaseImage::Fat {
+                format: Format {
+                    bytes: 32 << 20,
+                    layout: Layout::WholeDisk,
+                    fat: None,
+                },
+                fill: Some(http_check::fill_volume),
+            },
+            bus: Bus::Virtio,
+            failing: Some(http_check::BROKEN),
+        }];
+        case.after = Some(http_check::after_run);
         case
     }
 
@@ -849,8 +894,24 @@ fn fixed_cases() -> Vec<Case> {
         Case::net_suite("net-virtio-smp4", Nic::Virtio, 4),
         Case::net_suite("net-e1000", Nic::E1000, 1).only_on(Board::QemuPc),
         Case::net_suite("net-e1000-smp4", Nic::E1000, 4).only_on(Board::QemuPc),
+        // The web server from outside: every status, headers, bodies byte for byte (16 MiB
+        // too), pipelining, ranges, traversal attempts, a disk error, the access log.
+        Case::web("web-virtio-smp2", Nic::Virtio, 2, "log=info"),
+        Case::web("web-e1000", Nic::E1000, 1, "log=warn").only_on(Board::QemuPc),
     ]
 }
+
+/// The web server cases' least timeout.
+const WEB_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the web server prints once it listens, with its address.
+const WEB_READY: &str = "webserver: serving ";
+
+/// The web server's host-side peer.
+const HTTP_CHECK: HostPeer = HostPeer {
+    name: "http_check",
+    run: http_check::guest_peer,
+};
 
 /// The `net` suite's host-side peer.
 const NET_SUITE: HostPeer = HostPeer {
@@ -913,6 +974,8 @@ mod tests {
     use crate::board::Board;
     use crate::cargo::{Artifact, TargetKind};
     use crate::disk::{Bus, DiskSpec};
+    use crate::fat::Format;
+    use crate::net::{Forward, Nic};
     use crate::qemu::Boot;
 
     fn artifact(kind: TargetKind, name: &str) -> Artifact {
@@ -997,6 +1060,8 @@ mod tests {
                 "net-virtio-smp4",
                 "net-e1000",
                 "net-e1000-smp4",
+                "web-virtio-smp2",
+                "web-e1000",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -1011,7 +1076,7 @@ mod tests {
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
         assert_eq!(
             default.len(),
-            51 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
+            53 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
         );
         let faults: Vec<_> = all
             .iter()
@@ -1136,7 +1201,7 @@ mod tests {
         assert_eq!(corrupt.pattern_specs()[0].altered, Some(1000));
         assert!(!corrupt.selected(None) && !corrupt.selected(Some("disk")));
         let plain: Vec<_> = all.iter().filter(|case| case.disks.is_empty()).collect();
-        assert_eq!(plain.len(), all.len() - 5 - 4);
+        assert_eq!(plain.len(), all.len() - 5 - 4 - 2);
     }
 
     #[test]
@@ -1161,5 +1226,46 @@ mod tests {
             );
         }
         assert_eq!((fs[0].smp, fs[1].smp), (Some(1), Some(4)));
+    }
+
+    #[test]
+    fn the_web_server_runs_on_every_nic_against_a_disk_that_fails_once() {
+        let all = cases(&[]);
+        let web: Vec<_> = all
+            .iter()
+            .filter(|case| case.target == "webserver")
+            .collect();
+        let names: Vec<_> = web.iter().map(|case| case.name.as_str()).collect();
+        assert_eq!(names, ["web-virtio-smp2", "web-e1000"]);
+        for case in &web {
+            assert!(case.halts && case.default && case.after.is_some());
+            let net = case.net.as_ref().unwrap();
+            assert_eq!(net.host.name, "http_check");
+            assert_eq!(net.ready, "webserver: serving ");
+            assert_eq!(net.forwards, Forward::parse_list("tcp:80").unwrap());
+            assert_eq!(case.args[..2], ["root=/site", "request_timeout=1"]);
+            assert_eq!(case.disks.len(), 1);
+            assert_eq!(case.disks[0].failing, Some(crate::http_check::BROKEN));
+            assert!(matches!(
+                case.disks[0].image,
+                CaseImage::Fat {
+                    fill: Some(_),
+                    format: Format { bytes, .. }
+                } if bytes > crate::http_check::LARGE_LEN as u64
+            ));
+        }
+        assert_eq!(
+            (web[0].smp, web[0].net.as_ref().unwrap().nic),
+            (Some(2), Nic::Virtio)
+        );
+        assert!(web[0].runs_on(Board::Microvm) && web[0].runs_on(Board::QemuPc));
+        assert_eq!(web[0].args[2], "log=info");
+        assert_eq!(web[0].expect, [crate::http_check::DONE_TARGET]);
+        assert_eq!(web[1].net.as_ref().unwrap().nic, Nic::E1000);
+        assert!(!web[1].runs_on(Board::Microvm));
+        assert_eq!(web[1].args[2], "log=warn");
+        assert!(web[1].expect.is_empty());
+        assert!(web.iter().all(|case| case.min_timeout.is_some()));
+        assert!(all.iter().filter(|case| case.min_timeout.is_some()).count() == 2);
     }
 }

@@ -14,7 +14,7 @@ use crate::exit::{GuestExit, status_name};
 use crate::fat::command::{NewOptions, new};
 use crate::guest::{Settings, boot_file, host_unix_seconds, start_file};
 use crate::net::{Backend, NetSpec};
-use crate::qemu::{MachineVariant, Outcome, Waited};
+use crate::qemu::{MachineVariant, Outcome, Running, Waited};
 use crate::suite::{AfterRun, Case, CaseImage, cases};
 use crate::tsc::host_tsc_khz;
 
@@ -237,9 +237,14 @@ fn boot_case(
         for (index, disk) in case.disks.iter().enumerate() {
             let file = dir.path().join(format!("disk{index}.img"));
             make_image(dir.path(), index, &disk.image, &file)?;
+            let faults = match disk.failing {
+                Some(content) => Some(blkdebug_rules(dir.path(), index, &file, content)?),
+                None => None,
+            };
             variant.disks.push(Disk {
                 file: file.clone(),
                 bus: disk.bus,
+                faults,
             });
             disk_files.push(file);
         }
@@ -253,17 +258,23 @@ fn boot_case(
         };
         variant.net = Some(Arc::new(spec.resolve()?));
     }
+    let timeout = match (settings.timeout, case.min_timeout) {
+        (Some(timeout), Some(least)) => Some(timeout.max(least)),
+        (timeout, _) => timeout,
+    };
     let settings = Settings {
         smp,
         mem: case.mem.clone().unwrap_or_else(|| settings.mem.clone()),
+        timeout,
         variant,
         ..settings.clone()
     };
     let started = SystemTime::now();
     let host_start = host_unix_seconds();
-    if case.halts {
+    if case.halts && case.net.is_none() {
         return watch_halt(&settings, case, image.path());
     }
+    let mut found = Vec::new();
     let outcome = match (&case.net, &settings.variant.net) {
         (Some(net), Some(network)) => {
             let mut running = start_file(&settings, image.path(), &case.args, false)
@@ -278,13 +289,20 @@ fn boot_case(
                     net.ready
                 )),
             };
-            running.finish()
+            if case.halts {
+                // A server: it must still run, with every expected line printed, when the
+                // peer is done.
+                found.extend(await_halt(&mut running, case, limit));
+                running.stop()
+            } else {
+                running.finish()
+            }
         }
         _ => boot_file(&settings, image.path(), &case.args, false),
     }
     .map_err(|err| err.message())?;
     let ended = SystemTime::now();
-    let mut found = problems(case, &outcome);
+    found.extend(problems(case, &outcome));
     found.extend(peer_problem);
     if case.wall_clock {
         found.extend(wall_clock_problem(
@@ -298,6 +316,7 @@ fn boot_case(
             case,
             smp,
             images: &disk_files,
+            console: &outcome.console,
             started,
             ended,
         }));
@@ -318,7 +337,14 @@ fn watch_halt(
     path: &Path,
 ) -> Result<(Vec<String>, Vec<u8>), String> {
     let mut guest = start_file(settings, path, &case.args, false).map_err(|err| err.message())?;
-    let limit = settings.timeout.unwrap_or(Duration::MAX);
+    let found = await_halt(&mut guest, case, settings.timeout.unwrap_or(Duration::MAX));
+    let outcome = guest.stop().map_err(|err| err.message())?;
+    Ok((found, outcome.console))
+}
+
+/// Waits until the console holds each of `case`'s expected strings (`limit` each), then
+/// checks that QEMU still runs a little later: the problems found.
+fn await_halt(guest: &mut Running, case: &Case, limit: Duration) -> Vec<String> {
     let mut found = Vec::new();
     for expected in &case.expect {
         match guest.wait_for(expected, limit) {
@@ -335,9 +361,39 @@ fn watch_halt(
             found.push("the guest did not stay halted (QEMU exited)".to_owned());
         }
     }
-    let outcome = guest.stop().map_err(|err| err.message())?;
-    Ok((found, outcome.console))
+    found
 }
+
+/// Writes QEMU blkdebug rules beside `image` that make reads of its sector starting with
+/// `content` fail with EIO, and returns their file.
+fn blkdebug_rules(
+    dir: &Path,
+    index: usize,
+    image: &Path,
+    content: &[u8],
+) -> Result<PathBuf, String> {
+    let bytes =
+        std::fs::read(image).map_err(|err| format!("cannot read {}: {err}", image.display()))?;
+    let sector = bytes
+        .chunks(SECTOR)
+        .position(|sector| sector.starts_with(content))
+        .ok_or_else(|| {
+            format!(
+                "{}: no sector starts with the failing file",
+                image.display()
+            )
+        })?;
+    let rules = dir.join(format!("disk{index}-blkdebug.conf"));
+    // `read_aio` is the event of every read the raw format passes down.
+    let text =
+        format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{sector}\"\n");
+    std::fs::write(&rules, text)
+        .map_err(|err| format!("cannot write {}: {err}", rules.display()))?;
+    Ok(rules)
+}
+
+/// The sector size of case images.
+const SECTOR: usize = 512;
 
 /// Makes the image of disk `index` at `file`; a FAT image's folder is filled in `dir`.
 fn make_image(dir: &Path, index: usize, image: &CaseImage, file: &Path) -> Result<(), String> {
@@ -407,6 +463,8 @@ fn relabelled<'a>(path: &Path, note: Board, board: Board, case: &str) -> Result<
 fn problems(case: &Case, outcome: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
     match outcome.exit {
+        // Stopped by probe: its status says nothing.
+        _ if case.halts => {}
         GuestExit::Status(status) if status == case.status => {}
         GuestExit::TimedOut(_) => problems.push(outcome.exit.to_string()),
         other => {
@@ -456,8 +514,9 @@ fn wall_clock_problem(console: &[u8], host_start: u64, host_end: u64) -> Option<
 mod tests {
     use std::time::Duration;
 
-    use super::{problems, wall_clock_problem};
+    use super::{blkdebug_rules, problems, wall_clock_problem};
     use crate::cargo::TargetKind;
+    use crate::disk::Scratch;
     use crate::exit::GuestExit;
     use crate::qemu::{MachineVariant, Outcome};
     use crate::suite::Case;
@@ -481,6 +540,7 @@ mod tests {
             wall_clock: false,
             halts: false,
             net: None,
+            min_timeout: None,
         }
     }
 
@@ -532,5 +592,26 @@ mod tests {
             &outcome(GuestExit::TimedOut(Duration::from_secs(9)), "Hello"),
         );
         assert_eq!(found, ["guest timed out after 9 s"]);
+    }
+
+    #[test]
+    fn blkdebug_fails_the_sector_that_starts_with_the_content() {
+        let scratch = Scratch::new("testing-unit-blkdebug").unwrap();
+        let image = scratch.path().join("disk0.img");
+        let mut bytes = vec![0u8; 8 * 512];
+        // The content in the middle of a sector does not count; at a sector's start it does.
+        bytes[100..104].copy_from_slice(b"FAIL");
+        bytes[5 * 512..5 * 512 + 4].copy_from_slice(b"FAIL");
+        std::fs::write(&image, &bytes).unwrap();
+        let rules = blkdebug_rules(scratch.path(), 0, &image, b"FAIL").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(rules).unwrap(),
+            "[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"5\"\n"
+        );
+        let missing = blkdebug_rules(scratch.path(), 0, &image, b"NONE").unwrap_err();
+        assert!(
+            missing.ends_with("no sector starts with the failing file"),
+            "{missing}"
+        );
     }
 }
