@@ -21,7 +21,7 @@ Subcommands, each with an example:
                                       a raw disk image of a PC build that a PC BIOS boots
                                       by itself (any BIOS hypervisor), with its files
       cargo probe image target/x86_64-unknown-none/release/hello -o hello.img
-  size                                stripped release size of `hello` on each board
+  size                                stripped release sizes of `hello` and `webserver`
       cargo probe size
   lint                                rustfmt and clippy over every crate and board
       cargo probe lint
@@ -260,8 +260,8 @@ command line.
 const SIZE: &str = "\
 Usage: probe size
 
-Builds `hello` in release, stripped, for each board (into target/size) and prints its size
-in bytes and KiB. Exit codes: 0 ok, 1 a build failed, 2 bad command line.
+Builds `hello` and `webserver` in release, stripped, for each board (into target/size) and
+prints their sizes in bytes and KiB. Exit codes: 0 ok, 1 a build failed, 2 bad command line.
 ";
 
 const LINT: &str = "\
