@@ -120,7 +120,7 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
         wall_clock,
         traps,
         interrupts,
-        PcDevices::new(),
+        PcDevices::new(data.command_line()),
         |serial| WithScreen::new(serial, screen),
     )
 }
