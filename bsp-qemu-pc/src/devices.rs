@@ -30,6 +30,7 @@ use drivers::platform::firmware::{acpi, mptable};
 use drivers::platform::irq::ioapic::Signal;
 use drivers::platform::irq::lines::{self, Routing};
 use drivers::virtio::VirtioHal;
+use drivers::x86_64::tsc::TscClock;
 use hal::device::{DeviceSink, Discover};
 use hal::irq::Line;
 use virtio_drivers::transport::pci::PciTransport;
@@ -64,24 +65,24 @@ const BAR4: u8 = 0x20;
 /// Programming interface bit 7 of an IDE controller: it can be a bus master.
 const PROG_IF_BUS_MASTER: u32 = 1 << 15;
 
-/// A PC's devices (everything is found at discovery) and the IDE option.
+/// A PC's devices (everything is found at discovery), the IDE option and the clock that
+/// times ATA commands out.
 #[derive(Debug)]
 pub struct PcDevices {
     /// The value of the last `ata=` parameter.
     ata: Option<&'static str>,
+    clock: TscClock,
 }
 
 impl PcDevices {
     /// The devices of this PC, to be found, with the parameters on `command_line`.
-    // Only the boot path calls it; on the host, only the tests.
-    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
-    pub(crate) fn new(command_line: &'static str) -> Self {
+    pub(crate) fn new(command_line: &'static str, clock: TscClock) -> Self {
         let ata = command_line
             .split_ascii_whitespace()
             .take_while(|word| *word != "--")
             .filter_map(|word| word.strip_prefix("ata="))
             .last();
-        Self { ata }
+        Self { ata, clock }
     }
 
     /// The transfer `ata=` asks for: DMA unless it says `pio`; another value is an error.
@@ -128,7 +129,7 @@ impl Discover for PcDevices {
                 Transfer::Dma => bus_master(&mut writer, &function),
                 Transfer::Pio => None,
             };
-            start_ide(&routing, sink, bus_master);
+            start_ide(&routing, sink, bus_master, self.clock);
         }
         let mut root = PciRoot::new(config);
         for function in blocks {
@@ -164,7 +165,12 @@ fn bus_master(config: &mut PortConfig, function: &Function) -> Option<u16> {
 /// PIIX always uses) and hands each disk over, on its channel's ISA IRQ (14, 15); with
 /// `bus_master` (the I/O base of the controller's bus-master block), by DMA where the drive
 /// offers it.
-fn start_ide(routing: &Routing, sink: &mut dyn DeviceSink, bus_master: Option<u16>) {
+fn start_ide(
+    routing: &Routing,
+    sink: &mut dyn DeviceSink,
+    bus_master: Option<u16>,
+    clock: TscClock,
+) {
     for (index, (base, control, irq)) in [AtaPorts::PRIMARY, AtaPorts::SECONDARY]
         .into_iter()
         .enumerate()
@@ -181,7 +187,8 @@ fn start_ide(routing: &Routing, sink: &mut dyn DeviceSink, bus_master: Option<u1
             ),
             None => (registers, Transfer::Pio),
         };
-        let (drives, found) = Channel::<_, VirtioHal>::probe(registers, true, transfer);
+        let (drives, found) =
+            Channel::<_, VirtioHal>::probe(registers, true, transfer, Box::new(clock));
         for (unit, result) in found.iter().enumerate() {
             match result {
                 Ok(id) => {
@@ -330,4 +337,34 @@ unsafe fn use_msix(
     let first = config.read_word(at, msix.capability);
     config.write_word(at, msix.capability, MsiX::enabled(first));
     Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use drivers::block::ata::Transfer;
+    use drivers::x86_64::tsc::TscClock;
+
+    use super::PcDevices;
+
+    #[test]
+    fn ata_on_the_command_line_picks_the_transfer() {
+        let clock = TscClock::new(0, 1_000_000).expect("a rate");
+        let transfer = |line: &'static str| PcDevices::new(line, clock).transfer();
+        assert_eq!(transfer("log=debug"), Ok(Transfer::Dma));
+        assert_eq!(transfer("ata=pio"), Ok(Transfer::Pio));
+        assert_eq!(
+            transfer("ata=pio ata=dma"),
+            Ok(Transfer::Dma),
+            "the last one counts"
+        );
+        assert_eq!(
+            transfer("-- ata=pio"),
+            Ok(Transfer::Dma),
+            "an application argument"
+        );
+        assert_eq!(
+            transfer("ata=udma"),
+            Err("ignoring ata=udma: expected ata=pio or ata=dma; using DMA".into())
+        );
+    }
 }

@@ -32,15 +32,18 @@
 
 pub mod dma;
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::time::Duration;
 
 use hal::block::{BlockDevice, Completion, ErrorKind, ErrorType, Request, SECTOR_SIZE, Token};
 use hal::device::BlockDriver;
 use hal::irq::InterruptSource;
+use hal::time::{Clock, Instant};
 use spin::Mutex;
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 
@@ -79,6 +82,13 @@ pub const ERR: u8 = 1 << 0;
 
 /// Device control: interrupts off.
 const NIEN: u8 = 1 << 1;
+/// Device control: software reset of both drives.
+const SRST: u8 = 1 << 2;
+
+/// How long a command may run before the channel gives up on it, resets its drives and
+/// fails the request: far longer than any command takes on a working drive (a real disk
+/// spinning up takes seconds).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Commands.
 pub mod cmd {
@@ -351,6 +361,8 @@ struct Active {
     job: Job,
     /// Sectors left in the current command (all of them until the end, for DMA).
     in_command: u64,
+    /// When the command was sent.
+    sent: Instant,
 }
 
 /// The channel's PRD table: one page from the DMA allocator.
@@ -363,7 +375,6 @@ struct Table {
 }
 
 /// One ATA channel and up to two drives' requests: see the [module docs](self).
-#[derive(Debug)]
 pub struct Channel<R, H = VirtioHal> {
     registers: R,
     identity: [Option<Identity>; 2],
@@ -378,7 +389,20 @@ pub struct Channel<R, H = VirtioHal> {
     last: usize,
     /// Whether the drive may have raised its interrupt since the last ack.
     unacked: bool,
+    /// For [`COMMAND_TIMEOUT`].
+    clock: Box<dyn Clock + Send>,
     hal: PhantomData<H>,
+}
+
+impl<R: fmt::Debug, H> fmt::Debug for Channel<R, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("registers", &self.registers)
+            .field("identity", &self.identity)
+            .field("active", &self.active)
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
 }
 
 // SAFETY: the jobs' pointers are request buffers that `submit`'s caller keeps valid until
@@ -390,11 +414,12 @@ impl<R: Registers, H: Hal> Channel<R, H> {
     /// Identifies both drives of the channel behind `registers` (waiting for each, bounded),
     /// sets them up for `transfer`, and returns one [`AtaDrive`] per disk found, with what
     /// happened to each position. `writable: false` makes the drives refuse writes.
-    /// Interrupts are on afterwards.
+    /// `clock` times commands out (see [`COMMAND_TIMEOUT`]). Interrupts are on afterwards.
     pub fn probe(
         mut registers: R,
         writable: bool,
         transfer: Transfer,
+        clock: Box<dyn Clock + Send>,
     ) -> (Vec<AtaDrive<R, H>>, [Result<Identity, Error>; 2]) {
         registers.set_control(NIEN);
         let found = [identify(&mut registers, 0), identify(&mut registers, 1)];
@@ -434,6 +459,7 @@ impl<R: Registers, H: Hal> Channel<R, H> {
             done: [None; 2],
             last: 1,
             unacked: false,
+            clock,
             hal: PhantomData,
         }));
         let drives = (0..2)
@@ -530,12 +556,18 @@ impl<R: Registers, H: Hal> Channel<R, H> {
             unit,
             job,
             in_command,
+            sent: self.clock.now(),
         });
     }
 
-    /// Moves every sector the drive offers now and finishes what it finished.
+    /// Moves every sector the drive offers now and finishes what it finished; fails a
+    /// command older than [`COMMAND_TIMEOUT`].
     fn advance(&mut self) {
         while let Some(mut active) = self.active {
+            if self.clock.now() - active.sent > COMMAND_TIMEOUT {
+                self.give_up(active);
+                continue;
+            }
             if active.job.shared.is_some() {
                 if !self.advance_dma(active) {
                     return;
@@ -630,6 +662,22 @@ impl<R: Registers, H: Hal> Channel<R, H> {
             self.issue(active.unit, active.job);
         }
         true
+    }
+
+    /// Stops the engine, resets the channel's drives (so that the next command finds them
+    /// ready) and fails `active`'s request.
+    fn give_up(&mut self, active: Active) {
+        let r = &mut self.registers;
+        if active.job.shared.is_some() {
+            r.bus_master_write(bm::COMMAND, 0);
+        }
+        r.set_control(SRST | NIEN);
+        // The 5 µs the reset bit must stay set, and more.
+        for _ in 0..50 {
+            r.alt_status();
+        }
+        r.set_control(0);
+        self.finish(active, Err(ErrorKind::Device));
     }
 
     /// Ends `active`'s request with `result` and starts the next.

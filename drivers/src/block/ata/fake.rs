@@ -31,6 +31,8 @@ pub(super) struct Drive {
     pub(super) dma: bool,
     /// The bus master cannot reach memory for this drive's transfers.
     pub(super) engine_fails: bool,
+    /// Its DMA commands never end (until a reset).
+    pub(super) silent: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -70,6 +72,8 @@ pub(super) struct Bank {
     bm_command: u8,
     bm_status: u8,
     table: u32,
+    /// Software resets seen.
+    pub(super) resets: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -97,6 +101,7 @@ impl FakeRegisters {
             bm_command: 0,
             bm_status: 0,
             table: 0,
+            resets: 0,
         })))
     }
 
@@ -383,7 +388,15 @@ impl Registers for FakeRegisters {
         self.0.lock().status()
     }
 
-    fn set_control(&mut self, _value: u8) {}
+    fn set_control(&mut self, value: u8) {
+        let mut bank = self.0.lock();
+        // The reset bit: both drives drop what they were doing.
+        if value & 1 << 2 != 0 {
+            bank.resets += 1;
+            bank.phase = Phase::Idle;
+            bank.left = 0;
+        }
+    }
 
     fn has_bus_master(&self) -> bool {
         self.0.lock().bus_master
@@ -449,6 +462,9 @@ impl Bank {
         let Some(drive) = self.drives[unit].as_mut() else {
             return;
         };
+        if drive.silent {
+            return;
+        }
         self.irq = true;
         self.bm_status = self.bm_status & !ACTIVE | INTERRUPT;
         if drive.engine_fails {

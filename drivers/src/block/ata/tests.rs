@@ -1,14 +1,21 @@
 //! The ATA driver against a fake register bank.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use hal::block::{BlockDevice, ErrorKind, Request, SECTOR_SIZE};
 use hal::irq::InterruptSource;
-use hal::mock::{BlockHarness, block_contract};
+use hal::mock::{BlockHarness, ManualClock, block_contract};
+use hal::time::Clock;
 
 use super::fake::{Drive, FakeHal, FakeRegisters, drive_with};
 use super::{AtaDrive, Channel, Error, Transfer, cmd, dma};
+
+/// A clock that stands still: no command times out.
+fn clock() -> Box<dyn Clock + Send> {
+    Box::new(ManualClock::new())
+}
 
 struct Harness {
     bank: FakeRegisters,
@@ -23,7 +30,7 @@ impl Harness {
             Transfer::Dma => FakeRegisters::with_bus_master(drives),
             Transfer::Pio => FakeRegisters::new(drives),
         };
-        let (found, _) = Channel::<_, FakeHal>::probe(bank.clone(), writable, transfer);
+        let (found, _) = Channel::<_, FakeHal>::probe(bank.clone(), writable, transfer, clock());
         let drive = found
             .into_iter()
             .find(|d| d.unit() == unit)
@@ -106,7 +113,8 @@ fn two_drives_share_the_channel_one_command_at_a_time() {
         Some(drive_with(&vec![1; 8 * SECTOR_SIZE])),
         Some(drive_with(&vec![2; 8 * SECTOR_SIZE])),
     ]);
-    let (mut drives, found) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio);
+    let (mut drives, found) =
+        Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio, clock());
     assert_eq!(found.map(|f| f.map(|id| id.sectors)), [Ok(8), Ok(8)]);
     let (mut a, mut b) = (drives.remove(0), drives.remove(0));
     let (mut buf_a, mut buf_b) = (vec![0; 2 * SECTOR_SIZE], vec![0; 3 * SECTOR_SIZE]);
@@ -144,7 +152,7 @@ fn long_requests_split_and_high_sectors_take_lba48() {
     };
     let small = drive_with(&vec![3; 600 * SECTOR_SIZE]);
     let bank = FakeRegisters::new([Some(small), Some(big)]);
-    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio);
+    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio, clock());
     let mut buf = vec![0; 300 * SECTOR_SIZE];
     assert_eq!(
         run(
@@ -189,7 +197,8 @@ fn a_drive_with_multiple_mode_moves_blocks_and_keeps_the_contract() {
     };
     block_contract(|image| Harness::new([Some(with_blocks(image)), None], 0, true, Transfer::Pio));
     let bank = FakeRegisters::new([Some(with_blocks(&vec![6; 40 * SECTOR_SIZE])), None]);
-    let (mut drives, found) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio);
+    let (mut drives, found) =
+        Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio, clock());
     assert_eq!(found[0].map(|id| id.multiple), Ok(4));
     let mut buf = vec![0; 10 * SECTOR_SIZE];
     assert_eq!(
@@ -230,7 +239,7 @@ fn a_failing_sector_fails_its_request_only() {
     let mut drive = drive_with(&vec![4; 8 * SECTOR_SIZE]);
     drive.bad_sector = Some(3);
     let bank = FakeRegisters::new([Some(drive), None]);
-    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio);
+    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Pio, clock());
     let mut buf = vec![0; 8 * SECTOR_SIZE];
     let result = run(
         &bank,
@@ -284,8 +293,12 @@ fn drives_that_cannot_be_used_are_left_out_with_the_reason() {
         (Some(Drive::default()), Error::NoSectors),
     ];
     for (drive, error) in cases {
-        let (drives, found) =
-            Channel::<_, FakeHal>::probe(FakeRegisters::new([drive, None]), true, Transfer::Pio);
+        let (drives, found) = Channel::<_, FakeHal>::probe(
+            FakeRegisters::new([drive, None]),
+            true,
+            Transfer::Pio,
+            clock(),
+        );
         assert!(drives.is_empty(), "{error}");
         assert_eq!(found, [Err(error), Err(Error::NoDrive)]);
     }
@@ -374,7 +387,7 @@ fn dma_regions_split_at_64_kib_and_long_requests_split_into_commands() {
         ..dma_drive(&[])
     };
     let bank = FakeRegisters::with_bus_master([Some(big), Some(dma_drive(&[0; 2048 * 512]))]);
-    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma);
+    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma, clock());
     // Starts 256 bytes before a 64 KiB boundary, so no region ends on a sector.
     let mut memory = vec![0u8; (sectors as usize + 256) * SECTOR_SIZE];
     let skip = (0x1_0000 - 256 - memory.as_ptr() as usize % 0x1_0000) % 0x1_0000;
@@ -423,7 +436,7 @@ fn dma_errors_fail_their_request_only() {
     let mut bad = dma_drive(&vec![4; 16 * SECTOR_SIZE]);
     bad.bad_sector = Some(3);
     let bank = FakeRegisters::with_bus_master([Some(bad), None]);
-    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma);
+    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma, clock());
     let mut buf = vec![0; 8 * SECTOR_SIZE];
     let read = Request::Read {
         first: 0,
@@ -473,7 +486,7 @@ fn drives_fall_back_to_pio_without_a_bus_master_dma_mode_or_when_asked() {
         ),
     ];
     for (bank, transfer) in cases {
-        let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, transfer);
+        let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, transfer, clock());
         assert!(!drives[0].uses_dma());
         let mut buf = vec![0; 2 * SECTOR_SIZE];
         let read = Request::Read {
@@ -493,7 +506,7 @@ fn drives_fall_back_to_pio_without_a_bus_master_dma_mode_or_when_asked() {
 #[test]
 fn buffers_out_of_the_engines_reach_go_by_pio() {
     let bank = FakeRegisters::with_bus_master([Some(dma_drive(&vec![6; 16 * SECTOR_SIZE])), None]);
-    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma);
+    let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma, clock());
     assert!(drives[0].uses_dma());
     let mut memory = vec![0; 3 * SECTOR_SIZE + 1];
     let odd = if memory.as_ptr() as usize % 2 == 0 {
@@ -525,4 +538,41 @@ fn buffers_out_of_the_engines_reach_go_by_pio() {
         1,
         "refused buffers are unshared at once"
     );
+}
+
+#[test]
+fn a_command_that_never_ends_times_out_with_an_error_and_the_channel_recovers() {
+    let mut silent = dma_drive(&vec![2; 16 * SECTOR_SIZE]);
+    silent.silent = true;
+    let bank = FakeRegisters::with_bus_master([Some(silent), None]);
+    let time = ManualClock::new();
+    let (mut drives, _) =
+        Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma, Box::new(time.clone()));
+    let mut buf = vec![0; 4 * SECTOR_SIZE];
+    // SAFETY: the buffer outlives the request, which ends below.
+    unsafe {
+        drives[0].submit(Request::Read {
+            first: 0,
+            buf: &mut buf,
+        })
+    }
+    .expect("accepted");
+    for _ in 0..10 {
+        bank.step();
+        assert!(drives[0].poll().is_none(), "no answer yet");
+    }
+    time.advance(super::COMMAND_TIMEOUT / 2);
+    assert!(drives[0].poll().is_none(), "not yet given up");
+    time.advance(super::COMMAND_TIMEOUT);
+    let done = drives[0].poll().expect("given up");
+    assert_eq!(done.result, Err(ErrorKind::Device));
+    assert_eq!(bank.0.lock().resets, 1, "the channel was reset");
+    assert_eq!(FakeHal::outstanding(), 1, "the buffer unshared");
+    bank.0.lock().drives[0].as_mut().expect("drive").silent = false;
+    let read = Request::Read {
+        first: 0,
+        buf: &mut buf,
+    };
+    assert_eq!(run(&bank, &mut drives[0], read), Ok(()));
+    assert!(buf.iter().all(|&x| x == 2));
 }
