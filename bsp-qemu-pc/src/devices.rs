@@ -76,6 +76,8 @@ pub struct PcDevices {
 
 impl PcDevices {
     /// The devices of this PC, to be found, with the parameters on `command_line`.
+    // Only the boot path calls it; on the host, only the tests.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     pub(crate) fn new(command_line: &'static str, clock: TscClock) -> Self {
         let ata = command_line
             .split_ascii_whitespace()

@@ -305,6 +305,9 @@ impl fmt::Display for Error {
     }
 }
 
+/// What [`Channel::probe`] found: the drives, and what happened at each position.
+pub type Probed<R, H> = (Vec<AtaDrive<R, H>>, [Result<Identity, Error>; 2]);
+
 /// Which transfer a probe should set drives up for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transfer {
@@ -420,7 +423,7 @@ impl<R: Registers, H: Hal> Channel<R, H> {
         writable: bool,
         transfer: Transfer,
         clock: Box<dyn Clock + Send>,
-    ) -> (Vec<AtaDrive<R, H>>, [Result<Identity, Error>; 2]) {
+    ) -> Probed<R, H> {
         registers.set_control(NIEN);
         let found = [identify(&mut registers, 0), identify(&mut registers, 1)];
         let block = [0, 1].map(|unit| match found[unit] {

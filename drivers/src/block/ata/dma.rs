@@ -120,7 +120,7 @@ impl Identity {
 /// Whether `len` bytes at physical address `address` can be a DMA transfer's memory: below
 /// 4 GiB and at an even address (a PRD's bit 0 is reserved).
 pub fn reachable(address: u64, len: usize) -> bool {
-    address % 2 == 0 && address.saturating_add(len as u64) <= 1 << 32
+    address.is_multiple_of(2) && address.saturating_add(len as u64) <= 1 << 32
 }
 
 /// Writes the PRD entries for `len` bytes at physical address `address` (see

@@ -509,11 +509,7 @@ fn buffers_out_of_the_engines_reach_go_by_pio() {
     let (mut drives, _) = Channel::<_, FakeHal>::probe(bank.clone(), true, Transfer::Dma, clock());
     assert!(drives[0].uses_dma());
     let mut memory = vec![0; 3 * SECTOR_SIZE + 1];
-    let odd = if memory.as_ptr() as usize % 2 == 0 {
-        1
-    } else {
-        0
-    };
+    let odd = usize::from((memory.as_ptr() as usize).is_multiple_of(2));
     let read = Request::Read {
         first: 0,
         buf: &mut memory[odd..odd + 2 * SECTOR_SIZE],
