@@ -31,6 +31,11 @@
 //! takes SET FEATURES for one when none is selected yet.
 
 pub mod dma;
+mod ports;
+mod setup;
+
+pub use self::ports::PortRegisters;
+use self::setup::{identify, no_data_command, set_multiple};
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -49,7 +54,6 @@ use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 
 use self::dma::{FAILED, INTERRUPT, START, TO_MEMORY, bm};
 use crate::virtio::VirtioHal;
-use crate::x86_64::port;
 
 /// Registers of the command block, by offset from its base.
 pub mod reg {
@@ -143,102 +147,6 @@ pub trait Registers {
     fn bus_master_write(&mut self, offset: u8, value: u8);
     /// Writes the PRD table's physical address.
     fn set_prd_table(&mut self, address: u32);
-}
-
-/// A legacy channel's registers in I/O space.
-#[derive(Debug)]
-pub struct PortRegisters {
-    base: u16,
-    control: u16,
-    bus_master: Option<u16>,
-}
-
-impl PortRegisters {
-    /// The primary channel: command block 0x1f0, control 0x3f6, ISA IRQ 14.
-    pub const PRIMARY: (u16, u16, u8) = (0x1f0, 0x3f6, 14);
-    /// The secondary channel: command block 0x170, control 0x376, ISA IRQ 15.
-    pub const SECONDARY: (u16, u16, u8) = (0x170, 0x376, 15);
-
-    /// # Safety
-    /// An ATA channel's command block must be at `base..base + 8` and its control register
-    /// at `control`, used by nothing else.
-    pub unsafe fn new(base: u16, control: u16) -> Self {
-        Self {
-            base,
-            control,
-            bus_master: None,
-        }
-    }
-
-    /// The same channel with its bus-master registers at `base..base + 8`.
-    ///
-    /// # Safety
-    /// They must be this channel's part of its PCI IDE controller's bus-master block
-    /// (BAR4, plus 8 for the secondary channel), used by nothing else, with bus mastering
-    /// enabled in the controller's command register.
-    pub unsafe fn with_bus_master(self, base: u16) -> Self {
-        Self {
-            bus_master: Some(base),
-            ..self
-        }
-    }
-
-    /// The bus-master register at `offset`.
-    fn bus_master_port(&self, offset: u8) -> u16 {
-        self.bus_master.unwrap_or_default() + u16::from(offset)
-    }
-}
-
-impl Registers for PortRegisters {
-    fn read(&mut self, offset: u8) -> u8 {
-        // SAFETY: `new`'s caller vouched for the channel.
-        unsafe { port::inb(self.base + u16::from(offset)) }
-    }
-
-    fn write(&mut self, offset: u8, value: u8) {
-        // SAFETY: as for `read`.
-        unsafe { port::outb(self.base + u16::from(offset), value) }
-    }
-
-    fn read_block(&mut self, sector: &mut [u8]) {
-        // SAFETY: as for `read`; the drive has a sector ready (DRQ).
-        unsafe { port::insw(self.base, sector) }
-    }
-
-    fn write_block(&mut self, sector: &[u8]) {
-        // SAFETY: as for `read`; the drive wants a sector (DRQ).
-        unsafe { port::outsw(self.base, sector) }
-    }
-
-    fn alt_status(&mut self) -> u8 {
-        // SAFETY: as for `read`.
-        unsafe { port::inb(self.control) }
-    }
-
-    fn set_control(&mut self, value: u8) {
-        // SAFETY: as for `read`.
-        unsafe { port::outb(self.control, value) }
-    }
-
-    fn has_bus_master(&self) -> bool {
-        self.bus_master.is_some()
-    }
-
-    fn bus_master_read(&mut self, offset: u8) -> u8 {
-        // SAFETY: `with_bus_master`'s caller vouched for the block; the trait calls this
-        // only when there is one.
-        unsafe { port::inb(self.bus_master_port(offset)) }
-    }
-
-    fn bus_master_write(&mut self, offset: u8, value: u8) {
-        // SAFETY: as for `bus_master_read`.
-        unsafe { port::outb(self.bus_master_port(offset), value) }
-    }
-
-    fn set_prd_table(&mut self, address: u32) {
-        // SAFETY: as for `bus_master_read`.
-        unsafe { port::outl(self.bus_master_port(bm::TABLE), address) }
-    }
 }
 
 /// What IDENTIFY says about a drive.
@@ -748,78 +656,6 @@ fn send<R: Registers>(r: &mut R, unit: usize, lba: u64, count: u64, long: bool, 
     for _ in 0..4 {
         r.alt_status();
     }
-}
-
-/// Sends IDENTIFY to drive `unit` and reads its answer, polling at most
-/// [`IDENTIFY_POLLS`] times.
-fn identify<R: Registers>(r: &mut R, unit: usize) -> Result<Identity, Error> {
-    r.write(reg::DEVICE, 0xa0 | (unit as u8) << 4);
-    // Four reads of the alternate status: the 400 ns a drive takes to show its status.
-    for _ in 0..4 {
-        r.alt_status();
-    }
-    for register in [reg::COUNT, reg::LBA_LOW, reg::LBA_MID, reg::LBA_HIGH] {
-        r.write(register, 0);
-    }
-    r.write(reg::STATUS, cmd::IDENTIFY);
-    let first = r.read(reg::STATUS);
-    if first == 0 || first == 0xff {
-        return Err(Error::NoDrive);
-    }
-    let mut status = first;
-    let mut polls = 0;
-    while status & BSY != 0 || status & (DRQ | ERR) == 0 {
-        polls += 1;
-        if polls == IDENTIFY_POLLS {
-            return Err(Error::Timeout);
-        }
-        status = r.read(reg::STATUS);
-    }
-    if status & ERR != 0 {
-        // A packet device aborts IDENTIFY and leaves its signature.
-        let signature = (r.read(reg::LBA_MID), r.read(reg::LBA_HIGH));
-        return Err(match signature {
-            (0x14, 0xeb) | (0x69, 0x96) => Error::Packet,
-            _ => Error::Refused,
-        });
-    }
-    let mut words = [0; SECTOR_SIZE];
-    r.read_block(&mut words);
-    Identity::parse(&words).ok_or(Error::NoSectors)
-}
-
-/// Sets drive `unit`'s data blocks to `sectors` sectors; `false` when it refuses or never
-/// answers: it then moves one sector at a time.
-fn set_multiple<R: Registers>(r: &mut R, unit: usize, sectors: u8) -> bool {
-    no_data_command(r, unit, 0, sectors, cmd::SET_MULTIPLE)
-}
-
-/// Sends `command` with `features` and `count` to drive `unit` and waits for it, polling at
-/// most [`IDENTIFY_POLLS`] times; `false` when it refuses or never answers.
-fn no_data_command<R: Registers>(
-    r: &mut R,
-    unit: usize,
-    features: u8,
-    count: u8,
-    command: u8,
-) -> bool {
-    r.write(reg::DEVICE, 0xa0 | (unit as u8) << 4);
-    for _ in 0..4 {
-        r.alt_status();
-    }
-    r.write(reg::ERROR, features);
-    r.write(reg::COUNT, count);
-    r.write(reg::STATUS, command);
-    for _ in 0..4 {
-        r.alt_status();
-    }
-    for _ in 0..IDENTIFY_POLLS {
-        let status = r.read(reg::STATUS);
-        if status & BSY == 0 {
-            return status & (ERR | DF) == 0;
-        }
-    }
-    false
 }
 
 /// One drive of a [`Channel`]: a [`BlockDevice`] with a queue of one request.
