@@ -114,13 +114,14 @@ fn init(info: u64, magic: u32) -> Board<QemuPc> {
     // SAFETY: this is a PC (its host bridge answered), whose CMOS only the wall clock
     // reads; the ACPI tables are searched for in the identity-mapped BIOS area.
     let wall_clock = unsafe { BootWallClock::with_rtc(common.time_hint, common.acpi) };
+    let devices = PcDevices::new(data.command_line(), common.clock);
     KIT.assemble_with_console(
         data,
         common,
         wall_clock,
         traps,
         interrupts,
-        PcDevices::new(),
+        devices,
         |serial| WithScreen::new(serial, screen),
     )
 }

@@ -11,7 +11,10 @@
 //! With a PIIX IDE function (`8086:7010`), each drive of its two legacy channels that
 //! answers IDENTIFY as a disk is handed over as `ide C.U` (channel, unit), on the channel's
 //! ISA IRQ (14, 15: edge, active high unless the MADT overrides it), shared by its two
-//! drives; a drive that cannot be used is logged and left out.
+//! drives; a drive that cannot be used is logged and left out. When the function is a bus
+//! master (programming interface bit 7, BAR4 in I/O space) bus mastering is turned on and
+//! drives that offer DMA use it; `ata=pio` on the command line keeps them on PIO (`ata=dma`
+//! is the default). `log=debug` says which each drive uses.
 
 extern crate alloc;
 
@@ -20,13 +23,14 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use drivers::block::ata::{self, Channel, PortRegisters as AtaPorts};
+use drivers::block::ata::{self, Channel, PortRegisters as AtaPorts, Transfer};
 use drivers::block::virtio::VirtioBlk;
 use drivers::bus::pci::{self, Function, MsiX, PortConfig};
 use drivers::platform::firmware::{acpi, mptable};
 use drivers::platform::irq::ioapic::Signal;
 use drivers::platform::irq::lines::{self, Routing};
 use drivers::virtio::VirtioHal;
+use drivers::x86_64::tsc::TscClock;
 use hal::device::{DeviceSink, Discover};
 use hal::irq::Line;
 use virtio_drivers::transport::pci::PciTransport;
@@ -56,16 +60,42 @@ const NO_VECTOR: u16 = 0xffff;
 /// Where the identity map ends: a BAR above it cannot be reached.
 pub(crate) const MAPPED_LIMIT: u64 = 1 << 32;
 
-/// A PC's devices (zero-sized: everything is found at discovery).
+/// Configuration offset of BAR4, an IDE controller's bus-master block.
+const BAR4: u8 = 0x20;
+/// Programming interface bit 7 of an IDE controller: it can be a bus master.
+const PROG_IF_BUS_MASTER: u32 = 1 << 15;
+
+/// A PC's devices (everything is found at discovery), the IDE option and the clock that
+/// times ATA commands out.
 #[derive(Debug)]
-pub struct PcDevices(());
+pub struct PcDevices {
+    /// The value of the last `ata=` parameter.
+    ata: Option<&'static str>,
+    clock: TscClock,
+}
 
 impl PcDevices {
-    /// The devices of this PC, to be found.
-    // Only the boot path calls it; on the host, nothing.
+    /// The devices of this PC, to be found, with the parameters on `command_line`.
+    // Only the boot path calls it; on the host, only the tests.
     #[cfg_attr(not(target_os = "none"), allow(dead_code))]
-    pub(crate) const fn new() -> Self {
-        Self(())
+    pub(crate) fn new(command_line: &'static str, clock: TscClock) -> Self {
+        let ata = command_line
+            .split_ascii_whitespace()
+            .take_while(|word| *word != "--")
+            .filter_map(|word| word.strip_prefix("ata="))
+            .last();
+        Self { ata, clock }
+    }
+
+    /// The transfer `ata=` asks for: DMA unless it says `pio`; another value is an error.
+    fn transfer(&self) -> Result<Transfer, String> {
+        match self.ata {
+            None | Some("dma") => Ok(Transfer::Dma),
+            Some("pio") => Ok(Transfer::Pio),
+            Some(other) => Err(format!(
+                "ignoring ata={other}: expected ata=pio or ata=dma; using DMA"
+            )),
+        }
     }
 }
 
@@ -79,22 +109,30 @@ impl Discover for PcDevices {
         // and alone: nothing else uses the configuration ports meanwhile.
         let config = unsafe { PortConfig::new() };
         let mut blocks = Vec::new();
-        let mut ide = false;
+        let mut ide = None;
         let mut nics = Vec::new();
         pci::scan(&config, |function| {
             log::debug!("pci {function}");
             match function.name() {
                 "virtio-blk" => blocks.push(*function),
-                "IDE" => ide = true,
+                "IDE" => ide = Some(*function),
                 "virtio-net" | "e1000" => nics.push(*function),
                 _ => {}
             }
         });
-        if ide {
-            start_ide(&routing, sink);
-        }
         // SAFETY: both handles are used by this discovery alone, one access at a time.
         let mut writer = unsafe { config.unsafe_clone() };
+        if let Some(function) = ide {
+            let transfer = self.transfer().unwrap_or_else(|e| {
+                log::warn!("{e}");
+                Transfer::Dma
+            });
+            let bus_master = match transfer {
+                Transfer::Dma => bus_master(&mut writer, &function),
+                Transfer::Pio => None,
+            };
+            start_ide(&routing, sink, bus_master, self.clock);
+        }
         let mut root = PciRoot::new(config);
         for function in blocks {
             start(&mut root, &mut writer, &function, &routing, sink);
@@ -105,9 +143,36 @@ impl Discover for PcDevices {
     }
 }
 
+/// The I/O base of the IDE function's bus-master block, with bus mastering turned on;
+/// `None` when the function is no bus master or its BAR4 is not an I/O window.
+fn bus_master(config: &mut PortConfig, function: &Function) -> Option<u16> {
+    let at = function.address;
+    let class = config.read_word(at, 0x08);
+    let bar = config.read_word(at, BAR4);
+    let base = u16::try_from(bar & 0xffff_fffc).ok().filter(|&b| b != 0);
+    let Some(base) = base.filter(|_| class & PROG_IF_BUS_MASTER != 0 && bar & 1 == 1) else {
+        log::debug!("pci {at}: IDE without a bus master (bar4 {bar:#x}); PIO");
+        return None;
+    };
+    let command = config.read_word(at, 0x04);
+    config.write_word(
+        at,
+        0x04,
+        command & 0xffff | u32::from(Command::BUS_MASTER.bits()),
+    );
+    Some(base)
+}
+
 /// Identifies the drives of the PIIX IDE controller's two legacy channels (which QEMU's
-/// PIIX always uses) and hands each disk over, on its channel's ISA IRQ (14, 15).
-fn start_ide(routing: &Routing, sink: &mut dyn DeviceSink) {
+/// PIIX always uses) and hands each disk over, on its channel's ISA IRQ (14, 15); with
+/// `bus_master` (the I/O base of the controller's bus-master block), by DMA where the drive
+/// offers it.
+fn start_ide(
+    routing: &Routing,
+    sink: &mut dyn DeviceSink,
+    bus_master: Option<u16>,
+    clock: TscClock,
+) {
     for (index, (base, control, irq)) in [AtaPorts::PRIMARY, AtaPorts::SECONDARY]
         .into_iter()
         .enumerate()
@@ -115,10 +180,24 @@ fn start_ide(routing: &Routing, sink: &mut dyn DeviceSink) {
         // SAFETY: a PIIX IDE function answered on PCI, in compatibility mode: its channels
         // are at the legacy ports, used by this driver alone.
         let registers = unsafe { AtaPorts::new(base, control) };
-        let (drives, found) = Channel::probe(registers, true);
+        let (registers, transfer) = match bus_master {
+            // SAFETY: the function's bus-master block, 8 ports per channel, with bus
+            // mastering on (`bus_master`), used by this driver alone.
+            Some(block) => (
+                unsafe { registers.with_bus_master(block + 8 * index as u16) },
+                Transfer::Dma,
+            ),
+            None => (registers, Transfer::Pio),
+        };
+        let (drives, found) =
+            Channel::<_, VirtioHal>::probe(registers, true, transfer, Box::new(clock));
         for (unit, result) in found.iter().enumerate() {
             match result {
-                Ok(id) => log::debug!("ide {index}.{unit}: {} sectors", id.sectors),
+                Ok(id) => {
+                    let dma = drives.iter().any(|d| d.unit() == unit && d.uses_dma());
+                    let how = if dma { "dma" } else { "pio" };
+                    log::debug!("ide {index}.{unit}: {} sectors, {how}", id.sectors);
+                }
                 Err(ata::Error::NoDrive) => {}
                 Err(e) => log::warn!("ide {index}.{unit}: {e}; left out"),
             }
@@ -260,4 +339,34 @@ unsafe fn use_msix(
     let first = config.read_word(at, msix.capability);
     config.write_word(at, msix.capability, MsiX::enabled(first));
     Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use drivers::block::ata::Transfer;
+    use drivers::x86_64::tsc::TscClock;
+
+    use super::PcDevices;
+
+    #[test]
+    fn ata_on_the_command_line_picks_the_transfer() {
+        let clock = TscClock::new(0, 1_000_000).expect("a rate");
+        let transfer = |line: &'static str| PcDevices::new(line, clock).transfer();
+        assert_eq!(transfer("log=debug"), Ok(Transfer::Dma));
+        assert_eq!(transfer("ata=pio"), Ok(Transfer::Pio));
+        assert_eq!(
+            transfer("ata=pio ata=dma"),
+            Ok(Transfer::Dma),
+            "the last one counts"
+        );
+        assert_eq!(
+            transfer("-- ata=pio"),
+            Ok(Transfer::Dma),
+            "an application argument"
+        );
+        assert_eq!(
+            transfer("ata=udma"),
+            Err("ignoring ata=udma: expected ata=pio or ata=dma; using DMA".into())
+        );
+    }
 }

@@ -36,7 +36,7 @@
 //! | idle | `sti; hlt`, woken by the wake-up IPI or the one-shot APIC timer | works |
 //! | guard pages | the boot page tables, 2 MiB pages split on demand | works |
 //! | block | virtio-blk on PCI (`virtio-blk-pci`, found by a scan of bus 0 and the buses behind bridges, every function listed at `log=debug`), INTx through the I/O APIC | works |
-//! | block | ATA disks on the PIIX IDE controller's legacy channels (`-drive if=ide`), PIO with interrupt completion on ISA IRQ 14/15, LBA28 and LBA48 | works |
+//! | block | ATA disks on the PIIX IDE controller's legacy channels (`-drive if=ide`): bus-master DMA (BAR4, READ/WRITE DMA) when the controller and drive offer it, else or with `ata=pio` PIO; interrupt completion on ISA IRQ 14/15, LBA28 and LBA48 | works |
 //! | wall clock | `time=<Unix seconds>` on the command line, else the CMOS RTC (century register from the FADT), read on the first `SystemTime::now` | works |
 //! | interrupts | I/O APICs and ISA overrides from the ACPI MADT (else the MP table, else one at 0xfec0_0000); device lines 0x30.., level lines masked while serviced | works |
 //! | legacy IRQs | 8259 PICs | masked |

@@ -10,7 +10,7 @@
 //! | [`x86_64`] | the processor: the long-mode entry, GDT/TSS, IDT and trap entry, context switch, paging and guard pages, TSC clock, idle halting, port I/O |
 //! | [`platform`] | the PC-compatible machine around it (`pc` and `microvm`): firmware tables ([`platform::firmware`]: MP table, ACPI MADT and FADT/S5, with the I/O APICs and interrupt overrides), interrupt controllers ([`platform::irq`]: local APIC, I/O APICs and the board's interrupt lines, 8259 masking), the PIT, the CMOS clock ([`platform::rtc`]), starting the other cores ([`platform::smp`]) |
 //! | [`bus`] | PCI configuration space through ports 0xcf8/0xcfc, the bus scan and `virtio-drivers`' configuration access; microvm's virtio-mmio slots |
-//! | [`block`] | block devices, split-phase behind [`hal::block::BlockDevice`]: [`block::virtio::VirtioBlk`], virtio-blk on any virtio transport; [`block::ata::AtaDrive`], ATA disks on a PC's IDE channels (PIO, interrupt completion) |
+//! | [`block`] | block devices, split-phase behind [`hal::block::BlockDevice`]: [`block::virtio::VirtioBlk`], virtio-blk on any virtio transport; [`block::ata::AtaDrive`], ATA disks on a PC's IDE channels (bus-master DMA, else PIO; interrupt completion) |
 //! | [`net`] | network devices: [`net::virtio::VirtioNet`] (virtio-net through the crate's non-blocking `VirtIONetRaw`) and [`net::e1000::E1000`] (the 82540EM, our own), behind [`hal::net::NetDevice`] |
 //! | [`virtio`] | what the `virtio-drivers` crate needs from us ([`virtio::VirtioHal`]: DMA from the heap, identity addresses) and virtio start-up errors |
 //! | [`console`] | the 16550 serial port, behind [`hal::console::Console`] |

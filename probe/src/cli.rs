@@ -264,6 +264,8 @@ pub(crate) struct DiskOptions {
     pub(crate) linux: bool,
     /// Also measure the file workloads (always, but for `bench --quick`: they take minutes).
     pub(crate) files: bool,
+    /// `--ata pio|dma`: the raw workloads on qemu-pc's IDE disk with this `ata=` parameter.
+    pub(crate) ata: Option<&'static str>,
 }
 
 /// `probe bench http`.
@@ -884,6 +886,7 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
         smp_list: vec![1, 2],
         linux: true,
         files: true,
+        ata: None,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -895,8 +898,29 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
             "--accel" => disk.accel = parse_accel(&options.value(flag, inline)?)?,
             "--board" => disk.boards = parse_boards(&options.value(flag, inline)?)?,
             "--smp-list" => disk.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
+            "--ata" => {
+                disk.ata = Some(match options.value(flag, inline)?.as_str() {
+                    "pio" => "pio",
+                    "dma" => "dma",
+                    other => {
+                        return Err(UsageError(format!(
+                            "--ata must be pio or dma, not '{other}'"
+                        )));
+                    }
+                })
+            }
             _ => return Err(options.unknown(flag)),
         }
+    }
+    if disk.ata.is_some() {
+        if !disk.boards.contains(&Board::QemuPc) {
+            return Err(UsageError(
+                "--ata measures qemu-pc's IDE disk: use it with --board qemu-pc".to_owned(),
+            ));
+        }
+        disk.boards = vec![Board::QemuPc];
+        disk.linux = false;
+        disk.files = false;
     }
     Ok(Command::Bench(Bench::Disk(disk)))
 }

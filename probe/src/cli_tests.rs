@@ -345,8 +345,15 @@ fn bench_disk_defaults_and_options() {
             smp_list: vec![1, 2],
             linux: true,
             files: true,
+            ata: None,
         }
     );
+    let options = disk("bench disk --ata pio --smp-list 1");
+    assert_eq!(options.ata, Some("pio"));
+    assert_eq!(options.boards, [Board::QemuPc]);
+    assert!(!options.linux && !options.files);
+    assert!(error("bench disk --ata udma", None).contains("--ata must be pio or dma"));
+    assert!(error("bench disk --ata dma --board microvm", None).contains("--board qemu-pc"));
     let options = disk("bench disk --board microvm --smp-list 4 --accel tcg");
     assert_eq!(options.boards, [Board::Microvm]);
     assert_eq!(options.smp_list, [4]);

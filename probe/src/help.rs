@@ -390,6 +390,9 @@ prerequisite only empties its column.
   --board microvm|qemu-pc|all  boards [default: all]
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
   --accel tcg|kvm|auto         accelerator [default: auto]
+  --ata pio|dma                the same image on qemu-pc's IDE disk instead, the guest
+                               booted with ata=pio or ata=dma (its ATA transfer); qemu-pc
+                               only, without the Linux guest and the file workloads
 
 bench http: loads static files with wrk (Debian's wrk) through QEMU's user network
 (hostfwd on 127.0.0.1): the 1 KiB and 64 KiB files of apps/site, 1, 16 and 256

@@ -1,4 +1,5 @@
-//! ATA (IDE) disks on a PC's legacy channels, in PIO mode with interrupt completion.
+//! ATA (IDE) disks on a PC's legacy channels: bus-master DMA where the controller and the
+//! drive offer it, else PIO; both with interrupt completion.
 //!
 //! A channel (primary at ports 0x1f0/0x3f6 with ISA IRQ 14, secondary at 0x170/0x376 with
 //! IRQ 15) holds up to two drives that share its registers and its line, so the drives'
@@ -15,21 +16,44 @@
 //! status register lowers the drive's interrupt, so each call does, and a sector that
 //! becomes ready later raises a new edge.
 //!
+//! With DMA ([`dma`]), a read or write is one or more READ/WRITE DMA (EXT) commands of at
+//! most 256 (LBA28) or [`dma::MAX_SECTORS`] (LBA48) sectors, straight between the drive and
+//! the request's buffer: the channel's one-page PRD table describes the buffer's part for
+//! the command, the drive's interrupt (latched in the bus-master status) ends it. Memory
+//! for the table and the buffers' physical addresses come from a `virtio_drivers::Hal`
+//! ([`VirtioHal`] on Novillo's identity map), as for virtio devices. A buffer DMA cannot
+//! reach (above 4 GiB, or at an odd address) goes by PIO; so does a flush.
+//!
 //! Discovery ([`Channel::probe`]) sends IDENTIFY to each drive and waits, bounded, for the
 //! answer: no drive, a packet (ATAPI) device, a drive that never answers or reports no
-//! sectors is logged and left out.
+//! sectors is logged and left out. A drive uses DMA when the probe is asked for it, the
+//! channel has a bus master, the drive offers a DMA mode (IDENTIFY words 49, 63, 88) and
+//! takes SET FEATURES for one when none is selected yet.
 
+pub mod dma;
+mod ports;
+mod setup;
+
+pub use self::ports::PortRegisters;
+use self::setup::{identify, no_data_command, set_multiple};
+
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::time::Duration;
 
 use hal::block::{BlockDevice, Completion, ErrorKind, ErrorType, Request, SECTOR_SIZE, Token};
 use hal::device::BlockDriver;
 use hal::irq::InterruptSource;
+use hal::time::{Clock, Instant};
 use spin::Mutex;
+use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 
-use crate::x86_64::port;
+use self::dma::{FAILED, INTERRUPT, START, TO_MEMORY, bm};
+use crate::virtio::VirtioHal;
 
 /// Registers of the command block, by offset from its base.
 pub mod reg {
@@ -62,6 +86,13 @@ pub const ERR: u8 = 1 << 0;
 
 /// Device control: interrupts off.
 const NIEN: u8 = 1 << 1;
+/// Device control: software reset of both drives.
+const SRST: u8 = 1 << 2;
+
+/// How long a command may run before the channel gives up on it, resets its drives and
+/// fails the request: far longer than any command takes on a working drive (a real disk
+/// spinning up takes seconds).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Commands.
 pub mod cmd {
@@ -108,59 +139,14 @@ pub trait Registers {
     fn alt_status(&mut self) -> u8;
     /// Writes the device control register.
     fn set_control(&mut self, value: u8);
-}
-
-/// A legacy channel's registers in I/O space.
-#[derive(Debug)]
-pub struct PortRegisters {
-    base: u16,
-    control: u16,
-}
-
-impl PortRegisters {
-    /// The primary channel: command block 0x1f0, control 0x3f6, ISA IRQ 14.
-    pub const PRIMARY: (u16, u16, u8) = (0x1f0, 0x3f6, 14);
-    /// The secondary channel: command block 0x170, control 0x376, ISA IRQ 15.
-    pub const SECONDARY: (u16, u16, u8) = (0x170, 0x376, 15);
-
-    /// # Safety
-    /// An ATA channel's command block must be at `base..base + 8` and its control register
-    /// at `control`, used by nothing else.
-    pub unsafe fn new(base: u16, control: u16) -> Self {
-        Self { base, control }
-    }
-}
-
-impl Registers for PortRegisters {
-    fn read(&mut self, offset: u8) -> u8 {
-        // SAFETY: `new`'s caller vouched for the channel.
-        unsafe { port::inb(self.base + u16::from(offset)) }
-    }
-
-    fn write(&mut self, offset: u8, value: u8) {
-        // SAFETY: as for `read`.
-        unsafe { port::outb(self.base + u16::from(offset), value) }
-    }
-
-    fn read_block(&mut self, sector: &mut [u8]) {
-        // SAFETY: as for `read`; the drive has a sector ready (DRQ).
-        unsafe { port::insw(self.base, sector) }
-    }
-
-    fn write_block(&mut self, sector: &[u8]) {
-        // SAFETY: as for `read`; the drive wants a sector (DRQ).
-        unsafe { port::outsw(self.base, sector) }
-    }
-
-    fn alt_status(&mut self) -> u8 {
-        // SAFETY: as for `read`.
-        unsafe { port::inb(self.control) }
-    }
-
-    fn set_control(&mut self, value: u8) {
-        // SAFETY: as for `read`.
-        unsafe { port::outb(self.control, value) }
-    }
+    /// Whether the channel has a bus master: the next three are called only if so.
+    fn has_bus_master(&self) -> bool;
+    /// Reads bus-master register `offset` (see [`dma::bm`]).
+    fn bus_master_read(&mut self, offset: u8) -> u8;
+    /// Writes bus-master register `offset`.
+    fn bus_master_write(&mut self, offset: u8, value: u8);
+    /// Writes the PRD table's physical address.
+    fn set_prd_table(&mut self, address: u32);
 }
 
 /// What IDENTIFY says about a drive.
@@ -172,6 +158,8 @@ pub struct Identity {
     pub lba48: bool,
     /// The most sectors per data block of READ/WRITE MULTIPLE (0 or 1: one).
     pub multiple: u8,
+    /// The DMA modes it offers.
+    pub dma: dma::Modes,
 }
 
 impl Identity {
@@ -188,10 +176,12 @@ impl Identity {
             lba28_sectors
         };
         let multiple = (word(47) & 0xff) as u8;
+        let dma = dma::Modes::parse(|i| word(i) as u16);
         (sectors != 0).then_some(Self {
             sectors,
             lba48,
             multiple,
+            dma,
         })
     }
 }
@@ -223,12 +213,42 @@ impl fmt::Display for Error {
     }
 }
 
+/// What [`Channel::probe`] found: the drives, and what happened at each position.
+pub type Probed<R, H> = (Vec<AtaDrive<R, H>>, [Result<Identity, Error>; 2]);
+
+/// Which transfer a probe should set drives up for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// Bus-master DMA where the channel and the drive offer it, else PIO.
+    Dma,
+    /// PIO only.
+    Pio,
+}
+
 /// What a request asks of the channel.
 #[derive(Clone, Copy, Debug)]
 enum Op {
     Read(NonNull<u8>),
     Write(NonNull<u8>),
     Flush,
+}
+
+impl Op {
+    /// The buffer of a read or write of `sectors` sectors, and which way the data goes.
+    fn buffer(self, sectors: u64) -> Option<(NonNull<[u8]>, BufferDirection)> {
+        let len = sectors as usize * SECTOR_SIZE;
+        match self {
+            Self::Read(at) => Some((
+                NonNull::slice_from_raw_parts(at, len),
+                BufferDirection::DeviceToDriver,
+            )),
+            Self::Write(at) => Some((
+                NonNull::slice_from_raw_parts(at, len),
+                BufferDirection::DriverToDevice,
+            )),
+            Self::Flush => None,
+        }
+    }
 }
 
 /// A request accepted from one drive.
@@ -241,6 +261,8 @@ struct Job {
     left: u64,
     /// Sectors moved so far (the buffer offset, in sectors).
     moved: u64,
+    /// The buffer's physical address when it moves by DMA.
+    shared: Option<PhysAddr>,
 }
 
 /// The command in progress.
@@ -248,17 +270,28 @@ struct Job {
 struct Active {
     unit: usize,
     job: Job,
-    /// Sectors left in the current command.
+    /// Sectors left in the current command (all of them until the end, for DMA).
     in_command: u64,
+    /// When the command was sent.
+    sent: Instant,
+}
+
+/// The channel's PRD table: one page from the DMA allocator.
+#[derive(Debug)]
+struct Table {
+    physical: PhysAddr,
+    entries: NonNull<[[u8; 8]; dma::PRD_ENTRIES]>,
+    /// The allocator's `dma_dealloc`.
+    free: unsafe fn(PhysAddr, NonNull<u8>, usize) -> i32,
 }
 
 /// One ATA channel and up to two drives' requests: see the [module docs](self).
-#[derive(Debug)]
-pub struct Channel<R> {
+pub struct Channel<R, H = VirtioHal> {
     registers: R,
     identity: [Option<Identity>; 2],
     /// Sectors per data block of each drive: more than 1 when it took SET MULTIPLE MODE.
     block: [u64; 2],
+    table: Option<Table>,
     writable: bool,
     queued: [Option<Job>; 2],
     active: Option<Active>,
@@ -267,21 +300,38 @@ pub struct Channel<R> {
     last: usize,
     /// Whether the drive may have raised its interrupt since the last ack.
     unacked: bool,
+    /// For [`COMMAND_TIMEOUT`].
+    clock: Box<dyn Clock + Send>,
+    hal: PhantomData<H>,
+}
+
+impl<R: fmt::Debug, H> fmt::Debug for Channel<R, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("registers", &self.registers)
+            .field("identity", &self.identity)
+            .field("active", &self.active)
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
 }
 
 // SAFETY: the jobs' pointers are request buffers that `submit`'s caller keeps valid until
-// `poll` returns their tokens, on whichever core that is; the registers are ports, usable
-// from any core.
-unsafe impl<R: Send> Send for Channel<R> {}
+// `poll` returns their tokens, on whichever core that is; the table is this channel's own
+// DMA page; the registers are ports, usable from any core.
+unsafe impl<R: Send, H> Send for Channel<R, H> {}
 
-impl<R: Registers> Channel<R> {
-    /// Identifies both drives of the channel behind `registers` (waiting for each, bounded)
-    /// and returns one [`AtaDrive`] per disk found, with what happened to each position.
-    /// `writable: false` makes the drives refuse writes. Interrupts are on afterwards.
+impl<R: Registers, H: Hal> Channel<R, H> {
+    /// Identifies both drives of the channel behind `registers` (waiting for each, bounded),
+    /// sets them up for `transfer`, and returns one [`AtaDrive`] per disk found, with what
+    /// happened to each position. `writable: false` makes the drives refuse writes.
+    /// `clock` times commands out (see [`COMMAND_TIMEOUT`]). Interrupts are on afterwards.
     pub fn probe(
         mut registers: R,
         writable: bool,
-    ) -> (Vec<AtaDrive<R>>, [Result<Identity, Error>; 2]) {
+        transfer: Transfer,
+        clock: Box<dyn Clock + Send>,
+    ) -> Probed<R, H> {
         registers.set_control(NIEN);
         let found = [identify(&mut registers, 0), identify(&mut registers, 1)];
         let block = [0, 1].map(|unit| match found[unit] {
@@ -290,6 +340,22 @@ impl<R: Registers> Channel<R> {
             }
             _ => 1,
         });
+        let table = (transfer == Transfer::Dma && registers.has_bus_master())
+            .then(prd_table::<H>)
+            .flatten();
+        let dma = [0, 1].map(|unit| match found[unit] {
+            Ok(id) if table.is_some() && id.dma() => match id.dma.to_select() {
+                Some(mode) => no_data_command(
+                    &mut registers,
+                    unit,
+                    dma::SET_TRANSFER_MODE,
+                    mode,
+                    dma::cmd::SET_FEATURES,
+                ),
+                None => true,
+            },
+            _ => false,
+        });
         registers.set_control(0);
         // Lowers an interrupt IDENTIFY left pending.
         registers.read(reg::STATUS);
@@ -297,12 +363,15 @@ impl<R: Registers> Channel<R> {
             registers,
             identity: [found[0].ok(), found[1].ok()],
             block,
+            table,
             writable,
             queued: [None; 2],
             active: None,
             done: [None; 2],
             last: 1,
             unacked: false,
+            clock,
+            hal: PhantomData,
         }));
         let drives = (0..2)
             .filter_map(|unit| {
@@ -311,6 +380,7 @@ impl<R: Registers> Channel<R> {
                     channel: channel.clone(),
                     unit,
                     sectors,
+                    dma: dma[unit],
                 })
             })
             .collect();
@@ -340,6 +410,32 @@ impl<R: Registers> Channel<R> {
         let lba48 = self.identity[unit].is_some_and(|id| id.lba48);
         let end = job.lba + job.left;
         let long = lba48 && (end > 1 << 28 || job.left > 256);
+        if let (Some(buffer), Some(table)) = (job.shared, &self.table) {
+            let max = if long { dma::MAX_SECTORS } else { 256 };
+            let read = matches!(job.op, Op::Read(_));
+            let command = match (read, long) {
+                (true, false) => dma::cmd::READ,
+                (true, true) => dma::cmd::READ_EXT,
+                (false, false) => dma::cmd::WRITE,
+                (false, true) => dma::cmd::WRITE_EXT,
+            };
+            let at = buffer + job.moved * SECTOR_SIZE as u64;
+            let len = job.left.min(max) as usize * SECTOR_SIZE;
+            // SAFETY: the table is this channel's page, which only this locked channel
+            // writes, and the engine is stopped (no command is active).
+            let entries = unsafe { &mut *table.entries.as_ptr() };
+            let count = (dma::fill(entries, at, len) / SECTOR_SIZE) as u64;
+            let direction = if read { TO_MEMORY } else { 0 };
+            let r = &mut self.registers;
+            r.set_prd_table(table.physical as u32);
+            let status = r.bus_master_read(bm::STATUS);
+            r.bus_master_write(bm::STATUS, status | INTERRUPT | FAILED);
+            r.bus_master_write(bm::COMMAND, direction);
+            send(r, unit, job.lba, count, long, command);
+            r.bus_master_write(bm::COMMAND, direction | START);
+            self.begin(unit, job, count);
+            return;
+        }
         let max = if long { 65_536 } else { 256 };
         let count = job.left.min(max);
         let multiple = self.block[unit] > 1;
@@ -355,50 +451,46 @@ impl<R: Registers> Channel<R> {
             (Op::Flush, false, _) => cmd::FLUSH,
             (Op::Flush, true, _) => cmd::FLUSH_EXT,
         };
-        let lba = job.lba.to_le_bytes();
-        let r = &mut self.registers;
-        if long {
-            r.write(reg::DEVICE, 0x40 | (unit as u8) << 4);
-            // The high bytes first: the drive keeps the previous value of each register.
-            r.write(reg::COUNT, (count >> 8) as u8);
-            r.write(reg::LBA_LOW, lba[3]);
-            r.write(reg::LBA_MID, lba[4]);
-            r.write(reg::LBA_HIGH, lba[5]);
-        } else {
-            r.write(reg::DEVICE, 0xe0 | (unit as u8) << 4 | (lba[3] & 0xf));
-        }
-        // A count of 0 means 256 (LBA28) or 65,536 (LBA48).
-        r.write(reg::COUNT, count as u8);
-        r.write(reg::LBA_LOW, lba[0]);
-        r.write(reg::LBA_MID, lba[1]);
-        r.write(reg::LBA_HIGH, lba[2]);
-        r.write(reg::STATUS, command);
-        // The 400 ns a drive takes to show its new status.
-        for _ in 0..4 {
-            r.alt_status();
-        }
-        self.unacked = true;
+        send(&mut self.registers, unit, job.lba, count, long, command);
         let in_command = if matches!(job.op, Op::Flush) {
             0
         } else {
             count
         };
+        self.begin(unit, job, in_command);
+    }
+
+    /// Records the command just sent.
+    fn begin(&mut self, unit: usize, job: Job, in_command: u64) {
+        self.unacked = true;
         self.active = Some(Active {
             unit,
             job,
             in_command,
+            sent: self.clock.now(),
         });
     }
 
-    /// Moves every sector the drive offers now and finishes what it finished.
+    /// Moves every sector the drive offers now and finishes what it finished; fails a
+    /// command older than [`COMMAND_TIMEOUT`].
     fn advance(&mut self) {
         while let Some(mut active) = self.active {
+            if self.clock.now() - active.sent > COMMAND_TIMEOUT {
+                self.give_up(active);
+                continue;
+            }
+            if active.job.shared.is_some() {
+                if !self.advance_dma(active) {
+                    return;
+                }
+                continue;
+            }
             let status = self.registers.read(reg::STATUS);
             if status & BSY != 0 {
                 return;
             }
             if status & (ERR | DF) != 0 {
-                self.finish(active.unit, Err(ErrorKind::Device));
+                self.finish(active, Err(ErrorKind::Device));
                 continue;
             }
             let job = active.job;
@@ -428,7 +520,7 @@ impl<R: Registers> Channel<R> {
                         return;
                     }
                     if job.left == 0 {
-                        self.finish(active.unit, Ok(()));
+                        self.finish(active, Ok(()));
                     } else {
                         self.active = None;
                         self.issue(active.unit, job);
@@ -437,7 +529,7 @@ impl<R: Registers> Channel<R> {
                 }
                 _ => {
                     // DRQ with nothing left to move: the drive wants more than was asked.
-                    self.finish(active.unit, Err(ErrorKind::Device));
+                    self.finish(active, Err(ErrorKind::Device));
                     continue;
                 }
             }
@@ -449,83 +541,130 @@ impl<R: Registers> Channel<R> {
             self.unacked = true;
             // After a read's last sector the drive raises no interrupt: it is over.
             if matches!(job.op, Op::Read(_)) && active.in_command == 0 && active.job.left == 0 {
-                self.finish(active.unit, Ok(()));
+                self.finish(active, Ok(()));
             }
         }
     }
 
-    fn finish(&mut self, unit: usize, result: Result<(), ErrorKind>) {
+    /// Ends the DMA command `active` if the drive raised its interrupt (or the engine
+    /// failed), starting the request's next command if any; `false` while it runs.
+    fn advance_dma(&mut self, mut active: Active) -> bool {
+        let r = &mut self.registers;
+        let engine = r.bus_master_read(bm::STATUS);
+        if engine & (INTERRUPT | FAILED) == 0 {
+            return false;
+        }
+        r.bus_master_write(bm::COMMAND, 0);
+        // Reading the status lowers the drive's interrupt.
+        let status = r.read(reg::STATUS);
+        r.bus_master_write(bm::STATUS, engine | INTERRUPT | FAILED);
+        if engine & FAILED != 0 || status & (BSY | DRQ | ERR | DF) != 0 {
+            self.finish(active, Err(ErrorKind::Device));
+            return true;
+        }
+        let sectors = active.in_command;
+        active.job.lba += sectors;
+        active.job.left -= sectors;
+        active.job.moved += sectors;
+        if active.job.left == 0 {
+            self.finish(active, Ok(()));
+        } else {
+            self.active = None;
+            self.issue(active.unit, active.job);
+        }
+        true
+    }
+
+    /// Stops the engine, resets the channel's drives (so that the next command finds them
+    /// ready) and fails `active`'s request.
+    fn give_up(&mut self, active: Active) {
+        let r = &mut self.registers;
+        if active.job.shared.is_some() {
+            r.bus_master_write(bm::COMMAND, 0);
+        }
+        r.set_control(SRST | NIEN);
+        // The 5 µs the reset bit must stay set, and more.
+        for _ in 0..50 {
+            r.alt_status();
+        }
+        r.set_control(0);
+        self.finish(active, Err(ErrorKind::Device));
+    }
+
+    /// Ends `active`'s request with `result` and starts the next.
+    fn finish(&mut self, active: Active, result: Result<(), ErrorKind>) {
+        let job = active.job;
+        if let (Some(physical), Some((buffer, direction))) =
+            (job.shared, job.op.buffer(job.moved + job.left))
+        {
+            // SAFETY: shared in `submit` with these values; the engine is stopped.
+            unsafe { H::unshare(physical, buffer, direction) };
+        }
         self.active = None;
-        self.done[unit] = Some(result);
+        self.done[active.unit] = Some(result);
         self.start_next();
     }
 }
 
-/// Sends IDENTIFY to drive `unit` and reads its answer, polling at most
-/// [`IDENTIFY_POLLS`] times.
-fn identify<R: Registers>(r: &mut R, unit: usize) -> Result<Identity, Error> {
-    r.write(reg::DEVICE, 0xa0 | (unit as u8) << 4);
-    // Four reads of the alternate status: the 400 ns a drive takes to show its status.
-    for _ in 0..4 {
-        r.alt_status();
+impl Drop for Table {
+    fn drop(&mut self) {
+        // SAFETY: `prd_table` allocated this one page with the allocator `free` belongs
+        // to; no command uses it any more (its channel, with every request, is gone).
+        unsafe { (self.free)(self.physical, self.entries.cast(), 1) };
     }
-    for register in [reg::COUNT, reg::LBA_LOW, reg::LBA_MID, reg::LBA_HIGH] {
-        r.write(register, 0);
-    }
-    r.write(reg::STATUS, cmd::IDENTIFY);
-    let first = r.read(reg::STATUS);
-    if first == 0 || first == 0xff {
-        return Err(Error::NoDrive);
-    }
-    let mut status = first;
-    let mut polls = 0;
-    while status & BSY != 0 || status & (DRQ | ERR) == 0 {
-        polls += 1;
-        if polls == IDENTIFY_POLLS {
-            return Err(Error::Timeout);
-        }
-        status = r.read(reg::STATUS);
-    }
-    if status & ERR != 0 {
-        // A packet device aborts IDENTIFY and leaves its signature.
-        let signature = (r.read(reg::LBA_MID), r.read(reg::LBA_HIGH));
-        return Err(match signature {
-            (0x14, 0xeb) | (0x69, 0x96) => Error::Packet,
-            _ => Error::Refused,
-        });
-    }
-    let mut words = [0; SECTOR_SIZE];
-    r.read_block(&mut words);
-    Identity::parse(&words).ok_or(Error::NoSectors)
 }
 
-/// Sets drive `unit`'s data blocks to `sectors` sectors; `false` when it refuses or never
-/// answers (polling at most [`IDENTIFY_POLLS`] times): it then moves one sector at a time.
-fn set_multiple<R: Registers>(r: &mut R, unit: usize, sectors: u8) -> bool {
-    r.write(reg::DEVICE, 0xa0 | (unit as u8) << 4);
+/// One page of PRD table, or `None` when the allocator has none the engine can reach.
+fn prd_table<H: Hal>() -> Option<Table> {
+    let (physical, virtual_address) = H::dma_alloc(1, BufferDirection::DriverToDevice);
+    if physical == 0 {
+        return None;
+    }
+    if !dma::reachable(physical, dma::PRD_ENTRIES * 8) {
+        // SAFETY: just allocated, one page, unused.
+        unsafe { H::dma_dealloc(physical, virtual_address, 1) };
+        return None;
+    }
+    Some(Table {
+        physical,
+        entries: virtual_address.cast(),
+        free: H::dma_dealloc,
+    })
+}
+
+/// Writes the task file for `count` sectors from `lba` on drive `unit` and sends
+/// `command`.
+fn send<R: Registers>(r: &mut R, unit: usize, lba: u64, count: u64, long: bool, command: u8) {
+    let lba = lba.to_le_bytes();
+    if long {
+        r.write(reg::DEVICE, 0x40 | (unit as u8) << 4);
+        // The high bytes first: the drive keeps the previous value of each register.
+        r.write(reg::COUNT, (count >> 8) as u8);
+        r.write(reg::LBA_LOW, lba[3]);
+        r.write(reg::LBA_MID, lba[4]);
+        r.write(reg::LBA_HIGH, lba[5]);
+    } else {
+        r.write(reg::DEVICE, 0xe0 | (unit as u8) << 4 | (lba[3] & 0xf));
+    }
+    // A count of 0 means 256 (LBA28) or 65,536 (LBA48).
+    r.write(reg::COUNT, count as u8);
+    r.write(reg::LBA_LOW, lba[0]);
+    r.write(reg::LBA_MID, lba[1]);
+    r.write(reg::LBA_HIGH, lba[2]);
+    r.write(reg::STATUS, command);
+    // The 400 ns a drive takes to show its new status.
     for _ in 0..4 {
         r.alt_status();
     }
-    r.write(reg::COUNT, sectors);
-    r.write(reg::STATUS, cmd::SET_MULTIPLE);
-    for _ in 0..4 {
-        r.alt_status();
-    }
-    for _ in 0..IDENTIFY_POLLS {
-        let status = r.read(reg::STATUS);
-        if status & BSY == 0 {
-            return status & (ERR | DF) == 0;
-        }
-    }
-    false
 }
 
 /// One drive of a [`Channel`]: a [`BlockDevice`] with a queue of one request.
 #[derive(Debug)]
-pub struct AtaDrive<R> {
-    channel: Arc<Mutex<Channel<R>>>,
+pub struct AtaDrive<R, H = VirtioHal> {
+    channel: Arc<Mutex<Channel<R, H>>>,
     unit: usize,
     sectors: u64,
+    dma: bool,
 }
 
 // The PC board hands the drives to the kernel.
@@ -534,18 +673,23 @@ const _: () = {
     is_driver::<AtaDrive<PortRegisters>>();
 };
 
-impl<R> AtaDrive<R> {
+impl<R, H> AtaDrive<R, H> {
     /// 0 for the channel's master, 1 for its slave.
     pub fn unit(&self) -> usize {
         self.unit
     }
+
+    /// Whether the drive moves data by bus-master DMA (else PIO).
+    pub fn uses_dma(&self) -> bool {
+        self.dma
+    }
 }
 
-impl<R> ErrorType for AtaDrive<R> {
+impl<R, H> ErrorType for AtaDrive<R, H> {
     type Error = ErrorKind;
 }
 
-impl<R: Registers> BlockDevice for AtaDrive<R> {
+impl<R: Registers, H: Hal> BlockDevice for AtaDrive<R, H> {
     fn sector_count(&self) -> u64 {
         self.sectors
     }
@@ -577,11 +721,28 @@ impl<R: Registers> BlockDevice for AtaDrive<R> {
         if busy {
             return Err(nb::Error::WouldBlock);
         }
+        let sectors = (len / SECTOR_SIZE) as u64;
+        let shared = match op.buffer(sectors) {
+            Some((buffer, direction)) if self.dma => {
+                // SAFETY: the buffer stays valid until its token is polled (our caller's
+                // promise); `finish` unshares it before that.
+                let physical = unsafe { H::share(buffer, direction) };
+                if dma::reachable(physical, len) {
+                    Some(physical)
+                } else {
+                    // SAFETY: shared just above, not used by the engine.
+                    unsafe { H::unshare(physical, buffer, direction) };
+                    None
+                }
+            }
+            _ => None,
+        };
         channel.queued[unit] = Some(Job {
             op,
             lba: first,
-            left: (len / SECTOR_SIZE) as u64,
+            left: sectors,
             moved: 0,
+            shared,
         });
         channel.start_next();
         Ok(Token(0))
@@ -598,7 +759,7 @@ impl<R: Registers> BlockDevice for AtaDrive<R> {
     }
 }
 
-impl<R: Registers> InterruptSource for AtaDrive<R> {
+impl<R: Registers, H: Hal> InterruptSource for AtaDrive<R, H> {
     fn ack_interrupt(&mut self) -> bool {
         let mut channel = self.channel.lock();
         // Reading the status lowers the channel's interrupt.
@@ -610,607 +771,8 @@ impl<R: Registers> InterruptSource for AtaDrive<R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use alloc::collections::BTreeMap;
-    use alloc::sync::Arc;
-    use alloc::vec;
-    use alloc::vec::Vec;
-
-    use hal::block::{BlockDevice, ErrorKind, Request, SECTOR_SIZE};
-    use hal::irq::InterruptSource;
-    use hal::mock::{BlockHarness, block_contract};
-    use spin::Mutex;
-
-    use super::{AtaDrive, BSY, Channel, DRDY, DRQ, ERR, Error, Registers, cmd, reg};
-
-    /// One fake drive: sparse sectors (absent ones read as zeros) and how it misbehaves.
-    #[derive(Clone, Debug, Default)]
-    struct Drive {
-        sectors: u64,
-        lba48: bool,
-        data: BTreeMap<u64, Vec<u8>>,
-        /// IDENTIFY never ends.
-        stuck: bool,
-        /// IDENTIFY fails, leaving this signature.
-        refuses: Option<(u8, u8)>,
-        /// Reading this sector fails.
-        bad_sector: Option<u64>,
-        /// The most sectors per data block it offers for the MULTIPLE commands.
-        multiple: u8,
-    }
-
-    #[derive(Debug, PartialEq, Eq)]
-    enum Phase {
-        Idle,
-        /// Busy until the next step, then `DRQ` (a sector to read or to write) or done.
-        Busy,
-        Drq,
-        Error,
-    }
-
-    /// A channel's registers: each command and each sector keeps the drive busy until the
-    /// test steps it, as a real drive does, then raises the interrupt.
-    #[derive(Debug)]
-    struct Bank {
-        drives: [Option<Drive>; 2],
-        unit: usize,
-        /// [previous, current] of count and the three LBA registers (LBA48 reads both).
-        taskfile: [[u8; 2]; 4],
-        device: u8,
-        command: u8,
-        lba: u64,
-        left: u64,
-        phase: Phase,
-        buffer: Vec<u8>,
-        irq: bool,
-        commands: Vec<u8>,
-        /// Each drive's sectors per block, as SET MULTIPLE MODE left it (0: never set).
-        block: [u64; 2],
-    }
-
-    #[derive(Clone, Debug)]
-    struct FakeRegisters(Arc<Mutex<Bank>>);
-
-    impl FakeRegisters {
-        fn new(drives: [Option<Drive>; 2]) -> Self {
-            Self(Arc::new(Mutex::new(Bank {
-                drives,
-                unit: 0,
-                taskfile: [[0; 2]; 4],
-                device: 0,
-                command: 0,
-                lba: 0,
-                left: 0,
-                phase: Phase::Idle,
-                buffer: Vec::new(),
-                irq: false,
-                commands: Vec::new(),
-                block: [0; 2],
-            })))
-        }
-
-        /// Lets the busy drive finish what it was doing.
-        fn step(&self) {
-            let mut bank = self.0.lock();
-            if bank.phase == Phase::Busy {
-                bank.ready_next();
-            }
-        }
-
-        fn sector(&self, unit: usize, lba: u64) -> Vec<u8> {
-            let bank = self.0.lock();
-            let drive = bank.drives[unit].as_ref().expect("a drive");
-            drive
-                .data
-                .get(&lba)
-                .cloned()
-                .unwrap_or_else(|| vec![0; SECTOR_SIZE])
-        }
-    }
-
-    impl Bank {
-        fn drive(&mut self) -> Option<&mut Drive> {
-            self.drives[self.unit].as_mut()
-        }
-
-        /// Sectors in the current command's next data block.
-        fn block_len(&self) -> u64 {
-            let multiple = matches!(
-                self.command,
-                cmd::READ_MULTIPLE
-                    | cmd::READ_MULTIPLE_EXT
-                    | cmd::WRITE_MULTIPLE
-                    | cmd::WRITE_MULTIPLE_EXT
-            );
-            let block = if multiple { self.block[self.unit] } else { 1 };
-            block.min(self.left)
-        }
-
-        fn status(&mut self) -> u8 {
-            let Some(drive) = self.drives[self.unit].as_ref() else {
-                return 0;
-            };
-            if drive.stuck && self.command == cmd::IDENTIFY {
-                return BSY;
-            }
-            match self.phase {
-                Phase::Idle => DRDY,
-                Phase::Busy => BSY,
-                Phase::Drq => DRDY | DRQ,
-                Phase::Error => DRDY | ERR,
-            }
-        }
-
-        fn start(&mut self, command: u8) {
-            self.command = command;
-            self.commands.push(command);
-            let Some(drive) = self.drives[self.unit].clone() else {
-                return;
-            };
-            let ext = matches!(
-                command,
-                cmd::READ_EXT
-                    | cmd::WRITE_EXT
-                    | cmd::FLUSH_EXT
-                    | cmd::READ_MULTIPLE_EXT
-                    | cmd::WRITE_MULTIPLE_EXT
-            );
-            let [count, low, mid, high] = self.taskfile;
-            let (lba, count) = if ext {
-                let lba =
-                    u64::from_le_bytes([low[1], mid[1], high[1], low[0], mid[0], high[0], 0, 0]);
-                let count = u64::from(u16::from_le_bytes([count[1], count[0]]));
-                (lba, if count == 0 { 65_536 } else { count })
-            } else {
-                let lba =
-                    u64::from_le_bytes([low[1], mid[1], high[1], self.device & 0xf, 0, 0, 0, 0]);
-                let count = u64::from(count[1]);
-                (lba, if count == 0 { 256 } else { count })
-            };
-            self.lba = lba;
-            self.left = count;
-            match command {
-                cmd::IDENTIFY => {
-                    if let Some(signature) = drive.refuses {
-                        self.taskfile[2][1] = signature.0;
-                        self.taskfile[3][1] = signature.1;
-                        self.phase = Phase::Error;
-                        return;
-                    }
-                    let mut words = vec![0u8; SECTOR_SIZE];
-                    let lba28 = drive.sectors.min(0x0fff_ffff) as u32;
-                    words[120..124].copy_from_slice(&lba28.to_le_bytes());
-                    words[94] = drive.multiple;
-                    if drive.lba48 {
-                        words[166..168].copy_from_slice(&(1u16 << 10).to_le_bytes());
-                        words[200..208].copy_from_slice(&drive.sectors.to_le_bytes());
-                    }
-                    self.buffer = words;
-                    self.left = 1;
-                    self.phase = Phase::Drq;
-                    self.irq = true;
-                }
-                cmd::SET_MULTIPLE => {
-                    let sectors = self.taskfile[0][1];
-                    if sectors == 0 || sectors > drive.multiple {
-                        self.phase = Phase::Error;
-                    } else {
-                        self.block[self.unit] = u64::from(sectors);
-                        self.phase = Phase::Idle;
-                    }
-                    return;
-                }
-                cmd::READ
-                | cmd::READ_EXT
-                | cmd::READ_MULTIPLE
-                | cmd::READ_MULTIPLE_EXT
-                | cmd::FLUSH
-                | cmd::FLUSH_EXT => {
-                    self.phase = Phase::Busy;
-                }
-                cmd::WRITE | cmd::WRITE_EXT => self.phase = Phase::Drq,
-                cmd::WRITE_MULTIPLE | cmd::WRITE_MULTIPLE_EXT if self.block[self.unit] > 0 => {
-                    self.phase = Phase::Drq;
-                }
-                _ => self.phase = Phase::Error,
-            }
-            let moves_data = !matches!(command, cmd::IDENTIFY | cmd::FLUSH | cmd::FLUSH_EXT);
-            if moves_data && ((ext && !drive.lba48) || lba + count > drive.sectors) {
-                self.phase = Phase::Error;
-                self.irq = true;
-            }
-        }
-
-        /// The end of a busy spell.
-        fn ready_next(&mut self) {
-            let (command, lba, n) = (self.command, self.lba, self.block_len());
-            let left = self.left;
-            let Some(drive) = self.drive() else { return };
-            let reads = matches!(
-                command,
-                cmd::READ | cmd::READ_EXT | cmd::READ_MULTIPLE | cmd::READ_MULTIPLE_EXT
-            );
-            let writes = matches!(
-                command,
-                cmd::WRITE | cmd::WRITE_EXT | cmd::WRITE_MULTIPLE | cmd::WRITE_MULTIPLE_EXT
-            );
-            let bad = drive
-                .bad_sector
-                .is_some_and(|bad| (lba..lba + n).contains(&bad));
-            let mut buffer = Vec::new();
-            let phase = if reads && bad {
-                Phase::Error
-            } else if reads {
-                for sector in lba..lba + n {
-                    let data = drive.data.get(&sector).cloned();
-                    buffer.extend(data.unwrap_or_else(|| vec![0; SECTOR_SIZE]));
-                }
-                Phase::Drq
-            } else if writes && left > 0 {
-                Phase::Drq
-            } else {
-                Phase::Idle
-            };
-            self.buffer = buffer;
-            self.phase = phase;
-            self.irq = true;
-        }
-    }
-
-    impl Registers for FakeRegisters {
-        fn read(&mut self, offset: u8) -> u8 {
-            let mut bank = self.0.lock();
-            match offset {
-                reg::STATUS => {
-                    bank.irq = false;
-                    bank.status()
-                }
-                reg::COUNT..=reg::LBA_HIGH => bank.taskfile[usize::from(offset - reg::COUNT)][1],
-                _ => 0,
-            }
-        }
-
-        fn write(&mut self, offset: u8, value: u8) {
-            let mut bank = self.0.lock();
-            match offset {
-                reg::STATUS => bank.start(value),
-                reg::DEVICE => {
-                    bank.device = value;
-                    bank.unit = usize::from(value >> 4 & 1);
-                }
-                reg::COUNT..=reg::LBA_HIGH => {
-                    let register = &mut bank.taskfile[usize::from(offset - reg::COUNT)];
-                    *register = [register[1], value];
-                }
-                _ => {}
-            }
-        }
-
-        fn read_block(&mut self, block: &mut [u8]) {
-            let mut bank = self.0.lock();
-            assert_eq!(bank.phase, Phase::Drq, "data read without DRQ");
-            assert_eq!(
-                block.len(),
-                bank.buffer.len(),
-                "a read of another block size"
-            );
-            block.copy_from_slice(&bank.buffer);
-            let n = (block.len() / SECTOR_SIZE) as u64;
-            bank.lba += n;
-            bank.left -= n;
-            bank.phase = if bank.left > 0 {
-                Phase::Busy
-            } else {
-                Phase::Idle
-            };
-        }
-
-        fn write_block(&mut self, block: &[u8]) {
-            let mut bank = self.0.lock();
-            assert_eq!(bank.phase, Phase::Drq, "data written without DRQ");
-            let n = bank.block_len();
-            assert_eq!(
-                block.len() as u64,
-                n * SECTOR_SIZE as u64,
-                "a write of another block size"
-            );
-            let lba = bank.lba;
-            if let Some(drive) = bank.drive() {
-                for (i, sector) in block.chunks(SECTOR_SIZE).enumerate() {
-                    drive.data.insert(lba + i as u64, sector.to_vec());
-                }
-            }
-            bank.lba += n;
-            bank.left -= n;
-            bank.phase = Phase::Busy;
-        }
-
-        fn alt_status(&mut self) -> u8 {
-            self.0.lock().status()
-        }
-
-        fn set_control(&mut self, _value: u8) {}
-    }
-
-    fn drive_with(image: &[u8]) -> Drive {
-        Drive {
-            sectors: (image.len() / SECTOR_SIZE) as u64,
-            data: image
-                .chunks(SECTOR_SIZE)
-                .enumerate()
-                .map(|(i, s)| (i as u64, s.to_vec()))
-                .collect(),
-            ..Drive::default()
-        }
-    }
-
-    struct Harness {
-        bank: FakeRegisters,
-        drive: AtaDrive<FakeRegisters>,
-    }
-
-    impl Harness {
-        fn new(drives: [Option<Drive>; 2], unit: usize, writable: bool) -> Self {
-            let bank = FakeRegisters::new(drives);
-            let (found, _) = Channel::probe(bank.clone(), writable);
-            let drive = found
-                .into_iter()
-                .find(|d| d.unit() == unit)
-                .expect("the drive is found");
-            Self { bank, drive }
-        }
-    }
-
-    impl BlockHarness for Harness {
-        type Device = AtaDrive<FakeRegisters>;
-
-        fn device(&mut self) -> &mut Self::Device {
-            &mut self.drive
-        }
-
-        fn progress(&mut self) {
-            self.bank.step();
-        }
-
-        fn interrupts(&self) -> bool {
-            true
-        }
-
-        fn image(&self) -> Vec<u8> {
-            let sectors = self.drive.sectors;
-            let unit = self.drive.unit;
-            (0..sectors)
-                .flat_map(|lba| self.bank.sector(unit, lba))
-                .collect()
-        }
-
-        fn set_read_only(&mut self) {
-            let drives = self.bank.0.lock().drives.clone();
-            *self = Self::new(drives, self.drive.unit, false);
-        }
-    }
-
-    #[test]
-    fn a_master_keeps_the_contract() {
-        block_contract(|image| Harness::new([Some(drive_with(image)), None], 0, true));
-    }
-
-    #[test]
-    fn a_slave_beside_a_master_keeps_the_contract() {
-        block_contract(|image| {
-            let master = drive_with(&vec![0x55; 4 * SECTOR_SIZE]);
-            Harness::new([Some(master), Some(drive_with(image))], 1, true)
-        });
-    }
-
-    /// Runs `request` on `drive`, stepping the bank until it completes.
-    fn run(
-        bank: &FakeRegisters,
-        drive: &mut AtaDrive<FakeRegisters>,
-        request: Request<'_>,
-    ) -> Result<(), ErrorKind> {
-        // SAFETY: the buffer outlives this function, which returns after the completion.
-        unsafe { drive.submit(request) }.expect("accepted");
-        for _ in 0..100_000 {
-            if let Some(done) = drive.poll() {
-                return done.result;
-            }
-            bank.step();
-        }
-        panic!("the request never finished");
-    }
-
-    #[test]
-    fn two_drives_share_the_channel_one_command_at_a_time() {
-        let bank = FakeRegisters::new([
-            Some(drive_with(&vec![1; 8 * SECTOR_SIZE])),
-            Some(drive_with(&vec![2; 8 * SECTOR_SIZE])),
-        ]);
-        let (mut drives, found) = Channel::probe(bank.clone(), true);
-        assert_eq!(found.map(|f| f.map(|id| id.sectors)), [Ok(8), Ok(8)]);
-        let (mut a, mut b) = (drives.remove(0), drives.remove(0));
-        let (mut buf_a, mut buf_b) = (vec![0; 2 * SECTOR_SIZE], vec![0; 3 * SECTOR_SIZE]);
-        // SAFETY: both buffers live until both tokens come back below.
-        unsafe {
-            a.submit(Request::Read {
-                first: 0,
-                buf: &mut buf_a,
-            })
-            .expect("a");
-            b.submit(Request::Read {
-                first: 5,
-                buf: &mut buf_b,
-            })
-            .expect("b");
-        }
-        let (mut done_a, mut done_b) = (None, None);
-        for _ in 0..100 {
-            bank.step();
-            b.ack_interrupt();
-            done_a = done_a.or_else(|| a.poll());
-            done_b = done_b.or_else(|| b.poll());
-        }
-        assert_eq!(done_a.map(|d| d.result), Some(Ok(())));
-        assert_eq!(done_b.map(|d| d.result), Some(Ok(())));
-        assert!(buf_a.iter().all(|&x| x == 1) && buf_b.iter().all(|&x| x == 2));
-    }
-
-    #[test]
-    fn long_requests_split_and_high_sectors_take_lba48() {
-        let big = Drive {
-            sectors: (1 << 28) + 600,
-            lba48: true,
-            ..Drive::default()
-        };
-        let small = drive_with(&vec![3; 600 * SECTOR_SIZE]);
-        let bank = FakeRegisters::new([Some(small), Some(big)]);
-        let (mut drives, _) = Channel::probe(bank.clone(), true);
-        let mut buf = vec![0; 300 * SECTOR_SIZE];
-        assert_eq!(
-            run(
-                &bank,
-                &mut drives[0],
-                Request::Read {
-                    first: 10,
-                    buf: &mut buf
-                }
-            ),
-            Ok(())
-        );
-        assert!(buf.iter().all(|&x| x == 3));
-        let data: Vec<u8> = (0..300 * SECTOR_SIZE).map(|i| (i % 251) as u8).collect();
-        let high = (1 << 28) + 100;
-        assert_eq!(
-            run(
-                &bank,
-                &mut drives[1],
-                Request::Write {
-                    first: high,
-                    buf: &data
-                }
-            ),
-            Ok(())
-        );
-        assert_eq!(bank.sector(1, high + 299), data[299 * SECTOR_SIZE..]);
-        assert_eq!(run(&bank, &mut drives[1], Request::Flush), Ok(()));
-        let commands = bank.0.lock().commands.clone();
-        assert_eq!(
-            commands[2..],
-            [cmd::READ, cmd::READ, cmd::WRITE_EXT, cmd::FLUSH],
-            "300 sectors: two LBA28 commands; past LBA28: one EXT command"
-        );
-    }
-
-    #[test]
-    fn a_drive_with_multiple_mode_moves_blocks_and_keeps_the_contract() {
-        let with_blocks = |image: &[u8]| Drive {
-            multiple: 4,
-            ..drive_with(image)
-        };
-        block_contract(|image| Harness::new([Some(with_blocks(image)), None], 0, true));
-        let bank = FakeRegisters::new([Some(with_blocks(&vec![6; 40 * SECTOR_SIZE])), None]);
-        let (mut drives, found) = Channel::probe(bank.clone(), true);
-        assert_eq!(found[0].map(|id| id.multiple), Ok(4));
-        let mut buf = vec![0; 10 * SECTOR_SIZE];
-        assert_eq!(
-            run(
-                &bank,
-                &mut drives[0],
-                Request::Read {
-                    first: 3,
-                    buf: &mut buf
-                }
-            ),
-            Ok(())
-        );
-        assert!(buf.iter().all(|&x| x == 6));
-        let data = vec![9; 7 * SECTOR_SIZE];
-        assert_eq!(
-            run(
-                &bank,
-                &mut drives[0],
-                Request::Write {
-                    first: 30,
-                    buf: &data
-                }
-            ),
-            Ok(())
-        );
-        assert_eq!(bank.sector(0, 36), vec![9; SECTOR_SIZE]);
-        let commands = bank.0.lock().commands.clone();
-        assert_eq!(
-            commands[2..],
-            [cmd::SET_MULTIPLE, cmd::READ_MULTIPLE, cmd::WRITE_MULTIPLE],
-            "after IDENTIFY of both units"
-        );
-    }
-
-    #[test]
-    fn a_failing_sector_fails_its_request_only() {
-        let mut drive = drive_with(&vec![4; 8 * SECTOR_SIZE]);
-        drive.bad_sector = Some(3);
-        let bank = FakeRegisters::new([Some(drive), None]);
-        let (mut drives, _) = Channel::probe(bank.clone(), true);
-        let mut buf = vec![0; 8 * SECTOR_SIZE];
-        let result = run(
-            &bank,
-            &mut drives[0],
-            Request::Read {
-                first: 0,
-                buf: &mut buf,
-            },
-        );
-        assert_eq!(result, Err(ErrorKind::Device));
-        let mut one = vec![0; SECTOR_SIZE];
-        assert_eq!(
-            run(
-                &bank,
-                &mut drives[0],
-                Request::Read {
-                    first: 4,
-                    buf: &mut one
-                }
-            ),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn drives_that_cannot_be_used_are_left_out_with_the_reason() {
-        let cases = [
-            (None, Error::NoDrive),
-            (
-                Some(Drive {
-                    stuck: true,
-                    sectors: 8,
-                    ..Drive::default()
-                }),
-                Error::Timeout,
-            ),
-            (
-                Some(Drive {
-                    refuses: Some((0x14, 0xeb)),
-                    ..Drive::default()
-                }),
-                Error::Packet,
-            ),
-            (
-                Some(Drive {
-                    refuses: Some((0, 0)),
-                    ..Drive::default()
-                }),
-                Error::Refused,
-            ),
-            (Some(Drive::default()), Error::NoSectors),
-        ];
-        for (drive, error) in cases {
-            let (drives, found) = Channel::probe(FakeRegisters::new([drive, None]), true);
-            assert!(drives.is_empty(), "{error}");
-            assert_eq!(found, [Err(error), Err(Error::NoDrive)]);
-        }
-        assert_eq!(
-            Error::Packet.to_string(),
-            "a packet (ATAPI) device, not a disk"
-        );
-    }
-}
+mod fake;
+#[cfg(test)]
+mod fake_hal;
+#[cfg(test)]
+mod tests;

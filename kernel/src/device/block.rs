@@ -6,6 +6,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use hal::block::{Completion, ErrorKind, Request, Token};
 use hal::device::BlockDriver;
@@ -13,6 +14,10 @@ use spin::Mutex;
 
 use crate::irq::Service;
 use crate::sched::{self, ThreadInner};
+use crate::time::Instant;
+
+/// How often a thread waiting for its request polls the driver itself.
+const DRIVER_CHECK: Duration = Duration::from_secs(1);
 
 /// One block device, shared by every core: a spin lock around the driver, never held across
 /// a switch and never taken in interrupt context.
@@ -85,8 +90,13 @@ impl DiskCore {
             if let Some(result) = waiter.result.lock().take() {
                 return result;
             }
-            // The park token absorbs an unpark that came before the park.
-            sched::park();
+            // The park token absorbs an unpark that came before the park. The deadline
+            // polls a driver that lost its interrupt, or whose device went quiet, so that
+            // it can finish the request (with an error when it gave up on the device).
+            sched::park_until((Instant::now() + DRIVER_CHECK).into());
+            if waiter.result.lock().is_none() {
+                self.inner.lock().harvest();
+            }
         }
     }
 }

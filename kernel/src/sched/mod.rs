@@ -328,7 +328,13 @@ impl Core {
     }
 
     fn earliest_deadline(&self) -> Option<Instant> {
-        self.sleepers().peek().map(|Reverse(s)| s.deadline)
+        let sleepers = self.sleepers();
+        // Waits that ended early (a disk request's driver check, a socket timeout) would
+        // wake the core for nothing.
+        while sleepers.peek().is_some_and(|Reverse(s)| !s.live()) {
+            sleepers.pop();
+        }
+        sleepers.peek().map(|Reverse(s)| s.deadline)
     }
 }
 

@@ -89,10 +89,11 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
         }
         for &smp in &options.smp_list {
             println!("probe: {EXAMPLE} on {board} with smp {smp} under {accel}");
-            let metrics = measure(accel, board, &elf, smp, &image).map_err(|failure| {
-                eprintln!("probe: {}", failure.message);
-                "failed".to_owned()
-            });
+            let metrics =
+                measure(accel, board, options.ata, &elf, smp, &image).map_err(|failure| {
+                    eprintln!("probe: {}", failure.message);
+                    "failed".to_owned()
+                });
             let machine = Machine {
                 board,
                 accel,
@@ -116,20 +117,29 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
     }
     let mut table = report(&runs);
     table.command = command(options);
+    let disk = match options.ata {
+        Some(ata) => format!("IDE disk (ata={ata})"),
+        None => "virtio-blk".to_owned(),
+    };
+    if let Some(ata) = options.ata {
+        table.title = format!("Disk: IDE, ata={ata}");
+    }
     table.notes.push(format!(
-        "a {} MiB image of probe's pattern on the board's virtio-blk, cache=none (no host page \
+        "a {} MiB image of probe's pattern on the board's {disk}, cache=none (no host page \
          cache), accel {accel}; seq = 64 KiB requests over the image, the writes ending with \
          a flush; rand = 4 KiB reads at random places, one at a time, then one thread per core",
         IMAGE_BYTES >> 20
     ));
-    table.notes.push(format!(
-        "file-* = files on a {} MiB FAT image made by `probe disk new`, cache=none, on \
+    if options.files {
+        table.notes.push(format!(
+            "file-* = files on a {} MiB FAT image made by `probe disk new`, cache=none, on \
          virtio-blk (microvm) and IDE (qemu-pc), first CPU count only: a 64 MiB file written \
          in 64 KiB writes then synced, read back in 64 KiB reads; 1,000 files of 4 KiB \
          created, written and closed, then synced; Linux mounts the image as vfat \
          (probe/linux/files.c) and drops its page cache before the read",
-        FILES_IMAGE_BYTES >> 20
-    ));
+            FILES_IMAGE_BYTES >> 20
+        ));
+    }
     table.ratio =
         Some("novillo / linux: above 1 Novillo is faster, except for a median in us".to_owned());
     if let Ok(linux_image) = &linux_image {
@@ -168,8 +178,12 @@ fn command(options: &DiskOptions) -> String {
         [board] => board.to_string(),
         _ => "all".to_owned(),
     };
+    let ata = options
+        .ata
+        .map(|ata| format!(" --ata {ata}"))
+        .unwrap_or_default();
     format!(
-        "cargo probe bench disk --board {board} --smp-list {}",
+        "cargo probe bench disk --board {board} --smp-list {}{ata}",
         smp.join(",")
     )
 }
@@ -271,18 +285,22 @@ fn measure_files(
     })
 }
 
-/// Writes a fresh image, boots the example on it and returns its metrics.
+/// Writes a fresh image, boots the example on it (on IDE with `ata=` from `ata`, else
+/// virtio-blk) and returns its metrics.
 fn measure(
     accel: crate::accel::Accel,
     board: Board,
+    ata: Option<&str>,
     elf: &Path,
     smp: u32,
     image: &Path,
 ) -> Result<Vec<Metric>, Failure> {
     write_image(image, &DiskSpec::new(IMAGE_BYTES / SECTOR_SIZE as u64, 1))?;
     let mut settings = settings(accel, smp, Some(TIMEOUT));
-    settings.variant.extra_args = uncached_args(board, Bus::Virtio, &[image.to_path_buf()])?;
-    let outcome = boot_file(&settings, elf, &[], false)?;
+    let bus = if ata.is_some() { Bus::Ide } else { Bus::Virtio };
+    settings.variant.extra_args = uncached_args(board, bus, &[image.to_path_buf()])?;
+    let args: Vec<String> = ata.map(|ata| format!("ata={ata}")).into_iter().collect();
+    let outcome = boot_file(&settings, elf, &args, false)?;
     if outcome.exit != GuestExit::Status(0) {
         return Err(with_console(
             format!("{EXAMPLE} on {board} ended with {}", outcome.exit),
