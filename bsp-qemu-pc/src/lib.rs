@@ -1,5 +1,5 @@
 //! Board support for the QEMU PC (`-M pc`): SeaBIOS, then Multiboot through QEMU's
-//! `-kernel`. (The BIOS disk image with its own boot loader, ATA and e1000 come later.)
+//! `-kernel` or through the loader of the BIOS disk image `probe image` writes.
 //!
 //! The loader enters [`multiboot_start32`](entry) in 32-bit protected mode with the
 //! Multiboot magic in `eax` and the information structure at `ebx`. From there:
