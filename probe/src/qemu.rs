@@ -201,6 +201,9 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
 pub(crate) fn start(launch: &Launch<'_>) -> Result<Running, LaunchError> {
     let mut command = Command::new(launch.qemu);
     command.args(qemu_args(launch));
+    if let Some(net) = &launch.variant.net {
+        net.put_in(&mut command);
+    }
     let symbols = Some(Annotator::new(launch.elf));
     Running::spawn(command, launch.qemu, launch.timeout, launch.stream, symbols)
 }
