@@ -44,6 +44,26 @@ pub(crate) struct Report {
     pub(crate) fresh_slowest: Duration,
 }
 
+impl Report {
+    /// One line for people.
+    pub(crate) fn summary(&self) -> String {
+        format!(
+            "{} connections opened ({} failed to connect); {} answers on them, {} refused \
+             (503), {} timed out (408), {} closed by the server; fresh requests: {} answered \
+             (slowest {} ms), {} not",
+            self.opened,
+            self.connect_failed,
+            self.answered,
+            self.refused,
+            self.timed_out,
+            self.closed,
+            self.fresh_ok,
+            self.fresh_slowest.as_millis(),
+            self.fresh_failed
+        )
+    }
+}
+
 /// How often keep-alive clients ask again and slow clients trickle.
 const TICK: Duration = Duration::from_secs(1);
 /// How long a fresh request may take.
@@ -182,7 +202,7 @@ fn fresh(addr: SocketAddr, request: &str, report: &mut Report) {
 }
 
 /// Raises the soft limit on open files to at least `wanted`, within the hard limit.
-fn raise_file_limit(wanted: usize) -> Result<(), String> {
+pub(crate) fn raise_file_limit(wanted: usize) -> Result<(), String> {
     let wanted = libc::rlim_t::try_from(wanted).unwrap_or(libc::rlim_t::MAX);
     let mut limit = libc::rlimit {
         rlim_cur: 0,

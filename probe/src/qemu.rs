@@ -314,6 +314,12 @@ impl Running {
         }
     }
 
+    /// Everything the guest printed so far, what arrived since the last look included.
+    pub(crate) fn console_so_far(&mut self) -> &[u8] {
+        while self.open && self.receive(Some(Instant::now())) {}
+        &self.console
+    }
+
     /// True while QEMU has not exited (an exited QEMU is reaped here).
     pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
