@@ -382,7 +382,7 @@ fn stats(guest: &mut Running) -> Result<HeapLine, String> {
         std::thread::sleep(Duration::from_millis(200));
         let console = guest.console_so_far();
         let fresh = String::from_utf8_lossy(&console[seen.min(console.len())..]).into_owned();
-        if let Some(line) = fresh.lines().filter_map(heap_line).last() {
+        if let Some(line) = fresh.lines().filter_map(heap_line).next_back() {
             return Ok(line);
         }
     }
@@ -501,7 +501,7 @@ fn open_all(
                             Err(_) => opened.failed += 1,
                         }
                         let so_far = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if so_far % PROGRESS_EVERY == 0 && so_far < count {
+                        if so_far.is_multiple_of(PROGRESS_EVERY) && so_far < count {
                             println!(
                                 "probe: load: {so_far} connections tried in {:.1} s",
                                 started.elapsed().as_secs_f64()
