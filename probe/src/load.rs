@@ -569,7 +569,7 @@ const REFUSED_PAUSE: Duration = Duration::from_millis(20);
 /// left, i.e. when a burst outran its backlog (`kernel::net::BACKLOG`), where Linux would
 /// drop it and let the client send it again: so try again after a pause, counting each
 /// refusal in `refused`.
-fn connect(addr: SocketAddr, refused: &mut usize) -> std::io::Result<TcpStream> {
+pub(crate) fn connect(addr: SocketAddr, refused: &mut usize) -> std::io::Result<TcpStream> {
     let mut tries = 0;
     loop {
         match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
