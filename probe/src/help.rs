@@ -207,7 +207,10 @@ datagrams through the forwarded port and checks each echo byte for byte. The net
 (net-virtio on both boards, net-e1000 on qemu-pc; -smp4 too) boot the `net` suite with TCP
 ports 7 and 8 and UDP port 7 forwarded: its host peer checks TCP echo (1 MiB, 16
 connections at once) and UDP echo byte for byte, then has the guest connect out to a server
-on the host. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+on the host. The net-dns case (both boards) boots the `dns` suite on a tap in a private
+network namespace (root only; without root it is listed as skipped, with why): its host
+peer runs a name server on 10.0.2.2:53 there, and the guest resolves a name it knows and
+gets NotFound for one it answers NXDOMAIN. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 
