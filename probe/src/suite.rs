@@ -1036,7 +1036,7 @@ mod tests {
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
         assert_eq!(
             default.len(),
-            51 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
+            52 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
         );
         let faults: Vec<_> = all
             .iter()
