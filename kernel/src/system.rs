@@ -60,3 +60,32 @@ pub fn heap() -> heap::Stats {
 pub fn boot_time() -> Duration {
     Duration::from_nanos(MAIN_STARTED_NANOS.load(Ordering::Relaxed))
 }
+
+/// Starts the thread that prints how the heap is used every `stats=SECONDS` (a kernel
+/// parameter, for load runs that read it from the console):
+/// `stats: heap 812 KiB used, peak 1024 KiB, of 62000 KiB`. Without the parameter there is
+/// no such thread and nothing wakes for it.
+pub(crate) fn start_stats() {
+    let Some(value) = crate::env::boot_param("stats") else {
+        return;
+    };
+    let Some(seconds) = value.parse::<u64>().ok().filter(|&s| s > 0) else {
+        log::warn!("stats={value}: not a whole number of seconds from 1; no stats");
+        return;
+    };
+    let started = crate::thread::Builder::new().name("stats").spawn(move || {
+        loop {
+            crate::thread::sleep(Duration::from_secs(seconds));
+            let heap = heap::stats();
+            crate::println!(
+                "stats: heap {} KiB used, peak {} KiB, of {} KiB",
+                (heap.total - heap.free) / 1024,
+                heap.peak / 1024,
+                heap.total / 1024
+            );
+        }
+    });
+    if let Err(error) = started {
+        log::warn!("stats={value}: no thread for the stats ({error})");
+    }
+}

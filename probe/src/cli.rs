@@ -15,6 +15,7 @@ use crate::disk::{Bus, Disk};
 use crate::fat::command::{DiskCommand, NewOptions, parse_fat};
 use crate::fat::{Format, Layout};
 use crate::image::Files;
+use crate::load::{LoadOptions, MAX_CONNS, Target};
 use crate::net::{Backend, Forward, NetSpec, Nic};
 use crate::qemu::Boot;
 use crate::share::Share;
@@ -35,6 +36,7 @@ pub(crate) enum Command {
     Lint,
     Bench(Bench),
     Disk(DiskCommand),
+    Load(LoadOptions),
 }
 
 /// The subcommands, for help topics.
@@ -48,6 +50,7 @@ pub(crate) enum Subcommand {
     Lint,
     Bench,
     Disk,
+    Load,
 }
 
 impl Subcommand {
@@ -61,6 +64,7 @@ impl Subcommand {
             "lint" => Some(Subcommand::Lint),
             "bench" => Some(Subcommand::Bench),
             "disk" => Some(Subcommand::Disk),
+            "load" => Some(Subcommand::Load),
             _ => None,
         }
     }
@@ -75,6 +79,7 @@ impl Subcommand {
             Subcommand::Lint => "lint",
             Subcommand::Bench => "bench",
             Subcommand::Disk => "disk",
+            Subcommand::Load => "load",
         }
     }
 }
@@ -251,6 +256,8 @@ pub(crate) struct IdleOptions {
     pub(crate) linux_kernel: Option<PathBuf>,
     /// `--slow-disk`: also measure each guest with a thread blocked on a disk read.
     pub(crate) slow_disk: bool,
+    /// `--conns`: also measure `echo` and the web server with open idle connections.
+    pub(crate) conns: bool,
 }
 
 /// `probe bench disk`.
@@ -314,6 +321,7 @@ pub(crate) fn parse(args: &[String], env: Option<&str>) -> Result<Command, Usage
         "lint" => parse_bare(Subcommand::Lint, rest, Command::Lint),
         "bench" => parse_bench(rest),
         "disk" => parse_disk(rest),
+        "load" => parse_load(rest),
         other if other.starts_with('-') => Err(UsageError(format!(
             "unknown option {other} (a subcommand comes first; see probe --help)"
         ))),
@@ -850,6 +858,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
         linux: false,
         linux_kernel: None,
         slow_disk: false,
+        conns: false,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -859,6 +868,7 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
         let (flag, inline) = bench_flag(word)?;
         match flag {
             "--slow-disk" => idle.slow_disk = options.switch(flag, inline)?,
+            "--conns" => idle.conns = options.switch(flag, inline)?,
             "--accel" => idle.accel = parse_accel(&options.value(flag, inline)?)?,
             "--board" => {
                 let value = options.value(flag, inline)?;
@@ -877,6 +887,92 @@ fn parse_bench_idle(args: &[String]) -> Result<Command, UsageError> {
     }
     kernel_needs_baseline(idle.linux, idle.linux_kernel.as_ref())?;
     Ok(Command::Bench(Bench::Idle(idle)))
+}
+
+fn parse_load(args: &[String]) -> Result<Command, UsageError> {
+    let Some((target, rest)) = args.split_first() else {
+        return Err(UsageError(
+            "probe load needs echo or webserver (see probe load --help)".to_owned(),
+        ));
+    };
+    if is_help(target) {
+        return Ok(Command::Help(Some(Subcommand::Load)));
+    }
+    let target = Target::parse(target).map_err(UsageError)?;
+    let mut load = LoadOptions {
+        target,
+        conns: 10_000,
+        slow: 0,
+        board: Board::Microvm,
+        smp: 4,
+        nic: Nic::Virtio,
+        mem: "3G".to_owned(),
+        accel: AccelChoice::Auto,
+        seconds: 10,
+        guest_args: Vec::new(),
+    };
+    let (rest, guest_args) = match rest.iter().position(|word| word == "--") {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &[][..]),
+    };
+    load.guest_args = guest_args.to_vec();
+    let mut options = Options::new(Subcommand::Load, Origin::CommandLine, rest);
+    while let Some(word) = options.words.next() {
+        if is_help(word) {
+            return Ok(Command::Help(Some(Subcommand::Load)));
+        }
+        let (flag, inline) = split_flag(word);
+        match flag {
+            "--conns" => load.conns = count(flag, &options.value(flag, inline)?, MAX_CONNS)?,
+            "--slow" => {
+                let value = options.value(flag, inline)?;
+                load.slow = if value == "0" {
+                    0
+                } else {
+                    count(flag, &value, MAX_CONNS)?
+                };
+            }
+            "--board" => {
+                let value = options.value(flag, inline)?;
+                load.board = Board::from_name(&value).ok_or_else(|| {
+                    UsageError(format!("--board must be microvm or qemu-pc, not '{value}'"))
+                })?;
+            }
+            "--smp" => {
+                let value = options.value(flag, inline)?;
+                load.smp = parse_smp(&value).ok_or_else(|| {
+                    UsageError(format!("--smp must be from 1 to {MAX_SMP}, not '{value}'"))
+                })?;
+            }
+            "--nic" => load.nic = Nic::parse(&options.value(flag, inline)?).map_err(UsageError)?,
+            "--mem" => {
+                let value = options.value(flag, inline)?;
+                if memory_bytes(&value).is_none() {
+                    return Err(UsageError(format!(
+                        "--mem must be a size such as 512M or 3G, not '{value}'"
+                    )));
+                }
+                load.mem = value;
+            }
+            "--accel" => load.accel = parse_accel(&options.value(flag, inline)?)?,
+            "--seconds" => {
+                load.seconds = count(flag, &options.value(flag, inline)?, MAX_IDLE_SECONDS)?
+            }
+            _ => return Err(options.unknown(flag)),
+        }
+    }
+    if load.conns + load.slow > MAX_CONNS {
+        return Err(UsageError(format!(
+            "--conns and --slow take at most {MAX_CONNS} together (the ports of one host \
+             address)"
+        )));
+    }
+    if load.slow > 0 && load.target == Target::Echo {
+        return Err(UsageError(
+            "--slow is for webserver: slowloris clients send an HTTP request slowly".to_owned(),
+        ));
+    }
+    Ok(Command::Load(load))
 }
 
 fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {

@@ -401,13 +401,15 @@ fn bench_idle_defaults_and_options() {
             linux: false,
             linux_kernel: None,
             slow_disk: false,
+            conns: false,
         }
     );
     let options = idle(
         "bench idle --board all --seconds 3 --smp-list 2,1,8 --accel=kvm \
-                        --baseline=linux --slow-disk",
+                        --baseline=linux --slow-disk --conns",
     );
     assert!(options.slow_disk);
+    assert!(options.conns);
     assert_eq!(options.boards, Board::ALL.to_vec());
     assert_eq!(options.seconds, 3);
     assert_eq!(options.smp_list, [2, 1, 8]);

@@ -11,6 +11,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::load;
+
 /// What to send.
 #[derive(Clone, Debug)]
 pub(crate) struct Flood {
@@ -29,6 +31,8 @@ pub(crate) struct Report {
     pub(crate) opened: usize,
     /// Connections that could not be opened.
     pub(crate) connect_failed: usize,
+    /// Attempts the server refused (no listening socket left) and that were made again.
+    pub(crate) refused_connects: usize,
     /// Answers with 2xx or 3xx on the keep-alive connections.
     pub(crate) answered: usize,
     /// 503 answers (the server's connection limit).
@@ -42,6 +46,27 @@ pub(crate) struct Report {
     pub(crate) fresh_failed: usize,
     /// The slowest fresh answer.
     pub(crate) fresh_slowest: Duration,
+}
+
+impl Report {
+    /// One line for people.
+    pub(crate) fn summary(&self) -> String {
+        format!(
+            "{} connections opened ({} failed to connect, {} refusals tried again); {} answers \
+             on them, {} refused (503), {} timed out (408), {} closed by the server; fresh \
+             requests: {} answered (slowest {} ms), {} not",
+            self.opened,
+            self.connect_failed,
+            self.refused_connects,
+            self.answered,
+            self.refused,
+            self.timed_out,
+            self.closed,
+            self.fresh_ok,
+            self.fresh_slowest.as_millis(),
+            self.fresh_failed
+        )
+    }
 }
 
 /// How often keep-alive clients ask again and slow clients trickle.
@@ -65,7 +90,7 @@ pub(crate) fn run(flood: &Flood) -> Result<Report, String> {
     let mut clients = Vec::with_capacity(flood.keep_alive + flood.slow);
     for n in 0..flood.keep_alive + flood.slow {
         let slow = n >= flood.keep_alive;
-        let Ok(mut stream) = TcpStream::connect_timeout(&flood.addr, Duration::from_secs(5)) else {
+        let Ok(mut stream) = load::connect(flood.addr, &mut report.refused_connects) else {
             report.connect_failed += 1;
             continue;
         };
@@ -166,7 +191,7 @@ fn close(client: &mut Client, report: &mut Report) {
 fn fresh(addr: SocketAddr, request: &str, report: &mut Report) {
     let started = Instant::now();
     let answered = (|| -> std::io::Result<bool> {
-        let mut stream = TcpStream::connect_timeout(&addr, FRESH_TIMEOUT)?;
+        let mut stream = load::connect(addr, &mut report.refused_connects)?;
         stream.set_read_timeout(Some(FRESH_TIMEOUT))?;
         stream.write_all(request.as_bytes())?;
         let mut head = [0; 12];
@@ -182,7 +207,7 @@ fn fresh(addr: SocketAddr, request: &str, report: &mut Report) {
 }
 
 /// Raises the soft limit on open files to at least `wanted`, within the hard limit.
-fn raise_file_limit(wanted: usize) -> Result<(), String> {
+pub(crate) fn raise_file_limit(wanted: usize) -> Result<(), String> {
     let wanted = libc::rlim_t::try_from(wanted).unwrap_or(libc::rlim_t::MAX);
     let mut limit = libc::rlimit {
         rlim_cur: 0,

@@ -48,7 +48,11 @@ pub(crate) fn start_file(
     let image = image_of_file(elf).map_err(LaunchError::Other)?;
     check_mem_holds_image(&settings.mem, image.load_start).map_err(LaunchError::Other)?;
     let board = image.board;
-    let cmdline = with_time(host_unix_seconds(), &guest_cmdline(settings.tsc_khz, args));
+    let mut args = args.to_vec();
+    if let Some(net) = &settings.variant.net {
+        args.splice(0..0, net.guest_params());
+    }
+    let cmdline = with_time(host_unix_seconds(), &guest_cmdline(settings.tsc_khz, &args));
     check_length(board, elf, &cmdline).map_err(LaunchError::Usage)?;
     disk::check(board, &settings.variant.disks).map_err(LaunchError::Usage)?;
     if let Some(net) = &settings.variant.net {

@@ -37,6 +37,10 @@ Subcommands, each with an example:
   disk new|ls|get [OPTIONS] FILE ...  make a FAT disk image (empty or from a folder), list
                                       a directory of one, copy a file out of one
       cargo probe disk new --size 64M --share site/ site.img
+  load echo|webserver [OPTIONS]       thousands of TCP connections at once against the
+                                      echo example or the web server (root: a private
+                                      network namespace), with the guest's heap and CPU
+      cargo probe load echo --conns 10000
   help [SUBCOMMAND]                   this text, or a subcommand's
       cargo probe help bench
 
@@ -125,9 +129,13 @@ Options:
                         the shares come after the --disk disks, in order
   --net user|tap|tap=NAME
                         give the guest a NIC: user = QEMU user networking (guest
-                        10.0.2.15, gateway 10.0.2.2, no privileges); tap=NAME = the
-                        existing tap NAME; tap = a tap probe makes for the run and
-                        removes after it (root: `ip tuntap add`) [default: no NIC]
+                        10.0.2.15, gateway 10.0.2.2, no privileges; the network
+                        when only --forward or --nic is given); tap=NAME = the
+                        existing tap NAME; tap = a private network namespace for the
+                        run (root only; otherwise use --net user) holding a tap at
+                        10.0.2.2/24, the guest given ip=10.0.2.15/24 gw=10.0.2.2
+                        dns=10.0.2.2; probe prints the nsenter line that reaches it,
+                        and the namespace goes with QEMU [default: no NIC]
   --nic virtio|e1000    the NIC: virtio-net (virtio-net-device on microvm,
                         virtio-net-pci on qemu-pc) or the e1000 (qemu-pc only)
                         [default: virtio]
@@ -205,7 +213,10 @@ file and a file planted outside /site, read through QEMU's blkdebug so that one 
 sector fails; with TCP port 80 forwarded, probe's HTTP client checks every status, the
 headers, bodies byte for byte, pipelining, ranges, traversal attempts and the 500, then
 the access log (one line per request at log=info, none at log=warn), and stops the server.
-Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
+The net-dns case (both boards) boots the `dns` suite on a tap in a private
+network namespace (root only; without root it is listed as skipped, with why): its host
+peer runs a name server on 10.0.2.2:53 there, and the guest resolves a name it knows and
+gets NotFound for one it answers NXDOMAIN. Prints `test guest::<board>::<case> ... ok|FAILED` (with the expectation
 that failed and the console output), then `test result: ...` and, on the last line,
 `N passed, M failed`.
 
@@ -366,6 +377,13 @@ QEMU is killed after the window.
                                parked on a read of it, the other cores idle; adds its CPU %
                                and +pp, the difference from the plain guest in percentage
                                points (the goal: at most +0.5)
+  --conns                      also, on each board at smp 4 in a private network namespace
+                               (root only; otherwise the rows say so), boot `echo` and
+                               measure it idle, then with 100 open idle connections (each
+                               echoed once), and the web server idle, then with 1000 open
+                               keep-alive connections (each answered once; idle_timeout=600
+                               keeps them): a second table with both and +pp (the goal: at
+                               most +0.5); on by default in `bench` without --quick
 
 bench disk: for each board and CPU count, writes a 64 MiB image of probe's pattern (real
 data, not sparse), attaches it as the board's virtio-blk with cache=none (the host's page
@@ -463,6 +481,37 @@ fit...: one line on stderr says what), 2 bad command line.
 ";
 
 /// The help text for a subcommand, or for probe as a whole.
+const LOAD: &str = "\
+Usage: probe load echo|webserver [OPTIONS] [-- GUEST_ARGS...]
+
+Boots the release `echo` example (TCP port 7) or the web server (port 80, serving
+apps/site/ from a FAT disk) on a tap in a private network namespace (root only: QEMU's
+user networking opens a host socket per guest connection and caps them itself), with
+`stats=1` so the guest prints its heap each second, and loads it from inside the
+namespace. echo: --conns connections are opened and held, then each echoes a message of
+its own byte for byte while all are open. webserver: --conns keep-alive clients asking for
+/ each second and --slow slowloris clients sending a header line each second, for
+--seconds, while a fresh client asks for / each second. Prints QEMU's host CPU % and the
+guest's heap idle before, under the load (echo: all connections open and idle) and idle
+after they closed (after 35 s, the guest's close timeout), the heap's peak, and the host's
+load average. probe's open-file limit (which QEMU inherits) is raised to fit. Not a test:
+it fails only when the guest dies or the load cannot start.
+
+Options:
+  --conns N             connections (echo) or keep-alive clients (webserver), 1-28000
+                        [default: 10000]
+  --slow N              slowloris clients, webserver only, 0-28000 [default: 0]
+  --board microvm|qemu-pc  [default: microvm]
+  --smp N               CPUs, 1-64 [default: 4]
+  --nic virtio|e1000    [default: virtio]
+  --mem SIZE            guest memory [default: 3G]
+  --seconds N           each CPU window, and the webserver flood [default: 10]
+  --accel tcg|kvm|auto  [default: auto]
+  -- GUEST_ARGS...      more guest arguments, e.g. max_conns=20000 for the web server
+
+Exit codes: 0 done, 1 the guest died or the load could not start, 2 bad command line.
+";
+
 pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
     match topic {
         None => OVERVIEW,
@@ -474,6 +523,7 @@ pub(crate) fn text(topic: Option<Subcommand>) -> &'static str {
         Some(Subcommand::Lint) => LINT,
         Some(Subcommand::Bench) => BENCH,
         Some(Subcommand::Disk) => DISK,
+        Some(Subcommand::Load) => LOAD,
     }
 }
 
@@ -493,6 +543,7 @@ mod tests {
             Subcommand::Lint,
             Subcommand::Bench,
             Subcommand::Disk,
+            Subcommand::Load,
         ] {
             let name = sub.name();
             assert!(

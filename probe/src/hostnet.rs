@@ -2,10 +2,11 @@
 //! to it through the forwarded ports, and says what went wrong.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use crate::net::{Forwarded, Protocol};
+use crate::dns;
+use crate::net::{Network, Protocol};
 
 /// How long a peer waits for one answer before it sends again: user networking holds a
 /// datagram only briefly while it asks the guest's address (ARP), and a slow TCG guest on a
@@ -18,15 +19,8 @@ const TRIES: usize = 5;
 /// for byte (each sent again while no echo comes; a late echo of an earlier try is
 /// skipped), then `bye` ends the guest. The guest exits right after it echoes `bye`, so
 /// that echo may never leave QEMU: the peer does not wait for it.
-pub(crate) fn udp_echo(forwarded: &Forwarded) -> Result<(), String> {
-    let port = forwarded
-        .port(Protocol::Udp, 7)
-        .ok_or("udp:7 is not forwarded")?;
-    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("udp socket: {e}"))?;
-    socket
-        .connect(("127.0.0.1", port))
-        .and_then(|()| socket.set_read_timeout(Some(ANSWER_WITHIN)))
-        .map_err(|e| format!("udp socket: {e}"))?;
+pub(crate) fn udp_echo(network: &Network) -> Result<(), String> {
+    let socket = udp_socket(network)?;
     let mut sent = Vec::new();
     for (i, len) in [1, 18, 100, 1000, 1472].into_iter().enumerate() {
         let datagram: Vec<u8> = (0..len).map(|j| (i * 31 + j * 7) as u8).collect();
@@ -72,17 +66,36 @@ fn echo(socket: &UdpSocket, datagram: &[u8], earlier: &[Vec<u8>]) -> Result<(), 
 
 /// The `net` suite's peer: TCP echo of 1 MiB and of many connections at once, UDP echo,
 /// then a server on the host that the guest connects out to, told through port 8.
-pub(crate) fn net_suite(forwarded: &Forwarded) -> Result<(), String> {
-    let tcp = forwarded
-        .port(Protocol::Tcp, 7)
-        .ok_or("tcp:7 is not forwarded")?;
-    let control = forwarded
-        .port(Protocol::Tcp, 8)
-        .ok_or("tcp:8 is not forwarded")?;
+pub(crate) fn net_suite(network: &Network) -> Result<(), String> {
+    let tcp = guest(network, Protocol::Tcp, 7)?;
+    let control = guest(network, Protocol::Tcp, 8)?;
     tcp_echo(tcp, 1 << 20, 1)?;
     tcp_echo(tcp, 16 << 10, CONNECTIONS_AT_ONCE)?;
-    udp_echo_round_trips(forwarded)?;
-    connect_out(control)
+    udp_echo_round_trips(network)?;
+    connect_out(control, network)
+}
+
+/// Where the host reaches guest port `port`.
+pub(crate) fn guest(
+    network: &Network,
+    protocol: Protocol,
+    port: u16,
+) -> Result<SocketAddr, String> {
+    network
+        .address(protocol, port)
+        .ok_or_else(|| format!("{protocol}:{port} is not forwarded"))
+}
+
+/// A UDP socket connected to guest port 7, answers awaited for [`ANSWER_WITHIN`].
+fn udp_socket(network: &Network) -> Result<UdpSocket, String> {
+    let guest = guest(network, Protocol::Udp, 7)?;
+    let socket =
+        UdpSocket::bind((network.bind_address(), 0)).map_err(|e| format!("udp socket: {e}"))?;
+    socket
+        .connect(guest)
+        .and_then(|()| socket.set_read_timeout(Some(ANSWER_WITHIN)))
+        .map_err(|e| format!("udp socket: {e}"))?;
+    Ok(socket)
 }
 
 /// Connections the suite's peer opens at once.
@@ -90,9 +103,9 @@ const CONNECTIONS_AT_ONCE: usize = 16;
 
 /// `count` connections at once to the guest's TCP echo, each sending `len` bytes while
 /// reading the echo, which must match byte for byte.
-fn tcp_echo(port: u16, len: usize, count: usize) -> Result<(), String> {
+fn tcp_echo(guest: SocketAddr, len: usize, count: usize) -> Result<(), String> {
     let clients: Vec<_> = (0..count)
-        .map(|i| std::thread::spawn(move || tcp_echo_one(port, len, i as u8)))
+        .map(|i| std::thread::spawn(move || tcp_echo_one(guest, len, i as u8)))
         .collect();
     for client in clients {
         client
@@ -102,11 +115,11 @@ fn tcp_echo(port: u16, len: usize, count: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn tcp_echo_one(port: u16, len: usize, seed: u8) -> Result<(), String> {
+fn tcp_echo_one(guest: SocketAddr, len: usize, seed: u8) -> Result<(), String> {
     let data: Vec<u8> = (0..len)
         .map(|i| (i as u8).wrapping_mul(7) ^ seed ^ (i >> 10) as u8)
         .collect();
-    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect(guest).map_err(|e| format!("connect: {e}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| format!("timeout: {e}"))?;
@@ -130,15 +143,8 @@ fn tcp_echo_one(port: u16, len: usize, seed: u8) -> Result<(), String> {
     Ok(())
 }
 
-fn udp_echo_round_trips(forwarded: &Forwarded) -> Result<(), String> {
-    let port = forwarded
-        .port(Protocol::Udp, 7)
-        .ok_or("udp:7 is not forwarded")?;
-    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("udp socket: {e}"))?;
-    socket
-        .connect(("127.0.0.1", port))
-        .and_then(|()| socket.set_read_timeout(Some(ANSWER_WITHIN)))
-        .map_err(|e| format!("udp socket: {e}"))?;
+fn udp_echo_round_trips(network: &Network) -> Result<(), String> {
+    let socket = udp_socket(network)?;
     let mut answer = vec![0; 2048];
     for len in [1, 100, 1472] {
         let datagram: Vec<u8> = (0..len).map(|j| (j * 13) as u8).collect();
@@ -157,14 +163,14 @@ fn udp_echo_round_trips(forwarded: &Forwarded) -> Result<(), String> {
 
 /// Starts a server on the host, tells the guest its port, and checks the greeting the
 /// guest's connection brings.
-fn connect_out(control: u16) -> Result<(), String> {
-    let server = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("server: {e}"))?;
+fn connect_out(control: SocketAddr, network: &Network) -> Result<(), String> {
+    let server =
+        TcpListener::bind((network.bind_address(), 0)).map_err(|e| format!("server: {e}"))?;
     let port = server
         .local_addr()
         .map_err(|e| format!("server: {e}"))?
         .port();
-    let mut control =
-        TcpStream::connect(("127.0.0.1", control)).map_err(|e| format!("control: {e}"))?;
+    let mut control = TcpStream::connect(control).map_err(|e| format!("control: {e}"))?;
     control
         .set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| format!("control: {e}"))?;
@@ -214,4 +220,53 @@ fn connect_out(control: u16) -> Result<(), String> {
     control
         .write_all(b"done\n")
         .map_err(|e| format!("control: {e}"))
+}
+
+/// The name the `dns` suite's server knows, and its addresses.
+const DNS_KNOWN: &str = "novillo.test";
+const DNS_KNOWN_ADDRESSES: [Ipv4Addr; 2] =
+    [Ipv4Addr::new(10, 0, 2, 77), Ipv4Addr::new(10, 0, 2, 78)];
+/// The name it answers NXDOMAIN for (as it does for every other).
+const DNS_UNKNOWN: &str = "missing.novillo.test";
+
+/// The `dns` suite's peer: a name server on the host's side of the link, port 53, then
+/// `go` on the control connection (port 8); once the guest says `done`, the server must
+/// have been asked both names, and answered the unknown one NXDOMAIN.
+pub(crate) fn dns_suite(network: &Network) -> Result<(), String> {
+    let host = network
+        .host()
+        .ok_or("the guest's network has no host address probe knows")?;
+    let server = dns::Server::start(
+        SocketAddr::from((host, 53)),
+        vec![(DNS_KNOWN.to_owned(), DNS_KNOWN_ADDRESSES.to_vec())],
+    )?;
+    let control = guest(network, Protocol::Tcp, 8)?;
+    let mut control = TcpStream::connect(control).map_err(|e| format!("control: {e}"))?;
+    control
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .and_then(|()| control.write_all(b"go\n"))
+        .map_err(|e| format!("control: {e}"))?;
+    let mut done = [0; 5];
+    control
+        .read_exact(&mut done)
+        .map_err(|e| format!("the guest did not say done: {e}"))?;
+    if &done != b"done\n" {
+        return Err(format!(
+            "the guest sent {:?}, not done",
+            String::from_utf8_lossy(&done)
+        ));
+    }
+    let asked = server.asked();
+    for (name, known) in [(DNS_KNOWN, true), (DNS_UNKNOWN, false)] {
+        let expected = dns::Asked {
+            name: name.to_owned(),
+            known,
+        };
+        if !asked.contains(&expected) {
+            return Err(format!(
+                "the name server was not asked {name} (it was asked {asked:?})"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -17,7 +17,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::net::{Forwarded, Protocol};
+use crate::net::{Network, Protocol};
 use crate::suite::AfterRun;
 
 /// What the server serves, as the client checks it.
@@ -95,11 +95,11 @@ pub(crate) fn fill_volume(dir: &Path) -> Result<(), String> {
 
 /// The guest cases' host peer: the checks against the web server behind the forwarded
 /// port 80.
-pub(crate) fn guest_peer(forwarded: &Forwarded) -> Result<(), String> {
-    let port = forwarded
-        .port(Protocol::Tcp, 80)
+pub(crate) fn guest_peer(network: &Network) -> Result<(), String> {
+    let server = network
+        .address(Protocol::Tcp, 80)
         .ok_or("tcp:80 is not forwarded")?;
-    check_guest(SocketAddr::from(([127, 0, 0, 1], port)))
+    check_guest(server)
 }
 
 /// The host side of the guest case: runs every check against the web server at `addr`,

@@ -12,11 +12,10 @@ mod children;
 mod cli;
 mod cmdline;
 mod disk;
+mod dns;
 mod elf;
 mod exit;
 mod fat;
-// The 10,000-connection run of the web server; tested on the host now.
-#[cfg(test)]
 mod flood;
 mod fs_suite;
 mod gdb;
@@ -27,7 +26,9 @@ mod http_check;
 mod image;
 mod lint;
 mod linux;
+mod load;
 mod net;
+mod netns;
 mod qemu;
 mod run;
 mod share;
@@ -81,7 +82,7 @@ fn dispatch() -> u8 {
     let bare_metal = match &command {
         Command::Help(_) | Command::Run(_) | Command::Image(_) | Command::Disk(_) => false,
         Command::Test(options) => options.guests,
-        Command::Size | Command::Lint | Command::Bench(_) => true,
+        Command::Size | Command::Lint | Command::Bench(_) | Command::Load(_) => true,
     };
     if bare_metal && let Err(message) = cargo::check_bare_metal_target() {
         eprintln!("probe: {message}");
@@ -99,5 +100,6 @@ fn dispatch() -> u8 {
         Command::Lint => lint::run(),
         Command::Bench(bench) => bench::run(bench),
         Command::Disk(disk) => fat::command::run(&disk),
+        Command::Load(load) => load::run(&load),
     }
 }

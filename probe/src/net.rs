@@ -4,25 +4,29 @@
 //! 10.0.2.2, and reaches the host only through forwarded ports: each guest port named with
 //! `--forward tcp:7,udp:7` gets a free host port on 127.0.0.1, picked at run time (a fixed
 //! port would clash with another QEMU) and printed as `guest tcp:7 → 127.0.0.1:43121`.
-//! With a tap the guest sits on the host's link `NAME`, reached at its own address: there
-//! is nothing to forward. `--net tap` without a name makes a tap for the run (root only:
-//! `ip tuntap add`) and removes it afterwards.
+//! With `--net tap=NAME` the guest sits on the host's existing tap `NAME`, reached at its
+//! own address: there is nothing to forward. `--net tap` without a name makes a private
+//! network namespace for the run with a tap in it (root only, see `netns`): the guest is
+//! 10.0.2.15 behind 10.0.2.2 there too, reached by probe's host-side peers from inside
+//! the namespace, and by nothing else.
 //!
 //! No option, no NIC: a guest has a network only when asked; `--forward` alone means
 //! `--net user`.
 
 use std::fmt;
-use std::net::{TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::process::Command;
 
 use crate::board::Board;
+use crate::netns::{self, Namespace};
 
 /// Where the guest's frames go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Backend {
     /// QEMU user networking with port forwards.
     User,
-    /// A tap device: one that exists, or (`None`) one probe makes for the run.
+    /// A tap device: one that exists, or (`None`) one probe makes for the run in a private
+    /// network namespace.
     Tap(Option<String>),
 }
 
@@ -133,11 +137,11 @@ impl NetSpec {
         }
     }
 
-    /// Picks a free host port for each forward (user networking) or makes the tap, for one
-    /// run.
+    /// Picks a free host port for each forward (user networking) or makes the private
+    /// namespace and its tap, for one run.
     pub(crate) fn resolve(&self) -> Result<Network, String> {
         let mut ports = Vec::new();
-        let mut made_tap = None;
+        let mut namespace = None;
         match &self.backend {
             Backend::User => {
                 for forward in &self.forwards {
@@ -145,12 +149,12 @@ impl NetSpec {
                 }
             }
             Backend::Tap(Some(_)) => {}
-            Backend::Tap(None) => made_tap = Some(Tap::make()?),
+            Backend::Tap(None) => namespace = Some(Namespace::new()?),
         }
         Ok(Network {
             spec: self.clone(),
             forwarded: Forwarded { ports },
-            tap: made_tap,
+            namespace,
         })
     }
 }
@@ -196,58 +200,88 @@ impl Forwarded {
     }
 }
 
-/// A tap probe made, removed on drop.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Tap {
-    pub(crate) name: String,
-}
-
-impl Tap {
-    fn make() -> Result<Tap, String> {
-        let name = format!("novillo{}", std::process::id() % 100_000);
-        let status = Command::new("ip")
-            .args(["tuntap", "add", "dev", &name, "mode", "tap"])
-            .status()
-            .map_err(|err| format!("--net tap: cannot run `ip`: {err} (install iproute2)"))?;
-        if !status.success() {
-            return Err(format!(
-                "--net tap: `ip tuntap add dev {name} mode tap` failed ({status}): making a tap \
-                 needs root (CAP_NET_ADMIN); or give an existing one with --net tap=NAME"
-            ));
-        }
-        // A tap that is down drops every frame; failing here leaves it down, which the
-        // guest shows as silence, so say so.
-        let up = Command::new("ip")
-            .args(["link", "set", &name, "up"])
-            .status();
-        if !up.is_ok_and(|status| status.success()) {
-            eprintln!("probe: warning: could not bring {name} up");
-        }
-        Ok(Tap { name })
-    }
-}
-
-impl Drop for Tap {
-    fn drop(&mut self) {
-        let _ignored = Command::new("ip")
-            .args(["tuntap", "del", "dev", &self.name, "mode", "tap"])
-            .status();
-    }
-}
-
-/// A network for one run: ports picked, tap made.
+/// A network for one run: ports picked, or the private namespace made.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Network {
     pub(crate) spec: NetSpec,
     pub(crate) forwarded: Forwarded,
-    pub(crate) tap: Option<Tap>,
+    pub(crate) namespace: Option<Namespace>,
 }
 
 impl Network {
+    /// Where the host reaches guest port `guest_port` over `protocol`: its forward on
+    /// 127.0.0.1, or the guest's own address on a tap probe made (from inside the
+    /// namespace: see [`Network::run_peer`]).
+    pub(crate) fn address(&self, protocol: Protocol, guest_port: u16) -> Option<SocketAddr> {
+        match &self.namespace {
+            Some(_) => Some(SocketAddr::from((netns::GUEST, guest_port))),
+            None => self
+                .forwarded
+                .port(protocol, guest_port)
+                .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+        }
+    }
+
+    /// The address the guest reaches the host at, where probe knows it: user networking's
+    /// alias of the host's loopback, or the host side of probe's tap.
+    pub(crate) fn host(&self) -> Option<Ipv4Addr> {
+        match (&self.spec.backend, &self.namespace) {
+            (Backend::User, _) | (_, Some(_)) => Some(netns::HOST),
+            (Backend::Tap(_), None) => None,
+        }
+    }
+
+    /// The address a server for the guest binds on the host: loopback for user networking
+    /// (which takes the guest's connections to 10.0.2.2 there), the tap's address in the
+    /// namespace.
+    pub(crate) fn bind_address(&self) -> Ipv4Addr {
+        match &self.namespace {
+            Some(_) => netns::HOST,
+            None => Ipv4Addr::LOCALHOST,
+        }
+    }
+
+    /// Runs a host-side peer where it reaches the guest: inside probe's namespace, or
+    /// right here.
+    pub(crate) fn run_peer<T: Send>(&self, peer: impl FnOnce() -> T + Send) -> Result<T, String> {
+        match &self.namespace {
+            Some(namespace) => namespace.run(peer),
+            None => Ok(peer()),
+        }
+    }
+
+    /// Has `command` (QEMU) start where the tap is.
+    pub(crate) fn put_in(&self, command: &mut Command) {
+        if let Some(namespace) = &self.namespace {
+            namespace.put_in(command);
+        }
+    }
+
+    /// How to reach a guest in probe's namespace from a shell, QEMU being `qemu_pid`.
+    pub(crate) fn namespace_line(&self, qemu_pid: u32) -> Option<String> {
+        self.namespace.as_ref().map(|_| {
+            format!(
+                "guest {} behind {} on tap {} in a private network namespace, gone with \
+                 QEMU; from a shell: nsenter --net=/proc/{qemu_pid}/ns/net",
+                netns::GUEST,
+                netns::HOST,
+                netns::TAP
+            )
+        })
+    }
+
+    /// The guest's kernel parameters this network needs: its address on probe's tap.
+    pub(crate) fn guest_params(&self) -> Vec<String> {
+        match &self.namespace {
+            Some(_) => Namespace::guest_params(),
+            None => Vec::new(),
+        }
+    }
+
     /// What the run's QEMU line gains on `board`, or why it cannot be.
     pub(crate) fn qemu_args(&self, board: Board) -> Result<Vec<String>, String> {
         let device = self.spec.nic.device(board)?;
-        let netdev = match (&self.spec.backend, &self.tap) {
+        let netdev = match (&self.spec.backend, &self.namespace) {
             (Backend::User, _) => {
                 let mut netdev = "user,id=net0".to_owned();
                 for (forward, port) in &self.forwarded.ports {
@@ -258,10 +292,10 @@ impl Network {
                 }
                 netdev
             }
-            (Backend::Tap(name), tap) => {
+            (Backend::Tap(name), namespace) => {
                 let name = name
                     .as_deref()
-                    .or(tap.as_ref().map(|tap| tap.name.as_str()))
+                    .or(namespace.as_ref().map(|_| netns::TAP))
                     .ok_or("--net tap: no tap was made")?;
                 format!("tap,id=net0,ifname={name},script=no,downscript=no")
             }
@@ -378,7 +412,7 @@ mod tests {
                 forwards: Vec::new(),
             },
             forwarded: Forwarded::default(),
-            tap: None,
+            namespace: None,
         };
         assert_eq!(
             network(Nic::E1000).qemu_args(Board::QemuPc).unwrap(),

@@ -201,6 +201,9 @@ pub(crate) fn qemu_args(launch: &Launch<'_>) -> Vec<OsString> {
 pub(crate) fn start(launch: &Launch<'_>) -> Result<Running, LaunchError> {
     let mut command = Command::new(launch.qemu);
     command.args(qemu_args(launch));
+    if let Some(net) = &launch.variant.net {
+        net.put_in(&mut command);
+    }
     let symbols = Some(Annotator::new(launch.elf));
     Running::spawn(command, launch.qemu, launch.timeout, launch.stream, symbols)
 }
@@ -309,6 +312,12 @@ impl Running {
                 return Waited::TimedOut;
             }
         }
+    }
+
+    /// Everything the guest printed so far, what arrived since the last look included.
+    pub(crate) fn console_so_far(&mut self) -> &[u8] {
+        while self.open && self.receive(Some(Instant::now())) {}
+        &self.console
     }
 
     /// True while QEMU has not exited (an exited QEMU is reaped here).

@@ -91,6 +91,14 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         Ok(guest) => guest,
         Err(err) => return launch_failed(&err),
     };
+    if let Some(line) = settings
+        .variant
+        .net
+        .as_ref()
+        .and_then(|net| net.namespace_line(guest.pid()))
+    {
+        eprintln!("probe: {line}");
+    }
     if let Some(port) = port {
         if let Err(message) = gdb::wait_listening(&mut guest, port) {
             eprintln!("probe: {message}");

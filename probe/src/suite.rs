@@ -17,7 +17,7 @@ use crate::fat::{Format, Layout};
 use crate::fs_suite;
 use crate::hostnet;
 use crate::http_check;
-use crate::net::{Forward, Forwarded, Nic};
+use crate::net::{Forward, Network, Nic};
 use crate::qemu::{Boot, Damage, MachineVariant};
 
 /// What the guest harness prints at the end of a suite that passed.
@@ -34,7 +34,7 @@ const DISK_CASES_BY_DEFAULT: bool = true;
 const FS_CASES_BY_DEFAULT: bool = true;
 
 /// The integration tests that do not become cases on their own: `fixed_cases` has theirs.
-const SUITES_WITH_OWN_CASES: &[&str] = &["disk", "fs", "net"];
+const SUITES_WITH_OWN_CASES: &[&str] = &["disk", "dns", "fs", "net"];
 
 /// SeaBIOS built for microvm, as Debian's `seabios` package installs it.
 const SEABIOS_MICROVM: &str = "/usr/share/seabios/bios-microvm.bin";
@@ -116,7 +116,8 @@ pub(crate) struct Case {
     /// every expected string and QEMU still runs (no reset), and then stops it; `status`
     /// is not checked.
     pub(crate) halts: bool,
-    /// A NIC on QEMU user networking, and the host-side peer that talks to the guest.
+    /// A NIC on QEMU user networking or in probe's private namespace, and the host-side
+    /// peer that talks to the guest.
     pub(crate) net: Option<NetCase>,
     /// The least time the case gets, when `--timeout` is shorter (`--timeout 0` still
     /// means no limit).
@@ -131,6 +132,9 @@ pub(crate) struct NetCase {
     pub(crate) forwards: Vec<Forward>,
     pub(crate) ready: &'static str,
     pub(crate) host: HostPeer,
+    /// On a tap in a private network namespace (`--net tap`) instead of user networking:
+    /// the case needs root, and is skipped, saying so, without it.
+    pub(crate) private: bool,
 }
 
 /// A host-side peer: talks to the guest through the forwarded ports; `Err` says what went
@@ -138,7 +142,7 @@ pub(crate) struct NetCase {
 #[derive(Clone, Copy)]
 pub(crate) struct HostPeer {
     pub(crate) name: &'static str,
-    pub(crate) run: fn(&Forwarded) -> Result<(), String>,
+    pub(crate) run: fn(&Network) -> Result<(), String>,
 }
 
 impl std::fmt::Debug for HostPeer {
@@ -209,7 +213,16 @@ impl Case {
             forwards: Forward::parse_list(forwards).unwrap_or_default(),
             ready,
             host,
+            private: false,
         });
+        self
+    }
+
+    /// Moves the case's network into a private namespace of its own (see `netns`).
+    fn in_namespace(mut self) -> Self {
+        if let Some(net) = &mut self.net {
+            net.private = true;
+        }
         self
     }
 
@@ -898,6 +911,11 @@ fn fixed_cases() -> Vec<Case> {
         // too), pipelining, ranges, traversal attempts, a disk error, the access log.
         Case::web("web-virtio-smp2", Nic::Virtio, 2, "log=info"),
         Case::web("web-e1000", Nic::E1000, 1, "log=warn").only_on(Board::QemuPc),
+        // DNS against a name server the host-side peer starts on port 53, which only a
+        // private namespace has free for us.
+        Case::new("net-dns", TargetKind::Test, "dns", 0, &[ALL_PASSED])
+            .net(Nic::Virtio, "tcp:8", "dns ready: ", DNS_SUITE)
+            .in_namespace(),
     ]
 }
 
@@ -911,6 +929,12 @@ const WEB_READY: &str = "webserver: serving ";
 const HTTP_CHECK: HostPeer = HostPeer {
     name: "http_check",
     run: http_check::guest_peer,
+};
+
+/// The `dns` suite's host-side peer.
+const DNS_SUITE: HostPeer = HostPeer {
+    name: "dns_suite",
+    run: hostnet::dns_suite,
 };
 
 /// The `net` suite's host-side peer.
@@ -1062,6 +1086,7 @@ mod tests {
                 "net-e1000-smp4",
                 "web-virtio-smp2",
                 "web-e1000",
+                "net-dns",
                 "tests::alloc",
                 "tests::alloc::smp4",
                 "tests::timers",
@@ -1076,7 +1101,7 @@ mod tests {
         let default: Vec<_> = all.iter().filter(|case| case.selected(None)).collect();
         assert_eq!(
             default.len(),
-            53 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
+            54 + 4 * usize::from(DISK_CASES_BY_DEFAULT) + 4 * usize::from(FS_CASES_BY_DEFAULT)
         );
         let faults: Vec<_> = all
             .iter()

@@ -14,6 +14,7 @@ use crate::exit::{GuestExit, status_name};
 use crate::fat::command::{NewOptions, new};
 use crate::guest::{Settings, boot_file, host_unix_seconds, start_file};
 use crate::net::{Backend, NetSpec};
+use crate::netns;
 use crate::qemu::{MachineVariant, Outcome, Running, Waited};
 use crate::suite::{AfterRun, Case, CaseImage, cases};
 use crate::tsc::host_tsc_khz;
@@ -40,6 +41,8 @@ struct Tally {
     counts: Counts,
     /// Names of the guest cases (and steps) that failed, for the closing list.
     failures: Vec<String>,
+    /// Guest cases this host cannot run, each with why.
+    skipped: Vec<String>,
 }
 
 impl Tally {
@@ -59,6 +62,12 @@ pub(crate) fn run(options: &TestOptions) -> u8 {
         guest_tests(options, &mut tally);
     }
     let Counts { passed, failed } = tally.counts;
+    if !tally.skipped.is_empty() {
+        println!("\nskipped:");
+        for skipped in &tally.skipped {
+            println!("    {skipped}");
+        }
+    }
     if !tally.failures.is_empty() {
         println!("\nfailures:");
         for failure in &tally.failures {
@@ -180,6 +189,16 @@ fn run_case(
     let built = artifacts
         .iter()
         .find(|artifact| artifact.kind == case.kind && artifact.name == case.target);
+    if let Some(why) = case
+        .net
+        .as_ref()
+        .filter(|net| net.private)
+        .and_then(|_| netns::why_not())
+    {
+        println!("skipped: {why}");
+        tally.skipped.push(format!("{full_name}: {why}"));
+        return;
+    }
     let missing = case.missing();
     let (problems, console) = match built {
         _ if !missing.is_empty() => (missing, Vec::new()),
@@ -252,7 +271,11 @@ fn boot_case(
     let mut peer_problem = None;
     if let Some(net) = &case.net {
         let spec = NetSpec {
-            backend: Backend::User,
+            backend: if net.private {
+                Backend::Tap(None)
+            } else {
+                Backend::User
+            },
             nic: net.nic,
             forwards: net.forwards.clone(),
         };
@@ -281,7 +304,9 @@ fn boot_case(
                 .map_err(|err| err.message())?;
             let limit = settings.timeout.unwrap_or(PEER_PATIENCE);
             peer_problem = match running.wait_for(net.ready, limit) {
-                Waited::Found => (net.host.run)(&network.forwarded)
+                Waited::Found => network
+                    .run_peer(|| (net.host.run)(network))
+                    .and_then(|result| result)
                     .err()
                     .map(|e| format!("host peer {}: {e}", net.host.name)),
                 Waited::Closed | Waited::TimedOut => Some(format!(

@@ -3,7 +3,9 @@
 //! Command line: `root=/site` serves that folder (default: the whole volume), `port=8080`
 //! listens there (default 80), `max_conns=N` caps open connections (default: by memory,
 //! at most 1024; the next one gets 503), `request_timeout=S` gives a request's head S
-//! seconds to arrive before 408 (default 10). `log=info` logs one line per request.
+//! seconds to arrive before 408 (default 10), `idle_timeout=S` how long a kept-alive
+//! connection may wait for its next request (default 15). `log=info` logs one line per
+//! request.
 //!
 //! The main thread accepts; each connection gets a thread of its own, placed on the cores
 //! in turn, so every core serves. The HTTP rules live in the `httpd` crate, tested and
@@ -92,9 +94,25 @@ fn main() -> Result<(), Error> {
     kernel::println!(
         "webserver: serving {folder} on http://{address}:{port}/ with {cores} cores, at most {max} connections"
     );
+    let defaults = Config::default();
+    // Kept-alive connections that stay idle longer (bench idle holds 1,000 open).
+    let idle_timeout_ms = match kernel::env::param("idle_timeout") {
+        None => defaults.idle_timeout_ms,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=86_400).contains(s))
+            .map(|s| s * 1000)
+            .ok_or_else(|| {
+                Error(format!(
+                    "idle_timeout={s}: not a number of seconds from 1 to 86400"
+                ))
+            })?,
+    };
     let config = Config {
         root,
         request_timeout_ms,
+        idle_timeout_ms,
         ..defaults
     };
     for (n, accepted) in (0..).zip(listener.incoming()) {

@@ -48,6 +48,9 @@ pub struct Stats {
     pub total: usize,
     /// Bytes free.
     pub free: usize,
+    /// The most bytes in use at once since boot (blocks the per-core caches hold count as
+    /// in use): what a load needed at its worst.
+    pub peak: usize,
 }
 
 /// One region's blocks, `[start, end)`, and its bitmap of free-block edges.
@@ -172,7 +175,11 @@ impl Heap {
             filled: 0,
             regions: [Region::NONE; MAX_REGIONS],
             region_count: 0,
-            stats: Stats { total: 0, free: 0 },
+            stats: Stats {
+                total: 0,
+                free: 0,
+                peak: 0,
+            },
         }
     }
 
@@ -251,7 +258,7 @@ impl Heap {
                 self.insert(&region, start + size, end - start - size);
             }
         }
-        self.stats.free -= size;
+        self.taken(size);
         NonNull::new(start as *mut u8)
     }
 
@@ -272,8 +279,14 @@ impl Heap {
             // would have gone back into the top, so it has no free neighbour.
             unsafe { self.insert(&region, base, start - base) };
         }
-        self.stats.free -= size;
+        self.taken(size);
         NonNull::new(start as *mut u8)
+    }
+
+    /// Counts `size` bytes handed out.
+    fn taken(&mut self, size: usize) {
+        self.stats.free -= size;
+        self.stats.peak = self.stats.peak.max(self.stats.total - self.stats.free);
     }
 
     /// Returns a block to the heap.
@@ -422,8 +435,9 @@ mod tests {
     #[test]
     fn serves_alignment_and_merges_everything_back() {
         let mut heap = heap(64 * 1024);
-        let Stats { total, free } = heap.stats();
+        let Stats { total, free, peak } = heap.stats();
         assert_eq!(total, free);
+        assert_eq!(peak, 0);
         let small = Layout::from_size_align(24, 8).unwrap();
         let page = Layout::from_size_align(4096, 4096).unwrap();
         let a = heap.allocate(small).unwrap();
@@ -439,6 +453,8 @@ mod tests {
             heap.deallocate(c, small);
         }
         assert_eq!(heap.stats().free, total);
+        // The peak stays where the three blocks took the heap.
+        assert_eq!(heap.stats().peak, 32 + 4096 + 32);
         // Merged back into one block: the whole heap can be allocated at once.
         assert!(
             heap.allocate(Layout::from_size_align(total, 16).unwrap())

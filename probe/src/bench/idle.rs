@@ -23,6 +23,9 @@ use crate::board::Board;
 use crate::cli::IdleOptions;
 use crate::disk::slow_disk_args;
 use crate::linux::{Image, Machine};
+use crate::load::{self, Booted, Target};
+use crate::net::Nic;
+use crate::netns;
 use crate::qemu::{Running, Waited};
 
 /// The `apps` example that boots and then idles.
@@ -129,6 +132,19 @@ pub(super) fn run(options: &IdleOptions) -> Result<Vec<Table>, Failure> {
             });
         }
     }
+    let conn_rows: Vec<ConnRow> = if options.conns {
+        options
+            .boards
+            .iter()
+            .flat_map(|&board| {
+                [OpenLoad::ECHO, OpenLoad::WEBSERVER]
+                    .into_iter()
+                    .map(move |load| measure_open(accel, board, load, window))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut table = report(&rows, options.linux, options.slow_disk);
     table.command = command(options);
     table.notes.push(format!(
@@ -179,11 +195,232 @@ pub(super) fn run(options: &IdleOptions) -> Result<Vec<Table>, Failure> {
             rows.len()
         ));
     }
+    let mut tables = vec![table];
+    if options.conns {
+        let mut conns = conns_report(&conn_rows);
+        conns.command = command(options);
+        conns.notes.push(format!(
+            "host CPU % of QEMU over {} s (100 % = one host core), accel {accel}, smp \
+             {OPEN_SMP}, virtio-net on a tap in probe's private network namespace; `none`: \
+             the guest serving, no connection; `open`: the same guest right after, with the \
+             connections open and idle; +pp = open - none, in percentage points (goal: at \
+             most +0.5)",
+            options.seconds
+        ));
+        let conns_failed = conn_rows
+            .iter()
+            .filter(|row| {
+                row.measured
+                    .as_ref()
+                    .is_err_and(|why| !why.starts_with(SKIPPED))
+            })
+            .count();
+        if conns_failed > 0 {
+            failures.push(format!(
+                "{conns_failed} of {} measurements with open connections",
+                conn_rows.len()
+            ));
+        }
+        tables.push(conns);
+    }
     if !failures.is_empty() {
-        print!("{}", table.text());
+        for table in &tables {
+            print!("{}", table.text());
+        }
         return Err(format!("{} failed", failures.join(" and ")).into());
     }
-    Ok(vec![table])
+    Ok(tables)
+}
+
+/// The CPU count of the guests measured with open connections (the issues' goal's).
+const OPEN_SMP: u32 = 4;
+/// Their memory: room for a thread and buffers per connection.
+const OPEN_MEM: &str = "512M";
+/// What a row says when the host cannot make the namespace.
+const SKIPPED: &str = "skipped";
+
+/// A server measured idle with and without open connections.
+#[derive(Clone, Copy, Debug)]
+struct OpenLoad {
+    target: Target,
+    conns: usize,
+    /// More guest arguments.
+    args: &'static [&'static str],
+}
+
+impl OpenLoad {
+    const ECHO: OpenLoad = OpenLoad {
+        target: Target::Echo,
+        conns: 100,
+        args: &[],
+    };
+    /// Kept-alive connections outlive the window (the default idle timeout is 15 s).
+    const WEBSERVER: OpenLoad = OpenLoad {
+        target: Target::Webserver,
+        conns: 1000,
+        args: &["idle_timeout=600", "max_conns=1100"],
+    };
+}
+
+/// One row of the second table.
+#[derive(Debug)]
+struct ConnRow {
+    board: Board,
+    load: OpenLoad,
+    /// Host CPU % without and with the connections open, or why there is none.
+    measured: Result<(f64, f64), String>,
+}
+
+/// Boots `load`'s server, measures it over `window`, opens its connections, and measures it
+/// again.
+fn measure_open(accel: Accel, board: Board, load: OpenLoad, window: Duration) -> ConnRow {
+    let name = match load.target {
+        Target::Echo => "echo",
+        Target::Webserver => "webserver",
+    };
+    println!(
+        "probe: {name} on {board} with smp {OPEN_SMP} under {accel}: {} s idle, then {} s with \
+         {} open connections",
+        window.as_secs(),
+        window.as_secs(),
+        load.conns
+    );
+    let measured = match netns::why_not() {
+        Some(why) => Err(format!("{SKIPPED}: {why}")),
+        None => open(accel, board, load, window).inspect_err(|message| {
+            eprintln!("probe: {message}");
+        }),
+    };
+    ConnRow {
+        board,
+        load,
+        measured,
+    }
+}
+
+fn open(
+    accel: Accel,
+    board: Board,
+    load: OpenLoad,
+    window: Duration,
+) -> Result<(f64, f64), String> {
+    let machine = load::Machine {
+        target: load.target,
+        board,
+        smp: OPEN_SMP,
+        nic: Nic::Virtio,
+        mem: OPEN_MEM,
+        accel,
+    };
+    let args: Vec<String> = load.args.iter().map(|&arg| arg.to_owned()).collect();
+    let Booted {
+        mut guest,
+        network,
+        addr,
+        _site,
+    } = load::boot(&machine, &args)?;
+    thread::sleep(SETTLE);
+    let none = cpu_over(&guest, window)?;
+    let held = network.run_peer(|| match load.target {
+        Target::Echo => load::echo_all(addr, load.conns),
+        Target::Webserver => load::keep_alive_all(addr, load.conns),
+    })??;
+    if held.streams.len() != load.conns || held.lost > 0 {
+        let _stopped = guest.stop();
+        return Err(format!(
+            "{} of {} connections opened, {} answered, {} not",
+            held.streams.len(),
+            load.conns,
+            held.echoed,
+            held.lost
+        ));
+    }
+    thread::sleep(SETTLE);
+    let open = cpu_over(&guest, window)?;
+    if !guest.is_running() {
+        let outcome = guest.finish().map_err(|err| err.message())?;
+        return Err(with_console(
+            "the guest ended with its connections open".to_owned(),
+            &outcome.console,
+        ));
+    }
+    drop(held);
+    guest.stop().map_err(|err| err.message())?;
+    Ok((none, open))
+}
+
+/// QEMU's host CPU % over `window`.
+fn cpu_over(guest: &Running, window: Duration) -> Result<f64, String> {
+    let clock = CpuClock::new(guest.pid())?;
+    let start = clock.sample()?;
+    thread::sleep(window);
+    let end = clock.sample()?;
+    cpu_time::percent(start, end).ok_or_else(|| "the measured window took no time".to_owned())
+}
+
+/// The second table: one row per board and server.
+fn conns_report(rows: &[ConnRow]) -> Table {
+    let header = [
+        ("board", Left),
+        ("server", Left),
+        ("open connections", Right),
+        ("none CPU %", Right),
+        ("open CPU %", Right),
+        ("+pp", Right),
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let server = match row.load.target {
+                Target::Echo => "echo",
+                Target::Webserver => "webserver (keep-alive)",
+            };
+            let mut cells = vec![
+                row.board.to_string(),
+                server.to_owned(),
+                row.load.conns.to_string(),
+            ];
+            match &row.measured {
+                Ok((none, open)) => {
+                    // Rounded first, so that a hair below zero reads +0.00.
+                    let difference = ((open - none) * 100.0).round() / 100.0 + 0.0;
+                    cells.push(format!("{none:.2}"));
+                    cells.push(format!("{open:.2}"));
+                    cells.push(format!("{difference:+.2}"));
+                }
+                Err(why) => {
+                    let short = if why.starts_with(SKIPPED) {
+                        SKIPPED
+                    } else {
+                        "failed"
+                    };
+                    cells.extend([short.to_owned(), "-".to_owned(), "-".to_owned()]);
+                }
+            }
+            cells
+        })
+        .collect();
+    let mut table = Table::from_grid(
+        "Idle with open connections: host CPU",
+        "cargo probe bench idle --conns",
+        &header,
+        cells,
+    );
+    table.plot = Some(Plot {
+        label: vec![0, 1],
+        series: vec![3, 4],
+        unit: "% of one host core".to_owned(),
+    });
+    for row in rows {
+        if let Err(why) = &row.measured
+            && why.starts_with(SKIPPED)
+        {
+            table
+                .notes
+                .push(format!("{} {}: {why}", row.board, row.load.conns));
+        }
+    }
+    table
 }
 
 /// The command that makes the table, with the options given.
@@ -203,6 +440,9 @@ fn command(options: &IdleOptions) -> String {
     }
     if options.slow_disk {
         command += " --slow-disk";
+    }
+    if options.conns {
+        command += " --conns";
     }
     command
 }
