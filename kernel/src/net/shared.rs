@@ -266,7 +266,9 @@ impl Net {
             Some(deadline) => sched::park_until(deadline),
             None => sched::park(),
         }
-        self.lock().waiters.retain(|w| !Arc::ptr_eq(&w.thread, &me));
+        self.lock()
+            .waiters
+            .retain(|w| !Arc::ptr_eq(&w.thread, &me));
         Ok(())
     }
 
