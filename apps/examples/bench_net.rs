@@ -5,17 +5,13 @@
 //! - port 5002, source: reads an 8-byte little-endian count, writes that many bytes and
 //!   closes (guest to host throughput);
 //! - port 5003, echo of 64-byte requests: reads 64 bytes, writes them back, until the peer
-//!   closes (request rate and latency, one connection per request or kept alive);
-//! - port 5004, counts: writes `acquired contended polls` of the shared stack's lock
-//!   ([`net::lock_stats`]) as one line and closes.
+//!   closes (request rate and latency, one connection per request or kept alive).
 //!
 //! Prints `BENCH-NET-READY` once all three listen and the interface has an address.
 
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
-
-extern crate alloc;
 
 use core::time::Duration;
 
@@ -50,7 +46,6 @@ fn serve() -> net::Result<()> {
     let sink = TcpListener::bind("0.0.0.0:5001")?;
     let source = TcpListener::bind("0.0.0.0:5002")?;
     let echo = TcpListener::bind("0.0.0.0:5003")?;
-    let counts = TcpListener::bind("0.0.0.0:5004")?;
     kernel::println!("BENCH-NET-READY");
     let spawn = |listener: TcpListener, name: &'static str, work: fn(&TcpStream)| {
         thread::Builder::new()
@@ -59,9 +54,7 @@ fn serve() -> net::Result<()> {
             .map(|_| ())
             .map_err(|_| kernel::println!("bench_net: no thread for {name}"))
     };
-    let spawned = spawn(sink, "sink", drain)
-        .and(spawn(source, "source", send))
-        .and(spawn(counts, "counts", report));
+    let spawned = spawn(sink, "sink", drain).and(spawn(source, "source", send));
     if spawned.is_err() {
         return Ok(());
     }
@@ -115,12 +108,5 @@ fn answer(stream: &TcpStream) {
         if stream.write_all(&request).is_err() {
             return;
         }
-    }
-}
-
-fn report(stream: &TcpStream) {
-    if let Ok(stats) = net::lock_stats() {
-        let line = alloc::format!("{} {} {}\n", stats.acquired, stats.contended, stats.polls);
-        let _ = stream.write_all(line.as_bytes());
     }
 }

@@ -48,7 +48,6 @@ pub use core::net::{Ipv4Addr, SocketAddrV4};
 pub use self::addr::{LOOKUP_TIMEOUT, ToSocketAddrs, lookup_host};
 pub use self::config::Ipv4Config;
 pub use self::error::{Error, ErrorKind, Result};
-pub use self::shared::LockStats;
 use self::shared::Want;
 use self::stack::Source;
 pub use self::stack::{BACKLOG, MAX_PENDING, Ready, Shutdown};
@@ -83,12 +82,6 @@ pub fn wait_for_config(timeout: Duration) -> Result<Ipv4Config> {
 /// room).
 pub fn device_stats() -> Result<hal::net::NetStats> {
     Ok(shared::net()?.with(|stack| stack.device_stats()))
-}
-
-/// How often the shared stack's lock was taken and found held, and how often the stack
-/// polled, since it started: what sharing the stack between cores costs.
-pub fn lock_stats() -> Result<LockStats> {
-    Ok(shared::net()?.lock_stats())
 }
 
 /// How many sockets the stack holds, its own (listeners' backlogs, connections closing,

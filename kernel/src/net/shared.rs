@@ -12,9 +12,6 @@
 //!
 //! A thread that must wait leaves a note (which socket, read or write) and parks; after
 //! each poll, whoever polled wakes the threads whose socket is now ready.
-//!
-//! What sharing costs is counted ([`LockStats`]): every acquisition of the lock, those
-//! that found it held by another core (and spun), and the polls.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -69,24 +66,9 @@ struct Inner {
     waiters: Vec<Waiter>,
 }
 
-/// How often the stack's lock was taken, found held, and how often the stack polled,
-/// since it started.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LockStats {
-    /// Acquisitions of the lock.
-    pub acquired: u64,
-    /// Acquisitions that found the lock held and spun until it was free.
-    pub contended: u64,
-    /// Polls of the stack (each moves frames and scans the sockets).
-    pub polls: u64,
-}
-
 /// The shared stack: see the [module docs](self).
 pub(crate) struct Net {
     inner: Mutex<Inner>,
-    acquired: AtomicU64,
-    contended: AtomicU64,
-    polls: AtomicU64,
     /// The `net` thread, which polls at the stack's deadlines; set by the thread itself.
     poller: spin::Once<Arc<ThreadInner>>,
     /// When the `net` thread wakes next, in clock nanoseconds; `u64::MAX`: not before a
@@ -125,9 +107,6 @@ fn start() -> core::result::Result<&'static Net, ErrorKind> {
             stack,
             waiters: Vec::new(),
         }),
-        acquired: AtomicU64::new(0),
-        contended: AtomicU64::new(0),
-        polls: AtomicU64::new(0),
         poller: spin::Once::new(),
         timer: AtomicU64::new(NO_TIMER),
     }));
@@ -184,31 +163,12 @@ impl NetDevice for Wire {
 }
 
 impl Net {
-    /// Takes the lock, counting the acquisition and whether it had to spin.
-    fn lock(&self) -> spin::MutexGuard<'_, Inner> {
-        self.acquired.fetch_add(1, Ordering::Relaxed);
-        if let Some(inner) = self.inner.try_lock() {
-            return inner;
-        }
-        self.contended.fetch_add(1, Ordering::Relaxed);
-        self.lock()
-    }
-
-    /// The counts of [`LockStats`] so far.
-    pub(crate) fn lock_stats(&self) -> LockStats {
-        LockStats {
-            acquired: self.acquired.load(Ordering::Relaxed),
-            contended: self.contended.load(Ordering::Relaxed),
-            polls: self.polls.load(Ordering::Relaxed),
-        }
-    }
-
     /// Runs `f` on the stack, then polls (so what `f` queued goes out) and wakes whoever
     /// that made ready.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Stack) -> T) -> T {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         let result = f(&mut inner.stack);
-        let delay = self.poll_locked(&mut inner);
+        let delay = Self::poll_locked(&mut inner);
         drop(inner);
         self.arm(delay);
         result
@@ -226,13 +186,13 @@ impl Net {
         mut op: impl FnMut(&mut Stack) -> Result<T>,
     ) -> Result<T> {
         loop {
-            let mut inner = self.lock();
+            let mut inner = self.inner.lock();
             let result = op(&mut inner.stack);
             let would_block = result
                 .as_ref()
                 .is_err_and(|e| e.kind() == ErrorKind::WouldBlock);
             if !would_block || nonblocking {
-                let delay = self.poll_locked(&mut inner);
+                let delay = Self::poll_locked(&mut inner);
                 drop(inner);
                 self.arm(delay);
                 return result;
@@ -266,7 +226,8 @@ impl Net {
             Some(deadline) => sched::park_until(deadline),
             None => sched::park(),
         }
-        self.lock()
+        self.inner
+            .lock()
             .waiters
             .retain(|w| !Arc::ptr_eq(&w.thread, &me));
         Ok(())
@@ -280,7 +241,7 @@ impl Net {
         mut ready: impl FnMut(usize, Ready),
     ) -> Result<usize> {
         loop {
-            let inner = self.lock();
+            let inner = self.inner.lock();
             let mut count = 0;
             for (i, &(source, want)) in sources.iter().enumerate() {
                 let now_ready = inner.stack.readiness(source);
@@ -299,18 +260,17 @@ impl Net {
 
     /// The address, once the interface has one.
     pub(crate) fn config(&self) -> Option<Ipv4Config> {
-        self.lock().stack.config().cloned()
+        self.inner.lock().stack.config().cloned()
     }
 
     /// Polls and wakes the threads whose socket became ready; returns the stack's next
     /// deadline.
-    fn poll_locked(&self, inner: &mut Inner) -> Option<Duration> {
-        self.poll_counted(inner).1
+    fn poll_locked(inner: &mut Inner) -> Option<Duration> {
+        Self::poll_counted(inner).1
     }
 
     /// [`Net::poll_locked`], also saying how many frames came in.
-    fn poll_counted(&self, inner: &mut Inner) -> (usize, Option<Duration>) {
-        self.polls.fetch_add(1, Ordering::Relaxed);
+    fn poll_counted(inner: &mut Inner) -> (usize, Option<Duration>) {
         let Inner { stack, waiters } = inner;
         let now = now();
         let received = stack.poll(now).received;
@@ -350,7 +310,7 @@ impl Net {
         let mut stalled = false;
         loop {
             self.timer.store(NO_TIMER, Ordering::Release);
-            let (received, delay) = self.poll_counted(&mut self.lock());
+            let (received, delay) = Self::poll_counted(&mut self.inner.lock());
             match delay {
                 None => sched::park(),
                 Some(Duration::ZERO) if !stalled || received > 0 => {
@@ -373,8 +333,8 @@ impl Net {
 impl Service for Net {
     fn service(&self) {
         // The NIC acked its interrupt before calling: a frame after that raises it again.
-        let mut inner = self.lock();
-        let delay = self.poll_locked(&mut inner);
+        let mut inner = self.inner.lock();
+        let delay = Self::poll_locked(&mut inner);
         drop(inner);
         self.arm(delay);
     }

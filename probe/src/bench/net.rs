@@ -3,9 +3,7 @@
 //! example: one stream each way (MiB/s), 64-byte requests answered with 64 bytes from
 //! [`CLIENTS`] connections at once (a new connection per request, and kept alive), and the
 //! round trip of one request at a time on one connection (median and 99th percentile).
-//! QEMU's host CPU per 1,000 requests, and the load generator's, say where the time goes;
-//! the Novillo guest also reports its shared stack's lock acquisitions, contended ones
-//! and polls, per request of the keep-alive load.
+//! QEMU's host CPU per 1,000 requests, and the load generator's, say where the time goes.
 //!
 //! With `--baseline linux`, a Linux guest booted right after each Novillo guest, on the
 //! same QEMU settings and network backend, runs `probe/linux/net.c` (the same servers),
@@ -41,8 +39,6 @@ const CLIENTS: usize = 8;
 const REQUEST: usize = 64;
 /// What one write or read of a stream moves.
 const CHUNK: usize = 64 * 1024;
-/// The Novillo guest's port that reports the shared stack's lock counts.
-const COUNTS_PORT: u16 = 5004;
 /// How long one socket call may wait before the load counts an error.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -58,14 +54,11 @@ enum Metric {
     CpuNew,
     CpuKept,
     LoadCpuKept,
-    LockKept,
-    ContendedKept,
-    PollsKept,
     Errors,
 }
 
 impl Metric {
-    const ALL: [Metric; 13] = [
+    const ALL: [Metric; 10] = [
         Metric::StreamIn,
         Metric::StreamOut,
         Metric::RateNew,
@@ -75,9 +68,6 @@ impl Metric {
         Metric::CpuNew,
         Metric::CpuKept,
         Metric::LoadCpuKept,
-        Metric::LockKept,
-        Metric::ContendedKept,
-        Metric::PollsKept,
         Metric::Errors,
     ];
 
@@ -92,9 +82,6 @@ impl Metric {
             Metric::CpuNew => "QEMU host CPU per 1k requests, new connection".to_owned(),
             Metric::CpuKept => "QEMU host CPU per 1k requests, keep-alive".to_owned(),
             Metric::LoadCpuKept => "load generator CPU per 1k requests, keep-alive".to_owned(),
-            Metric::LockKept => "stack lock acquisitions per request, keep-alive".to_owned(),
-            Metric::ContendedKept => "  of which found the lock held".to_owned(),
-            Metric::PollsKept => "stack polls per request, keep-alive".to_owned(),
             Metric::Errors => "errors (all loads)".to_owned(),
         }
     }
@@ -105,7 +92,6 @@ impl Metric {
             Metric::RateNew | Metric::RateKept => "req/s",
             Metric::RoundTripMedian | Metric::RoundTripP99 => "ms",
             Metric::CpuNew | Metric::CpuKept | Metric::LoadCpuKept => "ms",
-            Metric::LockKept | Metric::ContendedKept | Metric::PollsKept => "count",
             Metric::Errors => "count",
         }
     }
@@ -118,22 +104,11 @@ impl Metric {
         )
     }
 
-    /// Whether only the Novillo guest reports it.
-    fn novillo_only(self) -> bool {
-        matches!(
-            self,
-            Metric::LockKept | Metric::ContendedKept | Metric::PollsKept
-        )
-    }
-
     fn format(self, value: f64) -> String {
         match self {
-            Metric::RoundTripMedian
-            | Metric::RoundTripP99
-            | Metric::LoadCpuKept
-            | Metric::LockKept
-            | Metric::ContendedKept
-            | Metric::PollsKept => format!("{value:.2}"),
+            Metric::RoundTripMedian | Metric::RoundTripP99 | Metric::LoadCpuKept => {
+                format!("{value:.2}")
+            }
             Metric::Errors => format!("{value:.0}"),
             Metric::RateNew | Metric::RateKept => format!("{value:.0}"),
             _ => format!("{value:.1}"),
@@ -253,7 +228,6 @@ fn measure_novillo(
         nic: Nic::Virtio,
         forwards: NET_PORTS
             .iter()
-            .chain([&COUNTS_PORT])
             .map(|&guest_port| Forward {
                 protocol: Protocol::Tcp,
                 guest_port,
@@ -266,11 +240,10 @@ fn measure_novillo(
         .map(|&port| network.forwarded.port(Protocol::Tcp, port))
         .collect::<Option<Vec<u16>>>()
         .ok_or_else(|| "a server port was not forwarded".to_owned())?;
-    let counts = network.forwarded.port(Protocol::Tcp, COUNTS_PORT);
     let mut settings = settings(accel, smp, None);
     settings.variant.net = Some(Arc::new(network));
     let running = start_file(&settings, elf, &["log=warn".to_owned()], false)?;
-    measure_guest(running, &ports, counts, window)
+    measure_guest(running, &ports, window)
 }
 
 fn measure_linux(
@@ -288,15 +261,14 @@ fn measure_linux(
         .map(|&port| guest.host_port(port))
         .collect::<Option<Vec<u16>>>()
         .ok_or_else(|| "a server port of the Linux guest was not forwarded".to_owned())?;
-    measure_guest(guest.running, &ports, None, window)
+    measure_guest(guest.running, &ports, window)
 }
 
-/// Waits for the servers, runs every load through host `ports` (sink, source, echo; and
-/// the lock counts' port where the guest has one) and stops the guest.
+/// Waits for the servers, runs every load through host `ports` (sink, source, echo) and
+/// stops the guest.
 fn measure_guest(
     mut running: Running,
     ports: &[u16],
-    counts: Option<u16>,
     window: Duration,
 ) -> Result<Figures, Failure> {
     match running.wait_for(NET_READY, READY_TIMEOUT) {
@@ -314,7 +286,7 @@ fn measure_guest(
     let [sink, source, echo] = ports else {
         return Err("three ports expected".to_owned().into());
     };
-    let figures = loads(&qemu, [*sink, *source, *echo], counts, window);
+    let figures = loads(&qemu, *sink, *source, *echo, window);
     if !running.is_running() {
         let outcome = running.finish()?;
         return Err(with_console(
@@ -328,22 +300,12 @@ fn measure_guest(
 }
 
 /// Every load in turn; a load that fails leaves its figures empty and counts an error.
-fn loads(qemu: &CpuClock, ports: [u16; 3], counts: Option<u16>, window: Duration) -> Figures {
-    let [sink, source, echo] = ports;
+fn loads(qemu: &CpuClock, sink: u16, source: u16, echo: u16, window: Duration) -> Figures {
     let mut errors = 0u64;
     let stream_in = counted(stream_in(sink, window), &mut errors);
     let stream_out = counted(stream_out(source, window), &mut errors);
     let new = counted(requests(qemu, echo, window, false), &mut errors);
-    let before = counts.and_then(|port| counted(lock_counts(port), &mut errors));
     let kept = counted(requests(qemu, echo, window, true), &mut errors);
-    let after = counts.and_then(|port| counted(lock_counts(port), &mut errors));
-    // Per request: each count's growth over the load (reading the counts adds a few).
-    let per_request = |index: usize| {
-        let (before, after, kept) = (before?, after?, kept.as_ref()?);
-        #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
-        let grown = after[index].saturating_sub(before[index]) as f64;
-        Some(grown / kept.requests)
-    };
     let trips = counted(round_trips(echo, window), &mut errors);
     errors += [&new, &kept]
         .iter()
@@ -362,9 +324,6 @@ fn loads(qemu: &CpuClock, ports: [u16; 3], counts: Option<u16>, window: Duration
         new.as_ref().and_then(|r| r.qemu_ms),
         kept.as_ref().and_then(|r| r.qemu_ms),
         kept.as_ref().and_then(|r| r.load_ms),
-        per_request(0),
-        per_request(1),
-        per_request(2),
         Some(errors),
     ]
 }
@@ -432,11 +391,10 @@ fn stream_out(port: u16, window: Duration) -> Result<f64, String> {
     Ok(mib_per_second(received, start.elapsed()))
 }
 
-/// What a load measured: its rate and requests, QEMU's and the load generator's host CPU
-/// in ms per 1,000 requests, and the connections that failed without failing the load.
+/// What a load measured: its rate, QEMU's and the load generator's host CPU in ms per
+/// 1,000 requests, and the connections that failed without failing the load.
 struct Rate {
     rate: f64,
-    requests: f64,
     qemu_ms: Option<f64>,
     load_ms: Option<f64>,
     errors: u64,
@@ -486,27 +444,10 @@ fn requests(
     let per_1k = |cpu: Duration| Some(cpu.as_secs_f64() * 1000.0 / done * 1000.0);
     Ok(Rate {
         rate: done / elapsed.as_secs_f64(),
-        requests: done,
         qemu_ms: per_1k(qemu_cpu),
         load_ms: load_cpu.and_then(per_1k),
         errors,
     })
-}
-
-/// The Novillo guest's lock counts: acquired, contended, polls.
-fn lock_counts(port: u16) -> Result<[u64; 3], String> {
-    let failed = |err: std::io::Error| format!("lock counts: {err}");
-    let mut stream = connect(port).map_err(failed)?;
-    let mut line = String::new();
-    stream.read_to_string(&mut line).map_err(failed)?;
-    let numbers: Vec<u64> = line
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("lock counts: not three numbers: {line:?}"))?;
-    numbers
-        .try_into()
-        .map_err(|_| format!("lock counts: not three numbers: {line:?}"))
 }
 
 /// One load thread: requests answered, connections that failed, and the thread's CPU time
@@ -601,7 +542,7 @@ fn advantage(metric: Metric, ours: f64, theirs: f64) -> Option<f64> {
     } else {
         (theirs, ours)
     };
-    (worse > 0.0 && metric != Metric::Errors && !metric.novillo_only()).then(|| better / worse)
+    (worse > 0.0 && metric != Metric::Errors).then(|| better / worse)
 }
 
 fn report(rows: &[Row]) -> Table {
@@ -615,10 +556,7 @@ fn report(rows: &[Row]) -> Table {
             let cell = |figures: Option<&Result<Figures, String>>| match figures {
                 None => String::new(),
                 Some(Err(why)) => why.clone(),
-                Some(Ok(figures)) => figures[index].map_or_else(
-                    || if metric.novillo_only() { "n/a" } else { "none" }.to_owned(),
-                    |v| metric.format(v),
-                ),
+                Some(Ok(figures)) => figures[index].map_or("none".to_owned(), |v| metric.format(v)),
             };
             let ours = figure(&row.ours);
             let theirs = row.linux.as_ref().and_then(figure);
