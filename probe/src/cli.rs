@@ -199,6 +199,7 @@ pub(crate) enum Bench {
     Idle(IdleOptions),
     Disk(DiskOptions),
     Http(HttpOptions),
+    Net(HttpOptions),
 }
 
 /// `probe bench boot`.
@@ -275,7 +276,7 @@ pub(crate) struct DiskOptions {
     pub(crate) ata: Option<&'static str>,
 }
 
-/// `probe bench http`.
+/// `probe bench http` and `probe bench net`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct HttpOptions {
     pub(crate) accel: AccelChoice,
@@ -284,7 +285,7 @@ pub(crate) struct HttpOptions {
     pub(crate) smp_list: Vec<u32>,
     /// How long each load runs.
     pub(crate) seconds: u64,
-    /// `--baseline linux`: also measure busybox httpd and nginx in a Linux guest.
+    /// `--baseline linux`: also measure the Linux guest's servers.
     pub(crate) linux: bool,
     /// `--linux-kernel`: the baseline's kernel instead of the newest in `/boot`.
     pub(crate) linux_kernel: Option<PathBuf>,
@@ -759,9 +760,10 @@ fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
         "threads" => parse_bench_threads(rest),
         "idle" => parse_bench_idle(rest),
         "disk" => parse_bench_disk(rest),
-        "http" => parse_bench_http(rest),
+        "http" => parse_bench_load(rest, Bench::Http),
+        "net" => parse_bench_load(rest, Bench::Net),
         other => Err(UsageError(format!(
-            "unknown benchmark '{other}': boot, threads, idle, disk or http, or none for all \
+            "unknown benchmark '{other}': boot, threads, idle, disk, http or net, or none for all \
              (see probe bench --help)"
         ))),
     }
@@ -1021,10 +1023,14 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
     Ok(Command::Bench(Bench::Disk(disk)))
 }
 
-/// The longest load `bench http --seconds` runs: ten minutes.
+/// The longest load `bench http|net --seconds` runs: ten minutes.
 const MAX_HTTP_SECONDS: u64 = 600;
 
-fn parse_bench_http(args: &[String]) -> Result<Command, UsageError> {
+/// `bench http` or `bench net` (same options), made into a benchmark by `wrap`.
+fn parse_bench_load(
+    args: &[String],
+    wrap: fn(HttpOptions) -> Bench,
+) -> Result<Command, UsageError> {
     let mut http = HttpOptions {
         accel: AccelChoice::Auto,
         boards: Board::ALL.to_vec(),
@@ -1054,7 +1060,7 @@ fn parse_bench_http(args: &[String]) -> Result<Command, UsageError> {
         }
     }
     kernel_needs_baseline(http.linux, http.linux_kernel.as_ref())?;
-    Ok(Command::Bench(Bench::Http(http)))
+    Ok(Command::Bench(wrap(http)))
 }
 
 /// Splits an option word of `bench`; a bare word there is a mistake.

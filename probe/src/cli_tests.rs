@@ -712,7 +712,27 @@ fn bench_alone_runs_them_all() {
         Ok(Command::Bench(Bench::All { quick: true }))
     );
     assert!(error("bench --quick threads", None).contains("unexpected argument 'threads'"));
-    assert!(error("bench fast", None).contains("boot, threads, idle, disk or http"));
+    assert!(error("bench fast", None).contains("boot, threads, idle, disk, http or net"));
+}
+
+#[test]
+fn bench_net_takes_the_options_of_bench_http() {
+    let Ok(Command::Bench(Bench::Net(net))) = parse(
+        &words("bench net --board microvm --smp-list 1,4 --seconds 3 --baseline linux"),
+        None,
+    ) else {
+        panic!("bench net did not parse");
+    };
+    assert_eq!(net.boards, [Board::Microvm]);
+    assert_eq!(net.smp_list, [1, 4]);
+    assert_eq!(net.seconds, 3);
+    assert!(net.linux);
+    let Ok(Command::Bench(Bench::Http(http))) = parse(&words("bench http"), None) else {
+        panic!("bench http did not parse");
+    };
+    assert_eq!((http.seconds, http.linux), (5, false));
+    assert!(error("bench net --seconds 0", None).contains("--seconds"));
+    assert!(error("bench net --runs 3", None).contains("unknown option --runs"));
 }
 
 #[test]

@@ -28,11 +28,12 @@ Subcommands, each with an example:
   bench [--quick]                     every benchmark, then the report in target/bench/
                                       (report.json, report.md, one SVG chart per table)
       cargo probe bench --quick
-  bench boot|threads|idle|disk|http [OPTIONS]
+  bench boot|threads|idle|disk|http|net [OPTIONS]
                                       one benchmark: boot time, size and memory of hello;
                                       thread costs; host CPU of an idle guest; virtio disk
-                                      throughput; static files over HTTP; optionally beside
-                                      a Linux guest
+                                      throughput; static files over HTTP; TCP throughput,
+                                      request rate and latency; optionally beside a Linux
+                                      guest
       cargo probe bench boot --baseline linux
   disk new|ls|get [OPTIONS] FILE ...  make a FAT disk image (empty or from a folder), list
                                       a directory of one, copy a file out of one
@@ -293,6 +294,7 @@ Usage: probe bench [--quick]
        probe bench idle [OPTIONS]
        probe bench disk [OPTIONS]
        probe bench http [OPTIONS]
+       probe bench net [OPTIONS]
 
 Benchmarks are commands, never tests: they report numbers and pass or fail on nothing but
 whether they could measure. The numbers depend on the machine and its load (TCG most of
@@ -424,6 +426,20 @@ initramfs with its libraries), each fetched once and compared before it is measu
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
   --seconds N                  length of each load, 1-600 [default: 5]
   --baseline linux             also measure busybox httpd and nginx in a Linux guest
+  --linux-kernel FILE          the baseline's bzImage [default: newest /boot/vmlinuz-*]
+  --accel tcg|kvm|auto         accelerator [default: auto]
+
+bench net: TCP through QEMU's user network (hostfwd on 127.0.0.1, a virtio NIC) against
+apps/examples/bench_net.rs: throughput of one stream each way (MiB/s), the rate of 64-byte
+requests answered with 64 bytes (a new connection each, and kept alive, over several
+connections at once), and the round trip of one such request on one connection (median,
+99th percentile), with QEMU's host CPU per 1,000 requests. With --baseline linux, a Linux
+guest booted right after each Novillo guest runs probe/linux/net.c, the same servers, and
+each row gains Linux's figure and the ratio (above 1 Novillo is better).
+  --board microvm|qemu-pc|all  boards [default: all]
+  --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
+  --seconds N                  length of each load, 1-600 [default: 5]
+  --baseline linux             also measure the Linux guest
   --linux-kernel FILE          the baseline's bzImage [default: newest /boot/vmlinuz-*]
   --accel tcg|kvm|auto         accelerator [default: auto]
 

@@ -8,7 +8,9 @@
 //! request.
 //!
 //! The main thread accepts; each connection gets a thread of its own, placed on the cores
-//! in turn, so every core serves. The HTTP rules live in the `httpd` crate, tested and
+//! in turn, so every core serves. Small files stay in memory after their first request
+//! (the page cache a Linux server has): the server never writes the volume, so what it
+//! keeps cannot go stale. The HTTP rules live in the `httpd` crate, tested and
 //! fuzzed on the host; this file only connects them to `kernel::fs` and `kernel::net`.
 
 #![no_std]
@@ -17,8 +19,10 @@
 
 extern crate alloc;
 
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
@@ -29,6 +33,7 @@ use httpd::response::{Found, Missing, error};
 use httpd::serve::{Clock, Config, Connection, End, Volume, serve};
 use kernel::fs;
 use kernel::net::{self, Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use kernel::sync::Mutex;
 use kernel::thread;
 use kernel::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,6 +49,20 @@ const MAX_CONNECTIONS: usize = 1024;
 const DHCP_WAIT: Duration = Duration::from_secs(10);
 
 static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Files up to this size are kept in memory once read.
+const CACHED_FILE: u64 = 64 * 1024;
+/// What the kept files may take of the heap in all.
+const CACHE_BYTES: usize = 256 * 1024;
+
+/// A file kept in memory: its length is its contents'.
+struct Cached {
+    modified: Option<u64>,
+    bytes: Arc<[u8]>,
+}
+
+/// The kept files by path, and the bytes they take.
+static CACHE: Mutex<(BTreeMap<String, Cached>, usize)> = Mutex::new((BTreeMap::new(), 0));
 
 fn main() -> Result<(), Error> {
     let port = match kernel::env::param("port") {
@@ -201,29 +220,117 @@ impl fmt::Display for Peer {
     }
 }
 
-/// The mounted volume, as `httpd` looks files up.
+/// The mounted volume, as `httpd` looks files up, through the cache of small files.
 struct Disk;
 
+impl Disk {
+    fn cached(path: &str) -> Option<(Option<u64>, Arc<[u8]>)> {
+        let cache = CACHE.lock().ok()?;
+        let cached = cache.0.get(path)?;
+        Some((cached.modified, cached.bytes.clone()))
+    }
+
+    /// Reads a small file into the cache while there is room; a failed read keeps it out
+    /// (its request then fails as it would have).
+    fn keep(path: &str, len: u64, modified: Option<u64>) {
+        let Ok(size) = usize::try_from(len) else {
+            return;
+        };
+        if len > CACHED_FILE || CACHE.lock().map_or(true, |c| c.1 + size > CACHE_BYTES) {
+            return;
+        }
+        let Ok(bytes) = fs::read(path) else { return };
+        if bytes.len() != size {
+            return;
+        }
+        if let Ok(mut cache) = CACHE.lock()
+            && cache.1 + size <= CACHE_BYTES
+            && !cache.0.contains_key(path)
+        {
+            cache.1 += size;
+            let bytes: Arc<[u8]> = Arc::from(bytes);
+            cache.0.insert(path.to_string(), Cached { modified, bytes });
+        }
+    }
+}
+
 impl Volume for Disk {
-    type File = fs::File;
+    type File = Body;
 
     fn lookup(&mut self, path: &str) -> Result<Found, Missing> {
+        if let Some((modified, bytes)) = Self::cached(path) {
+            return Ok(Found::File {
+                len: bytes.len() as u64,
+                modified,
+            });
+        }
         match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => Ok(Found::Folder),
-            Ok(meta) => Ok(Found::File {
-                len: meta.len(),
-                modified: meta
+            Ok(meta) => {
+                let modified = meta
                     .modified()
                     .ok()
                     .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-                    .map(|since| since.as_secs()),
-            }),
+                    .map(|since| since.as_secs());
+                Self::keep(path, meta.len(), modified);
+                Ok(Found::File {
+                    len: meta.len(),
+                    modified,
+                })
+            }
             Err(e) => Err(missing(path, &e)),
         }
     }
 
-    fn open(&mut self, path: &str) -> Result<fs::File, Missing> {
-        fs::File::open(path).map_err(|e| missing(path, &e))
+    fn open(&mut self, path: &str) -> Result<Body, Missing> {
+        if let Some((_, bytes)) = Self::cached(path) {
+            return Ok(Body::Memory { bytes, at: 0 });
+        }
+        fs::File::open(path)
+            .map(Body::Disk)
+            .map_err(|e| missing(path, &e))
+    }
+}
+
+/// An open file: kept in memory, or on the disk.
+enum Body {
+    Memory { bytes: Arc<[u8]>, at: u64 },
+    Disk(fs::File),
+}
+
+impl embedded_io::ErrorType for Body {
+    type Error = fs::Error;
+}
+
+impl embedded_io::Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, fs::Error> {
+        match self {
+            Body::Memory { bytes, at } => {
+                let start = usize::try_from(*at).map_or(bytes.len(), |at| at.min(bytes.len()));
+                let n = buf.len().min(bytes.len() - start);
+                buf[..n].copy_from_slice(&bytes[start..start + n]);
+                *at += n as u64;
+                Ok(n)
+            }
+            Body::Disk(file) => file.read(buf),
+        }
+    }
+}
+
+impl embedded_io::Seek for Body {
+    fn seek(&mut self, pos: embedded_io::SeekFrom) -> Result<u64, fs::Error> {
+        match self {
+            Body::Memory { bytes, at } => {
+                let new = match pos {
+                    embedded_io::SeekFrom::Start(to) => Some(to),
+                    embedded_io::SeekFrom::End(by) => (bytes.len() as u64).checked_add_signed(by),
+                    embedded_io::SeekFrom::Current(by) => at.checked_add_signed(by),
+                };
+                *at = new.ok_or(fs::ErrorKind::InvalidInput)?;
+                Ok(*at)
+            }
+            Body::Disk(file) => file.seek(pos),
+        }
     }
 }
 

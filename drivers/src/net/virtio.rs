@@ -6,6 +6,17 @@
 //! slots the driver owns: a frame is written into a free slot behind the virtio-net header
 //! and lent to the device until it hands the slot back. The device interrupts when it used
 //! a buffer of either queue.
+//!
+//! The driver turns the ring's event index off (the device then suppresses notifications
+//! with the ring's flags): the crate's event-index test notifies whenever the index the
+//! device last asked about lies behind, and QEMU's receive queue moves that index only
+//! when it ran dry, so every receive buffer posted again cost a notification (a trap into
+//! QEMU) per frame. With the flags, QEMU says "no notifications" while it has buffers and
+//! while its transmit work is pending, and the driver stays quiet.
+//!
+//! The transmit queue asks for no interrupts: a sent frame's slot is taken back when the
+//! stack next transmits or polls, and an interrupt per batch sent only woke the stack to
+//! find nothing to do. The receive queue's interrupts still come.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -17,7 +28,9 @@ use hal::net::{DEFAULT_MTU, MIN_FRAME, MacAddress, NetDevice, NetStats};
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::mmio::MmioTransport;
 use virtio_drivers::transport::pci::PciTransport;
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Transport};
+use virtio_drivers::{PhysAddr, Result as VirtioResult};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::virtio::{Error, VirtioHal};
 
@@ -40,7 +53,7 @@ enum Slot {
 
 /// A virtio-net device on transport `T`: see the [module docs](self).
 pub struct VirtioNet<T: Transport> {
-    raw: VirtIONetRaw<VirtioHal, T, QUEUE_SIZE>,
+    raw: VirtIONetRaw<VirtioHal, WithoutEventIndex<T>, QUEUE_SIZE>,
     /// Receive buffers, all lent to the device but the one being copied out; boxed so
     /// their addresses stay put while `self` moves.
     rx: Box<[Buffer]>,
@@ -88,7 +101,7 @@ impl<T: Transport> VirtioNet<T> {
         if max < QUEUE_SIZE as u32 {
             return Err(Error::QueueTooSmall(max));
         }
-        let raw = VirtIONetRaw::new(transport)?;
+        let raw = VirtIONetRaw::new(WithoutEventIndex(transport))?;
         let mut scratch = [0; BUFFER_SIZE];
         let header = raw.fill_buffer_header(&mut scratch)?;
         let mut device = Self {
@@ -135,6 +148,103 @@ impl<T: Transport> VirtioNet<T> {
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// The device's feature bit for the ring's event index (virtio 1.2 §6.3).
+const RING_EVENT_IDX: u64 = 1 << 29;
+/// The driver area's flag that asks the device for no used-buffer interrupts (§2.7.6).
+const AVAIL_NO_INTERRUPT: u16 = 1;
+
+/// A transport whose device does not offer the ring's event index, and whose transmit
+/// queue asks for no interrupts: see the [module docs](self). Everything else passes
+/// through.
+struct WithoutEventIndex<T>(T);
+
+impl<T: Transport> Transport for WithoutEventIndex<T> {
+    fn device_type(&self) -> DeviceType {
+        self.0.device_type()
+    }
+
+    fn read_device_features(&mut self) -> u64 {
+        self.0.read_device_features() & !RING_EVENT_IDX
+    }
+
+    fn write_driver_features(&mut self, driver_features: u64) {
+        self.0.write_driver_features(driver_features);
+    }
+
+    fn max_queue_size(&mut self, queue: u16) -> u32 {
+        self.0.max_queue_size(queue)
+    }
+
+    fn notify(&mut self, queue: u16) {
+        self.0.notify(queue);
+    }
+
+    fn get_status(&self) -> DeviceStatus {
+        self.0.get_status()
+    }
+
+    fn set_status(&mut self, status: DeviceStatus) {
+        self.0.set_status(status);
+    }
+
+    fn set_guest_page_size(&mut self, guest_page_size: u32) {
+        self.0.set_guest_page_size(guest_page_size);
+    }
+
+    fn requires_legacy_layout(&self) -> bool {
+        self.0.requires_legacy_layout()
+    }
+
+    fn queue_set(
+        &mut self,
+        queue: u16,
+        size: u32,
+        descriptors: PhysAddr,
+        driver_area: PhysAddr,
+        device_area: PhysAddr,
+    ) {
+        self.0
+            .queue_set(queue, size, descriptors, driver_area, device_area);
+        if queue == TRANSMIT_QUEUE {
+            // SAFETY: `driver_area` is the transmit queue's available ring, which the
+            // queue has just allocated (aligned, zeroed, identity-mapped: see `VirtioHal`)
+            // and which lives as long as the queue; its first field is the flags word,
+            // which the crate writes only when asked to change interrupts, never here.
+            unsafe {
+                core::ptr::write_volatile(driver_area as usize as *mut u16, AVAIL_NO_INTERRUPT);
+            }
+        }
+    }
+
+    fn queue_unset(&mut self, queue: u16) {
+        self.0.queue_unset(queue);
+    }
+
+    fn queue_used(&mut self, queue: u16) -> bool {
+        self.0.queue_used(queue)
+    }
+
+    fn ack_interrupt(&mut self) -> InterruptStatus {
+        self.0.ack_interrupt()
+    }
+
+    fn read_config_generation(&self) -> u32 {
+        self.0.read_config_generation()
+    }
+
+    fn read_config_space<C: FromBytes + IntoBytes>(&self, offset: usize) -> VirtioResult<C> {
+        self.0.read_config_space(offset)
+    }
+
+    fn write_config_space<C: IntoBytes + Immutable>(
+        &mut self,
+        offset: usize,
+        value: C,
+    ) -> VirtioResult<()> {
+        self.0.write_config_space(offset, value)
     }
 }
 

@@ -4,30 +4,40 @@
 //! (`Connection: close` on every request). Per run: requests/s, MiB/s, median and 99th
 //! percentile latency, errors, and QEMU's host CPU seconds per 10,000 requests.
 //!
-//! With `--baseline linux`, one Linux guest per board and CPU count serves the same files
-//! with busybox httpd (port 80) and nginx from Debian's `nginx-light` (port 8080, copied
-//! into the initramfs with the libraries `ldd` names), on the same QEMU settings and the
-//! same network backend as the Novillo guest.
+//! Novillo's `webserver` (release build) serves `apps/site` from a FAT volume made as
+//! `--share` makes one, on port 80 forwarded to a free host port. With `--baseline linux`,
+//! one Linux guest per board and CPU count, booted right after the Novillo guest it is
+//! compared with, serves the same files with busybox httpd (port 80) and nginx from
+//! Debian's `nginx-light` (port 8080, copied into the initramfs with the libraries `ldd`
+//! names), on the same QEMU settings and the same network backend (user networking, a
+//! virtio NIC). Each Novillo row gains its requests/s over the best Linux server's in the
+//! same mode.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::accel::Accel;
 use crate::bench::cpu_time::CpuClock;
-use crate::bench::report::Table;
+use crate::bench::report::{Plot, Table};
 use crate::bench::stats::Align::{self, Left, Right};
 #[cfg(test)]
 use crate::bench::stats::table;
 use crate::bench::wrk::{self, Load, Measured};
-use crate::bench::{Failure, MEM, with_console};
+use crate::bench::{Failure, MEM, settings, with_console};
 use crate::board::Board;
+use crate::cargo::{self, TargetKind};
 use crate::children;
 use crate::cli::HttpOptions;
 use crate::disk::Bus;
+use crate::guest::start_file;
 use crate::linux::{self, GuestFile, Image, Machine, Request, Skipped, Workload};
+use crate::net::{Backend, Forward, NetSpec, Nic, Protocol};
 use crate::qemu::{Running, Waited};
+use crate::share::{self, Share};
 
 /// The files measured, from the sample site.
 const FILES: [(&str, &[u8]); 2] = [
@@ -70,13 +80,21 @@ http {
     server { listen 8080 reuseport; root /www; }
 }
 ";
-/// Why the Novillo columns are empty on this branch.
-const NOVILLO_PENDING: &str =
-    "the Novillo web server is not measured here yet: only the Linux guest's servers are";
+/// The `apps` binary measured.
+const WEBSERVER: &str = "webserver";
+/// The folder it serves, under the workspace.
+const SITE: &str = "apps/site";
+/// What the web server prints once it listens.
+const NOVILLO_READY: &str = "webserver: serving";
+/// How long the Novillo guest gets to boot, mount and listen.
+const NOVILLO_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The web server's port in the Novillo guest.
+const NOVILLO_PORT: u16 = 80;
 
 /// A server the bench measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Server {
+    Novillo,
     Busybox,
     Nginx,
 }
@@ -84,6 +102,7 @@ enum Server {
 impl Server {
     fn name(self) -> &'static str {
         match self {
+            Server::Novillo => "Novillo webserver",
             Server::Busybox => "Linux busybox httpd",
             Server::Nginx => "Linux nginx",
         }
@@ -91,6 +110,7 @@ impl Server {
 
     fn port(self) -> u16 {
         match self {
+            Server::Novillo => NOVILLO_PORT,
             Server::Busybox => BUSYBOX_PORT,
             Server::Nginx => NGINX_PORT,
         }
@@ -115,32 +135,50 @@ pub(super) fn run(options: &HttpOptions) -> Result<Vec<Table>, Failure> {
     }
     let accel = options.accel.resolve()?;
     let duration = Duration::from_secs(options.seconds);
-    let mut notes = vec![NOVILLO_PENDING.to_owned()];
-    let mut rows = Vec::new();
-    if options.linux {
+    let mut notes = vec![format!(
+        "Novillo: `{WEBSERVER}` (release) serving {SITE} from a FAT volume on virtio-blk, \
+         log=warn; every guest: QEMU user networking (hostfwd on 127.0.0.1), a virtio NIC, \
+         {MEM} of memory, accel {accel}"
+    )];
+    let image = if options.linux {
         match linux_image(&options.boards, options.linux_kernel.as_deref()) {
             Ok(image) => {
                 notes.extend(image.notes.iter().cloned());
-                for &board in &options.boards {
-                    for &smp in &options.smp_list {
-                        let machine = Machine {
-                            board,
-                            accel,
-                            smp,
-                            mem: MEM,
-                        };
-                        if let Err(failure) = measure_linux(&image, machine, duration, &mut rows) {
-                            eprintln!("probe: {}", failure.message);
-                        }
-                    }
-                }
+                Some(image)
             }
             Err(skipped) => {
                 skipped.column(&mut notes);
+                None
             }
         }
     } else {
         notes.push("add --baseline linux for busybox httpd and nginx".to_owned());
+        None
+    };
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for &board in &options.boards {
+        let elf = build_webserver(board);
+        for &smp in &options.smp_list {
+            let ours = match &elf {
+                Ok(elf) => measure_novillo(elf, board, accel, smp, duration, &mut rows),
+                Err(message) => Err(message.clone().into()),
+            };
+            if let Err(failure) = ours {
+                eprintln!("probe: {}", failure.message);
+                failed += 1;
+            }
+            let Some(image) = &image else { continue };
+            let machine = Machine {
+                board,
+                accel,
+                smp,
+                mem: MEM,
+            };
+            if let Err(failure) = measure_linux(image, machine, duration, &mut rows) {
+                eprintln!("probe: {}", failure.message);
+            }
+        }
     }
     let mut table = Table::from_grid(
         "Static files over HTTP (wrk)",
@@ -148,8 +186,183 @@ pub(super) fn run(options: &HttpOptions) -> Result<Vec<Table>, Failure> {
         &HEADER,
         lines(&rows),
     );
+    table.ratio = Some(
+        "the Novillo row's req/s over the best Linux server's in the same \
+         mode: above 1 Novillo serves more"
+            .to_owned(),
+    );
+    table.plot = Some(Plot {
+        label: vec![0, 1, 2, 3, 4, 5],
+        series: vec![6],
+        unit: "requests/s".to_owned(),
+    });
     table.notes = notes;
+    if failed > 0 {
+        print!("{}", table.text());
+        return Err(format!("{failed} Novillo web server guests failed (see above)").into());
+    }
     Ok(vec![table])
+}
+
+/// Builds `webserver` in release for `board`.
+fn build_webserver(board: Board) -> Result<PathBuf, String> {
+    let feature = board.feature();
+    let build = [
+        "build",
+        "--package",
+        "apps",
+        "--features",
+        &feature,
+        "--bin",
+        WEBSERVER,
+        "--release",
+    ];
+    println!(
+        "probe: building the web server for {board}: {}",
+        cargo::describe(&build)
+    );
+    let artifacts = cargo::build(&build)
+        .map_err(|message| format!("building {WEBSERVER} for {board} failed: {message}"))?;
+    artifacts
+        .into_iter()
+        .find(|artifact| artifact.kind == TargetKind::Bin && artifact.name == WEBSERVER)
+        .map(|artifact| artifact.executable)
+        .ok_or_else(|| format!("{WEBSERVER} was not built for {board}"))
+}
+
+/// Boots the web server with the site on its volume, checks that it serves the files,
+/// and runs every load against it; QEMU is killed at the end whatever happens.
+fn measure_novillo(
+    elf: &Path,
+    board: Board,
+    accel: Accel,
+    smp: u32,
+    duration: Duration,
+    rows: &mut Vec<Row>,
+) -> Result<(), Failure> {
+    println!("probe: {WEBSERVER} on {board} with smp {smp} under {accel}");
+    let site = Share {
+        dir: cargo::workspace_root().join(SITE),
+        keep: None,
+        bytes: None,
+        bus: Bus::Virtio,
+    };
+    let shares = share::prepare(board, &[site], 0)?;
+    let network = NetSpec {
+        backend: Backend::User,
+        nic: Nic::Virtio,
+        forwards: vec![Forward {
+            protocol: Protocol::Tcp,
+            guest_port: NOVILLO_PORT,
+        }],
+    }
+    .resolve()?;
+    let port = network
+        .forwarded
+        .port(Protocol::Tcp, NOVILLO_PORT)
+        .ok_or_else(|| "no host port for the web server".to_owned())?;
+    let mut settings = settings(accel, smp, None);
+    settings.variant.disks = shares.iter().map(|share| share.disk.clone()).collect();
+    settings.variant.net = Some(Arc::new(network));
+    let mut running = start_file(&settings, elf, &["log=warn".to_owned()], false)?;
+    match running.wait_for(NOVILLO_READY, NOVILLO_READY_TIMEOUT) {
+        Waited::Found => {}
+        Waited::Closed | Waited::TimedOut => {
+            let outcome = running.stop()?;
+            return Err(with_console(
+                format!("{WEBSERVER} did not print '{NOVILLO_READY}'"),
+                &outcome.console,
+            )
+            .into());
+        }
+    }
+    let guest = Guest {
+        board,
+        smp,
+        clock: CpuClock::new(running.pid())?,
+        running,
+    };
+    let result = loads(guest, Server::Novillo, port, duration, rows);
+    drop(shares);
+    result
+}
+
+/// A running guest being measured.
+struct Guest {
+    board: Board,
+    smp: u32,
+    clock: CpuClock,
+    running: Running,
+}
+
+/// Checks that `server` at host `port` serves the files, then runs every load against it;
+/// stops the guest at the end.
+fn loads(
+    mut guest: Guest,
+    server: Server,
+    port: u16,
+    duration: Duration,
+    rows: &mut Vec<Row>,
+) -> Result<(), Failure> {
+    if let Err(message) = fetch_check(port) {
+        let outcome = guest.running.stop()?;
+        return Err(with_console(format!("{}: {message}", server.name()), &outcome.console).into());
+    }
+    if !loads_on(&mut guest, server, port, duration, rows) {
+        return Err(ended(guest.running, server)?);
+    }
+    guest.running.stop()?;
+    Ok(())
+}
+
+/// Every load against `server` at host `port` in `guest`; false if the guest ended.
+fn loads_on(
+    guest: &mut Guest,
+    server: Server,
+    port: u16,
+    duration: Duration,
+    rows: &mut Vec<Row>,
+) -> bool {
+    for (file, _) in FILES {
+        let url = format!("http://127.0.0.1:{port}/{file}");
+        for connections in CONNECTIONS {
+            for keep_alive in [true, false] {
+                let load = Load {
+                    url: &url,
+                    connections,
+                    keep_alive,
+                    duration,
+                };
+                let result = measure(&guest.clock, &load);
+                if let Err(message) = &result {
+                    eprintln!("probe: {} {file} c={connections}: {message}", server.name());
+                }
+                rows.push(Row {
+                    board: guest.board,
+                    smp: guest.smp,
+                    server,
+                    file,
+                    connections,
+                    keep_alive,
+                    result,
+                });
+                if !guest.running.is_running() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// The failure of a guest that ended while `server` was measured.
+fn ended(running: Running, server: Server) -> Result<Failure, Failure> {
+    let outcome = running.finish()?;
+    Ok(with_console(
+        format!("the guest of {} ended with {}", server.name(), outcome.exit),
+        &outcome.console,
+    )
+    .into())
 }
 
 /// The command line that repeats this run.
@@ -282,54 +495,28 @@ fn measure_linux(
         machine.smp,
         machine.accel
     );
-    let guest = image.boot(machine, None)?;
+    let booted = image.boot(machine, None)?;
     let ports: Vec<(Server, u16)> = [Server::Busybox, Server::Nginx]
         .into_iter()
-        .filter_map(|server| Some((server, guest.host_port(server.port())?)))
+        .filter_map(|server| Some((server, booted.host_port(server.port())?)))
         .collect();
-    let mut running = ready(guest.running)?;
-    let clock = CpuClock::new(running.pid())?;
+    let running = ready(booted.running)?;
+    let mut guest = Guest {
+        board: machine.board,
+        smp: machine.smp,
+        clock: CpuClock::new(running.pid())?,
+        running,
+    };
     for (server, port) in ports {
         if let Err(message) = fetch_check(port) {
             eprintln!("probe: {}: {message}", server.name());
             continue;
         }
-        for (file, _) in FILES {
-            let url = format!("http://127.0.0.1:{port}/{file}");
-            for connections in CONNECTIONS {
-                for keep_alive in [true, false] {
-                    let load = Load {
-                        url: &url,
-                        connections,
-                        keep_alive,
-                        duration,
-                    };
-                    let result = measure(&clock, &load);
-                    if let Err(message) = &result {
-                        eprintln!("probe: {} {file} c={connections}: {message}", server.name());
-                    }
-                    rows.push(Row {
-                        board: machine.board,
-                        smp: machine.smp,
-                        server,
-                        file,
-                        connections,
-                        keep_alive,
-                        result,
-                    });
-                    if !running.is_running() {
-                        let outcome = running.finish()?;
-                        return Err(with_console(
-                            format!("the Linux guest ended with {}", outcome.exit),
-                            &outcome.console,
-                        )
-                        .into());
-                    }
-                }
-            }
+        if !loads_on(&mut guest, server, port, duration, rows) {
+            return Err(ended(guest.running, server)?);
         }
     }
-    running.stop()?;
+    guest.running.stop()?;
     Ok(())
 }
 
@@ -405,7 +592,7 @@ fn fetch_check(port: u16) -> Result<(), String> {
 
 /// The results table: one row per board, CPU count, server, file, connections and mode.
 /// The table's columns.
-const HEADER: [(&str, Align); 12] = [
+const HEADER: [(&str, Align); 13] = [
     ("board", Left),
     ("smp", Right),
     ("server", Left),
@@ -418,7 +605,39 @@ const HEADER: [(&str, Align); 12] = [
     ("p99", Right),
     ("errors", Right),
     ("CPU s/10k req", Right),
+    ("x best Linux", Right),
 ];
+
+/// The requests/s of `row`, if it finished any.
+fn rate(row: &Row) -> Option<f64> {
+    match &row.result {
+        Ok((measured, _)) if measured.requests > 0 => Some(measured.requests_per_second),
+        _ => None,
+    }
+}
+
+/// A Novillo row's requests/s over the best Linux server's in the same mode (board, CPUs,
+/// file, connections, keep-alive); `None` for Linux rows or without both figures.
+fn ratio(row: &Row, rows: &[Row]) -> Option<f64> {
+    if row.server != Server::Novillo {
+        return None;
+    }
+    let best = rows
+        .iter()
+        .filter(|other| {
+            other.server != Server::Novillo
+                && other.board == row.board
+                && other.smp == row.smp
+                && other.file == row.file
+                && other.connections == row.connections
+                && other.keep_alive == row.keep_alive
+        })
+        .filter_map(rate)
+        .fold(None, |best: Option<f64>, rate| {
+            Some(best.map_or(rate, |b| b.max(rate)))
+        })?;
+    Some(rate(row)? / best)
+}
 
 /// The rows of `report`, one per measured configuration.
 fn lines(rows: &[Row]) -> Vec<Vec<String>> {
@@ -455,6 +674,7 @@ fn lines(rows: &[Row]) -> Vec<Vec<String>> {
                 ]),
                 Err(_) => line.extend(["failed", "", "", "", "", ""].map(str::to_owned)),
             }
+            line.push(ratio(row, rows).map_or(String::new(), |ratio| format!("{ratio:.2}")));
             line
         })
         .collect()
@@ -559,5 +779,41 @@ mod tests {
         let busybox = lines.iter().find(|l| l.contains("busybox")).unwrap();
         assert!(busybox.contains("failed"), "{busybox}");
         assert_eq!(format_latency(Duration::from_micros(812)), "0.81 ms");
+    }
+
+    #[test]
+    fn novillo_rows_are_compared_with_the_best_linux_server_in_their_mode() {
+        let measured = |rate: f64| Measured {
+            requests: 100,
+            requests_per_second: rate,
+            bytes_per_second: 1024.0,
+            median: Duration::from_millis(1),
+            p99: Duration::from_millis(2),
+            errors: 0,
+        };
+        let row = |server, keep_alive, rate| Row {
+            board: Board::Microvm,
+            smp: 1,
+            server,
+            file: "1k.txt",
+            connections: 16,
+            keep_alive,
+            result: Ok((measured(rate), None)),
+        };
+        let rows = [
+            row(Server::Novillo, true, 900.0),
+            row(Server::Busybox, true, 100.0),
+            row(Server::Nginx, true, 300.0),
+            row(Server::Novillo, false, 50.0),
+            row(Server::Nginx, false, 200.0),
+        ];
+        let ratio = |index: usize| super::ratio(&rows[index], &rows);
+        assert_eq!(ratio(0), Some(3.0));
+        assert_eq!(ratio(3), Some(0.25));
+        assert_eq!(ratio(2), None);
+        assert_eq!(super::ratio(&rows[0], &rows[..1]), None);
+        let text = report(&rows);
+        let line = text.lines().find(|l| l.contains("Novillo")).unwrap();
+        assert!(line.trim_end().ends_with("3.00"), "{line}");
     }
 }

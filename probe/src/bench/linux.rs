@@ -37,6 +37,15 @@ const FILES_C: &str = include_str!("../../linux/files.c");
 /// Where it goes in the guest.
 const FILES_BIN: &str = "/bin/files";
 
+/// The C source of the network benchmark's servers.
+const NET_C: &str = include_str!("../../linux/net.c");
+/// Where they go in the guest.
+const NET_BIN: &str = "/bin/bench_net";
+/// The ports of the network benchmark's servers, in both guests: sink, source, echo.
+pub(crate) const NET_PORTS: [u16; 3] = [5001, 5002, 5003];
+/// What both guests print once the servers listen.
+pub(crate) const NET_READY: &str = "BENCH-NET-READY";
+
 /// The threads baseline as the guest printed it.
 #[derive(Debug, PartialEq)]
 pub(crate) struct ThreadsBaseline {
@@ -84,6 +93,22 @@ pub(crate) fn disk_image(
         files: vec![binary],
         ports: Vec::new(),
         disks: vec![disk.to_path_buf()],
+        disk_bus: Bus::Virtio,
+        modules: Vec::new(),
+    };
+    Image::build(&checked, microvm, &workload).map_err(Skipped::Failed)
+}
+
+/// Checks the prerequisites, compiles the network benchmark's servers and builds the guest
+/// for `boards`, the servers' ports forwarded.
+pub(crate) fn net_image(boards: &[Board], kernel: Option<&Path>) -> Result<Image, Skipped> {
+    let microvm = boards.contains(&Board::Microvm);
+    let (checked, binary) = c_benchmark(kernel, microvm, "bench_net", NET_C, NET_BIN)?;
+    let workload = Workload {
+        command: NET_BIN.to_owned(),
+        files: vec![binary],
+        ports: NET_PORTS.to_vec(),
+        disks: Vec::new(),
         disk_bus: Bus::Virtio,
         modules: Vec::new(),
     };

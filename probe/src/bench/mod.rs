@@ -15,6 +15,7 @@ mod disk;
 mod http;
 mod idle;
 mod linux;
+mod net;
 mod progress;
 mod report;
 mod stats;
@@ -52,6 +53,7 @@ pub(crate) fn run(bench: Bench) -> u8 {
         Bench::Idle(options) => one(idle::run(&options)),
         Bench::Disk(options) => one(disk::run(&options)),
         Bench::Http(options) => one(http::run(&options)),
+        Bench::Net(options) => one(net::run(&options)),
     };
     for table in &tables {
         println!();
