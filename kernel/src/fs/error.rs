@@ -142,6 +142,10 @@ impl From<StorageError> for Error {
                 ErrorKind::InvalidData,
                 "a cluster chain ends before its data",
             ),
+            StorageError::BadCluster => Self::with_detail(
+                ErrorKind::InvalidData,
+                "a FAT or directory entry holds a cluster number the volume does not have",
+            ),
             StorageError::WriteZero => Self::with_detail(
                 ErrorKind::StorageFull,
                 "a directory is full (a FAT12/16 root directory has a fixed size)",

@@ -89,7 +89,8 @@ impl OpenOptions {
 /// file by path: once the file is removed or renamed, its calls fail with `NotFound`.
 ///
 /// It implements `embedded_io`'s `Read`, `Write` and `Seek`, and has the same methods of its
-/// own. Writes are on the disk when the call returns; [`File::sync_all`] makes them durable.
+/// own. Writes wait in the volume's cache until it fills or syncs; [`File::sync_all`] puts
+/// them on the disk, durable.
 pub struct File {
     volume: Volume,
     path: String,
@@ -248,7 +249,7 @@ impl File {
         Ok(())
     }
 
-    /// Nothing to do: a write is on the disk when it returns. See [`File::sync_all`].
+    /// Nothing to do, as for `std`'s files: [`File::sync_all`] puts writes on the disk.
     pub fn flush(&mut self) -> Result<(), Error> {
         Ok(())
     }
