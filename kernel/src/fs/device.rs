@@ -134,7 +134,9 @@ pub(crate) const READ_AHEAD_SECTORS: usize = 256;
 struct Slot {
     sector: Option<u64>,
     dirty: bool,
-    data: [u8; SECTOR_SIZE],
+    /// Allocated when the slot is first filled: a volume that touches few sectors costs
+    /// little memory.
+    data: Box<[u8]>,
 }
 
 /// A run of sectors held in memory: `first` and as many sectors as `data` holds.
@@ -334,6 +336,8 @@ pub(crate) struct Device {
     next_read: u64,
     /// Whether anything changed since the last sync.
     changed: bool,
+    /// How many writes the volume has had: what was read before is current while it stays.
+    writes: u64,
     fat: Option<FatLayout>,
     /// Transfers left to the current operation.
     budget: u64,
@@ -345,7 +349,7 @@ impl Device {
             .map(|_| Slot {
                 sector: None,
                 dirty: false,
-                data: [0; SECTOR_SIZE],
+                data: Box::default(),
             })
             .collect();
         Self {
@@ -357,6 +361,7 @@ impl Device {
             ahead: Run::default(),
             next_read: u64::MAX,
             changed: false,
+            writes: 0,
             fat: None,
             budget: u64::MAX,
         }
@@ -365,6 +370,11 @@ impl Device {
     /// The volume's length in sectors.
     pub(crate) fn sectors(&self) -> u64 {
         self.sectors
+    }
+
+    /// How many writes the volume has had since it was mounted.
+    pub(crate) fn writes(&self) -> u64 {
+        self.writes
     }
 
     /// Reads the volume's layout from its boot sector (the FAT crate mounted it as
@@ -383,8 +393,7 @@ impl Device {
         self.fat = Some(layout);
         for index in 0..self.slots.len() {
             if let Some(sector) = self.slots[index].sector {
-                let data = self.slots[index].data;
-                layout.check_sector(sector, &data)?;
+                layout.check_sector(sector, &self.slots[index].data)?;
             }
         }
         if layout.fat_type == FatType::Fat12 {
@@ -496,7 +505,11 @@ impl Device {
             let slot = &mut self.slots[index];
             slot.sector = Some(sector);
             slot.dirty = false;
-            slot.data = data;
+            if slot.data.is_empty() {
+                slot.data = Box::new(data);
+            } else {
+                slot.data.copy_from_slice(&data);
+            }
         }
         Ok(&mut self.slots[index])
     }
@@ -582,6 +595,7 @@ impl Device {
     /// Writes at byte `pos`, as [`Device::read_at`] reads. Returns how many bytes it wrote.
     fn write_at(&mut self, pos: u64, buf: &[u8]) -> Result<usize, StorageError> {
         self.spend()?;
+        self.writes += 1;
         let sector = pos / SECTOR_SIZE as u64;
         let offset = (pos % SECTOR_SIZE as u64) as usize;
         if offset == 0 && buf.len() >= SECTOR_SIZE {
@@ -596,9 +610,8 @@ impl Device {
         let len = buf.len().min(SECTOR_SIZE - offset);
         slot.data[offset..offset + len].copy_from_slice(&buf[..len]);
         slot.dirty = true;
-        let data = slot.data;
         if let Some(held) = self.pending.get_mut(sector) {
-            held.copy_from_slice(&data);
+            held.copy_from_slice(&self.slots[Self::index(sector)].data);
         }
         if self.ahead.overlaps(sector, 1) {
             self.ahead.data.clear();
@@ -665,11 +678,18 @@ pub(crate) type SharedDevice = Arc<spin::Mutex<Device>>;
 pub(crate) struct Storage {
     device: SharedDevice,
     pos: u64,
+    /// The volume's length in bytes, so that a seek needs no lock.
+    len: u64,
 }
 
 impl Storage {
     pub(crate) fn new(device: SharedDevice) -> Self {
-        Self { device, pos: 0 }
+        let len = device.lock().sectors() * SECTOR_SIZE as u64;
+        Self {
+            device,
+            pos: 0,
+            len,
+        }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Device) -> R) -> R {
@@ -713,10 +733,9 @@ impl Write for Storage {
 
 impl Seek for Storage {
     fn seek(&mut self, pos: SeekFrom) -> Result<u64, StorageError> {
-        let len = self.with(|device| device.sectors()) * SECTOR_SIZE as u64;
         let new = match pos {
             SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => len.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
         self.pos = new.ok_or(StorageError::PastEnd)?;

@@ -895,3 +895,25 @@ mod cache {
         assert_eq!(mount(&disk).read("/held").unwrap(), data);
     }
 }
+
+#[test]
+fn data_read_ahead_follows_later_writes() {
+    let (_, v) = volume();
+    v.write("/f", vec![1u8; 64 << 10]).unwrap();
+    let mut reader = v.open("/f").unwrap();
+    let mut buf = [0; 1000];
+    reader.read_exact(&mut buf).unwrap();
+    reader.read_exact(&mut buf).unwrap(); // sequential: reads ahead
+    assert_eq!(buf, [1; 1000]);
+    let mut writer = OpenOptions::new().write(true).open_on(&v, "/f").unwrap();
+    writer.seek(embedded_io::SeekFrom::Start(2000)).unwrap();
+    writer.write_all(&[2; 1000]).unwrap();
+    reader.read_exact(&mut buf).unwrap();
+    assert_eq!(buf, [2; 1000], "the write since the read ahead is seen");
+    reader.read_exact(&mut buf).unwrap();
+    assert_eq!(buf, [1; 1000]);
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest.len(), (64 << 10) - 4000);
+    assert!(rest.iter().all(|&b| b == 1));
+}

@@ -382,6 +382,11 @@ impl Volume {
         })
     }
 
+    /// How many writes the volume has had: data read while it stays the same is current.
+    pub(crate) fn writes(&self) -> u64 {
+        self.device().writes()
+    }
+
     /// The metadata of `path`.
     pub fn metadata(&self, path: &str) -> Result<Metadata, Error> {
         let comps = components(path);
