@@ -264,6 +264,8 @@ pub(crate) struct DiskOptions {
     pub(crate) linux: bool,
     /// Also measure the file workloads (always, but for `bench --quick`: they take minutes).
     pub(crate) files: bool,
+    /// Measure the raw-device workloads (always, but for `--files-only`).
+    pub(crate) raw: bool,
 }
 
 /// `probe bench http`.
@@ -884,6 +886,7 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
         smp_list: vec![1, 2],
         linux: true,
         files: true,
+        raw: true,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -895,6 +898,7 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
             "--accel" => disk.accel = parse_accel(&options.value(flag, inline)?)?,
             "--board" => disk.boards = parse_boards(&options.value(flag, inline)?)?,
             "--smp-list" => disk.smp_list = parse_smp_list(&options.value(flag, inline)?)?,
+            "--files-only" if inline.is_none() => disk.raw = false,
             _ => return Err(options.unknown(flag)),
         }
     }

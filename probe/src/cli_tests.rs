@@ -344,8 +344,11 @@ fn bench_disk_defaults_and_options() {
             smp_list: vec![1, 2],
             linux: true,
             files: true,
+            raw: true,
         }
     );
+    let options = disk("bench disk --files-only");
+    assert!(options.files && !options.raw);
     let options = disk("bench disk --board microvm --smp-list 4 --accel tcg");
     assert_eq!(options.boards, [Board::Microvm]);
     assert_eq!(options.smp_list, [4]);

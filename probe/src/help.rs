@@ -384,6 +384,8 @@ prerequisite only empties its column.
   --board microvm|qemu-pc|all  boards [default: all]
   --smp-list N,N...            CPU counts, each 1-64 [default: 1,2]
   --accel tcg|kvm|auto         accelerator [default: auto]
+  --files-only                 only the file workloads (at the first CPU count), with the
+                               Linux guest; not the raw-device ones
 
 bench http: loads static files with wrk (Debian's wrk) through QEMU's user network
 (hostfwd on 127.0.0.1): the 1 KiB and 64 KiB files of apps/site, 1, 16 and 256

@@ -57,7 +57,7 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
     let scratch = Scratch::new("bench-disk")?;
     let image = scratch.path().join("disk.img");
     let mut notes = Vec::new();
-    let linux_image = if options.linux {
+    let linux_image = if options.linux && options.raw {
         baseline::disk_image(&options.boards, None, &image)
             .map_err(|skipped| skipped.column(&mut notes))
     } else {
@@ -87,7 +87,12 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
                 &mut notes,
             ));
         }
-        for &smp in &options.smp_list {
+        let raw_smp = if options.raw {
+            options.smp_list.as_slice()
+        } else {
+            &[]
+        };
+        for &smp in raw_smp {
             println!("probe: {EXAMPLE} on {board} with smp {smp} under {accel}");
             let metrics = measure(accel, board, &elf, smp, &image).map_err(|failure| {
                 eprintln!("probe: {}", failure.message);
@@ -169,8 +174,9 @@ fn command(options: &DiskOptions) -> String {
         _ => "all".to_owned(),
     };
     format!(
-        "cargo probe bench disk --board {board} --smp-list {}",
-        smp.join(",")
+        "cargo probe bench disk --board {board} --smp-list {}{}",
+        smp.join(","),
+        if options.raw { "" } else { " --files-only" }
     )
 }
 

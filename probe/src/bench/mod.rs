@@ -133,6 +133,7 @@ fn all(quick: bool) -> (Vec<Table>, Option<Failure>) {
         smp_list: if quick { vec![1] } else { vec![1, 2] },
         linux,
         files: !quick,
+        raw: true,
     };
     type Bench<'a> = (&'a str, Box<dyn Fn() -> Result<Vec<Table>, Failure> + 'a>);
     let benches: [Bench<'_>; 4] = [
