@@ -49,7 +49,8 @@
 //! # Cost
 //! The FAT crate's files and directories cannot outlive a call, so every call finds its file
 //! again by path (a scan of each directory on the way) and walks the cluster chain from the
-//! file's start to the position: read and write in large pieces, and keep directories small.
+//! file's start to the position: write in large pieces, and keep directories small. A `File`
+//! read sequentially reads 1 MiB ahead per call, so small sequential reads cost little.
 
 mod device;
 mod dir;
