@@ -107,6 +107,8 @@ pub(crate) enum StorageError {
     WriteZero,
     /// A FAT entry or a directory entry holds a cluster number the volume does not have.
     BadCluster,
+    /// The boot sector's sizes are too large to add up.
+    BadSizes,
 }
 
 impl IoError for StorageError {
@@ -225,6 +227,23 @@ impl FatLayout {
             return None;
         }
         Some(layout)
+    }
+
+    /// Whether the sizes of boot sector `boot` add up without overflowing the 32-bit
+    /// arithmetic the FAT crate checks them with: the sectors before the data area, and the
+    /// entries one FAT holds.
+    pub(crate) fn sizes_fit(boot: &[u8; SECTOR_SIZE]) -> bool {
+        let u16_at = |at: usize| u64::from(u16::from_le_bytes([boot[at], boot[at + 1]]));
+        let bytes_per_sector = u16_at(11);
+        let per_fat = match u16_at(22) {
+            0 => u64::from(u32::from_le_bytes([boot[36], boot[37], boot[38], boot[39]])),
+            n => n,
+        };
+        let root_sectors = (u16_at(17) * 32 + bytes_per_sector).checked_div(bytes_per_sector);
+        let before_data =
+            root_sectors.map(|root| u16_at(14) + u64::from(boot[16]) * per_fat + root);
+        let limit = u64::from(u32::MAX);
+        before_data.is_some_and(|n| n <= limit) && per_fat * bytes_per_sector * 8 <= limit
     }
 
     /// The cluster number a directory entry's two halves make (FAT12/16 have no high half).
@@ -380,6 +399,19 @@ impl Device {
     /// Reads the volume's layout from its boot sector (the FAT crate mounted it as
     /// `fat_type`) and checks FAT sectors against it from now on: those cached already at
     /// once, a FAT12 FAT whole, the others as they enter the cache.
+    /// Checks that the boot sector's sizes add up (see [`FatLayout::sizes_fit`]), before
+    /// the FAT crate computes with them.
+    pub(crate) fn check_boot(&mut self) -> Result<(), StorageError> {
+        let mut boot = [0; SECTOR_SIZE];
+        self.check_range(0, 1)?;
+        self.read_sectors(0, &mut boot)?;
+        if FatLayout::sizes_fit(&boot) {
+            Ok(())
+        } else {
+            Err(StorageError::BadSizes)
+        }
+    }
+
     pub(crate) fn check_fats(&mut self, fat_type: FatType) -> Result<FatLayout, StorageError> {
         let mut boot = [0; SECTOR_SIZE];
         self.check_range(0, 1)?;

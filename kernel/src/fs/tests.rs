@@ -748,6 +748,10 @@ mod corrupt {
                 "byte {at}"
             );
         }
+        // FAT32 sizes whose 32-bit sums overflow (the FAT crate would compute them).
+        let mut bad = formatted(80 * 1024, Some(fatfs::FatType::Fat32)).bytes();
+        bad[36..40].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        assert_eq!(mount_err(FakeDisk::from_bytes(bad)), ErrorKind::InvalidData);
         // Sectors per FAT far beyond the disk.
         let mut bad = image.clone();
         bad[22..24].copy_from_slice(&0xffffu16.to_le_bytes());

@@ -207,6 +207,7 @@ impl Volume {
     /// Mounts the FAT crate's file system on the device, and has the device check FAT
     /// sectors from now on.
     fn mount_fat(&self) -> Result<Mounted, Error> {
+        self.device().check_boot()?;
         let fs = Fat::new(Storage::new(self.0.device.clone()), options(&self.0.clock))?;
         let layout = self.device().check_fats(fs.fat_type())?;
         Ok(Mounted { fs, layout })
