@@ -26,6 +26,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use fatfs::{FatType, IoBase, IoError, Read, Seek, SeekFrom, Write};
 use hal::block::{ErrorKind, SECTOR_SIZE};
@@ -356,7 +357,8 @@ pub(crate) struct Device {
     /// Whether anything changed since the last sync.
     changed: bool,
     /// How many writes the volume has had: what was read before is current while it stays.
-    writes: u64,
+    /// Shared, so that it is read without the device's lock (see [`SharedDevice`]).
+    writes: Arc<AtomicU64>,
     fat: Option<FatLayout>,
     /// Transfers left to the current operation.
     budget: u64,
@@ -380,7 +382,7 @@ impl Device {
             ahead: Run::default(),
             next_read: u64::MAX,
             changed: false,
-            writes: 0,
+            writes: Arc::default(),
             fat: None,
             budget: u64::MAX,
         }
@@ -391,9 +393,9 @@ impl Device {
         self.sectors
     }
 
-    /// How many writes the volume has had since it was mounted.
-    pub(crate) fn writes(&self) -> u64 {
-        self.writes
+    /// The count of writes the volume has had since it was mounted.
+    pub(crate) fn writes(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.writes)
     }
 
     /// Reads the volume's layout from its boot sector (the FAT crate mounted it as
@@ -627,7 +629,7 @@ impl Device {
     /// Writes at byte `pos`, as [`Device::read_at`] reads. Returns how many bytes it wrote.
     fn write_at(&mut self, pos: u64, buf: &[u8]) -> Result<usize, StorageError> {
         self.spend()?;
-        self.writes += 1;
+        self.writes.fetch_add(1, Ordering::Relaxed);
         let sector = pos / SECTOR_SIZE as u64;
         let offset = (pos % SECTOR_SIZE as u64) as usize;
         if offset == 0 && buf.len() >= SECTOR_SIZE {

@@ -11,6 +11,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Deref;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use fatfs::{FsOptions, LossyOemCpConverter, Read, Seek, SeekFrom, Write};
 use hal::block::SECTOR_SIZE;
@@ -48,6 +49,8 @@ pub struct Volume(Arc<Shared>);
 struct Shared {
     fat: Mutex<Option<Mounted>>,
     device: SharedDevice,
+    /// The device's count of writes.
+    writes: Arc<AtomicU64>,
     clock: FatClock,
     sectors: u64,
 }
@@ -177,9 +180,11 @@ impl Volume {
             span.sectors,
         )));
         let clock = FatClock(Arc::new(clock));
+        let writes = device.lock().writes();
         let shared = Arc::new(Shared {
             fat: Mutex::new(None),
             device,
+            writes,
             clock,
             sectors: span.sectors,
         });
@@ -384,8 +389,9 @@ impl Volume {
     }
 
     /// How many writes the volume has had: data read while it stays the same is current.
+    /// Read without any lock: the device's is held across disk transfers.
     pub(crate) fn writes(&self) -> u64 {
-        self.device().writes()
+        self.0.writes.load(Ordering::Relaxed)
     }
 
     /// The metadata of `path`.
