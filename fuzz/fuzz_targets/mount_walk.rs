@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
-    if let Some(disk) = novillo_fuzz::disk(input) {
-        novillo_fuzz::walk(disk);
+    if let Some((disk, steps)) = novillo_fuzz::disk(input) {
+        novillo_fuzz::walk(disk, steps);
     }
 });

@@ -4,7 +4,8 @@
 //! 128 KiB, FAT16 in 4.2 MiB, FAT32 in 33 MiB: FAT's type follows its cluster count, so the
 //! larger types need larger volumes than an input could be) and mutates it: an optional cut
 //! (a truncated image) and byte patches over its first MiB, where the boot sector, the FATs,
-//! the root directory and the first files and directories lie.
+//! the root directory and the first files and directories lie. A byte of the input picks
+//! which steps of the walk to take, so that each run is short.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -180,18 +181,20 @@ fn bases() -> &'static [&'static [u8]; 3] {
     })
 }
 
-/// The disk an input describes: byte 0 picks the volume (and, with bit 7, a cut to the
-/// sector count in bytes 1-2); then 4-byte patches, a 24-bit offset into the first MiB and
+/// The disk an input describes and what to do on it: byte 0 picks the volume (bits 0-1,
+/// modulo 3; with bit 7, a cut to the sector count in bytes 1-2); the next byte says which
+/// steps of [`walk`] to take; then 4-byte patches, a 24-bit offset into the first MiB and
 /// the byte to put there.
-pub fn disk(input: &[u8]) -> Option<Overlay> {
+pub fn disk(input: &[u8]) -> Option<(Overlay, Steps)> {
     let (&pick, mut rest) = input.split_first()?;
-    let base = bases()[usize::from(pick % 3)];
+    let base = bases()[usize::from(pick & 3) % 3];
     let mut sectors = (base.len() / SECTOR_SIZE) as u64;
     if pick & 0x80 != 0 {
         let cut = rest.get(..2)?;
         sectors = u64::from(u16::from_le_bytes([cut[0], cut[1]])) % sectors;
         rest = &rest[2..];
     }
+    let (&steps, rest) = rest.split_first()?;
     let mut disk = Overlay {
         base,
         sectors,
@@ -204,49 +207,80 @@ pub fn disk(input: &[u8]) -> Option<Overlay> {
             disk.patch(offset, patch[3]);
         }
     }
-    Some(disk)
+    Some((disk, Steps(steps)))
 }
 
-/// Mounts `disk` and does a bit of everything: list and read every entry (a few levels
-/// deep), write, append, rename, remove, sync. Errors are fine; panics and hangs are not.
-pub fn walk(disk: Overlay) {
+/// Which steps of [`walk`] an input takes, one bit each: a run does a part of the work, so
+/// runs are short and many.
+#[derive(Clone, Copy, Debug)]
+pub struct Steps(u8);
+
+impl Steps {
+    const DEEP: u8 = 1 << 0;
+    const WRITE: u8 = 1 << 1;
+    const DIRS: u8 = 1 << 2;
+    const RENAME: u8 = 1 << 3;
+    const REMOVE: u8 = 1 << 4;
+    const SYNC: u8 = 1 << 5;
+
+    fn has(self, step: u8) -> bool {
+        self.0 & step != 0
+    }
+}
+
+/// Mounts `disk` and lists its root, then takes the `steps` asked for: list and read a few
+/// levels deep; write, append and cut a file; make, fill, list and remove directories;
+/// rename; remove; sync. The volume unmounts at the end. Errors are fine; panics and hangs
+/// are not.
+pub fn walk(disk: Overlay, steps: Steps) {
     let Ok(volume) = Volume::mount_with_clock(disk, clock) else {
         return;
     };
-    visit(&volume, "/", 0);
-    let _ = volume.write("/new file.txt", b"fuzz");
-    let _ = volume.create_dir_all("/a/b");
-    let _ = volume.write("/a/b/c", vec![7; 3000]);
-    let _ = volume.rename("/new file.txt", "/a/renamed");
-    let _ = volume.rename("/docs/old", "/docs/older");
-    if let Ok(mut f) = OpenOptions::new()
-        .append(true)
-        .open_on(&volume, "/a/renamed")
-    {
-        let _ = f.write_all(b" more");
-        let _ = f.set_len(2);
+    visit(&volume, "/", if steps.has(Steps::DEEP) { 2 } else { 0 });
+    if steps.has(Steps::WRITE) {
+        let _ = volume.write("/new file.txt", b"fuzz");
+        if let Ok(mut f) = OpenOptions::new()
+            .append(true)
+            .open_on(&volume, "/docs/a long name.txt")
+        {
+            let _ = f.write_all(b" more");
+            let _ = f.set_len(2);
+        }
     }
-    let _ = volume.read_dir("/a");
-    let _ = volume.remove_file("/a/renamed");
-    let _ = volume.remove_file("/docs/a long name.txt");
-    let _ = volume.remove_file("/a/b/c");
-    let _ = volume.remove_dir("/a/b");
-    let _ = volume.sync();
+    if steps.has(Steps::DIRS) {
+        let _ = volume.create_dir_all("/a/b");
+        let _ = volume.write("/a/b/c", vec![7; 3000]);
+        let _ = volume.read_dir("/a");
+        let _ = volume.remove_file("/a/b/c");
+        let _ = volume.remove_dir("/a/b");
+    }
+    if steps.has(Steps::RENAME) {
+        let _ = volume.rename("/top", "/docs/renamed");
+        let _ = volume.rename("/docs/old", "/docs/older");
+    }
+    if steps.has(Steps::REMOVE) {
+        let _ = volume.remove_file("/docs/a long name.txt");
+        let _ = volume.remove_dir("/docs/old");
+    }
+    if steps.has(Steps::SYNC) {
+        let _ = volume.sync();
+    }
 }
 
+/// Lists `dir` and reads the first files in it, and the directories in it down to `depth`.
 fn visit(volume: &Volume, dir: &str, depth: usize) {
     let Ok(entries) = volume.read_dir(dir) else {
         return;
     };
-    for entry in entries.flatten().take(6) {
+    for entry in entries.flatten().take(4) {
         let Ok(meta) = entry.metadata() else { continue };
         let _ = (meta.modified(), meta.created(), meta.accessed());
         if meta.is_dir() {
-            if depth < 2 {
-                visit(volume, entry.path(), depth + 1);
+            if depth > 0 {
+                visit(volume, entry.path(), depth - 1);
             }
         } else if let Ok(mut f) = volume.open(entry.path()) {
-            let _ = f.read(&mut [0; 8192]);
+            let _ = f.read(&mut [0; 2048]);
         }
     }
 }

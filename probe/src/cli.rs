@@ -274,6 +274,8 @@ pub(crate) struct DiskOptions {
     pub(crate) files: bool,
     /// `--ata pio|dma`: the raw workloads on qemu-pc's IDE disk with this `ata=` parameter.
     pub(crate) ata: Option<&'static str>,
+    /// Measure the raw-device workloads (always, but for `--files-only`).
+    pub(crate) raw: bool,
 }
 
 /// `probe bench http` and `probe bench net`.
@@ -985,6 +987,7 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
         linux: true,
         files: true,
         ata: None,
+        raw: true,
     };
     let mut options = Options::new(Subcommand::Bench, Origin::CommandLine, args);
     while let Some(word) = options.words.next() {
@@ -1007,6 +1010,7 @@ fn parse_bench_disk(args: &[String]) -> Result<Command, UsageError> {
                     }
                 })
             }
+            "--files-only" if inline.is_none() => disk.raw = false,
             _ => return Err(options.unknown(flag)),
         }
     }

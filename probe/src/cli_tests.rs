@@ -346,6 +346,7 @@ fn bench_disk_defaults_and_options() {
             linux: true,
             files: true,
             ata: None,
+            raw: true,
         }
     );
     let options = disk("bench disk --ata pio --smp-list 1");
@@ -354,6 +355,8 @@ fn bench_disk_defaults_and_options() {
     assert!(!options.linux && !options.files);
     assert!(error("bench disk --ata udma", None).contains("--ata must be pio or dma"));
     assert!(error("bench disk --ata dma --board microvm", None).contains("--board qemu-pc"));
+    let options = disk("bench disk --files-only");
+    assert!(options.files && !options.raw);
     let options = disk("bench disk --board microvm --smp-list 4 --accel tcg");
     assert_eq!(options.boards, [Board::Microvm]);
     assert_eq!(options.smp_list, [4]);

@@ -413,6 +413,8 @@ prerequisite only empties its column.
   --ata pio|dma                the same image on qemu-pc's IDE disk instead, the guest
                                booted with ata=pio or ata=dma (its ATA transfer); qemu-pc
                                only, without the Linux guest and the file workloads
+  --files-only                 only the file workloads (at the first CPU count), with the
+                               Linux guest; not the raw-device ones
 
 bench http: loads static files with wrk (Debian's wrk) through QEMU's user network
 (hostfwd on 127.0.0.1): the 1 KiB and 64 KiB files of apps/site, 1, 16 and 256

@@ -142,6 +142,14 @@ impl From<StorageError> for Error {
                 ErrorKind::InvalidData,
                 "a cluster chain ends before its data",
             ),
+            StorageError::BadCluster => Self::with_detail(
+                ErrorKind::InvalidData,
+                "a FAT or directory entry holds a cluster number the volume does not have",
+            ),
+            StorageError::BadSizes => Self::with_detail(
+                ErrorKind::InvalidData,
+                "its boot sector's sizes do not add up",
+            ),
             StorageError::WriteZero => Self::with_detail(
                 ErrorKind::StorageFull,
                 "a directory is full (a FAT12/16 root directory has a fixed size)",

@@ -89,7 +89,8 @@ impl OpenOptions {
 /// file by path: once the file is removed or renamed, its calls fail with `NotFound`.
 ///
 /// It implements `embedded_io`'s `Read`, `Write` and `Seek`, and has the same methods of its
-/// own. Writes are on the disk when the call returns; [`File::sync_all`] makes them durable.
+/// own. Writes wait in the volume's cache until it fills or syncs; [`File::sync_all`] puts
+/// them on the disk, durable.
 pub struct File {
     volume: Volume,
     path: String,
@@ -97,6 +98,21 @@ pub struct File {
     read: bool,
     write: bool,
     append: bool,
+    /// Where the last read ended: a read from there is sequential (none yet: `u64::MAX`).
+    next_read: u64,
+    /// Data read ahead of sequential reads.
+    ahead: Option<Ahead>,
+}
+
+/// How much a sequential read reads ahead: each call finds the file again and walks its
+/// cluster chain to the position, so fewer, larger calls cost far less.
+const READ_AHEAD: usize = 1 << 20;
+
+/// A file's bytes from `pos`, as they were when the volume had had `writes` writes.
+struct Ahead {
+    pos: u64,
+    data: Vec<u8>,
+    writes: u64,
 }
 
 impl fmt::Debug for File {
@@ -117,6 +133,8 @@ impl File {
             read: options.read,
             write: options.write || options.append,
             append: options.append,
+            next_read: u64::MAX,
+            ahead: None,
         }
     }
 
@@ -154,14 +172,48 @@ impl File {
         if !self.read {
             return Err(self.refuse("the file was not opened for reading"));
         }
+        if let Some(n) = self.read_held(buf) {
+            return Ok(n);
+        }
         let pos = self.pos;
-        let n = self
-            .volume
-            .with_file(&self.path, buf.len() as u64, |file, len| {
-                volume::read_at(file, len, pos, buf)
-            })?;
+        let n = if pos == self.next_read && buf.len() < READ_AHEAD {
+            let writes = self.volume.writes();
+            let mut data = self.ahead.take().map(|a| a.data).unwrap_or_default();
+            let got = self
+                .volume
+                .with_file(&self.path, READ_AHEAD as u64, |file, len| {
+                    let left = len.saturating_sub(pos).min(READ_AHEAD as u64) as usize;
+                    data.resize(left.max(buf.len()), 0);
+                    volume::read_at(file, len, pos, &mut data)
+                })?;
+            data.truncate(got);
+            let n = got.min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            self.ahead = Some(Ahead { pos, data, writes });
+            n
+        } else {
+            self.volume
+                .with_file(&self.path, buf.len() as u64, |file, len| {
+                    volume::read_at(file, len, pos, buf)
+                })?
+        };
         self.pos += n as u64;
+        self.next_read = self.pos;
         Ok(n)
+    }
+
+    /// Reads from the data read ahead, if it holds the position and is still current.
+    fn read_held(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let ahead = self.ahead.as_ref()?;
+        let offset = usize::try_from(self.pos.checked_sub(ahead.pos)?).ok()?;
+        if offset >= ahead.data.len() || ahead.writes != self.volume.writes() {
+            return None;
+        }
+        let n = buf.len().min(ahead.data.len() - offset);
+        buf[..n].copy_from_slice(&ahead.data[offset..offset + n]);
+        self.pos += n as u64;
+        self.next_read = self.pos;
+        Some(n)
     }
 
     /// Reads until `buf` is full; `InvalidData` if the file ends first.
@@ -248,7 +300,7 @@ impl File {
         Ok(())
     }
 
-    /// Nothing to do: a write is on the disk when it returns. See [`File::sync_all`].
+    /// Nothing to do, as for `std`'s files: [`File::sync_all`] puts writes on the disk.
     pub fn flush(&mut self) -> Result<(), Error> {
         Ok(())
     }

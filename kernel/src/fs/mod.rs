@@ -22,13 +22,16 @@
 //! [`Volume::mount`]`(kernel::block::disk(1)?)`, with the same methods.
 //!
 //! # What is on the disk when
-//! Each call writes what it changed to the disk before it returns (directory entries and FAT
-//! sectors pass through a small cache within the call). [`File::sync_all`] (or
-//! [`Volume::sync`]) also records the free-cluster count, marks the volume clean and asks the
-//! disk to make everything durable. When the application exits (`main` returns or
-//! `kernel::process::exit`), the kernel syncs every mounted volume before it powers off; after
-//! a panic or a fault in `main` it does not, and the volume stays marked in use (`fsck.fat`
-//! then reports its dirty bit).
+//! Changes are held in the volume's cache (FAT and directory sectors) and write buffer (file
+//! data), bounded in size, and reach the disk in few large requests: when the cache or the
+//! buffer fills, and at a sync. The first change after a mount or a sync is written at once,
+//! so a read-only disk refuses the write that meets it. [`File::sync_all`] (or
+//! [`Volume::sync`]) writes everything back, records the free-cluster count, marks the
+//! volume clean and asks the disk to make it all durable: a file written and synced is on the
+//! disk. When the application exits (`main` returns or `kernel::process::exit`), the kernel
+//! syncs every mounted volume before it powers off; after a panic or a fault in `main` it does
+//! not: changes since the last sync may be lost, and the volume stays marked in use
+//! (`fsck.fat` then reports its dirty bit).
 //!
 //! # Threads
 //! Threads on any core may use files at once: each volume has one lock, which a call holds
@@ -40,15 +43,14 @@
 //! byte; a FAT12/16 root directory holds at most its fixed number of entries (often 512), a
 //! directory at most 65536; times are kept to two seconds, from 1980 to 2107, in UTC. A
 //! directory may be renamed within its parent only. A corrupt volume (a loop in a cluster
-//! chain, sizes that lie, entries past the end) gives `InvalidData`, never a hang. One gap:
-//! a cluster number 0 or 1 where a data cluster belongs makes the FAT crate's arithmetic
-//! underflow; a release build wraps and gets `InvalidData`, a build with overflow checks (a
-//! debug build) panics in the calling thread.
+//! chain, sizes that lie, entries past the end, cluster numbers the volume does not have in
+//! its FAT or its directory entries) gives `InvalidData`, never a panic or a hang.
 //!
 //! # Cost
 //! The FAT crate's files and directories cannot outlive a call, so every call finds its file
 //! again by path (a scan of each directory on the way) and walks the cluster chain from the
-//! file's start to the position: read and write in large pieces, and keep directories small.
+//! file's start to the position: write in large pieces, and keep directories small. A `File`
+//! read sequentially reads 1 MiB ahead per call, so small sequential reads cost little.
 
 mod device;
 mod dir;

@@ -6,14 +6,17 @@
 //! entry again (through the sector cache, a few copies) before it reads or writes.
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Deref;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use fatfs::{FsOptions, LossyOemCpConverter, Read, Seek, SeekFrom, Write};
 use hal::block::SECTOR_SIZE;
 
-use super::device::{Device, Sectors, SharedDevice, Storage};
+use super::device::{Device, FatLayout, Sectors, SharedDevice, Storage, StorageError};
 use super::dir::{DirEntry, Metadata};
 use super::error::{Error, ErrorKind, joined};
 use super::file::{File, OpenOptions};
@@ -44,8 +47,10 @@ const MAX_FILE_SIZE: u64 = u32::MAX as u64;
 pub struct Volume(Arc<Shared>);
 
 struct Shared {
-    fat: Mutex<Option<Fat>>,
+    fat: Mutex<Option<Mounted>>,
     device: SharedDevice,
+    /// The device's count of writes.
+    writes: Arc<AtomicU64>,
     clock: FatClock,
     sectors: u64,
 }
@@ -64,14 +69,28 @@ impl Drop for Shared {
         let fat = self.fat.get_mut().map(Option::take).unwrap_or(None);
         // Enough for the FS information and boot sectors; no chain is walked.
         self.device.lock().set_budget(1 << 16);
-        if let Some(fat) = fat
-            && let Err(error) = fat.unmount()
+        if let Some(mounted) = fat
+            && let Err(error) = mounted.fs.unmount()
         {
             log::warn!("fs: unmounting a volume failed: {error:?}");
         }
         if let Err(error) = self.device.lock().sync() {
             log::warn!("fs: writing a volume back failed: {:?}", error);
         }
+    }
+}
+
+/// The FAT crate's file system, and the layout its FATs and clusters have.
+struct Mounted {
+    fs: Fat,
+    layout: FatLayout,
+}
+
+impl Deref for Mounted {
+    type Target = Fat;
+
+    fn deref(&self) -> &Fat {
+        &self.fs
     }
 }
 
@@ -161,9 +180,11 @@ impl Volume {
             span.sectors,
         )));
         let clock = FatClock(Arc::new(clock));
+        let writes = device.lock().writes();
         let shared = Arc::new(Shared {
             fat: Mutex::new(None),
             device,
+            writes,
             clock,
             sectors: span.sectors,
         });
@@ -182,13 +203,22 @@ impl Volume {
     fn remount(&self) -> Result<(), Error> {
         let mut fat = self.lock()?;
         self.set_budget(0, 0);
-        let mounted = Fat::new(Storage::new(self.0.device.clone()), options(&self.0.clock));
+        let mounted = self.mount_fat();
         let done = self.write_back();
         *fat = Some(mounted?);
         done
     }
 
-    fn lock(&self) -> Result<crate::sync::MutexGuard<'_, Option<Fat>>, Error> {
+    /// Mounts the FAT crate's file system on the device, and has the device check FAT
+    /// sectors from now on.
+    fn mount_fat(&self) -> Result<Mounted, Error> {
+        self.device().check_boot()?;
+        let fs = Fat::new(Storage::new(self.0.device.clone()), options(&self.0.clock))?;
+        let layout = self.device().check_fats(fs.fat_type())?;
+        Ok(Mounted { fs, layout })
+    }
+
+    fn lock(&self) -> Result<crate::sync::MutexGuard<'_, Option<Mounted>>, Error> {
         self.0.fat.lock().map_err(|_| {
             Error::with_detail(
                 ErrorKind::Other,
@@ -222,7 +252,7 @@ impl Volume {
         &self,
         depth: usize,
         bytes: u64,
-        op: impl FnOnce(&Fat) -> Result<R, Error>,
+        op: impl FnOnce(&Mounted) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let fat = self.lock()?;
         let fat = fat.as_ref().ok_or(Error::with_detail(
@@ -230,10 +260,7 @@ impl Volume {
             "the volume could not be mounted again after a sync",
         ))?;
         self.set_budget(depth, bytes);
-        let result = op(fat);
-        let written = self.write_back();
-        let value = result?;
-        written.map(|()| value)
+        op(fat)
     }
 
     /// Writes back every change, marks the volume clean (unmounted) and asks the disk to make
@@ -242,12 +269,12 @@ impl Volume {
         let mut fat = self.lock()?;
         self.set_budget(0, 0);
         let unmounted = match fat.take() {
-            Some(fs) => fs.unmount().map_err(Error::from),
+            Some(mounted) => mounted.fs.unmount().map_err(Error::from),
             None => Ok(()),
         };
         let synced = self.device().sync().map_err(Error::from);
         self.set_budget(0, 0);
-        let mounted = Fat::new(Storage::new(self.0.device.clone()), options(&self.0.clock));
+        let mounted = self.mount_fat();
         let written = self.write_back();
         *fat = mounted.ok();
         unmounted.and(synced).and(written)?;
@@ -294,7 +321,7 @@ impl Volume {
         let (parent_comps, _) = comps.split_at(comps.len() - 1);
         self.run(comps.len(), 0, |fat| {
             let parent = dir_at(fat, parent_comps)?;
-            match find(&parent, name)? {
+            match find(fat, &parent, name)? {
                 Some(e) if e.is_dir() => Err(Error::new(ErrorKind::IsADirectory)),
                 Some(_) if options.create_new => Err(Error::new(ErrorKind::AlreadyExists)),
                 Some(e) => {
@@ -361,6 +388,12 @@ impl Volume {
         })
     }
 
+    /// How many writes the volume has had: data read while it stays the same is current.
+    /// Read without any lock: the device's is held across disk transfers.
+    pub(crate) fn writes(&self) -> u64 {
+        self.0.writes.load(Ordering::Relaxed)
+    }
+
     /// The metadata of `path`.
     pub fn metadata(&self, path: &str) -> Result<Metadata, Error> {
         let comps = components(path);
@@ -402,7 +435,7 @@ impl Volume {
         };
         self.run(comps.len(), 0, |fat| {
             let parent = dir_at(fat, parent)?;
-            if find(&parent, name)?.is_some() {
+            if find(fat, &parent, name)?.is_some() {
                 return Err(Error::new(ErrorKind::AlreadyExists));
             }
             check_name(name)?;
@@ -418,7 +451,7 @@ impl Volume {
         self.run(comps.len(), 0, |fat| {
             let mut dir = fat.root_dir();
             for (i, name) in comps.iter().enumerate() {
-                dir = match find(&dir, name)? {
+                dir = match find(fat, &dir, name)? {
                     Some(e) if e.is_dir() => e.to_dir(),
                     Some(_) => {
                         return Err(Error::new(ErrorKind::NotADirectory).at(&joined(&comps[..=i])));
@@ -455,7 +488,7 @@ impl Volume {
         };
         self.run(comps.len() + 1, 0, |fat| {
             let parent = dir_at(fat, parent)?;
-            match find(&parent, name)? {
+            match find(fat, &parent, name)? {
                 None => Err(Error::new(ErrorKind::NotFound)),
                 Some(e) if e.is_dir() && !want_dir => Err(Error::new(ErrorKind::IsADirectory)),
                 Some(e) if !e.is_dir() && want_dir => Err(Error::new(ErrorKind::NotADirectory)),
@@ -481,7 +514,7 @@ impl Volume {
         self.run(src.len().max(dst.len()) + 1, 0, |fat| {
             let src_dir = dir_at(fat, src_parent).map_err(|e| e.at(from))?;
             let entry =
-                find(&src_dir, src_name)?.ok_or(Error::new(ErrorKind::NotFound).at(from))?;
+                find(fat, &src_dir, src_name)?.ok_or(Error::new(ErrorKind::NotFound).at(from))?;
             let dst_dir = dir_at(fat, dst_parent).map_err(|e| e.at(to))?;
             if entry.is_dir() && src_parent != dst_parent {
                 return Err(Error::with_detail(
@@ -490,7 +523,7 @@ impl Volume {
                 )
                 .at(from));
             }
-            if let Some(existing) = find(&dst_dir, dst_name)? {
+            if let Some(existing) = find(fat, &dst_dir, dst_name)? {
                 let same = src_parent == dst_parent
                     && existing.short_file_name_as_bytes() == entry.short_file_name_as_bytes();
                 if !same {
@@ -508,10 +541,10 @@ impl Volume {
 }
 
 /// The directory at `comps` (the root for none).
-fn dir_at<'a>(fat: &'a Fat, comps: &[&str]) -> Result<FatDir<'a>, Error> {
+fn dir_at<'a>(fat: &'a Mounted, comps: &[&str]) -> Result<FatDir<'a>, Error> {
     let mut dir = fat.root_dir();
     for (i, name) in comps.iter().enumerate() {
-        dir = match find(&dir, name)? {
+        dir = match find(fat, &dir, name)? {
             Some(e) if e.is_dir() => e.to_dir(),
             Some(_) => return Err(Error::new(ErrorKind::NotADirectory).at(&joined(&comps[..=i]))),
             None => return Err(Error::new(ErrorKind::NotFound).at(&joined(&comps[..=i]))),
@@ -521,18 +554,18 @@ fn dir_at<'a>(fat: &'a Fat, comps: &[&str]) -> Result<FatDir<'a>, Error> {
 }
 
 /// The entry at `comps`: `None` for the root, which has none; `NotFound` if it is missing.
-fn entry_at<'a>(fat: &'a Fat, comps: &[&str]) -> Result<Option<FatEntry<'a>>, Error> {
+fn entry_at<'a>(fat: &'a Mounted, comps: &[&str]) -> Result<Option<FatEntry<'a>>, Error> {
     let Some((name, parent)) = comps.split_last() else {
         return Ok(None);
     };
     let dir = dir_at(fat, parent)?;
-    find(&dir, name)?
+    find(fat, &dir, name)?
         .map(Some)
         .ok_or(Error::new(ErrorKind::NotFound))
 }
 
 /// The entry called `name` in `dir`, its long or short name compared ignoring case.
-fn find<'a>(dir: &FatDir<'a>, name: &str) -> Result<Option<FatEntry<'a>>, Error> {
+fn find<'a>(fat: &Mounted, dir: &FatDir<'a>, name: &str) -> Result<Option<FatEntry<'a>>, Error> {
     let upper = || name.chars().flat_map(char::to_uppercase);
     for e in dir.iter() {
         let e = e?;
@@ -544,10 +577,37 @@ fn find<'a>(dir: &FatDir<'a>, name: &str) -> Result<Option<FatEntry<'a>>, Error>
         });
         // Short names are stored in upper case, with a dot before any extension.
         if long || same_short_name(e.short_file_name_as_bytes(), name) {
+            check_first_cluster(fat, &e)?;
             return Ok(Some(e));
         }
     }
     Ok(None)
+}
+
+/// Checks the first cluster `e` names: the FAT crate computes with it (`cluster - 2`) as
+/// soon as the entry is opened, read or removed. The crate keeps the number private; the
+/// entry's `Debug` form, its raw fields, is the one public view of it.
+fn check_first_cluster(fat: &Mounted, e: &FatEntry<'_>) -> Result<(), Error> {
+    let raw = format!("{e:?}");
+    let field = |name: &str| -> Option<u32> {
+        let (_, after) = raw.split_once(name)?;
+        let digits = after.trim_start_matches(": ");
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        digits[..end].parse().ok()
+    };
+    let (Some(high), Some(low)) = (field("first_cluster_hi"), field("first_cluster_lo")) else {
+        return Err(Error::with_detail(
+            ErrorKind::Other,
+            "the FAT crate's entry no longer shows its first cluster",
+        ));
+    };
+    let cluster = fat.layout.first_cluster(high, low);
+    if cluster != 0 && !fat.layout.is_cluster(cluster) {
+        return Err(StorageError::BadCluster.into());
+    }
+    Ok(())
 }
 
 fn same_short_name(short: &[u8], name: &str) -> bool {

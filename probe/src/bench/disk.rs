@@ -57,7 +57,7 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
     let scratch = Scratch::new("bench-disk")?;
     let image = scratch.path().join("disk.img");
     let mut notes = Vec::new();
-    let linux_image = if options.linux {
+    let linux_image = if options.linux && options.raw {
         baseline::disk_image(&options.boards, None, &image)
             .map_err(|skipped| skipped.column(&mut notes))
     } else {
@@ -87,7 +87,12 @@ pub(super) fn run(options: &DiskOptions) -> Result<Vec<Table>, Failure> {
                 &mut notes,
             ));
         }
-        for &smp in &options.smp_list {
+        let raw_smp = if options.raw {
+            options.smp_list.as_slice()
+        } else {
+            &[]
+        };
+        for &smp in raw_smp {
             println!("probe: {EXAMPLE} on {board} with smp {smp} under {accel}");
             let metrics =
                 measure(accel, board, options.ata, &elf, smp, &image).map_err(|failure| {
@@ -183,8 +188,9 @@ fn command(options: &DiskOptions) -> String {
         .map(|ata| format!(" --ata {ata}"))
         .unwrap_or_default();
     format!(
-        "cargo probe bench disk --board {board} --smp-list {}{ata}",
-        smp.join(",")
+        "cargo probe bench disk --board {board} --smp-list {}{ata}{}",
+        smp.join(","),
+        if options.raw { "" } else { " --files-only" }
     )
 }
 

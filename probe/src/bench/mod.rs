@@ -138,6 +138,7 @@ fn all(quick: bool) -> (Vec<Table>, Option<Failure>) {
         linux,
         files: !quick,
         ata: None,
+        raw: true,
     };
     type Bench<'a> = (&'a str, Box<dyn Fn() -> Result<Vec<Table>, Failure> + 'a>);
     let benches: [Bench<'_>; 4] = [
