@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::accel::{Accel, AccelChoice};
+use crate::bench;
 use crate::bench::cpu_time::{self, CpuClock};
 use crate::board::Board;
 use crate::cargo::{self, TargetKind};
@@ -309,40 +310,11 @@ pub(crate) fn boot(machine: &Machine<'_>, args: &[String]) -> Result<Booted, Str
 
 /// Builds the release image; returns it, its ready line and its TCP port.
 fn build(target: Target, board: Board) -> Result<(PathBuf, &'static str, u16), String> {
-    let feature = board.feature();
-    let (kind, name, flag, ready, port) = match target {
-        Target::Echo => (
-            TargetKind::Example,
-            "echo",
-            "--examples",
-            "echo: listening on",
-            7,
-        ),
-        Target::Webserver => (
-            TargetKind::Bin,
-            "webserver",
-            "--bins",
-            "webserver: serving",
-            80,
-        ),
+    let (kind, name, ready, port) = match target {
+        Target::Echo => (TargetKind::Example, "echo", "echo: listening on", 7),
+        Target::Webserver => (TargetKind::Bin, "webserver", "webserver: serving", 80),
     };
-    let build = [
-        "build",
-        "--package",
-        "apps",
-        "--features",
-        &feature,
-        flag,
-        "--release",
-    ];
-    println!("probe: building {name}: {}", cargo::describe(&build));
-    let artifacts = cargo::build(&build)?;
-    let elf = artifacts
-        .into_iter()
-        .find(|artifact| artifact.kind == kind && artifact.name == name)
-        .map(|artifact| artifact.executable)
-        .ok_or_else(|| format!("{name} was not built for {board}"))?;
-    Ok((elf, ready, port))
+    Ok((bench::build_release(board, kind, name)?, ready, port))
 }
 
 /// The guest's heap, from its latest `stats:` line.

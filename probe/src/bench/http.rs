@@ -15,7 +15,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,7 @@ use crate::bench::stats::Align::{self, Left, Right};
 #[cfg(test)]
 use crate::bench::stats::table;
 use crate::bench::wrk::{self, Load, Measured};
-use crate::bench::{Failure, MEM, settings, with_console};
+use crate::bench::{Failure, MEM, build_release, load_command, settings, with_console};
 use crate::board::Board;
 use crate::cargo::{self, TargetKind};
 use crate::children;
@@ -158,7 +158,7 @@ pub(super) fn run(options: &HttpOptions) -> Result<Vec<Table>, Failure> {
     let mut rows = Vec::new();
     let mut failed = 0;
     for &board in &options.boards {
-        let elf = build_webserver(board);
+        let elf = build_release(board, TargetKind::Bin, WEBSERVER);
         for &smp in &options.smp_list {
             let ours = match &elf {
                 Ok(elf) => measure_novillo(elf, board, accel, smp, duration, &mut rows),
@@ -182,7 +182,7 @@ pub(super) fn run(options: &HttpOptions) -> Result<Vec<Table>, Failure> {
     }
     let mut table = Table::from_grid(
         "Static files over HTTP (wrk)",
-        &command(options),
+        &load_command("http", options),
         &HEADER,
         lines(&rows),
     );
@@ -202,32 +202,6 @@ pub(super) fn run(options: &HttpOptions) -> Result<Vec<Table>, Failure> {
         return Err(format!("{failed} Novillo web server guests failed (see above)").into());
     }
     Ok(vec![table])
-}
-
-/// Builds `webserver` in release for `board`.
-fn build_webserver(board: Board) -> Result<PathBuf, String> {
-    let feature = board.feature();
-    let build = [
-        "build",
-        "--package",
-        "apps",
-        "--features",
-        &feature,
-        "--bin",
-        WEBSERVER,
-        "--release",
-    ];
-    println!(
-        "probe: building the web server for {board}: {}",
-        cargo::describe(&build)
-    );
-    let artifacts = cargo::build(&build)
-        .map_err(|message| format!("building {WEBSERVER} for {board} failed: {message}"))?;
-    artifacts
-        .into_iter()
-        .find(|artifact| artifact.kind == TargetKind::Bin && artifact.name == WEBSERVER)
-        .map(|artifact| artifact.executable)
-        .ok_or_else(|| format!("{WEBSERVER} was not built for {board}"))
 }
 
 /// Boots the web server with the site on its volume, checks that it serves the files,
@@ -363,22 +337,6 @@ fn ended(running: Running, server: Server) -> Result<Failure, Failure> {
         &outcome.console,
     )
     .into())
-}
-
-/// The command line that repeats this run.
-fn command(options: &HttpOptions) -> String {
-    let boards: Vec<String> = options.boards.iter().map(ToString::to_string).collect();
-    let smp: Vec<String> = options.smp_list.iter().map(ToString::to_string).collect();
-    let mut command = format!(
-        "cargo probe bench http --board {} --smp-list {} --seconds {}",
-        boards.join(","),
-        smp.join(","),
-        options.seconds
-    );
-    if options.linux {
-        command.push_str(" --baseline linux");
-    }
-    command
 }
 
 /// The Linux guest: busybox httpd and nginx serving `/www`, the bench's files in it.

@@ -31,7 +31,9 @@ use crate::accel::AccelChoice;
 use crate::bench::report::{Report, Table};
 use crate::board::Board;
 use crate::cargo::{self, TargetKind};
-use crate::cli::{Bench, BootOptions, DiskOptions, GuestOptions, IdleOptions, ThreadsOptions};
+use crate::cli::{
+    Bench, BootOptions, DiskOptions, GuestOptions, HttpOptions, IdleOptions, ThreadsOptions,
+};
 use crate::exit;
 use crate::guest::Settings;
 use crate::qemu::{LaunchError, MachineVariant};
@@ -207,32 +209,55 @@ impl From<LaunchError> for Failure {
     }
 }
 
-/// Builds the `apps` examples in release for `board` and returns the image of `example`.
+/// The command line that repeats a run of `bench http` or `bench net` (`bench`).
+fn load_command(bench: &str, options: &HttpOptions) -> String {
+    let boards: Vec<String> = options.boards.iter().map(ToString::to_string).collect();
+    let smp: Vec<String> = options.smp_list.iter().map(ToString::to_string).collect();
+    let mut command = format!(
+        "cargo probe bench {bench} --board {} --smp-list {} --seconds {}",
+        boards.join(","),
+        smp.join(","),
+        options.seconds
+    );
+    if options.linux {
+        command.push_str(" --baseline linux");
+    }
+    command
+}
+
+/// Builds the `apps` example of that name in release for `board`; returns its image.
 fn build_example(board: Board, example: &str) -> Result<PathBuf, String> {
+    build_release(board, TargetKind::Example, example)
+}
+
+/// Builds one `apps` binary or example in release for `board`; returns its image.
+pub(crate) fn build_release(board: Board, kind: TargetKind, name: &str) -> Result<PathBuf, String> {
     let feature = board.feature();
+    let flag = match kind {
+        TargetKind::Example => "--example",
+        TargetKind::Bin | TargetKind::Test => "--bin",
+    };
     let build = [
         "build",
         "--package",
         "apps",
         "--features",
         &feature,
-        "--examples",
+        flag,
+        name,
         "--release",
     ];
     println!(
-        "probe: building release images for {board}: {}",
+        "probe: building {name} in release for {board}: {}",
         cargo::describe(&build)
     );
-    let artifacts = cargo::build(&build).map_err(|message| {
-        format!("building the benchmark images for {board} failed: {message}")
-    })?;
+    let artifacts = cargo::build(&build)
+        .map_err(|message| format!("building {name} for {board} failed: {message}"))?;
     artifacts
         .into_iter()
-        .find(|artifact| artifact.kind == TargetKind::Example && artifact.name == example)
+        .find(|artifact| artifact.kind == kind && artifact.name == name)
         .map(|artifact| artifact.executable)
-        .ok_or_else(|| {
-            format!("example '{example}' was not built for {board} (does apps have it yet?)")
-        })
+        .ok_or_else(|| format!("{name} was not built for {board} (does apps have it yet?)"))
 }
 
 /// How benchmark guests boot: probe's QEMU, the TSC hint, 128 MiB.

@@ -21,7 +21,7 @@ use crate::bench::cpu_time::CpuClock;
 use crate::bench::linux::{NET_PORTS, NET_READY, net_image};
 use crate::bench::report::{Plot, Table};
 use crate::bench::stats::Align::{self, Left, Right};
-use crate::bench::{Failure, MEM, build_example, settings, with_console};
+use crate::bench::{Failure, MEM, build_example, load_command, settings, with_console};
 use crate::board::Board;
 use crate::cli::HttpOptions;
 use crate::guest::start_file;
@@ -189,7 +189,7 @@ pub(super) fn run(options: &HttpOptions) -> Result<Vec<Table>, Failure> {
         }
     }
     let mut table = report(&rows);
-    table.command = command(options);
+    table.command = load_command("net", options);
     table.notes = notes;
     let failed = rows.iter().filter(|row| row.ours.is_err()).count();
     if failed > 0 {
@@ -197,22 +197,6 @@ pub(super) fn run(options: &HttpOptions) -> Result<Vec<Table>, Failure> {
         return Err(format!("{failed} of {} Novillo guests failed", rows.len()).into());
     }
     Ok(vec![table])
-}
-
-/// The command line that repeats this run.
-fn command(options: &HttpOptions) -> String {
-    let boards: Vec<String> = options.boards.iter().map(ToString::to_string).collect();
-    let smp: Vec<String> = options.smp_list.iter().map(ToString::to_string).collect();
-    let mut command = format!(
-        "cargo probe bench net --board {} --smp-list {} --seconds {}",
-        boards.join(","),
-        smp.join(","),
-        options.seconds
-    );
-    if options.linux {
-        command.push_str(" --baseline linux");
-    }
-    command
 }
 
 fn measure_novillo(
