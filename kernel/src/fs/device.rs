@@ -499,11 +499,14 @@ impl Device {
             data.resize(ahead as usize * SECTOR_SIZE, 0);
             let read = self.disk_read(first, &mut data);
             self.ahead = Run { first, data };
-            if let Err(error) = read {
-                self.ahead.data.clear();
-                return Err(error);
+            match read {
+                Ok(()) => buf.copy_from_slice(&self.ahead.data[..buf.len()]),
+                // A bad sector ahead, past what was asked for, must not fail this read.
+                Err(_) => {
+                    self.ahead.data.clear();
+                    self.disk_read(first, buf)?;
+                }
             }
-            buf.copy_from_slice(&self.ahead.data[..buf.len()]);
         } else {
             self.disk_read(first, buf)?;
         }

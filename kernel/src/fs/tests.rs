@@ -921,3 +921,31 @@ fn data_read_ahead_follows_later_writes() {
     assert_eq!(rest.len(), (64 << 10) - 4000);
     assert!(rest.iter().all(|&b| b == 1));
 }
+
+#[test]
+fn a_bad_sector_after_a_file_does_not_fail_reading_it() {
+    let (disk, v) = volume();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    v.write("/first.bin", &data).unwrap();
+    v.write("/second.bin", vec![0x5a; 4096]).unwrap();
+    v.sync().unwrap();
+    let bytes = disk.bytes();
+    let at = bytes
+        .windows(4096)
+        .position(|w| w.iter().all(|&b| b == 0x5a))
+        .expect("the second file's data");
+    disk.fail_sector(Some((at / SECTOR_SIZE) as u64));
+    let v = mount(&disk);
+    let mut file = v.open("/first.bin").unwrap();
+    let mut back = Vec::new();
+    let mut chunk = [0; 16 << 10];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => back.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("read at {} failed: {e}", back.len()),
+        }
+    }
+    assert!(back == data, "{} of {} bytes read back", back.len(), data.len());
+    assert!(v.read("/second.bin").is_err(), "the bad sector itself fails");
+}
