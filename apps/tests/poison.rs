@@ -223,12 +223,14 @@ fn a_lazy_lock_whose_initialiser_panics_is_poisoned() -> Outcome {
 
 fn a_once_lock_whose_initialiser_panics_stays_empty() -> Outcome {
     let cell: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let (started, initialising) = mpsc::channel();
     let failing = {
         let cell = cell.clone();
         Builder::new()
             .core(far_core())
             .spawn(move || {
                 cell.get_or_init(|| {
+                    let _ = started.send(());
                     thread::sleep(Duration::from_millis(20));
                     panic!("could not make the value")
                 })
@@ -236,7 +238,8 @@ fn a_once_lock_whose_initialiser_panics_stays_empty() -> Outcome {
             })
             .unwrap()
     };
-    thread::sleep(Duration::from_millis(5));
+    // The waiter comes once the initialiser runs, however late its core starts it.
+    initialising.recv().map_err(|e| e.to_string())?;
     let waiting = {
         let cell = cell.clone();
         thread::spawn(move || {

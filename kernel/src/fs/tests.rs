@@ -946,6 +946,14 @@ fn a_bad_sector_after_a_file_does_not_fail_reading_it() {
             Err(e) => panic!("read at {} failed: {e}", back.len()),
         }
     }
-    assert!(back == data, "{} of {} bytes read back", back.len(), data.len());
-    assert!(v.read("/second.bin").is_err(), "the bad sector itself fails");
+    assert!(
+        back == data,
+        "{} of {} bytes read back",
+        back.len(),
+        data.len()
+    );
+    assert!(
+        v.read("/second.bin").is_err(),
+        "the bad sector itself fails"
+    );
 }
