@@ -20,6 +20,7 @@ kernel::main!(main);
 const CONFIG_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
+    kernel::system::start_stats();
     match serve() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

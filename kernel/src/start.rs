@@ -114,7 +114,6 @@ pub fn start<P: Platform>(board: Board<P>) -> ! {
             let status = unsafe { __novillo_main() };
             process::exit(status)
         });
-    system::start_stats();
     match main {
         Ok(main) => thread::set_main(main.thread()),
         Err(error) => {

@@ -64,8 +64,9 @@ pub fn boot_time() -> Duration {
 /// Starts the thread that prints how the heap is used every `stats=SECONDS` (a kernel
 /// parameter, for load runs that read it from the console):
 /// `stats: heap 812 KiB used, peak 1024 KiB, of 62000 KiB`. Without the parameter there is
-/// no such thread and nothing wakes for it.
-pub(crate) fn start_stats() {
+/// no such thread and nothing wakes for it. Servers call it from `main`, so that an
+/// application that does not links none of it.
+pub fn start_stats() {
     let Some(value) = crate::env::boot_param("stats") else {
         return;
     };

@@ -65,6 +65,7 @@ struct Cached {
 static CACHE: Mutex<(BTreeMap<String, Cached>, usize)> = Mutex::new((BTreeMap::new(), 0));
 
 fn main() -> Result<(), Error> {
+    kernel::system::start_stats();
     let port = match kernel::env::param("port") {
         None => 80,
         Some(port) => port
