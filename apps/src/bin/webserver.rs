@@ -95,15 +95,9 @@ fn main() -> Result<(), Error> {
         None => (kernel::system::heap().free / CONNECTION_COST).clamp(4, MAX_CONNECTIONS),
     };
     let defaults = Config::default();
-    let request_timeout_ms = match kernel::env::param("request_timeout") {
-        None => defaults.request_timeout_ms,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|s| (1..=3600).contains(s))
-            .map(|s| s * 1000)
-            .ok_or_else(|| Error(format!("request_timeout={s}: not 1 to 3600 seconds")))?,
-    };
+    let request_timeout_ms = seconds_param("request_timeout", 3600, defaults.request_timeout_ms)?;
+    // Kept-alive connections may stay idle longer (bench idle holds 1,000 open).
+    let idle_timeout_ms = seconds_param("idle_timeout", 86_400, defaults.idle_timeout_ms)?;
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
         .map_err(|e| Error(format!("cannot listen on port {port}: {e}")))?;
     let address = match net::wait_for_config(DHCP_WAIT) {
@@ -114,21 +108,6 @@ fn main() -> Result<(), Error> {
     kernel::println!(
         "webserver: serving {folder} on http://{address}:{port}/ with {cores} cores, at most {max} connections"
     );
-    let defaults = Config::default();
-    // Kept-alive connections that stay idle longer (bench idle holds 1,000 open).
-    let idle_timeout_ms = match kernel::env::param("idle_timeout") {
-        None => defaults.idle_timeout_ms,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|s| (1..=86_400).contains(s))
-            .map(|s| s * 1000)
-            .ok_or_else(|| {
-                Error(format!(
-                    "idle_timeout={s}: not a number of seconds from 1 to 86400"
-                ))
-            })?,
-    };
     let config = Config {
         root,
         request_timeout_ms,
@@ -189,6 +168,24 @@ fn main() -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `name=S` from the command line in milliseconds: whole seconds from 1 to `max`, else
+/// `default_ms` when the word is absent.
+fn seconds_param(name: &str, max: u64, default_ms: u64) -> Result<u64, Error> {
+    match kernel::env::param(name) {
+        None => Ok(default_ms),
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=max).contains(s))
+            .map(|s| s * 1000)
+            .ok_or_else(|| {
+                Error(format!(
+                    "{name}={s}: not a number of seconds from 1 to {max}"
+                ))
+            }),
+    }
 }
 
 /// Answers 503 to a connection over the limit, without letting it hold the accepting
