@@ -34,12 +34,15 @@ mod error;
 pub mod fuzz;
 mod options;
 mod phy;
+mod pool;
+mod shard;
 mod shared;
 mod stack;
 mod tcp;
 #[cfg(test)]
 mod tests;
 mod udp;
+mod waiters;
 
 use core::time::Duration;
 

@@ -15,7 +15,6 @@
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
@@ -27,6 +26,7 @@ use spin::Mutex;
 use super::config::{self, Ipv4Config};
 use super::error::{ErrorKind, Result};
 use super::stack::{Ready, Source, Stack};
+use super::waiters::Waiters;
 use crate::device::NicCore;
 use crate::irq::Service;
 use crate::sched::{self, ThreadInner};
@@ -50,20 +50,14 @@ impl Want {
         write: true,
     };
 
-    fn met_by(self, ready: Ready) -> bool {
+    pub(super) fn met_by(self, ready: Ready) -> bool {
         (self.read && ready.readable) || (self.write && ready.writable)
     }
 }
 
-struct Waiter {
-    source: Source,
-    want: Want,
-    thread: Arc<ThreadInner>,
-}
-
 struct Inner {
     stack: Stack,
-    waiters: Vec<Waiter>,
+    waiters: Waiters,
 }
 
 /// The shared stack: see the [module docs](self).
@@ -105,7 +99,7 @@ fn start() -> core::result::Result<&'static Net, ErrorKind> {
     let net: &'static Net = Box::leak(Box::new(Net {
         inner: Mutex::new(Inner {
             stack,
-            waiters: Vec::new(),
+            waiters: Waiters::default(),
         }),
         poller: spin::Once::new(),
         timer: AtomicU64::new(NO_TIMER),
@@ -215,21 +209,14 @@ impl Net {
         // Only threads wait; outside one (a core's loop) there is nothing to park.
         let me = sched::current().ok_or(ErrorKind::Other)?;
         for &(source, want) in sources {
-            inner.waiters.push(Waiter {
-                source,
-                want,
-                thread: me.clone(),
-            });
+            inner.waiters.add(source, want, &me);
         }
         drop(inner);
         match deadline {
             Some(deadline) => sched::park_until(deadline),
             None => sched::park(),
         }
-        self.inner
-            .lock()
-            .waiters
-            .retain(|w| !Arc::ptr_eq(&w.thread, &me));
+        self.inner.lock().waiters.remove(sources, &me);
         Ok(())
     }
 
@@ -274,13 +261,7 @@ impl Net {
         let Inner { stack, waiters } = inner;
         let now = now();
         let received = stack.poll(now).received;
-        waiters.retain(|w| {
-            let ready = w.want.met_by(stack.readiness(w.source));
-            if ready {
-                sched::unpark(&w.thread);
-            }
-            !ready
-        });
+        waiters.wake_ready(stack);
         (received, stack.poll_delay(now))
     }
 

@@ -1,29 +1,31 @@
-//! The TCP/IP stack as a value: one interface over one [`NetDevice`], its sockets, DHCP
-//! and DNS. Nothing here blocks: a call that would have to wait returns
-//! [`ErrorKind::WouldBlock`], and [`Stack::poll`] moves frames when told the time. The
-//! blocking sockets of [`super`] wrap one `Stack` in a lock; host tests drive two.
+//! The TCP/IP stack as a value: one interface over one [`NetDevice`], its sockets in
+//! shards ([`super::shard`]), DHCP and DNS. Nothing here blocks: a call that would have to
+//! wait returns [`ErrorKind::WouldBlock`], and [`Stack::poll`] moves frames when told the
+//! time. The blocking sockets of [`super`] wrap one `Stack` in a lock; host tests drive two.
 //!
 //! smoltcp's traps (DESIGN.md §5) are handled here:
 //! - a listening socket holds one connection, so a listener is a pool of sockets on its
-//!   port: after every frame, the pool is topped up to [`BACKLOG`] sockets still
-//!   listening (a burst of SYNs finds one each), up to [`MAX_PENDING`] connections
-//!   waiting for `accept` (beyond that smoltcp answers a SYN with a reset);
-//! - every frame scans every socket, so closed and TIME-WAIT sockets are removed at once;
+//!   port ([`super::pool`]): after every frame for the port, the pool is topped up to
+//!   [`BACKLOG`] sockets still listening (a burst of SYNs finds one each), up to
+//!   [`MAX_PENDING`] connections waiting for `accept` (beyond that smoltcp answers a SYN
+//!   with a reset); a SYN repeated during its handshake is dropped;
+//! - every frame scans a whole socket set: connections live in shards of at most
+//!   [`SHARD_SIZE`](super::shard::SHARD_SIZE) sockets, each frame is handed to its
+//!   connection's shard only, and only shards with work are sent from and timed; closed and
+//!   TIME-WAIT sockets are removed at once;
 //! - Nagle is off and ACKs are not delayed (a response written in two parts does not wait);
 //! - no burst limit (it would cap the advertised window);
 //! - a poll takes at most [`INGRESS_BUDGET`] frames, then sends, and says if more wait.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 
 use hal::net::{NetDevice, NetStats};
-use smoltcp::iface::{
-    Config as IfaceConfig, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
-};
+use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle};
 use smoltcp::socket::dns::{self, GetQueryResultError, QueryHandle, StartQueryError};
 use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::wire::{
@@ -33,7 +35,9 @@ use smoltcp::wire::{
 
 use super::config::{Ipv4Config, MAX_DNS_SERVERS, Setup};
 use super::error::{ErrorKind, Result};
-use super::phy::Phy;
+use super::phy::{self, Inbound, Phy, Tuple};
+use super::pool::Pool;
+use super::shard::{Conn, ConnHandle, ShardId, Shards};
 
 /// Frames one poll takes from the device before it sends.
 pub(crate) const INGRESS_BUDGET: usize = 64;
@@ -51,36 +55,12 @@ const DNS_QUERIES: usize = 8;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Local ports for connections and unbound UDP sockets.
 const EPHEMERAL_FIRST: u16 = 49152;
-
-/// A listener's sockets: those listening and those whose connection waits for `accept`.
-struct Pool {
-    endpoint: IpListenEndpoint,
-    handles: Vec<SocketHandle>,
-}
-
-impl Pool {
-    /// Adds listening sockets until [`BACKLOG`] listen, within [`MAX_PENDING`].
-    fn refill(&mut self, sockets: &mut SocketSet<'static>, buffer_size: usize) {
-        let listening = self
-            .handles
-            .iter()
-            .filter(|&&h| sockets.get::<tcp::Socket<'_>>(h).state() == tcp::State::Listen)
-            .count();
-        for _ in listening..BACKLOG {
-            if self.handles.len() >= BACKLOG + MAX_PENDING {
-                return;
-            }
-            let mut socket = new_tcp(buffer_size);
-            if socket.listen(self.endpoint).is_err() {
-                return;
-            }
-            self.handles.push(sockets.add(socket));
-        }
-    }
-}
+/// How long after an ARP request a socket that found no neighbour stays silent: smoltcp's
+/// discovery silence. An ARP frame coming in within it wakes the shards that sent then.
+const ARP_SILENCE: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(1000);
 
 /// A TCP socket with `buffer_size` bytes each way, Nagle off and no ACK delay.
-fn new_tcp(buffer_size: usize) -> tcp::Socket<'static> {
+pub(super) fn new_tcp(buffer_size: usize) -> tcp::Socket<'static> {
     let mut socket = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0; buffer_size]),
         tcp::SocketBuffer::new(vec![0; buffer_size]),
@@ -88,45 +68,6 @@ fn new_tcp(buffer_size: usize) -> tcp::Socket<'static> {
     socket.set_nagle_enabled(false);
     socket.set_ack_delay(None);
     socket
-}
-
-/// The connections the listeners have in handshake, as [`Phy::handshakes`] wants them.
-fn handshakes(
-    listeners: &BTreeMap<u16, Pool>,
-    sockets: &SocketSet<'static>,
-) -> Vec<([u8; 4], u16, u16)> {
-    let mut pending = Vec::new();
-    for pool in listeners.values() {
-        for &handle in &pool.handles {
-            let socket = sockets.get::<tcp::Socket<'_>>(handle);
-            if let (tcp::State::SynReceived, Some(local), Some(remote)) = (
-                socket.state(),
-                socket.local_endpoint(),
-                socket.remote_endpoint(),
-            ) {
-                let IpAddress::Ipv4(peer) = remote.addr;
-                pending.push((peer.octets(), remote.port, local.port));
-            }
-        }
-    }
-    pending
-}
-
-/// Whether a pool socket's connection finished its handshake (and may have ended since).
-fn established(state: tcp::State) -> bool {
-    !matches!(
-        state,
-        tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
-    )
-}
-
-/// What the application holds of one TCP connection.
-#[derive(Clone, Copy, Debug, Default)]
-struct Conn {
-    /// The peer closed its half: reads end with 0, not with a reset.
-    peer_closed: bool,
-    shut_read: bool,
-    shut_write: bool,
 }
 
 /// Which half of a connection [`Stack::tcp_shutdown`] closes, as `std::net::Shutdown`.
@@ -153,10 +94,20 @@ pub struct Ready {
 #[derive(Clone, Copy)]
 pub(crate) enum Source {
     Listener(u16),
-    Tcp(SocketHandle),
+    Tcp(ConnHandle),
     Udp(SocketHandle),
     Dns,
     Config,
+}
+
+impl Source {
+    /// The shard whose polls may change what it is ready for.
+    pub(crate) fn shard(self) -> ShardId {
+        match self {
+            Self::Tcp(conn) => conn.shard(),
+            Self::Listener(_) | Self::Udp(_) | Self::Dns | Self::Config => ShardId::BASE,
+        }
+    }
 }
 
 /// What a poll did.
@@ -172,22 +123,27 @@ pub(crate) struct Polled {
 pub(crate) struct Stack {
     device: Box<dyn NetDevice + Send>,
     iface: Interface,
-    sockets: SocketSet<'static>,
+    shards: Shards,
+    /// The shards the last poll worked on.
+    touched: Vec<ShardId>,
     frame: Vec<u8>,
     scratch: Vec<u8>,
+    /// DHCP's and DNS's sockets, in shard 0.
     dhcp: Option<SocketHandle>,
     dns: Option<SocketHandle>,
     config: Option<Ipv4Config>,
     /// Each listening port's pool.
     listeners: BTreeMap<u16, Pool>,
-    /// The connections the application holds.
-    conns: BTreeMap<SocketHandle, Conn>,
-    /// Connections the application dropped, kept until their close is done.
-    closing: Vec<SocketHandle>,
+    /// Each UDP socket's port.
+    udp_ports: BTreeMap<SocketHandle, u16>,
     next_port: u16,
     more: bool,
     /// Each new TCP connection's buffers, each way; a UDP socket's queue holds twice that.
     buffer_size: usize,
+    /// Until when an ARP request sent may still be answered, and the shards that sent
+    /// while it might: their sockets may be silent, waiting for that neighbour.
+    arp_until: smoltcp::time::Instant,
+    arp_waiting: BTreeSet<ShardId>,
 }
 
 fn smol_time(now: hal::time::Instant) -> smoltcp::time::Instant {
@@ -226,38 +182,40 @@ impl Stack {
             return Err(ErrorKind::Other.into());
         }
         let mut device = device;
-        let mut frame = vec![0; device.mtu().max(hal::net::MIN_FRAME)];
+        let frame = vec![0; device.mtu().max(hal::net::MIN_FRAME)];
         let mut scratch = Vec::new();
         let mut config = IfaceConfig::new(HardwareAddress::Ethernet(mac));
         config.random_seed = seed;
         let mut phy = Phy {
             device: &mut *device,
-            frame: &mut frame,
+            rx: None,
             scratch: &mut scratch,
-            received: 0,
-            handshakes: Vec::new(),
+            sent_arp: false,
         };
         let iface = Interface::new(config, &mut phy, smol_time(now));
         let mut stack = Self {
             device,
             iface,
-            sockets: SocketSet::new(Vec::new()),
+            shards: Shards::new(),
+            touched: Vec::new(),
             frame,
             scratch,
             dhcp: None,
             dns: None,
             config: None,
             listeners: BTreeMap::new(),
-            conns: BTreeMap::new(),
-            closing: Vec::new(),
+            udp_ports: BTreeMap::new(),
             // Within the 16 384 ephemeral ports, from a place that varies with the seed.
             next_port: EPHEMERAL_FIRST + (seed % 16384) as u16,
             more: false,
             buffer_size: TCP_BUFFER,
+            arp_until: smoltcp::time::Instant::ZERO,
+            arp_waiting: BTreeSet::new(),
         };
         match setup {
             Setup::Dhcp => {
-                stack.dhcp = Some(stack.sockets.add(dhcpv4::Socket::new()));
+                stack.dhcp = Some(stack.shards.add_base(dhcpv4::Socket::new()));
+                stack.shards.mark_dirty(ShardId::BASE);
             }
             Setup::Static(config) => stack.configure(Some(config)),
         }
@@ -277,70 +235,144 @@ impl Stack {
     /// How many sockets the stack holds: the application's, the listeners' pools, those
     /// closing, DHCP and DNS.
     pub(crate) fn socket_count(&self) -> usize {
-        self.sockets.iter().count()
+        self.shards.socket_count()
     }
 
-    /// Takes up to [`INGRESS_BUDGET`] frames, sends what the sockets have to send, applies
-    /// what DHCP learnt, and reaps finished sockets.
+    /// Takes up to [`INGRESS_BUDGET`] frames, each to its shard; then, in each shard with
+    /// work, sends what the sockets have to send, reaps finished sockets and asks its next
+    /// deadline; applies what DHCP learnt.
     pub(crate) fn poll(&mut self, now: hal::time::Instant) -> Polled {
         let now = smol_time(now);
         self.iface.poll_maintenance(now);
-        let Self {
-            device,
-            iface,
-            sockets,
-            frame,
-            scratch,
-            listeners,
-            buffer_size,
-            ..
-        } = self;
-        let mut phy = Phy {
-            device: &mut **device,
-            frame,
-            scratch,
-            received: 0,
-            handshakes: handshakes(listeners, sockets),
-        };
-        let mut more = false;
-        for _ in 0..INGRESS_BUDGET {
-            more =
-                iface.poll_ingress_single(now, &mut phy, sockets) != PollIngressSingleResult::None;
-            if !more {
-                break;
-            }
-            for pool in listeners.values_mut() {
-                pool.refill(sockets, *buffer_size);
-            }
-            phy.handshakes = handshakes(listeners, sockets);
+        let received = self.ingress(now);
+        self.more = received == INGRESS_BUDGET;
+        self.shards.take_dirty(now, &mut self.touched);
+        for at in 0..self.touched.len() {
+            let id = self.touched[at];
+            self.egress(now, id);
+            self.reap(id);
+            let deadline = self.iface.poll_at(now, &self.shards.get(id).sockets);
+            self.shards.set_deadline(id, deadline);
         }
+        self.dhcp_events();
+        Polled {
+            received,
+            more: self.more,
+        }
+    }
+
+    /// The shards the last [`Stack::poll`] worked on: only their sockets' readiness may
+    /// have changed since the poll before.
+    pub(crate) fn touched(&self) -> &[ShardId] {
+        &self.touched
+    }
+
+    /// Hands each frame waiting, up to the budget, to the shard of its connection.
+    fn ingress(&mut self, now: smoltcp::time::Instant) -> usize {
+        let mut received = 0;
+        while received < INGRESS_BUDGET {
+            let Some(len) = self.device.receive(&mut self.frame) else {
+                break;
+            };
+            received += 1;
+            let Some(frame) = self.frame.get(..len) else {
+                continue;
+            };
+            let inbound = phy::inbound(frame);
+            let shard = match inbound {
+                Inbound::Tcp { tuple, .. } => self.shards.route(tuple),
+                Inbound::Arp | Inbound::Other => ShardId::BASE,
+            };
+            if let Inbound::Tcp { tuple, syn: true } = inbound
+                && shard == ShardId::BASE
+                && self.listeners.get(&tuple.local_port).is_some_and(|pool| {
+                    pool.in_handshake(&self.shards.get(ShardId::BASE).sockets, tuple)
+                })
+            {
+                continue;
+            }
+            let mut phy = Phy {
+                device: &mut *self.device,
+                rx: Some(frame),
+                scratch: &mut self.scratch,
+                sent_arp: false,
+            };
+            let sockets = &mut self.shards.get_mut(shard).sockets;
+            self.iface.poll_ingress_single(now, &mut phy, sockets);
+            self.shards.mark_dirty(shard);
+            match inbound {
+                Inbound::Tcp { tuple, .. } if shard == ShardId::BASE => {
+                    if let Some(pool) = self.listeners.get_mut(&tuple.local_port) {
+                        pool.refill(&mut self.shards, self.buffer_size);
+                    }
+                }
+                // The neighbour a silent socket waits for may be known now.
+                Inbound::Arp => {
+                    while let Some(id) = self.arp_waiting.pop_first() {
+                        self.shards.mark_dirty(id);
+                    }
+                }
+                Inbound::Tcp { .. } | Inbound::Other => {}
+            }
+        }
+        received
+    }
+
+    /// Sends what shard `id`'s sockets have to send.
+    fn egress(&mut self, now: smoltcp::time::Instant, id: ShardId) {
+        let mut phy = Phy {
+            device: &mut *self.device,
+            rx: None,
+            scratch: &mut self.scratch,
+            sent_arp: false,
+        };
+        let sockets = &mut self.shards.get_mut(id).sockets;
         // Each round sends at most a frame per socket; a device that fills up ends it.
         for _ in 0..INGRESS_BUDGET {
-            if iface.poll_egress(now, &mut phy, sockets) == PollResult::None {
+            if self.iface.poll_egress(now, &mut phy, sockets) == PollResult::None {
                 break;
             }
         }
-        let received = phy.received;
-        self.more = more;
-        self.dhcp_events();
-        self.reap();
-        Polled { received, more }
+        if phy.sent_arp {
+            self.arp_until = now + ARP_SILENCE;
+        }
+        if now < self.arp_until {
+            self.arp_waiting.insert(id);
+        }
+    }
+
+    /// Removes shard `id`'s sockets whose close is done, notes which peers closed their
+    /// half, and (shard 0) relistens pool sockets whose connection failed before `accept`.
+    fn reap(&mut self, id: ShardId) {
+        self.shards.reap(id);
+        if id == ShardId::BASE {
+            for pool in self.listeners.values() {
+                pool.relisten(self.shards.base());
+            }
+        }
     }
 
     /// How long until the stack must be polled again: `None` when only a frame can give it
     /// work, zero when now.
     pub(crate) fn poll_delay(&mut self, now: hal::time::Instant) -> Option<Duration> {
-        if self.more {
+        if self.more || self.shards.any_dirty() {
             return Some(Duration::ZERO);
         }
-        self.iface
-            .poll_delay(smol_time(now), &self.sockets)
-            .map(|d| Duration::from_micros(d.total_micros()))
+        let now = smol_time(now);
+        self.shards.next_deadline().map(|at| {
+            let micros = (at - now.min(at)).total_micros();
+            Duration::from_micros(micros)
+        })
     }
 
     fn dhcp_events(&mut self) {
         let Some(handle) = self.dhcp else { return };
-        let config = match self.sockets.get_mut::<dhcpv4::Socket<'_>>(handle).poll() {
+        let config = match self
+            .shards
+            .base()
+            .get_mut::<dhcpv4::Socket<'_>>(handle)
+            .poll()
+        {
             None => return,
             Some(dhcpv4::Event::Configured(config)) => Some(Ipv4Config {
                 address: config.address.address(),
@@ -375,12 +407,13 @@ impl Stack {
             .collect();
         match (self.dns, servers.is_empty()) {
             (Some(handle), _) => self
-                .sockets
+                .shards
+                .base()
                 .get_mut::<dns::Socket<'_>>(handle)
                 .update_servers(&servers),
             (None, false) => {
                 let queries: Vec<Option<dns::DnsQuery>> = (0..DNS_QUERIES).map(|_| None).collect();
-                self.dns = Some(self.sockets.add(dns::Socket::new(&servers, queries)));
+                self.dns = Some(self.shards.add_base(dns::Socket::new(&servers, queries)));
             }
             (None, true) => {}
         }
@@ -389,48 +422,7 @@ impl Stack {
             None => log::debug!("net: no address"),
         }
         self.config = config;
-    }
-
-    /// Removes the sockets whose close is done, relistens pool sockets whose connection
-    /// failed before `accept`, and notes which peers closed their half.
-    fn reap(&mut self) {
-        let Self {
-            sockets,
-            closing,
-            listeners,
-            conns,
-            ..
-        } = self;
-        closing.retain(|&handle| {
-            let done = matches!(
-                sockets.get::<tcp::Socket<'_>>(handle).state(),
-                tcp::State::Closed | tcp::State::TimeWait
-            );
-            if done {
-                sockets.remove(handle);
-            }
-            !done
-        });
-        for pool in listeners.values() {
-            for &handle in &pool.handles {
-                let socket = sockets.get_mut::<tcp::Socket<'_>>(handle);
-                if socket.state() == tcp::State::Closed {
-                    // A closed socket and a non-zero port: listening cannot fail.
-                    let _ = socket.listen(pool.endpoint);
-                }
-            }
-        }
-        for (&handle, conn) in conns.iter_mut() {
-            if matches!(
-                sockets.get::<tcp::Socket<'_>>(handle).state(),
-                tcp::State::CloseWait
-                    | tcp::State::LastAck
-                    | tcp::State::Closing
-                    | tcp::State::TimeWait
-            ) {
-                conn.peer_closed = true;
-            }
-        }
+        self.shards.mark_dirty(ShardId::BASE);
     }
 
     /// Sets the buffer size of the sockets made from now on (the default is 32 KiB).
@@ -455,17 +447,11 @@ impl Stack {
     }
 
     fn port_in_use(&self, port: u16, tcp: bool) -> bool {
-        if tcp && self.listeners.contains_key(&port) {
-            return true;
+        if tcp {
+            self.listeners.contains_key(&port) || self.shards.port_in_use(port)
+        } else {
+            self.udp_ports.values().any(|&p| p == port)
         }
-        self.sockets.iter().any(|(_, socket)| match socket {
-            smoltcp::socket::Socket::Tcp(s) if tcp => {
-                s.local_endpoint().is_some_and(|e| e.port == port)
-                    || s.listen_endpoint().port == port
-            }
-            smoltcp::socket::Socket::Udp(s) if !tcp => s.endpoint().port == port,
-            _ => false,
-        })
     }
 
     fn has_address(&self) -> Result<()> {
@@ -482,49 +468,47 @@ impl Stack {
             port if self.port_in_use(port, true) => return Err(ErrorKind::AddrInUse.into()),
             port => port,
         };
-        let endpoint = listen_endpoint(SocketAddrV4::new(*addr.ip(), port));
-        let mut pool = Pool {
-            endpoint,
-            handles: Vec::with_capacity(BACKLOG),
-        };
-        pool.refill(&mut self.sockets, self.buffer_size);
-        if pool.handles.is_empty() {
+        let mut pool = Pool::new(listen_endpoint(SocketAddrV4::new(*addr.ip(), port)));
+        if !pool.refill(&mut self.shards, self.buffer_size) {
             return Err(ErrorKind::InvalidInput.into());
         }
         self.listeners.insert(port, pool);
+        self.shards.mark_dirty(ShardId::BASE);
         Ok(port)
     }
 
-    /// Takes a connection that finished its handshake on the listener of `port`, and puts
-    /// a fresh listening socket in its place.
-    pub(crate) fn tcp_accept(&mut self, port: u16) -> Result<SocketHandle> {
+    /// Takes a connection that finished its handshake on the listener of `port`, moves it
+    /// into a connection shard, and puts a fresh listening socket in its place.
+    pub(crate) fn tcp_accept(&mut self, port: u16) -> Result<ConnHandle> {
         let pool = self
             .listeners
             .get_mut(&port)
             .ok_or(ErrorKind::NotConnected)?;
-        let sockets = &mut self.sockets;
-        let index = pool
-            .handles
-            .iter()
-            .position(|&h| established(sockets.get::<tcp::Socket<'_>>(h).state()))
+        let (socket, tuple) = pool
+            .take(&self.shards.get(ShardId::BASE).sockets)
             .ok_or(ErrorKind::WouldBlock)?;
-        let accepted = pool.handles.swap_remove(index);
-        pool.refill(sockets, self.buffer_size);
-        self.conns.insert(accepted, Conn::default());
-        Ok(accepted)
+        pool.refill(&mut self.shards, self.buffer_size);
+        let socket = self.shards.remove(ShardId::BASE, socket, None);
+        self.shards.mark_dirty(ShardId::BASE);
+        Ok(self.shards.add_conn(socket, tuple))
     }
 
     /// Stops listening on `port`; connections not yet accepted are reset.
     pub(crate) fn tcp_unlisten(&mut self, port: u16) {
-        let handles = self.listeners.remove(&port).map(|p| p.handles);
+        let handles = self.listeners.remove(&port).map(Pool::into_handles);
         for handle in handles.unwrap_or_default() {
-            self.sockets.get_mut::<tcp::Socket<'_>>(handle).abort();
-            self.closing.push(handle);
+            self.shards
+                .base()
+                .get_mut::<tcp::Socket<'_>>(handle)
+                .abort();
+            self.shards.give_up(ShardId::BASE, handle);
         }
+        self.shards.mark_dirty(ShardId::BASE);
     }
 
-    /// Starts a connection to `remote`; [`Stack::tcp_connected`] says when it is up.
-    pub(crate) fn tcp_connect(&mut self, remote: SocketAddrV4) -> Result<SocketHandle> {
+    /// Starts a connection to `remote`, in a connection shard; [`Stack::tcp_connected`]
+    /// says when it is up.
+    pub(crate) fn tcp_connect(&mut self, remote: SocketAddrV4) -> Result<ConnHandle> {
         if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_broadcast() {
             return Err(ErrorKind::InvalidInput.into());
         }
@@ -534,28 +518,56 @@ impl Stack {
         socket
             .connect(self.iface.context(), endpoint(remote), port)
             .map_err(|_| ErrorKind::InvalidInput)?;
-        let handle = self.sockets.add(socket);
-        self.conns.insert(handle, Conn::default());
-        Ok(handle)
+        let tuple = Tuple {
+            local_port: port,
+            peer: remote.ip().octets(),
+            peer_port: remote.port(),
+        };
+        Ok(self.shards.add_conn(socket, tuple))
     }
 
     /// `Ok` once the connection is up, `WouldBlock` while the handshake goes on,
     /// `ConnectionRefused` when the peer reset it.
-    pub(crate) fn tcp_connected(&mut self, handle: SocketHandle) -> Result<()> {
-        match self.sockets.get::<tcp::Socket<'_>>(handle).state() {
+    pub(crate) fn tcp_connected(&self, handle: ConnHandle) -> Result<()> {
+        let (_, socket) = self.conn_ref(handle)?;
+        match socket.state() {
             tcp::State::SynSent | tcp::State::SynReceived => Err(ErrorKind::WouldBlock.into()),
             tcp::State::Closed => Err(ErrorKind::ConnectionRefused.into()),
             _ => Ok(()),
         }
     }
 
-    fn conn(&mut self, handle: SocketHandle) -> Result<(Conn, &mut tcp::Socket<'static>)> {
-        let conn = *self.conns.get(&handle).ok_or(ErrorKind::NotConnected)?;
-        Ok((conn, self.sockets.get_mut::<tcp::Socket<'static>>(handle)))
+    fn conn_ref(&self, handle: ConnHandle) -> Result<(&Conn, &tcp::Socket<'static>)> {
+        let shard = self.shards.get(handle.shard());
+        let conn = shard
+            .conns
+            .get(&handle.socket())
+            .ok_or(ErrorKind::NotConnected)?;
+        Ok((
+            conn,
+            shard.sockets.get::<tcp::Socket<'static>>(handle.socket()),
+        ))
+    }
+
+    /// The connection's record and socket, for a call that may change it: its shard is
+    /// polled next.
+    fn conn(&mut self, handle: ConnHandle) -> Result<(&mut Conn, &mut tcp::Socket<'static>)> {
+        self.shards.mark_dirty(handle.shard());
+        let shard = self.shards.get_mut(handle.shard());
+        let conn = shard
+            .conns
+            .get_mut(&handle.socket())
+            .ok_or(ErrorKind::NotConnected)?;
+        Ok((
+            conn,
+            shard
+                .sockets
+                .get_mut::<tcp::Socket<'static>>(handle.socket()),
+        ))
     }
 
     /// Queues what of `data` fits; `WouldBlock` when nothing does.
-    pub(crate) fn tcp_send(&mut self, handle: SocketHandle, data: &[u8]) -> Result<usize> {
+    pub(crate) fn tcp_send(&mut self, handle: ConnHandle, data: &[u8]) -> Result<usize> {
         let (conn, socket) = self.conn(handle)?;
         if conn.shut_write {
             return Err(ErrorKind::NotConnected.into());
@@ -579,7 +591,7 @@ impl Stack {
 
     /// Takes received data into `buf`; `Ok(0)` at the end of the stream, `WouldBlock` when
     /// nothing has come yet.
-    pub(crate) fn tcp_recv(&mut self, handle: SocketHandle, buf: &mut [u8]) -> Result<usize> {
+    pub(crate) fn tcp_recv(&mut self, handle: ConnHandle, buf: &mut [u8]) -> Result<usize> {
         let (conn, socket) = self.conn(handle)?;
         if conn.shut_read || buf.is_empty() {
             return Ok(0);
@@ -599,12 +611,11 @@ impl Stack {
     }
 
     /// Closes one half or both: a closed write half sends FIN once the data queued is out.
-    pub(crate) fn tcp_shutdown(&mut self, handle: SocketHandle, how: Shutdown) -> Result<()> {
-        let (_, socket) = self.conn(handle)?;
+    pub(crate) fn tcp_shutdown(&mut self, handle: ConnHandle, how: Shutdown) -> Result<()> {
+        let (conn, socket) = self.conn(handle)?;
         if how != Shutdown::Read {
             socket.close();
         }
-        let conn = self.conns.get_mut(&handle).ok_or(ErrorKind::NotConnected)?;
         conn.shut_read |= how != Shutdown::Write;
         conn.shut_write |= how != Shutdown::Read;
         Ok(())
@@ -612,33 +623,25 @@ impl Stack {
 
     /// Gives the connection up: it closes (FIN after the queued data) and is removed once
     /// its close is done, or after [`CLOSE_TIMEOUT`] without an answer.
-    pub(crate) fn tcp_close(&mut self, handle: SocketHandle) {
-        if self.conns.remove(&handle).is_none() {
-            return;
+    pub(crate) fn tcp_close(&mut self, handle: ConnHandle) {
+        if let Ok((_, socket)) = self.conn(handle) {
+            socket.close();
+            socket.set_timeout(Some(CLOSE_TIMEOUT.into()));
+            self.shards.give_up(handle.shard(), handle.socket());
         }
-        let socket = self.sockets.get_mut::<tcp::Socket<'_>>(handle);
-        socket.close();
-        socket.set_timeout(Some(CLOSE_TIMEOUT.into()));
-        self.closing.push(handle);
     }
 
     /// Resets the connection at once (a connect that timed out).
-    pub(crate) fn tcp_abort(&mut self, handle: SocketHandle) {
-        if self.conns.remove(&handle).is_some() {
-            self.sockets.get_mut::<tcp::Socket<'_>>(handle).abort();
-            self.closing.push(handle);
+    pub(crate) fn tcp_abort(&mut self, handle: ConnHandle) {
+        if let Ok((_, socket)) = self.conn(handle) {
+            socket.abort();
+            self.shards.give_up(handle.shard(), handle.socket());
         }
     }
 
     /// The connection's local and remote addresses.
-    pub(crate) fn tcp_endpoints(
-        &self,
-        handle: SocketHandle,
-    ) -> Result<(SocketAddrV4, SocketAddrV4)> {
-        if !self.conns.contains_key(&handle) {
-            return Err(ErrorKind::NotConnected.into());
-        }
-        let socket = self.sockets.get::<tcp::Socket<'_>>(handle);
+    pub(crate) fn tcp_endpoints(&self, handle: ConnHandle) -> Result<(SocketAddrV4, SocketAddrV4)> {
+        let (_, socket) = self.conn_ref(handle)?;
         match (socket.local_endpoint(), socket.remote_endpoint()) {
             (Some(local), Some(remote)) => Ok((socket_addr(local), socket_addr(remote))),
             _ => Err(ErrorKind::NotConnected.into()),
@@ -646,7 +649,7 @@ impl Stack {
     }
 
     /// Turns Nagle's algorithm off (`true`, the default) or on.
-    pub(crate) fn tcp_set_nodelay(&mut self, handle: SocketHandle, nodelay: bool) -> Result<()> {
+    pub(crate) fn tcp_set_nodelay(&mut self, handle: ConnHandle, nodelay: bool) -> Result<()> {
         let (_, socket) = self.conn(handle)?;
         socket.set_nagle_enabled(!nodelay);
         Ok(())
@@ -669,7 +672,15 @@ impl Stack {
         socket
             .bind(listen_endpoint(SocketAddrV4::new(*addr.ip(), port)))
             .map_err(|_| ErrorKind::InvalidInput)?;
-        Ok((self.sockets.add(socket), port))
+        let handle = self.shards.add_base(socket);
+        self.udp_ports.insert(handle, port);
+        Ok((handle, port))
+    }
+
+    /// A UDP socket, for a call that may change it: shard 0 is polled next.
+    fn udp(&mut self, handle: SocketHandle) -> &mut udp::Socket<'static> {
+        self.shards.mark_dirty(ShardId::BASE);
+        self.shards.base().get_mut::<udp::Socket<'static>>(handle)
     }
 
     /// Queues one datagram to `to`; `WouldBlock` when the queue is full.
@@ -683,7 +694,7 @@ impl Stack {
             return Err(ErrorKind::InvalidInput.into());
         }
         self.has_address()?;
-        let socket = self.sockets.get_mut::<udp::Socket<'_>>(handle);
+        let socket = self.udp(handle);
         if data.len() > socket.payload_send_capacity() {
             return Err(ErrorKind::InvalidInput.into());
         }
@@ -700,7 +711,7 @@ impl Stack {
         handle: SocketHandle,
         buf: &mut [u8],
     ) -> Result<(usize, SocketAddrV4)> {
-        let socket = self.sockets.get_mut::<udp::Socket<'_>>(handle);
+        let socket = self.udp(handle);
         match socket.recv() {
             Ok((data, meta)) => {
                 let n = data.len().min(buf.len());
@@ -713,15 +724,27 @@ impl Stack {
 
     /// Closes a UDP socket.
     pub(crate) fn udp_close(&mut self, handle: SocketHandle) {
-        self.sockets.remove(handle);
+        if self.udp_ports.remove(&handle).is_some() {
+            self.shards.remove(ShardId::BASE, handle, None);
+        }
+    }
+
+    /// DNS's socket, for a call that may change it: shard 0 is polled next.
+    fn dns(&mut self) -> Result<&mut dns::Socket<'static>> {
+        let handle = self.dns.ok_or(ErrorKind::AddrNotAvailable)?;
+        self.shards.mark_dirty(ShardId::BASE);
+        Ok(self.shards.base().get_mut::<dns::Socket<'static>>(handle))
     }
 
     /// Starts looking up `name`'s IPv4 addresses.
     pub(crate) fn dns_start(&mut self, name: &str) -> Result<QueryHandle> {
         let handle = self.dns.ok_or(ErrorKind::AddrNotAvailable)?;
-        let socket = self.sockets.get_mut::<dns::Socket<'_>>(handle);
-        socket
-            .start_query(self.iface.context(), name, DnsQueryType::A)
+        self.shards.mark_dirty(ShardId::BASE);
+        let Self { iface, shards, .. } = self;
+        shards
+            .base()
+            .get_mut::<dns::Socket<'_>>(handle)
+            .start_query(iface.context(), name, DnsQueryType::A)
             .map_err(|e| match e {
                 StartQueryError::NoFreeSlot => ErrorKind::OutOfMemory.into(),
                 StartQueryError::InvalidName | StartQueryError::NameTooLong => {
@@ -732,12 +755,7 @@ impl Stack {
 
     /// The answer to a lookup: `WouldBlock` while it is under way.
     pub(crate) fn dns_result(&mut self, query: QueryHandle) -> Result<Vec<Ipv4Addr>> {
-        let handle = self.dns.ok_or(ErrorKind::AddrNotAvailable)?;
-        match self
-            .sockets
-            .get_mut::<dns::Socket<'_>>(handle)
-            .get_query_result(query)
-        {
+        match self.dns()?.get_query_result(query) {
             Ok(addrs) => Ok(addrs.iter().map(|&IpAddress::Ipv4(a)| a).collect()),
             Err(GetQueryResultError::Pending) => Err(ErrorKind::WouldBlock.into()),
             Err(GetQueryResultError::Failed) => Err(ErrorKind::NotFound.into()),
@@ -746,32 +764,29 @@ impl Stack {
 
     /// Gives up a lookup (its caller's deadline passed).
     pub(crate) fn dns_cancel(&mut self, query: QueryHandle) {
-        if let Some(handle) = self.dns {
-            self.sockets
-                .get_mut::<dns::Socket<'_>>(handle)
-                .cancel_query(query);
+        if let Ok(socket) = self.dns() {
+            socket.cancel_query(query);
         }
     }
 
     /// What `source` is ready for now.
     pub(crate) fn readiness(&self, source: Source) -> Ready {
+        let base = &self.shards.get(ShardId::BASE).sockets;
         match source {
             Source::Listener(port) => Ready {
-                readable: self.listeners.get(&port).is_none_or(|pool| {
-                    pool.handles
-                        .iter()
-                        .any(|&h| established(self.sockets.get::<tcp::Socket<'_>>(h).state()))
-                }),
+                readable: self
+                    .listeners
+                    .get(&port)
+                    .is_none_or(|pool| pool.has_connection(base)),
                 writable: false,
             },
             Source::Tcp(handle) => {
-                let Some(conn) = self.conns.get(&handle) else {
+                let Ok((conn, socket)) = self.conn_ref(handle) else {
                     return Ready {
                         readable: true,
                         writable: true,
                     };
                 };
-                let socket = self.sockets.get::<tcp::Socket<'_>>(handle);
                 let connecting = matches!(
                     socket.state(),
                     tcp::State::SynSent | tcp::State::SynReceived
@@ -786,14 +801,14 @@ impl Stack {
                 }
             }
             Source::Udp(handle) => {
-                let socket = self.sockets.get::<udp::Socket<'_>>(handle);
+                let socket = base.get::<udp::Socket<'_>>(handle);
                 Ready {
                     readable: socket.can_recv(),
                     writable: socket.can_send(),
                 }
             }
             // A lookup is checked by asking for its result, which frees it when done: its
-            // waiter looks after every poll.
+            // waiter looks after every poll of shard 0.
             Source::Dns => Ready {
                 readable: true,
                 writable: false,
@@ -803,5 +818,11 @@ impl Stack {
                 writable: false,
             },
         }
+    }
+
+    /// How many sockets each shard holds, shard 0 first.
+    #[cfg(test)]
+    pub(crate) fn shard_lens(&self) -> Vec<usize> {
+        self.shards.lens()
     }
 }

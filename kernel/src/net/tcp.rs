@@ -4,11 +4,10 @@ use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 
-use smoltcp::iface::SocketHandle;
-
 use super::addr::ToSocketAddrs;
 use super::error::{Error, ErrorKind, Result};
 use super::options::{self, Options};
+use super::shard::ConnHandle;
 use super::shared::{self, Net, Want};
 use super::stack::Shutdown;
 use super::stack::Source;
@@ -112,7 +111,7 @@ impl Iterator for Incoming<'_> {
 /// is still sent, then FIN.
 pub struct TcpStream {
     net: &'static Net,
-    handle: SocketHandle,
+    handle: ConnHandle,
     options: Options,
 }
 
@@ -127,7 +126,7 @@ impl fmt::Debug for TcpStream {
 }
 
 impl TcpStream {
-    fn from_handle(net: &'static Net, handle: SocketHandle) -> Self {
+    fn from_handle(net: &'static Net, handle: ConnHandle) -> Self {
         Self {
             net,
             handle,

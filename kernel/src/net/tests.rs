@@ -14,6 +14,7 @@ use hal::time::Instant;
 
 use super::config::{Ipv4Config, Setup};
 use super::error::ErrorKind;
+use super::shard::ConnHandle;
 use super::stack::{BACKLOG, Ready, Shutdown, Source, Stack};
 
 /// One end of the link: the stack drives the NIC, the test reaches it through the `Arc`.
@@ -116,10 +117,7 @@ fn addr(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
 }
 
 /// A connected pair: `(client on a, server side on b)`.
-fn connect(
-    link: &mut Link,
-    port: u16,
-) -> (smoltcp::iface::SocketHandle, smoltcp::iface::SocketHandle) {
+fn connect(link: &mut Link, port: u16) -> (ConnHandle, ConnHandle) {
     let client = link.a.tcp_connect(addr(B, port)).unwrap();
     assert_eq!(
         link.a.tcp_connected(client).unwrap_err().kind(),
