@@ -11,11 +11,12 @@ use core::time::Duration;
 use hal::mock::FakeNic;
 use hal::net::{MacAddress, NetDevice, NetStats};
 use hal::time::Instant;
+use smoltcp::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
 
 use super::config::{Ipv4Config, Setup};
 use super::error::ErrorKind;
-use super::shard::ConnHandle;
-use super::stack::{BACKLOG, Ready, Shutdown, Source, Stack};
+use super::shard::{ConnHandle, SHARD_SIZE};
+use super::stack::{BACKLOG, MAX_PENDING, Ready, Shutdown, Source, Stack};
 
 /// One end of the link: the stack drives the NIC, the test reaches it through the `Arc`.
 struct End(Arc<Mutex<FakeNic>>);
@@ -436,4 +437,259 @@ fn without_an_address_nothing_connects() {
         stack.dns_start("example.com").err().map(|e| e.kind()),
         Some(ErrorKind::AddrNotAvailable)
     );
+}
+
+/// A TCP segment in an Ethernet frame: (source port, destination port, SYN, ACK, RST).
+fn segment(frame: &[u8]) -> Option<(u16, u16, bool, bool, bool)> {
+    let ethernet = EthernetFrame::new_checked(frame).ok()?;
+    let ip = Ipv4Packet::new_checked(ethernet.payload()).ok()?;
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    Some((
+        tcp.src_port(),
+        tcp.dst_port(),
+        tcp.syn(),
+        tcp.ack(),
+        tcp.rst(),
+    ))
+}
+
+/// Opens `count` connections from a to b's listener on `port`, at most `in_flight` in
+/// their handshake at once, accepting as they come: `(clients, servers)`, in no matching
+/// order.
+fn open_many(
+    link: &mut Link,
+    port: u16,
+    count: usize,
+    in_flight: usize,
+) -> (Vec<ConnHandle>, Vec<ConnHandle>) {
+    let (mut clients, mut servers) = (Vec::new(), Vec::new());
+    assert!(
+        link.until(50 * count, |l| {
+            while clients.len() < count && clients.len() - servers.len() < in_flight {
+                clients.push(l.a.tcp_connect(addr(B, port)).unwrap());
+            }
+            while let Ok(server) = l.b.tcp_accept(port) {
+                servers.push(server);
+            }
+            servers.len() == count
+        }),
+        "{} of {count} accepted",
+        servers.len()
+    );
+    assert!(link.until(100, |l| {
+        clients.iter().all(|&c| l.a.tcp_connected(c).is_ok())
+    }));
+    (clients, servers)
+}
+
+#[test]
+fn thousands_of_connections_each_echo_their_own_bytes_then_close() {
+    const COUNT: usize = 3000;
+    let mut link = Link::new();
+    // Small buffers: 3,000 connections a side.
+    link.a.set_buffer_size(1024);
+    link.b.set_buffer_size(1024);
+    let idle_a = link.a.socket_count();
+    link.b.tcp_listen(addr(B, 7)).unwrap();
+    let idle_b = link.b.socket_count();
+    let (clients, mut servers) = open_many(&mut link, 7, COUNT, 2 * BACKLOG);
+
+    for stack in [&link.a, &link.b] {
+        let lens = stack.shard_lens();
+        assert!(
+            lens[0] <= BACKLOG + MAX_PENDING,
+            "shard 0 holds only the pool: {}",
+            lens[0]
+        );
+        assert!(lens[1..].iter().all(|&n| n <= SHARD_SIZE), "{lens:?}");
+        assert_eq!(lens[1..].iter().sum::<usize>(), COUNT);
+        assert_eq!(
+            lens.len() - 1,
+            COUNT.div_ceil(SHARD_SIZE),
+            "a shard is made only when all are full"
+        );
+    }
+
+    let messages: Vec<Vec<u8>> = (0..COUNT)
+        .map(|i| format!("connection {i} says hello").into_bytes())
+        .collect();
+    for (&client, message) in clients.iter().zip(&messages) {
+        assert_eq!(link.a.tcp_send(client, message), Ok(message.len()));
+    }
+    let mut got = vec![Vec::new(); COUNT];
+    let mut buf = [0; 256];
+    assert!(link.until(10_000, |l| {
+        for &server in &servers {
+            if l.b.readiness(Source::Tcp(server)).readable {
+                while let Ok(n @ 1..) = l.b.tcp_recv(server, &mut buf) {
+                    assert_eq!(l.b.tcp_send(server, &buf[..n]), Ok(n));
+                }
+            }
+        }
+        for (&client, got) in clients.iter().zip(&mut got) {
+            if l.a.readiness(Source::Tcp(client)).readable {
+                while let Ok(n @ 1..) = l.a.tcp_recv(client, &mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+        got.iter().zip(&messages).all(|(g, m)| g.len() >= m.len())
+    }));
+    assert!(got == messages, "each connection got its own bytes back");
+
+    for &client in &clients {
+        link.a.tcp_close(client);
+    }
+    assert!(
+        link.until(10_000, |l| {
+            servers.retain(|&server| {
+                let done = l.b.readiness(Source::Tcp(server)).readable
+                    && l.b.tcp_recv(server, &mut buf) == Ok(0);
+                if done {
+                    l.b.tcp_close(server);
+                }
+                !done
+            });
+            servers.is_empty() && l.a.socket_count() == idle_a && l.b.socket_count() == idle_b
+        }),
+        "every socket reaped: {} {}",
+        link.a.socket_count(),
+        link.b.socket_count()
+    );
+    assert!(link.b.shard_lens()[1..].iter().all(|&n| n == 0));
+    let shards = link.b.shard_lens().len();
+    connect(&mut link, 7);
+    let lens = link.b.shard_lens();
+    assert_eq!(
+        (lens.len(), lens[1]),
+        (shards, 1),
+        "the first shard is reused"
+    );
+}
+
+#[test]
+fn a_frame_works_only_its_connections_shard() {
+    let mut link = Link::new();
+    link.b.tcp_listen(addr(B, 7)).unwrap();
+    let (clients, servers) = open_many(&mut link, 7, 4 * SHARD_SIZE, BACKLOG);
+    link.until(50, |_| false);
+    let client = clients[SHARD_SIZE + 5];
+    let local = link.a.tcp_endpoints(client).unwrap().0;
+    let server = *servers
+        .iter()
+        .find(|&&s| link.b.tcp_endpoints(s).unwrap().1 == local)
+        .unwrap();
+
+    link.a.tcp_send(client, b"one byte at a time").unwrap();
+    link.a.poll(link.now);
+    assert_eq!(link.a.touched(), [client.shard()], "a send works one shard");
+    for frame in link.nic_a.lock().unwrap().take_sent() {
+        link.nic_b.lock().unwrap().push_rx(&frame);
+    }
+    link.b.poll(link.now);
+    assert_eq!(
+        link.b.touched(),
+        [server.shard()],
+        "a frame works one shard"
+    );
+    let mut buf = [0; 32];
+    assert_eq!(link.b.tcp_recv(server, &mut buf), Ok(18));
+}
+
+#[test]
+fn a_segment_of_no_known_connection_gets_a_reset() {
+    let mut link = Link::new();
+    link.b.tcp_listen(addr(B, 7)).unwrap();
+    let (client, server) = connect(&mut link, 7);
+    let (_, more) = open_many(&mut link, 7, SHARD_SIZE, BACKLOG);
+    link.until(50, |_| false);
+    link.a.tcp_send(client, b"data").unwrap();
+    link.a.poll(link.now);
+    let real = link
+        .nic_a
+        .lock()
+        .unwrap()
+        .take_sent()
+        .into_iter()
+        .find(|f| segment(f).is_some())
+        .unwrap();
+    let mut forged = real.clone();
+    let mut ip = Ipv4Packet::new_unchecked(&mut forged[14..]);
+    let mut tcp = TcpPacket::new_unchecked(ip.payload_mut());
+    tcp.set_src_port(1234);
+    tcp.fill_checksum(&A.into(), &B.into());
+    for frame in [&forged, &real] {
+        link.nic_b.lock().unwrap().push_rx(frame);
+    }
+    link.b.poll(link.now);
+    let resets: Vec<_> = link
+        .nic_b
+        .lock()
+        .unwrap()
+        .take_sent()
+        .iter()
+        .filter_map(|f| segment(f))
+        .filter(|s| s.4)
+        .collect();
+    assert_eq!(resets.len(), 1, "{resets:?}");
+    assert_eq!((resets[0].0, resets[0].1), (7, 1234));
+    let mut buf = [0; 8];
+    assert_eq!(link.b.tcp_recv(server, &mut buf), Ok(4));
+    assert!(
+        more.iter().all(|&s| link.b.tcp_endpoints(s).is_ok()),
+        "the other connections are untouched"
+    );
+}
+
+#[test]
+fn a_repeated_syn_opens_one_connection() {
+    let mut link = Link::new();
+    link.b.tcp_listen(addr(B, 7)).unwrap();
+    // One accepted first leaves a hole among the pool's sockets, which the next SYN's
+    // refill fills with a listening socket: smoltcp then meets it before the socket in
+    // the handshake.
+    connect(&mut link, 7);
+    link.until(5, |_| false);
+    let client = link.a.tcp_connect(addr(B, 7)).unwrap();
+    let mut syn_acks = None;
+    for _ in 0..10 {
+        link.a.poll(link.now);
+        for frame in link.nic_a.lock().unwrap().take_sent() {
+            let syn = segment(&frame).is_some_and(|s| s.2 && !s.3);
+            for _ in 0..if syn { 2 } else { 1 } {
+                link.nic_b.lock().unwrap().push_rx(&frame);
+            }
+            if syn {
+                syn_acks = Some(0);
+            }
+        }
+        link.b.poll(link.now);
+        for frame in link.nic_b.lock().unwrap().take_sent() {
+            if segment(&frame).is_some_and(|s| s.2 && s.3) {
+                syn_acks = syn_acks.map(|n| n + 1);
+            }
+            link.nic_a.lock().unwrap().push_rx(&frame);
+        }
+        if syn_acks.is_some() {
+            break;
+        }
+    }
+    assert_eq!(syn_acks, Some(1), "one answer to a SYN sent twice");
+    assert!(link.until(100, |l| l.a.tcp_connected(client).is_ok()));
+    link.until(5, |_| false);
+    assert!(link.b.tcp_accept(7).is_ok());
+    assert_eq!(
+        link.b.tcp_accept(7).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+}
+
+#[test]
+fn the_first_connection_to_a_neighbour_leaves_once_its_address_comes() {
+    let mut link = Link::new();
+    link.b.tcp_listen(addr(B, 7)).unwrap();
+    // Its shard's first send asks for B's address, and smoltcp silences the socket for a
+    // second: the ARP answer must wake it before then.
+    let client = link.a.tcp_connect(addr(B, 7)).unwrap();
+    assert!(link.until(20, |l| l.a.tcp_connected(client).is_ok()));
 }
