@@ -9,6 +9,10 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use hal::net::{DEFAULT_MTU, MacAddress, NetDevice, NetStats};
 use hal::time::Instant;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, IpAddress, IpProtocol, Ipv4Packet,
+    TcpPacket, UdpPacket,
+};
 use spin::Mutex;
 
 use super::config::{Ipv4Config, Setup};
@@ -49,9 +53,61 @@ impl NetDevice for Frames {
     }
 }
 
+/// Bit 15 of a frame's length: fill in its IPv4, TCP and UDP checksums, so that the
+/// fuzzer's segments get past them into the sockets (and their connections' shards).
+const FIX_CHECKSUMS: u16 = 0x8000;
+
+/// Fills in the IPv4 header's checksum and the TCP or UDP one of an Ethernet `frame`, when
+/// its headers parse.
+fn fix_checksums(frame: &mut [u8]) {
+    let Some(ip) = frame.get_mut(14..) else {
+        return;
+    };
+    let Ok(mut ip) = Ipv4Packet::new_checked(ip) else {
+        return;
+    };
+    ip.fill_checksum();
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
+    match ip.next_header() {
+        IpProtocol::Tcp => {
+            if let Ok(mut tcp) = TcpPacket::new_checked(ip.payload_mut()) {
+                tcp.fill_checksum(&src, &dst);
+            }
+        }
+        IpProtocol::Udp => {
+            if let Ok(mut udp) = UdpPacket::new_checked(ip.payload_mut()) {
+                udp.fill_checksum(&src, &dst);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// 10.0.0.1 (at 02:00:00:00:00:01) asks who has 10.0.0.2.
+fn arp_request() -> Vec<u8> {
+    let peer = EthernetAddress([2, 0, 0, 0, 0, 1]);
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: peer,
+        source_protocol_addr: Ipv4Addr::new(10, 0, 0, 1),
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: Ipv4Addr::new(10, 0, 0, 2),
+    };
+    let mut frame = alloc::vec![0; 14 + arp.buffer_len()];
+    frame[..6].fill(0xff);
+    frame[6..12].copy_from_slice(peer.as_bytes());
+    frame[12..14].copy_from_slice(&[0x08, 0x06]);
+    arp.emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    frame
+}
+
 /// Feeds `data` to a stack at 10.0.0.2/24 with a TCP listener and a UDP socket on port 7,
-/// as frames: each is a 2-byte little-endian length (cut to the MTU) and that many bytes.
-/// Polls after each frame, accepts, reads and echoes what comes, as an application would.
+/// as frames: each is a 2-byte little-endian length (cut to the MTU; bit 15 asks for its
+/// checksums to be filled in) and that many bytes. Polls after each frame, accepts, reads
+/// and echoes what comes, and closes a connection at its end, as an application would.
 pub fn ingress(data: &[u8]) {
     let rx = Arc::new(Mutex::new(VecDeque::new()));
     let device = Frames {
@@ -75,13 +131,20 @@ pub fn ingress(data: &[u8]) {
     };
     // A lookup in flight, so that DNS answers are parsed too.
     let _ = stack.dns_start("example.com");
-    let mut frames = VecDeque::new();
+    // The peer's address is known, as after its first ARP request: a segment the fuzzer
+    // sends gets its answer instead of an ARP request.
+    let mut frames = VecDeque::from([arp_request()]);
     let mut rest = data;
     while let [lo, hi, tail @ ..] = rest {
-        let len = usize::from(u16::from_le_bytes([*lo, *hi]))
+        let word = u16::from_le_bytes([*lo, *hi]);
+        let len = usize::from(word & !FIX_CHECKSUMS)
             .min(DEFAULT_MTU)
             .min(tail.len());
-        frames.push_back(tail[..len].to_vec());
+        let mut frame = tail[..len].to_vec();
+        if word & FIX_CHECKSUMS != 0 {
+            fix_checksums(&mut frame);
+        }
+        frames.push_back(frame);
         rest = &tail[len..];
     }
     let mut conns = Vec::new();
@@ -93,11 +156,17 @@ pub fn ingress(data: &[u8]) {
         while let Ok(conn) = stack.tcp_accept(7) {
             conns.push(conn);
         }
-        for &conn in &conns {
-            if let Ok(n) = stack.tcp_recv(conn, &mut buf) {
-                let _ = stack.tcp_send(conn, &buf[..n]);
+        conns.retain(|&conn| match stack.tcp_recv(conn, &mut buf) {
+            Ok(0) => {
+                stack.tcp_close(conn);
+                false
             }
-        }
+            Ok(n) => {
+                let _ = stack.tcp_send(conn, &buf[..n]);
+                true
+            }
+            Err(_) => true,
+        });
         if let Ok((n, from)) = stack.udp_recv_from(udp, &mut buf) {
             let _ = stack.udp_send_to(udp, &buf[..n], from);
         }
