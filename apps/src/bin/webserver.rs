@@ -2,7 +2,7 @@
 //!
 //! Command line: `root=/site` serves that folder (default: the whole volume), `port=8080`
 //! listens there (default 80), `max_conns=N` caps open connections (default: by memory,
-//! at most 1024; the next one gets 503), `request_timeout=S` gives a request's head S
+//! at most 16384; the next one gets 503), `request_timeout=S` gives a request's head S
 //! seconds to arrive before 408 (default 10), `idle_timeout=S` how long a kept-alive
 //! connection may wait for its next request (default 15). `log=info` logs one line per
 //! request.
@@ -44,7 +44,8 @@ const CONNECTION_STACK: usize = 32 * 1024;
 /// What one open connection may take of the heap, for the default `max_conns`: its stack,
 /// the head and chunk buffers, and the socket's buffers.
 const CONNECTION_COST: usize = 256 * 1024;
-const MAX_CONNECTIONS: usize = 1024;
+/// The default's ceiling, whatever the memory; `max_conns=` may go beyond it.
+const MAX_CONNECTIONS: usize = 16 * 1024;
 /// How long DHCP may take before the server says so and goes on waiting.
 const DHCP_WAIT: Duration = Duration::from_secs(10);
 
