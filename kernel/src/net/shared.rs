@@ -1,17 +1,25 @@
 //! The one stack every core shares, and how threads wait on it.
 //!
-//! One [`Stack`] (interface and sockets) sits behind one spin lock, never held across a
-//! switch and never taken in interrupt context. Whoever holds the lock polls:
+//! One [`Stack`] (interface and sockets) sits behind one [`HandOff`] lock, never held
+//! across a switch and never taken in interrupt context. Whoever holds the lock polls:
 //! - the core the NIC's line is routed to, in its bottom half (the NIC acks, then the
-//!   stack polls and wakes);
+//!   stack polls and wakes) if the lock is free; if a thread holds it, the bottom half
+//!   does not wait: it leaves a flag, and the holder polls once more before it lets go
+//!   (the races are in [`HandOff`]'s docs: a frame that arrives while the lock is held is
+//!   polled by its holder or by the bottom half, never left for the next interrupt);
 //! - a thread that changed a socket (wrote, read, closed), at once, so that what it queued
 //!   goes out without waiting for an interrupt;
 //! - the `net` thread, on the core of the thread that first used the network, when the stack's next deadline
 //!   ([`Stack::poll_delay`]: retransmissions, delayed work, DHCP renewals) comes: it sleeps
 //!   on the scheduler's timer until then, or parks when the stack waits only for frames.
 //!
-//! A thread that must wait leaves a note (which socket, read or write) and parks; after
-//! each poll, whoever polled wakes the threads whose socket is now ready.
+//! A thread that finds the lock taken parks until its turn (a spin lock here made the other
+//! core spin for as long as the host had descheduled the holder's vCPU).
+//!
+//! A thread that must wait for its socket leaves a note (which socket, read or write) under
+//! the lock and parks after letting go; after each poll, whoever polled wakes the threads
+//! whose socket is now ready. A poll between the note and the park wakes the thread
+//! anyway: the park then returns at once (the park token, as in `std`).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -21,7 +29,6 @@ use core::time::Duration;
 use hal::device::NetDriver;
 use hal::net::{MacAddress, NetDevice, NetStats};
 use hal::time::Instant;
-use spin::Mutex;
 
 use super::config::{self, Ipv4Config};
 use super::error::{ErrorKind, Result};
@@ -30,7 +37,7 @@ use super::waiters::Waiters;
 use crate::device::NicCore;
 use crate::irq::Service;
 use crate::sched::{self, ThreadInner};
-use crate::sync::OnceLock;
+use crate::sync::{Deferred, HandOff, HandOffGuard, OnceLock};
 use crate::thread;
 
 /// What a waiter waits for.
@@ -58,11 +65,25 @@ impl Want {
 struct Inner {
     stack: Stack,
     waiters: Waiters,
+    alarm: &'static Alarm,
+}
+
+impl Deferred for Inner {
+    /// A bottom half found the lock taken: poll for it.
+    fn deferred(&mut self) {
+        let delay = Net::poll_locked(self);
+        self.alarm.arm(delay);
+    }
 }
 
 /// The shared stack: see the [module docs](self).
 pub(crate) struct Net {
-    inner: Mutex<Inner>,
+    inner: HandOff<Inner>,
+    alarm: &'static Alarm,
+}
+
+/// The `net` thread and when it wakes.
+struct Alarm {
     /// The `net` thread, which polls at the stack's deadlines; set by the thread itself.
     poller: spin::Once<Arc<ThreadInner>>,
     /// When the `net` thread wakes next, in clock nanoseconds; `u64::MAX`: not before a
@@ -96,13 +117,17 @@ fn start() -> core::result::Result<&'static Net, ErrorKind> {
     let seed =
         now.as_nanos() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
     let stack = Stack::new(Box::new(Wire(nic)), setup, now, seed).map_err(|e| e.kind())?;
-    let net: &'static Net = Box::leak(Box::new(Net {
-        inner: Mutex::new(Inner {
-            stack,
-            waiters: Waiters::default(),
-        }),
+    let alarm: &'static Alarm = Box::leak(Box::new(Alarm {
         poller: spin::Once::new(),
         timer: AtomicU64::new(NO_TIMER),
+    }));
+    let net: &'static Net = Box::leak(Box::new(Net {
+        inner: HandOff::new(Inner {
+            stack,
+            waiters: Waiters::default(),
+            alarm,
+        }),
+        alarm,
     }));
     if !nic.hand_to(net) {
         return Err(ErrorKind::Other);
@@ -113,7 +138,7 @@ fn start() -> core::result::Result<&'static Net, ErrorKind> {
         .stack_size(POLLER_STACK)
         .spawn(move || {
             if let Some(me) = sched::current() {
-                net.poller.call_once(|| me);
+                alarm.poller.call_once(|| me);
             }
             net.run_timer()
         })
@@ -164,7 +189,7 @@ impl Net {
         let result = f(&mut inner.stack);
         let delay = Self::poll_locked(&mut inner);
         drop(inner);
-        self.arm(delay);
+        self.alarm.arm(delay);
         result
     }
 
@@ -188,7 +213,7 @@ impl Net {
             if !would_block || nonblocking {
                 let delay = Self::poll_locked(&mut inner);
                 drop(inner);
-                self.arm(delay);
+                self.alarm.arm(delay);
                 return result;
             }
             self.wait(inner, &[(source, want)], deadline)?;
@@ -199,7 +224,7 @@ impl Net {
     /// `TimedOut`); the lock is let go first.
     fn wait(
         &self,
-        mut inner: spin::MutexGuard<'_, Inner>,
+        mut inner: HandOffGuard<'_, Inner>,
         sources: &[(Source, Want)],
         deadline: Option<Instant>,
     ) -> Result<()> {
@@ -258,13 +283,43 @@ impl Net {
 
     /// [`Net::poll_locked`], also saying how many frames came in.
     fn poll_counted(inner: &mut Inner) -> (usize, Option<Duration>) {
-        let Inner { stack, waiters } = inner;
+        let Inner { stack, waiters, .. } = inner;
         let now = now();
         let received = stack.poll(now).received;
         waiters.wake_ready(stack);
         (received, stack.poll_delay(now))
     }
 
+    /// The `net` thread: polls whenever the stack's deadline comes. A deadline already
+    /// past means "poll now": the thread yields to the core's other threads and polls
+    /// again; when such a poll moved nothing (the device has no room, say), it waits a
+    /// millisecond instead, so a deadline that stays in the past cannot become a storm.
+    fn run_timer(&self) {
+        let alarm = self.alarm;
+        let mut stalled = false;
+        loop {
+            alarm.timer.store(NO_TIMER, Ordering::Release);
+            let (received, delay) = Self::poll_counted(&mut self.inner.lock());
+            match delay {
+                None => sched::park(),
+                Some(Duration::ZERO) if !stalled || received > 0 => {
+                    stalled = true;
+                    sched::yield_now();
+                    continue;
+                }
+                Some(delay) => {
+                    let delay = delay.max(Duration::from_millis(u64::from(stalled)));
+                    let at = now() + delay;
+                    alarm.timer.fetch_min(at.as_nanos(), Ordering::AcqRel);
+                    sched::park_until(at);
+                }
+            }
+            stalled = false;
+        }
+    }
+}
+
+impl Alarm {
     /// Wakes the `net` thread if the stack's next deadline, `delay` from now, comes before
     /// the one it sleeps until.
     fn arm(&self, delay: Option<Duration>) {
@@ -282,41 +337,12 @@ impl Net {
             sched::unpark(poller);
         }
     }
-
-    /// The `net` thread: polls whenever the stack's deadline comes. A deadline already
-    /// past means "poll now": the thread yields to the core's other threads and polls
-    /// again; when such a poll moved nothing (the device has no room, say), it waits a
-    /// millisecond instead, so a deadline that stays in the past cannot become a storm.
-    fn run_timer(&self) {
-        let mut stalled = false;
-        loop {
-            self.timer.store(NO_TIMER, Ordering::Release);
-            let (received, delay) = Self::poll_counted(&mut self.inner.lock());
-            match delay {
-                None => sched::park(),
-                Some(Duration::ZERO) if !stalled || received > 0 => {
-                    stalled = true;
-                    sched::yield_now();
-                    continue;
-                }
-                Some(delay) => {
-                    let delay = delay.max(Duration::from_millis(u64::from(stalled)));
-                    let at = now() + delay;
-                    self.timer.fetch_min(at.as_nanos(), Ordering::AcqRel);
-                    sched::park_until(at);
-                }
-            }
-            stalled = false;
-        }
-    }
 }
 
 impl Service for Net {
     fn service(&self) {
         // The NIC acked its interrupt before calling: a frame after that raises it again.
-        let mut inner = self.inner.lock();
-        let delay = Self::poll_locked(&mut inner);
-        drop(inner);
-        self.arm(delay);
+        // A bottom half never waits for the lock: its holder may poll instead.
+        self.inner.serve();
     }
 }

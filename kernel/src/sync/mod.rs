@@ -12,6 +12,7 @@
 //! initialiser it ran is poisoned (every later use panics, as in `std`).
 
 mod condvar;
+mod handoff;
 pub mod mpsc;
 mod mutex;
 mod once;
@@ -21,6 +22,7 @@ mod poison;
 mod queue;
 
 pub use condvar::{Condvar, WaitTimeoutResult};
+pub(crate) use handoff::{Deferred, HandOff, HandOffGuard};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{LazyLock, OnceLock};
 pub(crate) use owner::LockHolder;

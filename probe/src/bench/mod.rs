@@ -211,11 +211,14 @@ impl From<LaunchError> for Failure {
 
 /// The command line that repeats a run of `bench http` or `bench net` (`bench`).
 fn load_command(bench: &str, options: &HttpOptions) -> String {
-    let boards: Vec<String> = options.boards.iter().map(ToString::to_string).collect();
+    // `--board` takes one name or `all`, so the command says what was typed.
+    let boards = match options.boards.as_slice() {
+        [board] => board.to_string(),
+        _ => "all".to_owned(),
+    };
     let smp: Vec<String> = options.smp_list.iter().map(ToString::to_string).collect();
     let mut command = format!(
-        "cargo probe bench {bench} --board {} --smp-list {} --seconds {}",
-        boards.join(","),
+        "cargo probe bench {bench} --board {boards} --smp-list {} --seconds {}",
         smp.join(","),
         options.seconds
     );
@@ -288,7 +291,25 @@ fn with_console(message: String, console: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::with_console;
+    use super::{load_command, with_console};
+    use crate::cli::{Bench, Command, parse};
+
+    /// The command a table prints parses back to the options that made it.
+    #[test]
+    fn load_commands_parse_back() {
+        for line in [
+            "bench net --board all --smp-list 1,2 --seconds 3 --baseline linux",
+            "bench http --board qemu-pc --smp-list 4 --seconds 5",
+        ] {
+            let words: Vec<String> = line.split(' ').map(str::to_owned).collect();
+            let (name, options) = match parse(&words, None) {
+                Ok(Command::Bench(Bench::Net(options))) => ("net", options),
+                Ok(Command::Bench(Bench::Http(options))) => ("http", options),
+                other => panic!("{line}: {other:?}"),
+            };
+            assert_eq!(load_command(name, &options), format!("cargo probe {line}"));
+        }
+    }
 
     #[test]
     fn failures_show_the_console() {

@@ -10,6 +10,9 @@
 //! The select/window pair is state shared by every core and by the interrupt path, so
 //! [`MmioRegisters`] takes one lock with interrupts masked around each access: the holder
 //! cannot be interrupted on its own core, so an interrupt handler never finds it held there.
+//! Each access to the chip traps into the hypervisor, and the top half masks a level line's
+//! entry that the bottom half then unmasks: the lock also remembers which register is
+//! selected, so that an access to the same one as the access before skips the select.
 
 use crate::x86_64::instructions;
 
@@ -41,8 +44,9 @@ pub struct MmioRegisters {
     base: usize,
 }
 
-/// Held while a select/window pair is in use, on any I/O APIC.
-static WINDOW: spin::Mutex<()> = spin::Mutex::new(());
+/// Held while a select/window pair is in use, on any I/O APIC; holds the I/O APIC and
+/// index last selected (`None`: not known). Only this module writes a select register.
+static WINDOW: spin::Mutex<Option<(usize, u8)>> = spin::Mutex::new(None);
 
 impl MmioRegisters {
     /// The registers at `base`.
@@ -55,10 +59,13 @@ impl MmioRegisters {
 
     fn access<T>(&self, index: u8, window: impl FnOnce(*mut u32) -> T) -> T {
         instructions::without_interrupts(|| {
-            let _held = WINDOW.lock();
-            // SAFETY: `new`'s caller vouched for the address; the select register takes
-            // any index (unknown ones read as zero), and the lock keeps the pair ours.
-            unsafe { (self.base as *mut u32).write_volatile(u32::from(index)) };
+            let mut selected = WINDOW.lock();
+            if *selected != Some((self.base, index)) {
+                // SAFETY: `new`'s caller vouched for the address; the select register takes
+                // any index (unknown ones read as zero), and the lock keeps the pair ours.
+                unsafe { (self.base as *mut u32).write_volatile(u32::from(index)) };
+                *selected = Some((self.base, index));
+            }
             window((self.base + 0x10) as *mut u32)
         })
     }
