@@ -18,6 +18,10 @@ pub(super) struct Phy<'a> {
     /// A peer that repeats its SYN while the answer is under way must not reach another
     /// listening socket of the port, which would open a second connection for it.
     pub(super) handshakes: Vec<([u8; 4], u16, u16)>,
+    /// Listening ports with no socket left listening (their connections wait for
+    /// `accept`). A SYN to one is dropped, as Linux drops it while its accept queue is
+    /// full, so the peer sends it again later; smoltcp would answer it with a reset.
+    pub(super) full: Vec<u16>,
 }
 
 /// A TCP SYN without ACK in an Ethernet frame: (source address, source port, destination
@@ -60,9 +64,11 @@ impl Device for Phy<'_> {
         let len = loop {
             let len = self.device.receive(self.frame)?;
             self.received += 1;
-            let repeated_syn = !self.handshakes.is_empty()
-                && syn_of(self.frame.get(..len)?).is_some_and(|syn| self.handshakes.contains(&syn));
-            if !repeated_syn {
+            let dropped_syn = (!self.handshakes.is_empty() || !self.full.is_empty())
+                && syn_of(self.frame.get(..len)?).is_some_and(|syn| {
+                    self.handshakes.contains(&syn) || self.full.contains(&syn.2)
+                });
+            if !dropped_syn {
                 break len;
             }
         };

@@ -7,7 +7,7 @@
 //! - a listening socket holds one connection, so a listener is a pool of sockets on its
 //!   port: after every frame, the pool is topped up to [`BACKLOG`] sockets still
 //!   listening (a burst of SYNs finds one each), up to [`MAX_PENDING`] connections
-//!   waiting for `accept` (beyond that smoltcp answers a SYN with a reset);
+//!   waiting for `accept` (beyond that a SYN is dropped, as Linux does, not reset);
 //! - every frame scans every socket, so closed and TIME-WAIT sockets are removed at once;
 //! - Nagle is off and ACKs are not delayed (a response written in two parts does not wait);
 //! - no burst limit (it would cap the advertised window);
@@ -110,6 +110,20 @@ fn handshakes(
         }
     }
     pending
+}
+
+/// The listening ports none of whose pool's sockets listens, as [`Phy::full`] wants them.
+fn full(listeners: &BTreeMap<u16, Pool>, sockets: &SocketSet<'static>) -> Vec<u16> {
+    listeners
+        .iter()
+        .filter(|(_, pool)| {
+            !pool
+                .handles
+                .iter()
+                .any(|&h| sockets.get::<tcp::Socket<'_>>(h).state() == tcp::State::Listen)
+        })
+        .map(|(&port, _)| port)
+        .collect()
 }
 
 /// Whether a pool socket's connection finished its handshake (and may have ended since).
@@ -236,6 +250,7 @@ impl Stack {
             scratch: &mut scratch,
             received: 0,
             handshakes: Vec::new(),
+            full: Vec::new(),
         };
         let iface = Interface::new(config, &mut phy, smol_time(now));
         let mut stack = Self {
@@ -301,6 +316,7 @@ impl Stack {
             scratch,
             received: 0,
             handshakes: handshakes(listeners, sockets),
+            full: full(listeners, sockets),
         };
         let mut more = false;
         for _ in 0..INGRESS_BUDGET {
@@ -313,6 +329,7 @@ impl Stack {
                 pool.refill(sockets, *buffer_size);
             }
             phy.handshakes = handshakes(listeners, sockets);
+            phy.full = full(listeners, sockets);
         }
         // Each round sends at most a frame per socket; a device that fills up ends it.
         for _ in 0..INGRESS_BUDGET {
