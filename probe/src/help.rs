@@ -206,8 +206,8 @@ both boards, nic-e1000 on qemu-pc; -smp4 too) boot the `nic` example with a NIC 
 networking and guest UDP port 7 forwarded; once it prints its ready line a host peer sends
 datagrams through the forwarded port and checks each echo byte for byte. The net-* cases
 (net-virtio on both boards, net-e1000 on qemu-pc; -smp4 too) boot the `net` suite with TCP
-ports 7 and 8 and UDP port 7 forwarded: its host peer checks TCP echo (1 MiB, 16
-connections at once) and UDP echo byte for byte, then has the guest connect out to a server
+ports 7 and 8 and UDP port 7 forwarded: its host peer checks TCP echo (1 MiB, and 40
+connections of 64 KiB at once) and UDP echo byte for byte, then has the guest connect out to a server
 on the host. The web-* cases (web-virtio-smp2 on both boards, web-e1000 on qemu-pc) boot
 the `webserver` with root=/site of a 32 MiB FAT image holding the sample site, a 16 MiB
 file and a file planted outside /site, read through QEMU's blkdebug so that one file's

@@ -70,7 +70,7 @@ pub(crate) fn net_suite(network: &Network) -> Result<(), String> {
     let tcp = guest(network, Protocol::Tcp, 7)?;
     let control = guest(network, Protocol::Tcp, 8)?;
     tcp_echo(tcp, 1 << 20, 1)?;
-    tcp_echo(tcp, 16 << 10, CONNECTIONS_AT_ONCE)?;
+    tcp_echo(tcp, ECHO_AT_ONCE, CONNECTIONS_AT_ONCE)?;
     udp_echo_round_trips(network)?;
     connect_out(control, network)
 }
@@ -98,8 +98,9 @@ fn udp_socket(network: &Network) -> Result<UdpSocket, String> {
     Ok(socket)
 }
 
-/// Connections the suite's peer opens at once.
-const CONNECTIONS_AT_ONCE: usize = 16;
+/// Connections the suite's peer opens at once, and what each echoes: the README's promise.
+const CONNECTIONS_AT_ONCE: usize = 40;
+const ECHO_AT_ONCE: usize = 64 << 10;
 
 /// `count` connections at once to the guest's TCP echo, each sending `len` bytes while
 /// reading the echo, which must match byte for byte.

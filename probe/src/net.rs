@@ -15,7 +15,9 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::board::Board;
 use crate::netns::{self, Namespace};
@@ -309,8 +311,154 @@ impl Network {
     }
 }
 
+/// The listen backlog probe gives QEMU's forwarded TCP ports: the most Linux takes by
+/// default (`net.core.somaxconn`; a larger one is cut to it).
+const FORWARD_BACKLOG: libc::c_int = 4096;
+/// How long probe waits for QEMU to open its forwarded TCP ports.
+const FORWARDS_OPEN_WITHIN: Duration = Duration::from_secs(10);
+
+impl Network {
+    /// Widens the listen backlog of QEMU's forwarded TCP ports (see
+    /// [`widen_forward_backlogs`]), QEMU being `qemu_pid`.
+    pub(crate) fn widen_forward_backlogs(&self, qemu_pid: u32) -> Result<(), String> {
+        if self.spec.backend != Backend::User {
+            return Ok(());
+        }
+        let ports: Vec<u16> = self
+            .forwarded
+            .ports
+            .iter()
+            .filter(|(forward, _)| forward.protocol == Protocol::Tcp)
+            .map(|&(_, port)| port)
+            .collect();
+        widen_forward_backlogs(qemu_pid, &ports)
+    }
+}
+
+/// Widens the listen backlog of the TCP `ports` QEMU (`qemu_pid`) forwards from
+/// 127.0.0.1; waits until QEMU opened them (or exited). User networking listens on each
+/// with a backlog of one and accepts one connection per turn of QEMU's main loop, so a
+/// burst of connections overflows it: the host kernel answers the next SYNs with SYN
+/// cookies, drops a client's first data while the queue is still full, and resets the
+/// client when its next segment fails the cookie check. The guest never sees those
+/// connections. `listen` on a socket that already listens only sets its backlog, so probe
+/// calls it on a copy of QEMU's socket (`pidfd_getfd`, allowed to the parent).
+pub(crate) fn widen_forward_backlogs(qemu_pid: u32, ports: &[u16]) -> Result<(), String> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    let qemu = pidfd_open(qemu_pid)?;
+    let deadline = Instant::now() + FORWARDS_OPEN_WITHIN;
+    let mut waiting = ports.to_vec();
+    while !waiting.is_empty() {
+        if exited(&qemu) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "QEMU did not open its forwarded TCP ports within {} s",
+                FORWARDS_OPEN_WITHIN.as_secs()
+            ));
+        }
+        let mut still = Vec::new();
+        for port in waiting {
+            match listening_fd(qemu_pid, port)? {
+                Some(fd) => widen_backlog(&qemu, fd, port)?,
+                None => still.push(port),
+            }
+        }
+        waiting = still;
+        if !waiting.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    Ok(())
+}
+
+fn pidfd_open(pid: u32) -> Result<OwnedFd, String> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = libc::c_int::try_from(fd)
+        .ok()
+        .filter(|&fd| fd >= 0)
+        .ok_or_else(|| format!("pidfd_open: {}", std::io::Error::last_os_error()))?;
+    // SAFETY: the descriptor was just made for us and is owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// True once the process behind `pidfd` has exited.
+fn exited(pidfd: &OwnedFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    unsafe { libc::poll(&mut poll, 1, 0) == 1 }
+}
+
+/// QEMU's descriptor of the socket listening on 127.0.0.1:`port`, once it has one.
+fn listening_fd(pid: u32, port: u16) -> Result<Option<libc::c_int>, String> {
+    let table = std::fs::read_to_string("/proc/net/tcp")
+        .map_err(|e| format!("reading /proc/net/tcp: {e}"))?;
+    let Some(inode) = listening_inode(&table, port) else {
+        return Ok(None);
+    };
+    let socket = format!("socket:[{inode}]");
+    let fds = format!("/proc/{pid}/fd");
+    let entries = std::fs::read_dir(&fds).map_err(|e| format!("reading {fds}: {e}"))?;
+    Ok(entries.flatten().find_map(|entry| {
+        let target = std::fs::read_link(entry.path()).ok()?;
+        (target.as_os_str() == socket.as_str())
+            .then(|| entry.file_name().to_str()?.parse().ok())
+            .flatten()
+    }))
+}
+
+/// The inode of the socket listening on 127.0.0.1:`port` in `/proc/net/tcp`'s `table`.
+fn listening_inode(table: &str, port: u16) -> Option<&str> {
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // local_address, st (0A: LISTEN), inode.
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+            .then(|| fields.get(9).copied())
+            .flatten()
+    })
+}
+
+/// Sets the backlog of descriptor `fd` of the process behind `pidfd` (a listening socket).
+fn widen_backlog(pidfd: &OwnedFd, fd: libc::c_int, port: u16) -> Result<(), String> {
+    // SAFETY: pidfd_getfd takes a pidfd, a descriptor number in that process and flags, and
+    // returns a new descriptor of ours or -1.
+    let copy = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    let copy = libc::c_int::try_from(copy)
+        .ok()
+        .filter(|&fd| fd >= 0)
+        .ok_or_else(|| {
+            format!(
+                "taking QEMU's socket of 127.0.0.1:{port}: {}",
+                std::io::Error::last_os_error()
+            )
+        })?;
+    // SAFETY: the descriptor was just made for us and is owned by nothing else.
+    let copy = unsafe { OwnedFd::from_raw_fd(copy) };
+    // SAFETY: listen on a descriptor we own.
+    if unsafe { libc::listen(copy.as_raw_fd(), FORWARD_BACKLOG) } != 0 {
+        return Err(format!(
+            "widening the backlog of 127.0.0.1:{port}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+
     use super::{Backend, Forward, Forwarded, NetSpec, Network, Nic, Protocol};
     use crate::board::Board;
 
@@ -429,5 +577,63 @@ mod tests {
         );
         let err = network(Nic::E1000).qemu_args(Board::Microvm).unwrap_err();
         assert!(err.contains("microvm has no PCI"), "{err}");
+    }
+
+    /// Connections that reach `listener`'s accept queue when `count` clients connect at
+    /// once and nobody accepts meanwhile.
+    fn queued_after_burst(listener: &TcpListener, count: usize) -> usize {
+        let address = listener.local_addr().unwrap();
+        let connecting: Vec<_> = (0..count)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()
+                })
+            })
+            .collect();
+        let clients: Vec<_> = connecting.into_iter().map(|c| c.join()).collect();
+        listener.set_nonblocking(true).unwrap();
+        let mut accepted = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while accepted.len() < count && Instant::now() < deadline {
+            match listener.accept() {
+                Ok((stream, _)) => accepted.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        drop(clients);
+        accepted.len()
+    }
+
+    #[test]
+    fn a_forwarded_port_takes_a_burst_of_connections_once_its_backlog_is_widened() {
+        const BURST: usize = 24;
+        // A socket listening with user networking's backlog of one; this process stands in
+        // for QEMU.
+        let narrow = || {
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            // SAFETY: listen on the listener's own descriptor.
+            assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 1) }, 0);
+            listener
+        };
+        let control = narrow();
+        assert!(
+            queued_after_burst(&control, BURST) < BURST,
+            "a backlog of one should not hold {BURST} connections"
+        );
+        let listener = narrow();
+        let port = listener.local_addr().unwrap().port();
+        let network = Network {
+            spec: NetSpec {
+                backend: Backend::User,
+                nic: Nic::Virtio,
+                forwards: Forward::parse_list("tcp:7").unwrap(),
+            },
+            forwarded: Forwarded {
+                ports: vec![(forwards("tcp:7")[0], port)],
+            },
+            namespace: None,
+        };
+        network.widen_forward_backlogs(std::process::id()).unwrap();
+        assert_eq!(queued_after_burst(&listener, BURST), BURST);
     }
 }

@@ -205,7 +205,13 @@ pub(crate) fn start(launch: &Launch<'_>) -> Result<Running, LaunchError> {
         net.put_in(&mut command);
     }
     let symbols = Some(Annotator::new(launch.elf));
-    Running::spawn(command, launch.qemu, launch.timeout, launch.stream, symbols)
+    let running = Running::spawn(command, launch.qemu, launch.timeout, launch.stream, symbols)?;
+    if let Some(net) = &launch.variant.net
+        && let Err(err) = net.widen_forward_backlogs(running.pid())
+    {
+        eprintln!("probe: {err}; connections in a burst may be reset");
+    }
+    Ok(running)
 }
 
 /// A chunk of console output and when it arrived (from just before spawning QEMU).

@@ -75,6 +75,15 @@ impl Pool {
         })
     }
 
+    /// Whether one of its sockets listens; when none does, each holds a connection waiting
+    /// for `accept`, and a SYN is dropped (as Linux drops it while its accept queue is
+    /// full, so the peer sends it again) rather than reset by smoltcp.
+    pub(super) fn listening(&self, sockets: &SocketSet<'static>) -> bool {
+        self.handles
+            .iter()
+            .any(|&h| sockets.get::<tcp::Socket<'_>>(h).state() == tcp::State::Listen)
+    }
+
     /// Listens again on the sockets whose connection failed before `accept`.
     pub(super) fn relisten(&self, sockets: &mut SocketSet<'static>) {
         for &handle in &self.handles {

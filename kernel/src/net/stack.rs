@@ -7,8 +7,9 @@
 //! - a listening socket holds one connection, so a listener is a pool of sockets on its
 //!   port ([`super::pool`]): after every frame for the port, the pool is topped up to
 //!   [`BACKLOG`] sockets still listening (a burst of SYNs finds one each), up to
-//!   [`MAX_PENDING`] connections waiting for `accept` (beyond that smoltcp answers a SYN
-//!   with a reset); a SYN repeated during its handshake is dropped;
+//!   [`MAX_PENDING`] connections waiting for `accept` (beyond that a SYN is dropped, as
+//!   Linux drops it, so the peer sends it again); a SYN repeated during its handshake is
+//!   dropped;
 //! - every frame scans a whole socket set: connections live in shards of at most
 //!   [`SHARD_SIZE`](super::shard::SHARD_SIZE) sockets, each frame is handed to its
 //!   connection's shard only, and only shards with work are sent from and timed; closed and
@@ -286,7 +287,8 @@ impl Stack {
             if let Inbound::Tcp { tuple, syn: true } = inbound
                 && shard == ShardId::BASE
                 && self.listeners.get(&tuple.local_port).is_some_and(|pool| {
-                    pool.in_handshake(&self.shards.get(ShardId::BASE).sockets, tuple)
+                    let sockets = &self.shards.get(ShardId::BASE).sockets;
+                    pool.in_handshake(sockets, tuple) || !pool.listening(sockets)
                 })
             {
                 continue;

@@ -367,6 +367,49 @@ fn a_burst_of_connections_waits_for_accept() {
 }
 
 #[test]
+fn a_syn_beyond_the_connections_waiting_for_accept_is_dropped_not_refused() {
+    let mut link = Link::new();
+    link.b.tcp_listen(addr(B, 7)).unwrap();
+    let held = BACKLOG + MAX_PENDING;
+    let clients: Vec<_> = (0..held + BACKLOG)
+        .map(|_| link.a.tcp_connect(addr(B, 7)).unwrap())
+        .collect();
+    let connected = |l: &mut Link| {
+        clients
+            .iter()
+            .filter(|&&c| l.a.tcp_connected(c).is_ok())
+            .count()
+    };
+    assert!(link.until(200, |l| connected(l) == held));
+    link.until(200, |_| false);
+    assert_eq!(connected(&mut link), held, "the pool holds no more");
+    assert!(
+        clients.iter().all(|&c| link.a.tcp_connected(c).is_ok()
+            || link.a.tcp_connected(c).unwrap_err().kind() == ErrorKind::WouldBlock),
+        "no SYN is refused while connections wait for accept"
+    );
+    let mut accepted = Vec::new();
+    assert!(link.until(5000, |l| {
+        while let Ok(server) = l.b.tcp_accept(7) {
+            accepted.push(l.b.tcp_endpoints(server).unwrap().1);
+        }
+        accepted.len() == clients.len()
+    }));
+    assert_eq!(
+        connected(&mut link),
+        clients.len(),
+        "the late SYNs came again"
+    );
+    accepted.sort();
+    accepted.dedup();
+    assert_eq!(
+        accepted.len(),
+        clients.len(),
+        "each connection accepted once"
+    );
+}
+
+#[test]
 fn a_reset_connection_says_so() {
     let mut link = Link::new();
     link.b.tcp_listen(addr(B, 7)).unwrap();

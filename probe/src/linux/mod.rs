@@ -295,6 +295,10 @@ impl Image {
         ));
         command.args(disks);
         let running = Running::spawn(command, QEMU, timeout, false, None)?;
+        let ports: Vec<u16> = forwards.iter().map(|forward| forward.host).collect();
+        if let Err(err) = crate::net::widen_forward_backlogs(running.pid(), &ports) {
+            eprintln!("probe: {err}; connections in a burst may be reset");
+        }
         Ok(Guest {
             running,
             forwards,
