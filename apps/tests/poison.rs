@@ -15,6 +15,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::hint::black_box;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use apps as _;
 use kernel::process::ExitCode;
@@ -197,7 +198,11 @@ fn a_condvar_waiter_wakes_to_the_poison() -> Outcome {
     Ok(())
 }
 
+/// Set once `CONFIG`'s initialiser runs, so the waiters come after it, not before.
+static CONFIG_STARTED: AtomicBool = AtomicBool::new(false);
+
 static CONFIG: LazyLock<u32> = LazyLock::new(|| {
+    CONFIG_STARTED.store(true, Ordering::Release);
     thread::sleep(Duration::from_millis(20)); // others arrive and wait meanwhile
     if black_box(true) {
         panic!("no configuration");
@@ -207,7 +212,10 @@ static CONFIG: LazyLock<u32> = LazyLock::new(|| {
 
 fn a_lazy_lock_whose_initialiser_panics_is_poisoned() -> Outcome {
     let first = Builder::new().core(far_core()).spawn(|| *CONFIG).unwrap();
-    thread::sleep(Duration::from_millis(5));
+    // The waiters come once the initialiser runs, however late its core starts it.
+    while !CONFIG_STARTED.load(Ordering::Acquire) {
+        thread::sleep(Duration::from_millis(1));
+    }
     let waiting: Vec<_> = (0..thread::available_cores())
         .map(|core| Builder::new().core(core).spawn(|| *CONFIG).unwrap())
         .collect();
