@@ -18,7 +18,7 @@
 pub mod fake;
 
 use alloc::boxed::Box;
-use alloc::vec;
+use alloc::vec::Vec;
 use core::sync::atomic::{Ordering, fence};
 
 use hal::device::NetDriver;
@@ -125,12 +125,16 @@ pub const TX_EOP: u8 = 1 << 0;
 pub const TX_IFCS: u8 = 1 << 1;
 pub const TX_RS: u8 = 1 << 3;
 
-/// Descriptors in each ring: a multiple of 8 (the ring length is a multiple of 128 bytes).
-/// 256, as Linux's e1000 driver: QEMU's e1000 drops a frame that finds no free receive
-/// descriptor (it counts it in `MPC`) instead of holding it as virtio-net does, and user
-/// networking pushes frames as fast as the guest's windows allow. 40 connections at once
-/// overran 64 descriptors, and a lost handshake ACK could stall a connection for a minute.
-pub const RING: usize = 256;
+/// Receive descriptors: a multiple of 8 (the ring length is a multiple of 128 bytes) and at
+/// most 65,536. 1,024 (2 MiB of buffers) hold the segments of 40 connections' full 32 KiB
+/// windows at once (40 × 23). A frame that finds none waits in QEMU 7.2's queue until the
+/// driver returns descriptors; a device that drops it counts it in `MPC`.
+pub const RX_RING: usize = 1024;
+/// Transmit descriptors: a sender waits for a free one, so no frame is lost for want of
+/// them; 256, as Linux's e1000 driver.
+pub const TX_RING: usize = 256;
+const _: () = assert!(RX_RING.is_multiple_of(8) && RX_RING <= 65_536);
+const _: () = assert!(TX_RING.is_multiple_of(8) && TX_RING <= 65_536);
 /// Bytes of each buffer.
 pub const BUFFER_SIZE: usize = 2048;
 /// How many times `new` reads a register before it gives up waiting on the device.
@@ -172,9 +176,9 @@ impl Registers for MmioRegisters {
     }
 }
 
-/// A receive descriptor (manual §3.2.3).
+/// A receive descriptor (manual §3.2.3), aligned as the device wants a ring's base.
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(C)]
+#[repr(C, align(16))]
 pub struct RxDescriptor {
     /// Buffer address.
     pub addr: u64,
@@ -190,9 +194,9 @@ pub struct RxDescriptor {
     pub special: u16,
 }
 
-/// A legacy transmit descriptor (manual §3.3.3).
+/// A legacy transmit descriptor (manual §3.3.3), aligned as [`RxDescriptor`].
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(C)]
+#[repr(C, align(16))]
 pub struct TxDescriptor {
     /// Buffer address.
     pub addr: u64,
@@ -210,14 +214,6 @@ pub struct TxDescriptor {
     pub special: u16,
 }
 
-/// The receive ring, aligned as the device wants (16 bytes; a page keeps it in one).
-#[repr(C, align(4096))]
-struct RxRing([RxDescriptor; RING]);
-
-/// The transmit ring.
-#[repr(C, align(4096))]
-struct TxRing([TxDescriptor; RING]);
-
 type Buffer = [u8; BUFFER_SIZE];
 
 /// Why an e1000 could not start; the board logs it and leaves the device out.
@@ -228,6 +224,8 @@ pub enum Error {
     ResetTimeout,
     /// Neither the receive address registers nor the EEPROM hold a MAC address.
     NoMacAddress,
+    /// The heap has no room for the rings and their buffers.
+    OutOfMemory,
 }
 
 impl core::fmt::Display for Error {
@@ -235,6 +233,10 @@ impl core::fmt::Display for Error {
         match self {
             Self::ResetTimeout => f.write_str("the device did not come out of reset"),
             Self::NoMacAddress => f.write_str("no MAC address in RAL/RAH or the EEPROM"),
+            Self::OutOfMemory => write!(
+                f,
+                "no memory for {RX_RING} + {TX_RING} descriptors and their {BUFFER_SIZE}-byte buffers"
+            ),
         }
     }
 }
@@ -244,13 +246,13 @@ pub struct E1000<R: Registers> {
     regs: R,
     mac: MacAddress,
     /// Boxed: the device reads and writes them by address while `self` moves.
-    rx_ring: Box<RxRing>,
+    rx_ring: Box<[RxDescriptor; RX_RING]>,
     rx_buffers: Box<[Buffer]>,
     /// The next receive descriptor the device fills.
     rx_next: usize,
     /// Inside a frame that spans descriptors: dropping until its last one.
     rx_discarding: bool,
-    tx_ring: Box<TxRing>,
+    tx_ring: Box<[TxDescriptor; TX_RING]>,
     tx_buffers: Box<[Buffer]>,
     /// The next transmit descriptor the driver fills.
     tx_next: usize,
@@ -278,10 +280,23 @@ fn dma<T>(pointer: *const T) -> u64 {
     pointer as u64
 }
 
+/// `N` copies of `value` on the heap, built there (`Box::new([value; N])` builds the array
+/// on the stack first in debug builds), or `None` when the heap has no room.
+fn boxed<T: Clone, const N: usize>(value: T) -> Option<Box<[T; N]>> {
+    let mut items = Vec::new();
+    items.try_reserve_exact(N).ok()?;
+    items.resize(N, value);
+    items.into_boxed_slice().try_into().ok()
+}
+
 impl<R: Registers> E1000<R> {
     /// Resets the device, reads its MAC address, sets up both rings and turns receive,
     /// transmit and interrupts on.
     pub fn new(mut regs: R) -> Result<Self, Error> {
+        let rx_ring = boxed(RxDescriptor::default()).ok_or(Error::OutOfMemory)?;
+        let rx_buffers = boxed::<Buffer, RX_RING>([0; BUFFER_SIZE]).ok_or(Error::OutOfMemory)?;
+        let tx_ring = boxed(TxDescriptor::default()).ok_or(Error::OutOfMemory)?;
+        let tx_buffers = boxed::<Buffer, TX_RING>([0; BUFFER_SIZE]).ok_or(Error::OutOfMemory)?;
         regs.write(reg::IMC, u32::MAX);
         let ctrl = regs.read(reg::CTRL);
         regs.write(reg::CTRL, ctrl | ctrl::RST);
@@ -302,12 +317,12 @@ impl<R: Registers> E1000<R> {
         let mut device = Self {
             regs,
             mac,
-            rx_ring: Box::new(RxRing([RxDescriptor::default(); RING])),
-            rx_buffers: vec![[0; BUFFER_SIZE]; RING].into_boxed_slice(),
+            rx_ring,
+            rx_buffers,
             rx_next: 0,
             rx_discarding: false,
-            tx_ring: Box::new(TxRing([TxDescriptor::default(); RING])),
-            tx_buffers: vec![[0; BUFFER_SIZE]; RING].into_boxed_slice(),
+            tx_ring,
+            tx_buffers,
             tx_next: 0,
             tx_clean: 0,
             stats: NetStats::default(),
@@ -317,24 +332,23 @@ impl<R: Registers> E1000<R> {
     }
 
     fn start(&mut self) {
-        for (descriptor, buffer) in self.rx_ring.0.iter_mut().zip(self.rx_buffers.iter()) {
+        for (descriptor, buffer) in self.rx_ring.iter_mut().zip(self.rx_buffers.iter()) {
             descriptor.addr = dma(buffer.as_ptr());
         }
-        let rx = dma(self.rx_ring.0.as_ptr());
-        let tx = dma(self.tx_ring.0.as_ptr());
-        let bytes = (RING * size_of::<RxDescriptor>()) as u32;
+        let rx = dma(self.rx_ring.as_ptr());
+        let tx = dma(self.tx_ring.as_ptr());
         fence(Ordering::Release);
         let regs = &mut self.regs;
         regs.write(reg::RDBAL, rx as u32);
         regs.write(reg::RDBAH, (rx >> 32) as u32);
-        regs.write(reg::RDLEN, bytes);
+        regs.write(reg::RDLEN, (RX_RING * size_of::<RxDescriptor>()) as u32);
         regs.write(reg::RDH, 0);
-        regs.write(reg::RDT, (RING - 1) as u32);
+        regs.write(reg::RDT, (RX_RING - 1) as u32);
         regs.write(reg::RDTR, 0);
         regs.write(reg::RCTL, RCTL_EN | RCTL_BAM | RCTL_SECRC);
         regs.write(reg::TDBAL, tx as u32);
         regs.write(reg::TDBAH, (tx >> 32) as u32);
-        regs.write(reg::TDLEN, bytes);
+        regs.write(reg::TDLEN, (TX_RING * size_of::<TxDescriptor>()) as u32);
         regs.write(reg::TDH, 0);
         regs.write(reg::TDT, 0);
         regs.write(reg::TCTL, TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD);
@@ -345,7 +359,7 @@ impl<R: Registers> E1000<R> {
     /// Receive descriptor `index` as the device left it.
     fn rx_descriptor(&self, index: usize) -> RxDescriptor {
         // SAFETY: inside the ring; the device writes it by DMA, hence the volatile read.
-        unsafe { (&raw const self.rx_ring.0[index]).read_volatile() }
+        unsafe { (&raw const self.rx_ring[index]).read_volatile() }
     }
 
     /// Gives receive descriptor `index` back to the device, empty, with the one kept back
@@ -357,7 +371,7 @@ impl<R: Registers> E1000<R> {
         };
         // SAFETY: inside the ring, which the device does not touch at `index` (it is the
         // one kept back until the tail moves below).
-        unsafe { (&raw mut self.rx_ring.0[index]).write_volatile(fresh) };
+        unsafe { (&raw mut self.rx_ring[index]).write_volatile(fresh) };
         fence(Ordering::Release);
         self.regs.write(reg::RDT, index as u32);
     }
@@ -366,12 +380,11 @@ impl<R: Registers> E1000<R> {
     fn reclaim(&mut self) {
         while self.tx_clean != self.tx_next {
             // SAFETY: inside the ring; the device writes the status by DMA.
-            let status =
-                unsafe { (&raw const self.tx_ring.0[self.tx_clean].status).read_volatile() };
+            let status = unsafe { (&raw const self.tx_ring[self.tx_clean].status).read_volatile() };
             if status & DESC_DD == 0 {
                 return;
             }
-            self.tx_clean = (self.tx_clean + 1) % RING;
+            self.tx_clean = (self.tx_clean + 1) % TX_RING;
         }
     }
 }
@@ -426,7 +439,7 @@ impl<R: Registers> NetDevice for E1000<R> {
                 buf[..len].copy_from_slice(&self.rx_buffers[index][..len]);
             }
             self.rx_discarding = !last;
-            self.rx_next = (index + 1) % RING;
+            self.rx_next = (index + 1) % RX_RING;
             self.rx_return(index);
             if good {
                 self.stats.rx_frames += 1;
@@ -440,7 +453,7 @@ impl<R: Registers> NetDevice for E1000<R> {
 
     fn can_transmit(&mut self) -> bool {
         self.reclaim();
-        (self.tx_next + 1) % RING != self.tx_clean
+        (self.tx_next + 1) % TX_RING != self.tx_clean
     }
 
     fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
@@ -463,9 +476,9 @@ impl<R: Registers> NetDevice for E1000<R> {
         };
         // SAFETY: inside the ring, at a descriptor the device does not own (it is past
         // the tail).
-        unsafe { (&raw mut self.tx_ring.0[index]).write_volatile(descriptor) };
+        unsafe { (&raw mut self.tx_ring[index]).write_volatile(descriptor) };
         fence(Ordering::Release);
-        self.tx_next = (index + 1) % RING;
+        self.tx_next = (index + 1) % TX_RING;
         self.regs.write(reg::TDT, self.tx_next as u32);
         self.stats.tx_frames += 1;
         true
@@ -506,7 +519,7 @@ mod tests {
     use hal::net::{DEFAULT_MTU, NetDevice};
 
     use super::fake::{FakeE1000, WriteBack};
-    use super::{DESC_EOP, E1000, Error, RING, reg};
+    use super::{DESC_EOP, E1000, Error, RX_RING, TX_RING, reg};
 
     const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
@@ -552,14 +565,25 @@ mod tests {
     fn start_up_programs_the_rings_and_interrupts() {
         let Harness { device, fake } = Harness::new();
         assert_eq!(device.mac_address(), MAC);
-        assert_eq!(fake.register(reg::RDLEN) as usize, RING * 16);
-        assert_eq!(fake.register(reg::TDLEN) as usize, RING * 16);
+        assert_eq!(fake.register(reg::RDLEN), 1024 * 16);
+        assert_eq!(fake.register(reg::TDLEN), 256 * 16);
         assert_eq!(
-            fake.register(reg::RDT) as usize,
-            RING - 1,
-            "all but one lent"
+            fake.register(reg::RDLEN) % 128,
+            0,
+            "the manual's granularity"
         );
-        assert_eq!(fake.room(), RING - 1);
+        assert_eq!(fake.register(reg::RDT), 1023, "all but one lent");
+        assert_eq!(fake.room(), 1023);
+        assert_eq!(
+            fake.register(reg::RDBAL) % 16,
+            0,
+            "the receive ring is aligned"
+        );
+        assert_eq!(
+            fake.register(reg::TDBAL) % 16,
+            0,
+            "the transmit ring is aligned"
+        );
         assert_eq!(fake.register(reg::IMS), 1 << 0 | 1 << 2 | 1 << 6 | 1 << 7);
         assert_ne!(fake.register(reg::RCTL) & 2, 0, "receive on");
         assert_ne!(fake.register(reg::TCTL) & 2, 0, "transmit on");
@@ -661,7 +685,7 @@ mod tests {
         assert_eq!(buf[..64], [2; 64]);
         assert_eq!(device.receive(&mut buf), None);
         assert_eq!(device.stats().rx_dropped, 6);
-        assert_eq!(fake.room(), RING - 1, "every descriptor went back");
+        assert_eq!(fake.room(), RX_RING - 1, "every descriptor went back");
     }
 
     #[test]
@@ -676,7 +700,7 @@ mod tests {
     #[test]
     fn overruns_count_the_frames_the_device_missed() {
         let Harness { mut device, fake } = Harness::new();
-        for _ in 0..RING - 1 {
+        for _ in 0..RX_RING - 1 {
             assert!(fake.deliver(&[4; 60]));
         }
         assert!(!fake.deliver(&[5; 60]), "the ring is full");
@@ -686,14 +710,14 @@ mod tests {
         let mut buf = [0; DEFAULT_MTU];
         assert_eq!(
             core::iter::from_fn(|| device.receive(&mut buf)).count(),
-            RING - 1
+            RX_RING - 1
         );
     }
 
     #[test]
-    fn the_receive_ring_holds_a_burst_of_255_frames() {
+    fn the_receive_ring_holds_a_burst_of_1023_frames() {
         let Harness { mut device, fake } = Harness::new();
-        let burst = 255;
+        let burst = 1023;
         for i in 0..burst {
             assert!(fake.deliver(&[i as u8; 60]), "frame {i} found a descriptor");
         }
@@ -704,6 +728,24 @@ mod tests {
             assert_eq!(buf[..60], [i as u8; 60]);
         }
         assert_eq!(device.stats().rx_dropped, 0);
+    }
+
+    #[test]
+    fn the_transmit_ring_takes_255_frames_until_the_device_sends_them() {
+        let Harness { mut device, fake } = Harness::new();
+        for i in 0..255 {
+            assert!(device.transmit(60, &mut |buf| buf.fill(i)), "frame {i}");
+        }
+        assert!(!device.can_transmit(), "the ring is full");
+        assert!(!device.transmit(60, &mut |buf| buf.fill(0)));
+        let sent = fake.send();
+        assert_eq!(sent.len(), TX_RING - 1);
+        assert!(
+            sent.iter()
+                .enumerate()
+                .all(|(i, frame)| frame[..60] == [i as u8; 60])
+        );
+        assert!(device.can_transmit(), "sent descriptors come back");
     }
 
     #[test]
