@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::children;
+use crate::proc_tcp;
 use crate::qemu::Running;
 
 /// How long QEMU may take to open its gdb server.
@@ -56,23 +57,14 @@ pub(crate) fn wait_listening(guest: &mut Running, port: u16) -> Result<(), Strin
     }
 }
 
-/// Whether a socket listens on local TCP `port` (`/proc/net/tcp`, state 0A).
+/// Whether a socket listens on local TCP `port`.
 fn listening(port: u16) -> bool {
-    std::fs::read_to_string("/proc/net/tcp").is_ok_and(|table| listens_in(&table, port))
+    proc_tcp::table().is_ok_and(|table| listens_in(&table, port))
 }
 
 /// Whether the `/proc/net/tcp` text `table` has a socket listening on `port`.
 fn listens_in(table: &str, port: u16) -> bool {
-    table.lines().skip(1).any(|line| {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let (Some(local), Some(state)) = (words.get(1), words.get(3)) else {
-            return false;
-        };
-        let local_port = local
-            .rsplit_once(':')
-            .and_then(|(_, port)| u16::from_str_radix(port, 16).ok());
-        local_port == Some(port) && *state == "0A"
-    })
+    proc_tcp::listening(table).any(|socket| socket.port == port)
 }
 
 /// The command that attaches gdb to the server on `port`, ready to paste into a shell.

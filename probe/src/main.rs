@@ -29,6 +29,7 @@ mod linux;
 mod load;
 mod net;
 mod netns;
+mod proc_tcp;
 mod qemu;
 mod run;
 mod share;

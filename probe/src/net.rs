@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::board::Board;
 use crate::netns::{self, Namespace};
+use crate::proc_tcp;
 
 /// Where the guest's frames go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -399,8 +400,7 @@ fn exited(pidfd: &OwnedFd) -> bool {
 
 /// QEMU's descriptor of the socket listening on 127.0.0.1:`port`, once it has one.
 fn listening_fd(pid: u32, port: u16) -> Result<Option<libc::c_int>, String> {
-    let table = std::fs::read_to_string("/proc/net/tcp")
-        .map_err(|e| format!("reading /proc/net/tcp: {e}"))?;
+    let table = proc_tcp::table().map_err(|e| format!("reading /proc/net/tcp: {e}"))?;
     let Some(inode) = listening_inode(&table, port) else {
         return Ok(None);
     };
@@ -417,14 +417,9 @@ fn listening_fd(pid: u32, port: u16) -> Result<Option<libc::c_int>, String> {
 
 /// The inode of the socket listening on 127.0.0.1:`port` in `/proc/net/tcp`'s `table`.
 fn listening_inode(table: &str, port: u16) -> Option<&str> {
-    let local = format!("0100007F:{port:04X}");
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        // local_address, st (0A: LISTEN), inode.
-        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
-            .then(|| fields.get(9).copied())
-            .flatten()
-    })
+    proc_tcp::listening(table)
+        .find(|socket| socket.address == "0100007F" && socket.port == port)
+        .and_then(|socket| socket.inode)
 }
 
 /// Sets the backlog of descriptor `fd` of the process behind `pidfd` (a listening socket).
